@@ -1,0 +1,1 @@
+"""Analyses on aggregates: pure functions over canonical frames, returning frames or dataclasses."""

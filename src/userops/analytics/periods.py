@@ -1,0 +1,41 @@
+"""Periods shared by every analysis: names, lengths, starts, and whether a period is complete."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+PERIODS = ("day", "week", "month", "quarter", "year")
+
+#: Approximate length in days, for "within the last period" rules (lifecycle "new").
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
+
+
+def period_start(day: dt.date, period: str) -> dt.date:
+    """The first day of the period holding ``day`` (weeks start on Monday)."""
+    if period == "day":
+        return day
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    if period == "quarter":
+        return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+    if period == "year":
+        return day.replace(month=1, day=1)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def next_period_start(start: dt.date, period: str) -> dt.date:
+    """The first day of the period after the one starting at ``start``."""
+    if period == "day":
+        return start + dt.timedelta(days=1)
+    if period == "week":
+        return start + dt.timedelta(days=7)
+    months = {"month": 1, "quarter": 3, "year": 12}[period]
+    month = start.month - 1 + months
+    return dt.date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def is_complete(start: dt.date, period: str, as_of: dt.date) -> bool:
+    """A period is complete when its last day is on or before the as-of date."""
+    return next_period_start(start, period) - dt.timedelta(days=1) <= as_of

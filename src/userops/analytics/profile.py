@@ -1,0 +1,151 @@
+"""``profile``: dataset KPIs, one profile row per customer, and activity per period (SPEC §4).
+
+The pure functions take the scan's aggregates (see :mod:`userops.scan`):
+
+* ``dataset_kpis(customers, as_of=..., median_gap_days=...)`` -> :class:`Kpis`
+* ``customer_profile(customers, as_of=..., period=..., ...)`` -> DataFrame
+* ``period_activity(periods, as_of=..., period=...)`` -> DataFrame
+
+and :func:`profile_table` runs the scan and the analysis for the CLI and notebooks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from userops import schema
+from userops.analytics import lifecycle
+from userops.analytics.periods import is_complete
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from userops.io.normalise import LoadedOrders
+    from userops.scan import Window
+
+PER_CHOICES = ("summary", "customer", "period")
+
+
+@dataclass(frozen=True)
+class Kpis:
+    customers: int
+    orders: int
+    revenue: float | None
+    aov: float | None
+    orders_per_customer: float
+    repeat_rate: float
+    first_date: dt.date | None
+    last_date: dt.date | None
+    median_days_between_orders: float | None
+    as_of: dt.date
+
+    def to_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame([asdict(self)], columns=schema.PROFILE_SUMMARY_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """The chosen table and the notes the CLI shows on stderr (chosen thresholds, caveats)."""
+
+    table: "pd.DataFrame"
+    notes: list[str] = field(default_factory=list)
+
+
+def _round(value: float | None, ndigits: int) -> float | None:
+    if value is None or value != value:  # None or NaN
+        return None
+    return round(float(value), ndigits)
+
+
+def dataset_kpis(customers: "pd.DataFrame", *, as_of: dt.date, median_gap_days: float | None) -> Kpis:
+    """Headline KPIs from per-customer aggregates (``orders``, ``revenue``, ``first_order``, ``last_order``)."""
+    n_customers = int(len(customers))
+    n_orders = int(customers["orders"].sum()) if n_customers else 0
+    revenue = customers["revenue"].sum(min_count=1) if n_customers else None
+    revenue = _round(revenue, schema.MONEY_DECIMALS)
+    return Kpis(
+        customers=n_customers,
+        orders=n_orders,
+        revenue=revenue,
+        aov=_round(revenue / n_orders, schema.MONEY_DECIMALS) if revenue is not None and n_orders else None,
+        orders_per_customer=_round(n_orders / n_customers, schema.RATE_DECIMALS) if n_customers else 0.0,
+        repeat_rate=_round((customers["orders"] >= 2).sum() / n_customers, schema.RATE_DECIMALS) if n_customers else 0.0,
+        first_date=customers["first_order"].min().date() if n_customers else None,
+        last_date=customers["last_order"].max().date() if n_customers else None,
+        median_days_between_orders=_round(median_gap_days, schema.DAYS_DECIMALS),
+        as_of=as_of,
+    )
+
+
+def customer_profile(
+    customers: "pd.DataFrame",
+    *,
+    as_of: dt.date,
+    period: str,
+    churn_threshold_days: int,
+    median_gap_days: float | None,
+) -> "pd.DataFrame":
+    """One row per customer with the columns of ``schema.PROFILE_CUSTOMER_COLUMNS``."""
+    import numpy as np
+    import pandas as pd
+
+    df = customers.copy()
+    as_of_ts = pd.Timestamp(as_of)
+    revenue = df["revenue"].astype("float64")
+    orders = df["orders"].astype("int64")
+    df["orders"] = orders
+    df["revenue"] = revenue.round(schema.MONEY_DECIMALS)
+    df["aov"] = (revenue / orders).round(schema.MONEY_DECIMALS)
+    span_days = (df["last_order"] - df["first_order"]).dt.total_seconds() / 86400.0
+    df["mean_days_between_orders"] = (span_days / (orders - 1).where(orders > 1)).round(schema.DAYS_DECIMALS)
+    df["tenure_days"] = (as_of_ts - df["first_order"].dt.normalize()).dt.days.astype("int64")
+    df["recency_days"] = (as_of_ts - df["last_order"].dt.normalize()).dt.days.astype("int64")
+    df["active_periods"] = df["active_periods"].astype("int64")
+    for col in ("top_category", "top_channel"):
+        if col not in df:
+            df[col] = np.nan
+    df["lifecycle_status"] = lifecycle.lifecycle_status(
+        df, period=period, churn_threshold_days=churn_threshold_days, median_gap_days=median_gap_days
+    )
+    return df[schema.PROFILE_CUSTOMER_COLUMNS].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def period_activity(periods: "pd.DataFrame", *, as_of: dt.date, period: str) -> "pd.DataFrame":
+    """Per period: new and active customers, orders, revenue, AOV and whether it is complete."""
+    df = periods.copy()
+    df["period"] = df["period"].dt.date
+    for col in ("new_customers", "active_customers", "orders"):
+        df[col] = df[col].astype("int64")
+    revenue = df["revenue"].astype("float64")
+    df["revenue"] = revenue.round(schema.MONEY_DECIMALS)
+    df["aov"] = (revenue / df["orders"]).round(schema.MONEY_DECIMALS)
+    df["complete"] = [is_complete(p, period, as_of) for p in df["period"]]
+    return df[schema.PROFILE_PERIOD_COLUMNS].reset_index(drop=True)
+
+
+def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month") -> ProfileResult:
+    """Run the scan aggregates and the analysis for one ``--per`` choice."""
+    engine = loaded.engine
+    notes = []
+    if not engine.has_amount:
+        notes.append("no amount column (nor quantity × unit price): revenue and AOV are blank")
+    if per == "period":
+        table = period_activity(engine.period_aggregates(window, period=period), as_of=window.as_of, period=period)
+        return ProfileResult(table, notes)
+    median_gap, p90_gap = engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
+    customers = engine.customer_aggregates(window, period=period, detail=per == "customer")
+    if per == "summary":
+        return ProfileResult(dataset_kpis(customers, as_of=window.as_of, median_gap_days=median_gap).to_frame(), notes)
+    threshold = lifecycle.default_churn_threshold(p90_gap)
+    notes.append(
+        f"lifecycle: churned after {threshold} days without a purchase "
+        f"(90th percentile of gaps between orders{'' if p90_gap is not None else '; no repeat purchases, fallback'})"
+    )
+    table = customer_profile(
+        customers, as_of=window.as_of, period=period, churn_threshold_days=threshold, median_gap_days=median_gap
+    )
+    return ProfileResult(table, notes)

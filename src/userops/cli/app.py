@@ -1,0 +1,114 @@
+"""The Typer app: global callback, command registration and the single error boundary.
+
+Nothing heavy is imported here: ``userops --help`` must stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from userops import __version__
+from userops.cli.options import SHARED_NAMES, SHARED_OPTIONS
+from userops.errors import UseropsError
+
+app = typer.Typer(
+    name="userops",
+    help="User-operations analytics for e-commerce: profiles, RFM segments, funnels, retention, churn and reports from CSV exports.",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=True,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"userops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
+) -> None:
+    """userops — user-operations analytics from order and event exports.
+
+    Data goes to stdout (a table on a terminal, CSV in a pipe); notes and errors go to stderr.
+    """
+
+
+def fail(message: str, code: int) -> "typer.Exit":
+    typer.echo(f"userops: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _quiet_broken_pipe() -> None:
+    """After a closed pipe (``| head``): point stdout at /dev/null so the exit flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - no real fd (CliRunner)
+        pass
+
+
+def command(name: str, *, help_panel: str | None = None) -> Callable:
+    """Register ``func`` as a command with the shared options and the error boundary.
+
+    ``func`` takes its own options plus ``run: RunContext``; the shared flags are added to its
+    signature here, once, and bundled into the RunContext.
+    """
+
+    def decorate(func: Callable) -> Callable:
+        sig = inspect.signature(func)
+        own = [p for p in sig.parameters.values() if p.name != "run"]
+
+        @functools.wraps(func)
+        def wrapper(**kwargs):
+            flags = {k: kwargs.pop(k) for k in SHARED_NAMES}
+            debug = bool(flags.get("debug"))
+            try:
+                from userops.cli.context import RunContext
+
+                run = RunContext.from_flags(name, flags)
+                return func(run=run, **kwargs)
+            except UseropsError as err:
+                if debug:
+                    raise
+                raise fail(str(err), err.exit_code) from None
+            except BrokenPipeError:
+                _quiet_broken_pipe()
+                raise typer.Exit(0) from None
+            except KeyboardInterrupt:
+                raise fail("interrupted", 130) from None
+            except (typer.Exit, typer.Abort, SystemExit):
+                raise
+            except Exception as exc:  # the one place an unexpected error becomes one line
+                if debug:
+                    raise
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise fail(f"internal error: {type(exc).__name__}: {msg} (rerun with --debug for the traceback)", 1) from None
+
+        wrapper.__signature__ = sig.replace(parameters=own + SHARED_OPTIONS)
+        app.command(name, rich_help_panel=help_panel)(wrapper)
+        return func
+
+    return decorate
+
+
+def _register() -> None:
+    # importing the command modules registers them; they import nothing heavy at top level
+    from userops.cli.commands import demo, inspect_cmd, pending, profile  # noqa: F401
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,158 @@
+"""RunContext: the shared flags merged with ``userops.toml``, the one stderr console, and
+the four steps every command takes (load, compute — in the library —, note, emit)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+from userops import schema
+from userops.config import Config, load_config
+from userops.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from rich.console import Console
+
+    from userops.io.normalise import LoadedOrders
+    from userops.scan import Window
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _stderr_console() -> "Console":
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class RunContext:
+    """Everything a command needs besides its own options."""
+
+    command: str
+    flags: dict[str, Any]
+    config: Config
+    inputs: list[str] = field(default_factory=list)
+    _console: "Console | None" = None
+
+    @classmethod
+    def from_flags(cls, command: str, flags: dict[str, Any]) -> "RunContext":
+        config = load_config(flags.get("config"), command=command)
+        return cls(command=command, flags=flags, config=config)
+
+    # --- options ----------------------------------------------------------------------
+    def get(self, name: str, default: Any = None) -> Any:
+        """A shared or command option: the flag if given, else userops.toml, else ``default``."""
+        value = self.flags.get(name)
+        if value is None:
+            value = self.config.option(name)
+        return default if value is None else value
+
+    def choose(self, name: str, value: Any, default: Any, choices: tuple[str, ...] | None = None) -> Any:
+        """A command's own option: ``value`` if given on the command line, else config, else default."""
+        if value is None:
+            value = self.config.option(name, default)
+        if choices is not None and value not in choices:
+            raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)} (got {value!r})")
+        return value
+
+    @property
+    def quiet(self) -> bool:
+        return bool(self.get("quiet", False))
+
+    def column_overrides(self) -> dict[str, str]:
+        cols = dict(self.config.columns)
+        for role in schema.ROLES:
+            if self.flags.get(f"{role}_col"):
+                cols[role] = self.flags[f"{role}_col"]
+        return cols
+
+    def load_options(self):
+        from userops.io.normalise import LoadOptions
+
+        decimal = self.get("decimal")
+        if decimal not in (None, ".", ","):
+            raise UsageError(f"--decimal must be '.' or ',' (got {decimal!r})")
+        return LoadOptions(
+            columns=self.column_overrides(),
+            encoding=self.get("encoding"),
+            decimal=decimal,
+            dayfirst=self.get("dayfirst"),
+            tz=self.get("tz", "UTC"),
+            include_refunds=bool(self.get("include_refunds", False)),
+            strict=bool(self.get("strict", False)),
+        )
+
+    # --- stderr -----------------------------------------------------------------------
+    @property
+    def console(self) -> "Console":
+        if self._console is None:
+            self._console = _stderr_console()
+        return self._console
+
+    def note(self, message: str) -> None:
+        """A line of chatter on stderr (drop summaries, chosen thresholds); ``--quiet`` hides it."""
+        if not self.quiet:
+            self.console.print(f"[dim]userops:[/dim] {message}", markup=True, highlight=False, soft_wrap=True)
+
+    @contextlib.contextmanager
+    def progress(self, message: str) -> Iterator[None]:
+        """A spinner on stderr while work runs — only on a terminal, never in pipes or cron mail."""
+        if self.quiet or not self.console.is_terminal:
+            yield
+            return
+        with self.console.status(message, spinner="dots"):
+            yield
+
+    # --- the steps ----------------------------------------------------------------------
+    def load_orders(self, inputs: list[str]) -> "LoadedOrders":
+        from userops.io.normalise import load_orders
+
+        self.inputs = list(inputs)
+        with self.progress(f"reading {', '.join(inputs)}"):
+            return load_orders(list(inputs), self.load_options())
+
+    def window(self, loaded: "LoadedOrders") -> "Window":
+        from userops.io.normalise import parse_date
+
+        start = self.get("date_from")
+        end = self.get("date_to")
+        window = loaded.window(
+            self.get("as_of"),
+            start=parse_date(str(start), flag="--from") if start else None,
+            end=parse_date(str(end), flag="--to") if end else None,
+        )
+        for line in loaded.drops_for(window).lines():
+            self.note(line)
+        return window
+
+    def emit(self, frame: "pd.DataFrame", *, title: str | None = None, as_of: str | None = None) -> None:
+        """Write the table: rich on a terminal, else the chosen machine format (stdout or -o)."""
+        from userops.io import writers
+
+        spec = writers.resolve_output(
+            self.get("format"),
+            self.get("output"),
+            stdout_is_terminal=stdout_is_terminal(),
+            bom=bool(self.get("excel", False) or self.get("bom", False)),
+            raw=bool(self.get("raw", False)),
+            inputs=tuple(self.inputs),
+            as_of=as_of,
+        )
+        if spec.format == "table":
+            from rich.console import Console
+
+            from userops.render.table import MAX_ROWS, rich_table
+
+            Console(highlight=False).print(rich_table(frame, title=title))
+            if len(frame) > MAX_ROWS:
+                self.note(f"showing {MAX_ROWS} of {len(frame):,} rows; use -o FILE or a pipe for all of them")
+            return
+        writers.write_table(frame, spec)
+        if spec.path:
+            self.note(f"wrote {len(frame):,} rows to {spec.path}")

@@ -1,0 +1,66 @@
+"""Every shared flag, defined once.
+
+``SHARED_OPTIONS`` is added to each command's signature by :func:`userops.cli.app.command`;
+the command body receives them bundled in a :class:`~userops.cli.context.RunContext`.
+All shared flags default to ``None`` so ``userops.toml`` can fill what the user did not set.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Optional
+
+import typer
+
+from userops import schema
+
+INPUT_PANEL = "Input"
+OUTPUT_PANEL = "Output"
+COLUMNS_PANEL = "Columns (override detection)"
+GENERAL_PANEL = "General"
+
+Inputs = Annotated[list[str], typer.Argument(help="Input file(s): csv/tsv/txt (optionally .gz/.zip/.bz2/.xz), parquet, xlsx, jsonl; '-' reads stdin.", show_default=False)]
+
+
+def _opt(name: str, annotation, *decls: str, help: str, panel: str) -> inspect.Parameter:
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[annotation, typer.Option(*decls, help=help, rich_help_panel=panel, show_default=False)],
+    )
+
+
+def _flag(name: str, decl: str, *, help: str, panel: str) -> inspect.Parameter:
+    return _opt(name, Optional[bool], decl, help=help, panel=panel)
+
+
+SHARED_OPTIONS: list[inspect.Parameter] = [
+    # output
+    _opt("format", Optional[str], "--format", "-f", help="table|csv|tsv|json|jsonl|markdown|xlsx|parquet (default: table on a terminal, csv in a pipe, else from -o).", panel=OUTPUT_PANEL),
+    _opt("output", Optional[str], "--output", "-o", help="Write to this file (format from the extension; '{as_of}' is filled in).", panel=OUTPUT_PANEL),
+    _flag("excel", "--excel/--no-excel", help="Write a UTF-8 BOM so Excel opens non-ASCII CSV correctly (alias --bom).", panel=OUTPUT_PANEL),
+    _flag("bom", "--bom", help="Same as --excel.", panel=OUTPUT_PANEL),
+    _flag("raw", "--raw", help="Do not neutralise cells starting with = + - @ (formula injection guard).", panel=OUTPUT_PANEL),
+    # input
+    _opt("as_of", Optional[str], "--as-of", help="Reference date YYYY-MM-DD or 'today' (default: the latest purchase in the data). Later rows are ignored.", panel=INPUT_PANEL),
+    _opt("date_from", Optional[str], "--from", help="Only orders on or after this date.", panel=INPUT_PANEL),
+    _opt("date_to", Optional[str], "--to", help="Only orders on or before this date.", panel=INPUT_PANEL),
+    _opt("encoding", Optional[str], "--encoding", help="Input text encoding (default: detect UTF-8/BOM/GBK).", panel=INPUT_PANEL),
+    _opt("decimal", Optional[str], "--decimal", help="Decimal separator of amounts: '.' or ',' (default: detect).", panel=INPUT_PANEL),
+    _flag("dayfirst", "--dayfirst/--monthfirst", help="Read 01/02/2024 as 1 February (default: detect, else month first).", panel=INPUT_PANEL),
+    _opt("tz", Optional[str], "--tz", help="Time zone that timezone-aware timestamps are converted to (default UTC).", panel=INPUT_PANEL),
+    _flag("include_refunds", "--include-refunds", help="Keep cancelled/refunded/unpaid orders and negative totals as purchases.", panel=INPUT_PANEL),
+    _flag("strict", "--strict", help="Fail (exit 65) instead of dropping unusable rows.", panel=INPUT_PANEL),
+    # columns
+    *[
+        _opt(f"{role}_col", Optional[str], schema.ROLE_FLAGS[role], help=f"Column holding the {role.replace('_', ' ')}.", panel=COLUMNS_PANEL)
+        for role in schema.ROLES
+    ],
+    # general
+    _opt("config", Optional[str], "--config", help="Read defaults from this TOML file (default: ./userops.toml if present).", panel=GENERAL_PANEL),
+    _flag("quiet", "--quiet", help="No notes or progress on stderr (errors still show).", panel=GENERAL_PANEL),
+    _flag("debug", "--debug", help="Show Python tracebacks for internal errors.", panel=GENERAL_PANEL),
+]
+
+SHARED_NAMES = [p.name for p in SHARED_OPTIONS]

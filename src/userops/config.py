@@ -1,0 +1,69 @@
+"""``userops.toml``: defaults for any option and the column mapping.
+
+Precedence: built-in defaults < ``userops.toml`` (top level, then the command's own table)
+< flags. Example::
+
+    as_of = "2025-06-30"
+    period = "week"
+    excel = true
+
+    [columns]
+    user = "Buyer Nick"
+    amount = "Paid (CNY)"
+
+    [profile]
+    per = "customer"
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from userops.errors import InputError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CONFIG_NAME = "userops.toml"
+COMMANDS = ("profile", "segment", "funnel", "retention", "churn", "report", "inspect", "demo")
+
+
+@dataclass(frozen=True)
+class Config:
+    options: dict[str, Any] = field(default_factory=dict)  # option name (snake_case) -> value
+    columns: dict[str, str] = field(default_factory=dict)  # role -> header
+    path: str | None = None
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+
+def load_config(path: str | None = None, *, command: str | None = None, cwd: str | None = None) -> Config:
+    """Read ``path`` (must exist), else ``userops.toml`` in ``cwd`` if present, else empty."""
+    if path is None:
+        candidate = os.path.join(cwd or os.getcwd(), CONFIG_NAME)
+        if not os.path.isfile(candidate):
+            return Config()
+        path = candidate
+    elif not os.path.isfile(path):
+        raise InputError("config file not found", file=path, hint="check --config")
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"invalid TOML ({exc})", file=path) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read the config ({exc.strerror})", file=path) from exc
+
+    columns = data.pop("columns", {}) or {}
+    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+        raise UsageError("[columns] must map roles to header names (strings)", file=path)
+    options = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+    if command and isinstance(data.get(command), dict):
+        options.update({k.replace("-", "_"): v for k, v in data[command].items()})
+    return Config(options=options, columns={k.replace("-", "_"): v for k, v in columns.items()}, path=path)

@@ -1,0 +1,1 @@
+"""Reading inputs, mapping columns, normalising orders, writing machine outputs."""

@@ -1,0 +1,277 @@
+"""Raw inputs + column mapping -> the canonical orders table, and what was dropped and why.
+
+``load_orders`` is the library entry point used by every command that reads orders:
+
+    loaded = load_orders(["orders.csv"], LoadOptions())
+    window = loaded.window()                      # as-of = latest purchase
+    customers = loaded.engine.customer_aggregates(window)
+
+The work itself runs in the scan engine (:mod:`userops.scan`); this module decides what to
+ask for: which column plays which role, which statuses are not purchases, and it turns the
+engine's counts into a :class:`DropReport`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from userops import schema
+from userops.errors import DataError, UsageError
+from userops.io import columns as colmod
+from userops.io.readers import RawSource, ReadInfo, open_source
+from userops.scan import EXCLUSION_REASONS, Engine, OrdersSpec, Window
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+#: Status values (lower case; ``_``/``-`` read as spaces; WooCommerce ``wc-`` prefix removed)
+#: that mean the order is not a purchase. ``--include-refunds`` keeps them.
+EXCLUDED_STATUSES = (
+    "cancelled", "canceled", "cancel", "refunded", "refund", "fully refunded", "voided", "void",
+    "unpaid", "pending", "pending payment", "failed", "payment failed", "declined", "returned",
+    "chargeback", "charged back", "expired", "abandoned", "trash", "draft",
+    "已取消", "取消", "退款成功", "已退款", "全额退款", "交易关闭", "未付款", "等待买家付款", "待付款", "付款失败",
+    "已关闭", "订单关闭", "退货成功",
+)
+
+#: Normalised headers of amount columns that hold the *order* total repeated (or only on the
+#: first line) on every line of an order: the order amount is their maximum, not their sum.
+ORDER_TOTAL_HEADERS = {
+    colmod.normalise_header(h)
+    for h in ("total", "order total", "order_total", "order total amount", "total price", "totalprice",
+              "买家实际支付金额", "实付金额", "实际支付金额", "支付金额", "实收金额", "paid_amount", "payment_amount")
+}
+
+#: Order-id headers of the UCI Online Retail layout, where invoices starting with "C" are cancellations.
+INVOICE_HEADERS = {"invoiceno", "invoice", "invoicenumber"}
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Everything that changes how raw rows become orders."""
+
+    columns: dict[str, str] = field(default_factory=dict)  # role -> header overrides
+    encoding: str | None = None
+    decimal: str | None = None  # "." or ","; None detects
+    dayfirst: bool | None = None  # None detects
+    tz: str = "UTC"
+    include_refunds: bool = False
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class DropReport:
+    """Rows read and rows not used, by reason. Exclusions (refund rules) are kept apart from
+    data problems; only data problems fail ``--strict``."""
+
+    rows_read: int
+    dropped: dict[str, int]  # data problems: reason -> rows
+    excluded: dict[str, int]  # business rules: reason -> rows
+    after_as_of: int = 0  # purchases after the as-of date, ignored
+
+    @property
+    def n_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def n_excluded(self) -> int:
+        return sum(self.excluded.values())
+
+    def lines(self) -> list[str]:
+        """Human lines for stderr, e.g. ``dropped 12 rows: 9 without customer id, 3 unparseable dates``."""
+        out = []
+        if self.dropped:
+            out.append(f"dropped {_rows(self.n_dropped)}: " + ", ".join(f"{n:,} {r}" for r, n in self.dropped.items()))
+        if self.excluded:
+            out.append(
+                f"excluded {_rows(self.n_excluded)} as not purchases: "
+                + ", ".join(f"{n:,} {r}" for r, n in self.excluded.items())
+                + " (--include-refunds keeps them)"
+            )
+        if self.after_as_of:
+            out.append(f"ignored {self.after_as_of:,} orders after the as-of date")
+        return out
+
+    def as_dict(self) -> dict:
+        return {"rows_read": self.rows_read, "dropped": dict(self.dropped), "excluded": dict(self.excluded), "after_as_of": self.after_as_of}
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+@dataclass
+class LoadedOrders:
+    """Canonical orders held by a scan engine, with how they were read and what was dropped."""
+
+    engine: Engine
+    infos: list[ReadInfo]
+    mappings: list[colmod.ColumnMapping]
+    specs: list[OrdersSpec]
+    drops: DropReport
+    first_ts: dt.datetime | None
+    last_ts: dt.datetime | None
+    n_orders: int
+
+    def window(self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None) -> Window:
+        """Resolve the analysis window. ``as_of`` defaults to the date of the latest purchase;
+        ``"today"`` is allowed. Purchases after the as-of date (or after ``end``) are out."""
+        if as_of is None:
+            if self.last_ts is None:
+                raise DataError("no purchases left to analyse", file=self.infos[0].name if self.infos else None)
+            as_of_date = self.last_ts.date()
+        elif isinstance(as_of, str):
+            as_of_date = parse_date(as_of, flag="--as-of")
+        elif isinstance(as_of, dt.datetime):
+            as_of_date = as_of.date()
+        else:
+            as_of_date = as_of
+        if end is not None and end < as_of_date:
+            as_of_date = end
+        stop = dt.datetime.combine(as_of_date + dt.timedelta(days=1), dt.time())
+        begin = dt.datetime.combine(start, dt.time()) if start else None
+        if begin is not None and begin >= stop:
+            raise UsageError(f"--from {start} is after the as-of date {as_of_date}")
+        return Window(as_of=as_of_date, end=stop, start=begin)
+
+    def drops_for(self, window: Window) -> DropReport:
+        """The drop report with the purchases after the window's as-of date counted."""
+        return DropReport(self.drops.rows_read, self.drops.dropped, self.drops.excluded, self.engine.count_after(window))
+
+
+def parse_date(text: str, *, flag: str) -> dt.date:
+    """``YYYY-MM-DD`` (or ``today``) for flags like ``--as-of``/``--from``/``--to``."""
+    text = text.strip()
+    if text.lower() == "today":
+        return dt.date.today()
+    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise UsageError(f"{flag} {text!r} is not a date", hint="use YYYY-MM-DD (or 'today')")
+
+
+def load_orders(paths: list[str], options: LoadOptions | None = None, *, engine: Engine | None = None, stdin=None) -> LoadedOrders:
+    """Read, map and normalise order exports into the engine's canonical ``orders`` table."""
+    options = options or LoadOptions()
+    engine = engine or Engine()
+    sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
+    return _load(engine, sources, options)
+
+
+def prepare_orders(frame: "pd.DataFrame", columns: dict[str, str] | None = None, options: LoadOptions | None = None) -> LoadedOrders:
+    """The same mapping and normalisation for a DataFrame you already have (notebooks)."""
+    import pyarrow as pa
+
+    options = options or LoadOptions()
+    if columns:
+        options = LoadOptions(**{**options.__dict__, "columns": {**options.columns, **columns}})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    source = RawSource(ReadInfo("<DataFrame>", "frame", headers=tuple(table.column_names)), table=table)
+    return _load(Engine(), [source], options)
+
+
+def _load(engine: Engine, sources: list[RawSource], options: LoadOptions) -> LoadedOrders:
+    specs, mappings, files = [], [], []
+    for source in sources:
+        name = source.info.name
+        view, types = engine.register(source)
+        headers = list(types)
+        mapping = colmod.resolve_roles(headers, options.columns, file=name)
+        colmod.require_roles(mapping, colmod.REQUIRED_FOR_ORDERS, headers, file=name)
+        amount = mapping.get(schema.ROLE_AMOUNT)
+        order = mapping.get(schema.ROLE_ORDER)
+        specs.append(
+            OrdersSpec(
+                view=view,
+                types=types,
+                user=mapping.get(schema.ROLE_USER),
+                time=mapping.get(schema.ROLE_TIME),
+                order=order,
+                amount=amount,
+                amount_is_order_total=bool(amount and order and colmod.normalise_header(amount) in ORDER_TOTAL_HEADERS),
+                quantity=mapping.get(schema.ROLE_QUANTITY),
+                unit_price=mapping.get(schema.ROLE_UNIT_PRICE),
+                status=mapping.get(schema.ROLE_STATUS),
+                category=mapping.get(schema.ROLE_CATEGORY),
+                channel=mapping.get(schema.ROLE_CHANNEL),
+                excluded_statuses=EXCLUDED_STATUSES,
+                cancel_invoice_prefix="C" if order and colmod.normalise_header(order) in INVOICE_HEADERS else None,
+                include_refunds=options.include_refunds,
+                decimal=options.decimal,
+                dayfirst=options.dayfirst,
+                tz=options.tz,
+            )
+        )
+        mappings.append(mapping)
+        files.append(name)
+    engine.build_orders(specs, files=files)
+
+    counts = engine.drop_counts()
+    dropped = {r: n for r, n in counts.items() if r not in EXCLUSION_REASONS}
+    excluded = {r: n for r, n in counts.items() if r in EXCLUSION_REASONS}
+    rows_read = int(engine.con.execute("SELECT coalesce(sum(n_lines), 0) FROM order_parts").fetchone()[0])
+    drops = DropReport(rows_read, dropped, excluded)
+    if options.strict and dropped:
+        _fail_strict(engine, specs, files, dropped)
+    first_ts, last_ts, n_orders = engine.time_bounds()
+    if rows_read == 0:
+        raise DataError("the file has a header but no data rows", file=files[0] if len(files) == 1 else None)
+    if n_orders == 0:
+        summary = "; ".join(drops.lines())
+        raise DataError(f"no usable purchases ({summary})", file=files[0] if len(files) == 1 else None, hint="check the column mapping with 'userops inspect'")
+    return LoadedOrders(engine, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders)
+
+
+def _fail_strict(engine: Engine, specs: list[OrdersSpec], files: list[str], dropped: dict[str, int]) -> None:
+    reason, n = next(iter(dropped.items()))
+    for spec, file in zip(specs, files):
+        found = engine.first_dropped_line(spec, reason, file=file)
+        if found:
+            line, raw = found
+            column = {"unparseable dates": spec.time, "unparseable amounts": spec.amount or spec.unit_price}.get(reason, spec.user)
+            shown = f" ({raw!r})" if raw is not None else ""
+            raise DataError(
+                f"{n:,} rows {reason}, the first here{shown} (--strict)",
+                file=file,
+                row=line,
+                column=column,
+                hint="fix the rows or run without --strict to drop them",
+            )
+    raise DataError(f"{n:,} rows {reason} (--strict)", hint="fix the rows or run without --strict to drop them")
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    """What ``userops inspect`` shows: the read settings, the mapping and a per-column summary."""
+
+    info: ReadInfo
+    rows: int
+    mapping: colmod.ColumnMapping
+    columns: "pd.DataFrame"  # column, role, type, non_blank, distinct_approx, example
+    first_ts: dt.datetime | None = None
+    last_ts: dt.datetime | None = None
+    unparseable_times: int = 0
+
+
+def inspect_input(path: str, options: LoadOptions | None = None, *, stdin=None) -> InspectResult:
+    """Detected encoding, delimiter, column roles, types, row count and date range of one input."""
+    options = options or LoadOptions()
+    engine = Engine()
+    source = open_source(path, encoding=options.encoding, stdin=stdin)
+    name = source.info.name
+    view, types = engine.register(source)
+    mapping = colmod.resolve_roles(list(types), options.columns, file=name)
+    summary = engine.column_summary(view, types, file=name)
+    role_of = {header: role for role, header in mapping.columns.items()}
+    summary.insert(1, "role", [role_of.get(c) for c in summary["column"]])
+    rows = engine.count_rows(view, file=name)
+    first = last = None
+    bad = 0
+    time_col = mapping.get(schema.ROLE_TIME)
+    if time_col:
+        first, last, bad = engine.time_range(view, time_col, types[time_col], tz=options.tz, dayfirst=options.dayfirst, file=name)
+    return InspectResult(source.info, rows, mapping, summary, first, last, bad)

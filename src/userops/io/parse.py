@@ -1,0 +1,154 @@
+"""Vectorised parsers, as SQL expressions the scan engine evaluates over whole columns.
+
+Nothing here loops over rows in Python. Each builder takes a quoted column reference and
+the column's engine type and returns an SQL expression; a value counts as *failed* when
+the input is non-blank and the expression yields NULL (see :func:`failed`).
+
+Supported: ids as exact text (Excel-protected ``="012345"`` / ``'012345`` unwrapped,
+integral numbers without ``.0``); money strings (``$1,234.50``, ``¥1,234.50``, ``(12.50)``,
+``1.234,50`` with decimal comma); timestamps (ISO with or without offset, ``YYYYMMDD``,
+``MM/DD/YYYY`` or ``DD/MM/YYYY``, ``DD.MM.YYYY``, ``2024年3月5日``, epoch seconds and
+milliseconds, month names).
+"""
+
+from __future__ import annotations
+
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
+
+MDY_FORMATS = ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y", "%m-%d-%Y"]
+DMY_FORMATS = ["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d/%m/%y %H:%M", "%d/%m/%y", "%d-%m-%Y"]
+OTHER_FORMATS = [
+    "%Y%m%d",
+    "%Y%m%d%H%M%S",
+    "%Y%m%d %H:%M:%S",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+]
+TZ_SUFFIX = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([Zz]|[+-]\d\d(:?\d\d)?)$"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _base_type(dtype: str) -> str:
+    return dtype.upper().split("(")[0].strip()
+
+
+def is_text(dtype: str) -> bool:
+    return _base_type(dtype) in ("VARCHAR", "TEXT", "STRING")
+
+
+def blank(col: str, dtype: str) -> str:
+    """SQL true where the raw value is missing or blank."""
+    if is_text(dtype):
+        return f"({col} IS NULL OR trim({col}) = '')"
+    return f"({col} IS NULL)"
+
+
+def failed(col: str, dtype: str, parsed: str) -> str:
+    """SQL true where a non-blank value did not parse."""
+    return f"(NOT {blank(col, dtype)} AND ({parsed}) IS NULL)"
+
+
+def id_expr(col: str, dtype: str) -> str:
+    """Ids as exact text; blank -> NULL."""
+    base = _base_type(dtype)
+    if is_text(dtype):
+        unwrapped = (
+            f"CASE WHEN {col} LIKE '=\"%\"' THEN {col}[3:-2] "
+            f"WHEN {col} LIKE '''%' THEN {col}[2:] ELSE {col} END"
+        )
+        return f"NULLIF(trim({unwrapped}), '')"
+    if base in FLOAT_TYPES or base.startswith("DECIMAL"):
+        return (
+            f"CASE WHEN {col} = floor({col}) AND abs({col}) < 1e18 THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
+            f"ELSE CAST({col} AS VARCHAR) END"
+        )
+    return f"CAST({col} AS VARCHAR)"
+
+
+def text_expr(col: str, dtype: str) -> str:
+    """A label (status, category, channel): trimmed text, blank -> NULL."""
+    if is_text(dtype):
+        return f"NULLIF(trim({col}), '')"
+    return f"CAST({col} AS VARCHAR)"
+
+
+def money_expr(col: str, dtype: str, decimal: str = ".") -> str:
+    """Money / numbers as DOUBLE from ``$1,234.50``, ``¥1,234.50``, ``(12.50)``, ``1.234,50``."""
+    if not is_text(dtype):
+        return f"CAST({col} AS DOUBLE)"
+    cleaned = f"regexp_replace({col}, '[^0-9,.()\\-]', '', 'g')"
+    if decimal == ",":
+        normalised = f"replace(replace({cleaned}, '.', ''), ',', '.')"
+    else:
+        normalised = f"replace({cleaned}, ',', '')"
+    signed = f"replace(replace({normalised}, '(', '-'), ')', '')"
+    slow = f"TRY_CAST({signed} AS DOUBLE)"
+    if decimal == ",":
+        return slow
+    return f"COALESCE(TRY_CAST({col} AS DOUBLE), {slow})"
+
+
+def timestamp_candidates(col: str, tz: str) -> dict[str, str]:
+    """Named SQL expressions for every supported timestamp layout (text input)."""
+    tz_lit = sql_str(tz)
+    fmt = lambda formats: "[" + ", ".join(sql_str(f) for f in formats) + "]"  # noqa: E731
+    trimmed = f"trim({col})"
+    return {
+        "iso": f"TRY_CAST({trimmed} AS TIMESTAMP)",
+        "iso_tz": (
+            f"CASE WHEN regexp_matches({trimmed}, {sql_str(TZ_SUFFIX)}) "
+            f"THEN timezone({tz_lit}, TRY_CAST({trimmed} AS TIMESTAMPTZ)) END"
+        ),
+        "mdy": f"try_strptime({trimmed}, {fmt(MDY_FORMATS)})",
+        "dmy": f"try_strptime({trimmed}, {fmt(DMY_FORMATS)})",
+        "other": f"try_strptime({trimmed}, {fmt(OTHER_FORMATS)})",
+        "epoch": (
+            f"CASE WHEN regexp_full_match({trimmed}, '\\d{{10}}(\\.\\d+)?') "
+            f"THEN timezone({tz_lit}, to_timestamp(TRY_CAST({trimmed} AS DOUBLE))) "
+            f"WHEN regexp_full_match({trimmed}, '\\d{{13}}') "
+            f"THEN timezone({tz_lit}, to_timestamp(TRY_CAST({trimmed} AS DOUBLE) / 1000)) END"
+        ),
+    }
+
+
+def timestamp_expr(col: str, dtype: str, *, tz: str = "UTC", order: list[str] | None = None) -> str:
+    """A TIMESTAMP (naive wall-clock in ``tz``) expression.
+
+    ``order`` lists candidate names (see :func:`timestamp_candidates`) to try, in order;
+    the engine picks it from a sample (offsets first if the sample has them; day-first or
+    month-first for slashed dates, never both).
+    """
+    base = _base_type(dtype)
+    if base == "TIMESTAMP WITH TIME ZONE" or base == "TIMESTAMPTZ" or dtype.upper() == "TIMESTAMP WITH TIME ZONE":
+        return f"timezone({sql_str(tz)}, {col})"
+    if base.startswith("TIMESTAMP") or base == "DATE":
+        return f"CAST({col} AS TIMESTAMP)"
+    if base in NUMERIC_TYPES or base in FLOAT_TYPES:
+        return (
+            f"timezone({sql_str(tz)}, to_timestamp(CASE WHEN {col} > 1e11 THEN {col} / 1000.0 ELSE {col} END))"
+        )
+    cands = timestamp_candidates(col, tz)
+    names = order or ["iso", "mdy", "other", "epoch"]
+    parts = [cands[n] for n in names]
+    return parts[0] if len(parts) == 1 else "COALESCE(" + ", ".join(parts) + ")"

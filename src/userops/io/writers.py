@@ -1,0 +1,320 @@
+"""Machine output: csv / tsv / json / jsonl / markdown / xlsx / parquet.
+
+Values are preserved (ISO dates, ratios 0–1, the rounding the analytics applied); text cells
+that a spreadsheet would run as a formula (starting with ``= + - @``, tab or CR) are
+neutralised unless ``raw``; ``bom`` writes a UTF-8 BOM for Excel; files are written
+atomically (temp file + ``os.replace``) and never over an input.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from userops.errors import OutputError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+FORMATS = ("table", "csv", "tsv", "json", "jsonl", "markdown", "xlsx", "parquet")
+EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".xlsx": "xlsx",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PATTERN = r"^[=+\-@\t\r]"
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where and how a table is written. ``format`` is resolved (never None)."""
+
+    format: str
+    path: str | None = None  # None: stdout
+    bom: bool = False
+    raw: bool = False
+    inputs: tuple[str, ...] = ()
+
+
+def resolve_output(
+    fmt: str | None, path: str | None, *, stdout_is_terminal: bool, bom: bool = False, raw: bool = False,
+    inputs: tuple[str, ...] = (), as_of: str | None = None,
+) -> OutputSpec:
+    """Pick the format: the flag, else the output extension, else a table on a terminal and CSV in a pipe."""
+    if path is not None and as_of is not None:
+        path = path.replace("{as_of}", as_of)
+    if fmt is not None:
+        fmt = fmt.lower()
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown format {fmt!r}", hint=f"choose one of {', '.join(FORMATS)}")
+    if fmt is None and path is not None:
+        fmt = EXTENSIONS.get(os.path.splitext(path)[1].lower())
+        if fmt is None:
+            raise UsageError(f"cannot tell the format from {path!r}", hint="add --format or use a known extension (.csv, .xlsx, .json, ...)")
+    if fmt is None:
+        fmt = "table" if stdout_is_terminal else "csv"
+    if fmt == "table" and path is not None:
+        raise UsageError("--format table is for the terminal", hint="write a file as csv, xlsx, json, markdown or parquet")
+    if fmt in ("xlsx", "parquet") and path is None and stdout_is_terminal:
+        raise UsageError(f"{fmt} is binary and stdout is a terminal", hint="add -o FILE")
+    return OutputSpec(fmt, path, bom, raw, inputs)
+
+
+# --- value preparation -------------------------------------------------------------------
+
+
+def _text_frame(frame: "pd.DataFrame", raw: bool) -> "pd.DataFrame":
+    """Dates and times as ISO text (date only when every time is midnight), guarded text cells."""
+    import datetime as dt
+
+    import pandas as pd
+
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            out[col] = _iso(s)
+        elif s.dtype == object and s.map(lambda v: isinstance(v, (dt.date, dt.datetime))).any():
+            out[col] = s.map(lambda v: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
+        elif s.dtype == object or pd.api.types.is_string_dtype(s):
+            out[col] = s if raw else s.map(_guard)
+        else:
+            out[col] = s
+    return pd.DataFrame(out, columns=frame.columns)
+
+
+def _iso(s: "pd.Series") -> "pd.Series":
+    valid = s.dropna()
+    midnight = bool((valid == valid.dt.normalize()).all()) if len(valid) else True
+    text = s.dt.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S")
+    return text.where(s.notna(), None)
+
+
+def _guard(value):
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+# --- writers -------------------------------------------------------------------------------
+
+
+def to_bytes(frame: "pd.DataFrame", spec: OutputSpec) -> bytes:
+    """The table in ``spec.format`` as bytes (everything but the terminal table)."""
+    fmt = spec.format
+    if fmt in ("csv", "tsv"):
+        return _csv_bytes(frame, "," if fmt == "csv" else "\t", spec)
+    if fmt in ("json", "jsonl"):
+        return _json_bytes(frame, fmt, spec)
+    if fmt == "markdown":
+        return _markdown_bytes(frame, spec)
+    if fmt == "xlsx":
+        return xlsx_bytes({"data": frame}, raw=spec.raw)
+    if fmt == "parquet":
+        return _parquet_bytes(frame)
+    raise UsageError(f"cannot write format {fmt!r} to a file")
+
+
+def write_table(frame: "pd.DataFrame", spec: OutputSpec, *, stdout: BinaryIO | None = None) -> None:
+    """Write one table to ``spec.path`` (atomically) or to stdout."""
+    data = to_bytes(frame, spec)
+    if spec.path is None:
+        out = stdout if stdout is not None else sys.stdout.buffer
+        out.write(data)
+        out.flush()
+    else:
+        write_atomic(spec.path, data, inputs=spec.inputs)
+
+
+def write_atomic(path: str, data: bytes, *, inputs: tuple[str, ...] = ()) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    check_not_input(path, inputs)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError("the output folder does not exist", file=path, hint="create it first")
+    tmp = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".userops-", suffix=".tmp", delete=False) as fh:
+            tmp = fh.name
+            fh.write(data)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise OutputError(f"cannot write the output ({exc.strerror or exc})", file=path) from exc
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def check_not_input(path: str, inputs: tuple[str, ...]) -> None:
+    """Refuse to write over an input file."""
+    target = os.path.realpath(path)
+    for src in inputs:
+        if src == "-":
+            continue
+        same = os.path.realpath(src) == target
+        if not same and os.path.exists(path) and os.path.exists(src):
+            try:
+                same = os.path.samefile(src, path)
+            except OSError:
+                same = False
+        if same:
+            raise OutputError("the output path is an input file; refusing to overwrite it", file=path, hint="choose another -o path")
+
+
+def _csv_bytes(frame: "pd.DataFrame", delimiter: str, spec: OutputSpec) -> bytes:
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
+
+    table = pa.Table.from_pandas(_text_frame(frame, spec.raw), preserve_index=False)
+    buf = io.BytesIO()
+    if spec.bom:
+        buf.write(b"\xef\xbb\xbf")
+    plain_header = all(not any(ch in str(c) for ch in '",\t\r\n') for c in frame.columns)
+    pacsv.write_csv(table, buf, csv_write_options(delimiter=delimiter, plain_header=plain_header))
+    return buf.getvalue()
+
+
+def csv_write_options(*, delimiter: str = ",", quoting_style: str = "needed", plain_header: bool = True):
+    """pyarrow CSV options; the header is left unquoted when it can be (pyarrow >= 19)."""
+    from pyarrow import csv as pacsv
+
+    try:
+        return pacsv.WriteOptions(delimiter=delimiter, quoting_style=quoting_style, quoting_header="none" if plain_header else "needed")
+    except TypeError:  # older pyarrow: no quoting_header
+        return pacsv.WriteOptions(delimiter=delimiter, quoting_style=quoting_style)
+
+
+def _json_bytes(frame: "pd.DataFrame", fmt: str, spec: OutputSpec) -> bytes:
+    text = _text_frame(frame, raw=True)
+    records = json.loads(text.to_json(orient="records", force_ascii=False, double_precision=15))
+    if fmt == "json":
+        body = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    else:
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return body.encode("utf-8")
+
+
+def _markdown_bytes(frame: "pd.DataFrame", spec: OutputSpec) -> bytes:
+    import pandas as pd
+
+    text = _text_frame(frame, raw=True)
+
+    def cell(v) -> str:
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+            return ""
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in frame.columns]
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |"]
+    lines.append("| " + " | ".join("---:" if n else "---" for n in numeric) + " |")
+    for row in text.itertuples(index=False, name=None):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _parquet_bytes(frame: "pd.DataFrame") -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buf)
+    return buf.getvalue()
+
+
+def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False) -> bytes:
+    """A workbook with one sheet per table: bold frozen header, column widths, ids and text as
+    text cells (never formulas), numbers as numbers, dates as dates."""
+    import datetime as dt
+
+    import pandas as pd
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for name, frame in sheets.items():
+        ws = wb.create_sheet(title=name[:31])
+        ws.freeze_panes = "A2"
+        kinds, widths = [], []
+        for col in frame.columns:
+            s = frame[col]
+            if pd.api.types.is_datetime64_any_dtype(s):
+                valid = s.dropna()
+                midnight = bool((valid == valid.dt.normalize()).all()) if len(valid) else True
+                kinds.append("date" if midnight else "datetime")
+                widths.append(12 if midnight else 20)
+            else:
+                kinds.append("other")
+                sample = s.head(1000).map(lambda v: len(str(v)) if v is not None and v == v else 0)
+                widths.append(int(sample.max()) + 2 if len(sample) else 10)
+        for i, col in enumerate(frame.columns):
+            widths[i] = min(max(widths[i], len(str(col)) + 2, 8), 60)
+            ws.column_dimensions[get_column_letter(i + 1)].width = widths[i]
+        header = []
+        for col in frame.columns:
+            c = WriteOnlyCell(ws, value=str(col))
+            c.font = bold
+            header.append(c)
+        ws.append(header)
+        for row in frame.itertuples(index=False, name=None):
+            cells = []
+            for v, kind in zip(row, kinds):
+                if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v):
+                    cells.append(None)
+                    continue
+                if kind in ("date", "datetime"):
+                    c = WriteOnlyCell(ws, value=v.to_pydatetime() if kind == "datetime" else v.date())
+                    c.number_format = "yyyy-mm-dd hh:mm:ss" if kind == "datetime" else "yyyy-mm-dd"
+                elif isinstance(v, dt.datetime):
+                    c = WriteOnlyCell(ws, value=v)
+                    c.number_format = "yyyy-mm-dd hh:mm:ss"
+                elif isinstance(v, dt.date):
+                    c = WriteOnlyCell(ws, value=v)
+                    c.number_format = "yyyy-mm-dd"
+                elif isinstance(v, str):
+                    c = WriteOnlyCell(ws, value=v)
+                    if not raw:
+                        c.data_type = "s"  # text, never a formula
+                elif hasattr(v, "item"):
+                    c = WriteOnlyCell(ws, value=v.item())
+                else:
+                    c = WriteOnlyCell(ws, value=v)
+                cells.append(c)
+            ws.append(cells)
+    wb.properties.created = wb.properties.modified = dt.datetime(2000, 1, 1)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _stable_zip(buf.getvalue())
+
+
+def _stable_zip(data: bytes) -> bytes:
+    """Rewrite a zip with fixed member timestamps so the same table gives the same bytes."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()

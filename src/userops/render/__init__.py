@@ -1,0 +1,1 @@
+"""Human output: terminal tables and (later) HTML. Formatting lives here, nowhere upstream."""

@@ -1,0 +1,80 @@
+"""Pure display formatters shared by the terminal table and (later) the HTML report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+
+def is_missing(value) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value) or str(value) in ("NaT", "<NA>")
+    except (TypeError, ValueError):
+        return False
+
+
+def number(value, decimals: int = 0) -> str:
+    if is_missing(value):
+        return ""
+    return f"{float(value):,.{decimals}f}"
+
+
+def integer(value) -> str:
+    if is_missing(value):
+        return ""
+    return f"{int(value):,}"
+
+
+def money(value) -> str:
+    return number(value, 2)
+
+
+def percent(value, decimals: int = 1) -> str:
+    if is_missing(value):
+        return ""
+    return f"{float(value) * 100:.{decimals}f}%"
+
+
+def days(value) -> str:
+    if is_missing(value):
+        return ""
+    v = float(value)
+    return f"{v:,.0f}" if math.isclose(v, round(v)) else f"{v:,.1f}"
+
+
+def date(value) -> str:
+    if is_missing(value):
+        return ""
+    if isinstance(value, dt.datetime) or hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+        return value.strftime("%Y-%m-%d") if value.time() == dt.time() else value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def text(value) -> str:
+    if is_missing(value):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def formatter_for(column: str, value_kind: str):
+    """The formatter for a column, from its name (units in names) and its kind."""
+    if column.endswith(("_rate", "_share")) or column in ("share", "repeat_rate"):
+        return percent
+    if column.endswith("_days") or column.startswith("mean_days") or column.startswith("median_days"):
+        return days
+    if value_kind == "datetime" or column.endswith(("_date", "_order", "_ts")) or column in ("period", "as_of"):
+        return date
+    if column in ("revenue", "aov", "monetary", "amount", "clv", "value_at_risk") or column.endswith(("_revenue", "_value")):
+        return money
+    if value_kind == "int":
+        return integer
+    if value_kind == "float":
+        return lambda v: number(v, 2)
+    return text

@@ -1,0 +1,1 @@
+"""The HTML report's view-model (issue: report)."""

@@ -1,0 +1,422 @@
+"""The scan: the only module that runs SQL.
+
+One embedded DuckDB connection over the raw inputs (files read in place, or Arrow
+tables). Every query that touches all raw rows lives here — parsing and normalising,
+rolling order lines into orders, per-customer / per-period / dataset aggregates — and
+returns small pandas frames. This is the seam where an out-of-core or distributed engine
+plugs in later; analytics never see SQL.
+
+Tables kept in the connection after :meth:`Engine.build_orders`:
+
+``order_parts``  one row per (drop reason, customer, order, category, channel) group of raw
+                 rows: ``n_lines`` raw rows, ``order_ts``, ``amount_sum``/``amount_max``.
+``orders``       one row per order (customer_id, order_id, order_ts, amount, lines,
+                 quantity, channel, reason); ``reason`` is NULL for purchases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from userops.errors import DataError
+from userops.io import parse
+from userops.io.parse import quote_ident as q
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from userops.io.readers import RawSource
+
+#: Row-level drop reasons (in order of precedence) and order-level ones.
+REASON_NO_CUSTOMER = "without customer id"
+REASON_EXCLUDED_STATUS = "cancelled/refunded/unpaid status"
+REASON_BAD_TIME = "unparseable dates"
+REASON_BAD_AMOUNT = "unparseable amounts"
+REASON_NO_AMOUNT = "orders without an amount"
+REASON_NEGATIVE = "refunds (negative order total)"
+#: Reasons that are business rules (refund exclusion), not data problems.
+EXCLUSION_REASONS = (REASON_EXCLUDED_STATUS, REASON_NEGATIVE)
+
+PERIOD_UNITS = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}
+
+
+@dataclass(frozen=True)
+class OrdersSpec:
+    """How to turn one raw source into canonical order rows (built by io/normalise.py)."""
+
+    view: str  # the registered raw view
+    types: dict[str, str]  # raw column -> engine type
+    user: str
+    time: str
+    order: str | None = None
+    amount: str | None = None
+    amount_is_order_total: bool = False
+    quantity: str | None = None
+    unit_price: str | None = None
+    status: str | None = None
+    category: str | None = None
+    channel: str | None = None
+    excluded_statuses: tuple[str, ...] = ()
+    cancel_invoice_prefix: str | None = None  # Online Retail: invoices starting with "C"
+    include_refunds: bool = False
+    decimal: str | None = None  # None: detect from a sample
+    dayfirst: bool | None = None  # None: detect from a sample
+    tz: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The analysis window: orders with ``start <= order_ts < end`` (``end`` = day after as-of)."""
+
+    as_of: dt.date
+    end: dt.datetime
+    start: dt.datetime | None = None
+
+
+class Engine:
+    """An embedded DuckDB connection holding the raw views and the canonical tables."""
+
+    def __init__(self, *, threads: int | None = None) -> None:
+        import duckdb
+
+        self._duckdb = duckdb
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self._n_views = 0
+        self.has_order_id = False
+        self.has_amount = False
+
+    # --- plumbing -------------------------------------------------------------------
+    def _sql(self, sql: str, params: list | None = None, *, file: str | None = None):
+        try:
+            return self.con.execute(sql, params or [])
+        except self._duckdb.Error as exc:
+            msg = str(exc).strip().splitlines()[0]
+            hint = None
+            if "unicode" in msg.lower() or "utf-8" in msg.lower():
+                hint = "the file is not valid UTF-8; set --encoding (e.g. gb18030)"
+            elif "CSV" in msg or "column" in msg.lower():
+                hint = "check the delimiter and quoting of the file"
+            raise DataError(f"cannot read the data ({msg})", file=file, hint=hint) from exc
+
+    def register(self, source: "RawSource") -> tuple[str, dict[str, str]]:
+        """Register a raw source as a view; return its name and column types."""
+        self._n_views += 1
+        view = f"raw_{self._n_views}"
+        info = source.info
+        if source.csv_path is not None:
+            names = "[" + ", ".join(parse.sql_str(h) for h in info.headers) + "]"
+            opts = [
+                f"delim = {parse.sql_str(info.delimiter or ',')}",
+                "header = true",
+                "all_varchar = true",
+                "quote = '\"'",
+                "escape = '\"'",
+                f"names = {names}",
+                "null_padding = true",
+                f"compression = {parse.sql_str('gzip' if source.csv_compression == 'gzip' else 'none')}",
+            ]
+            self._sql(
+                f"CREATE VIEW {view} AS SELECT * FROM read_csv({parse.sql_str(source.csv_path)}, {', '.join(opts)})",
+                file=info.name,
+            )
+        else:
+            self.con.register(f"{view}_arrow", source.table)
+            self._sql(f"CREATE VIEW {view} AS SELECT * FROM {view}_arrow", file=info.name)
+        rows = self._sql(f"DESCRIBE SELECT * FROM {view}", file=info.name).fetchall()
+        return view, {r[0]: r[1] for r in rows}
+
+    def sample(self, view: str, column: str, n: int = 2000, *, file: str | None = None) -> list:
+        """Up to ``n`` non-blank values of a column, from the start of the data."""
+        col = q(column)
+        return [
+            r[0]
+            for r in self._sql(
+                f"SELECT {col} FROM {view} WHERE {col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> '' LIMIT {n}",
+                file=file,
+            ).fetchall()
+        ]
+
+    def count_rows(self, view: str, *, file: str | None = None) -> int:
+        return self._sql(f"SELECT count(*) FROM {view}", file=file).fetchone()[0]
+
+    # --- format detection on samples ----------------------------------------------
+    def detect_timestamp_order(self, view: str, column: str, dtype: str, *, tz: str, dayfirst: bool | None, file: str | None) -> list[str]:
+        """Choose which timestamp layouts to try, from a sample of the column."""
+        if not parse.is_text(dtype):
+            return []
+        col = q(column)
+        cands = parse.timestamp_candidates(col, tz)
+        counts_sql = ", ".join(f"count({expr})" for expr in cands.values())
+        sample_sql = f"SELECT {col} FROM {view} WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT 2000"
+        row = self._sql(f"SELECT count(*), {counts_sql} FROM ({sample_sql})", file=file).fetchone()
+        total, counts = row[0], dict(zip(cands.keys(), row[1:]))
+        order = []
+        if counts["iso_tz"] > 0:
+            order.append("iso_tz")
+        order.append("iso")
+        if dayfirst is None:
+            dayfirst = counts["dmy"] > counts["mdy"]
+        order.append("dmy" if dayfirst else "mdy")
+        order += ["other", "epoch"]
+        # most successful first, keeping iso_tz ahead of iso (it only fires on offsets)
+        rank = {name: i for i, name in enumerate(order)}
+        order.sort(key=lambda n: (-(counts[n] if n != "iso_tz" else total + 1), rank[n]))
+        return order
+
+    def detect_decimal_comma(self, view: str, column: str, dtype: str, *, file: str | None) -> bool:
+        """True when most sampled amounts look like ``1.234,50`` / ``12,5`` rather than ``1,234.50``."""
+        if not parse.is_text(dtype):
+            return False
+        col = q(column)
+        sample_sql = f"SELECT trim({col}) AS v FROM {view} WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT 2000"
+        comma, dot = self._sql(
+            "SELECT count(*) FILTER (WHERE regexp_matches(v, ',\\d{1,2}$')),"
+            " count(*) FILTER (WHERE regexp_matches(v, '\\.\\d{1,2}$') OR regexp_matches(v, ',\\d{3}\\.'))"
+            f" FROM ({sample_sql})",
+            file=file,
+        ).fetchone()
+        return comma > dot
+
+    # --- orders ----------------------------------------------------------------------
+    def _parsed_select(self, spec: OrdersSpec, *, file: str | None, trace: str | None = None) -> str:
+        """SELECT of canonical row columns plus ``reason``. With ``trace`` (a raw column), the
+        rows also carry their position ``__rn`` (1 = first data row) and that column's raw text."""
+        t = spec.types
+        user = parse.id_expr(q(spec.user), t[spec.user])
+        order_id = parse.id_expr(q(spec.order), t[spec.order]) if spec.order else "NULL::VARCHAR"
+        ts_order = self.detect_timestamp_order(spec.view, spec.time, t[spec.time], tz=spec.tz, dayfirst=spec.dayfirst, file=file)
+        ts = parse.timestamp_expr(q(spec.time), t[spec.time], tz=spec.tz, order=ts_order or None)
+        ts_failed = f"({ts}) IS NULL"
+
+        money_col = spec.amount or spec.unit_price
+        decimal = spec.decimal
+        if decimal is None:
+            decimal = "," if money_col and self.detect_decimal_comma(spec.view, money_col, t[money_col], file=file) else "."
+        amount_failed = "false"
+        if spec.amount:
+            amount = parse.money_expr(q(spec.amount), t[spec.amount], decimal)
+            amount_failed = parse.failed(q(spec.amount), t[spec.amount], amount)
+        elif spec.quantity and spec.unit_price:
+            qty = parse.money_expr(q(spec.quantity), t[spec.quantity], decimal)
+            price = parse.money_expr(q(spec.unit_price), t[spec.unit_price], decimal)
+            amount = f"(({qty}) * ({price}))"
+            amount_failed = (
+                f"({parse.failed(q(spec.quantity), t[spec.quantity], qty)} OR "
+                f"{parse.failed(q(spec.unit_price), t[spec.unit_price], price)})"
+            )
+        else:
+            amount = "NULL::DOUBLE"
+        quantity = parse.money_expr(q(spec.quantity), t[spec.quantity], decimal) if spec.quantity else "NULL::DOUBLE"
+        category = parse.text_expr(q(spec.category), t[spec.category]) if spec.category else "NULL::VARCHAR"
+        channel = parse.text_expr(q(spec.channel), t[spec.channel]) if spec.channel else "NULL::VARCHAR"
+
+        excluded = []
+        if spec.status and spec.excluded_statuses:
+            status = f"lower(trim(CAST({q(spec.status)} AS VARCHAR)))"
+            status = f"regexp_replace(replace(replace({status}, '_', ' '), '-', ' '), '^wc ', '')"
+            listed = ", ".join(parse.sql_str(s) for s in spec.excluded_statuses)
+            excluded.append(f"coalesce({status} IN ({listed}), false)")
+        if spec.order and spec.cancel_invoice_prefix:
+            excluded.append(f"coalesce(starts_with(upper(trim(CAST({q(spec.order)} AS VARCHAR))), {parse.sql_str(spec.cancel_invoice_prefix)}), false)")
+        excluded_sql = " OR ".join(excluded) if excluded and not spec.include_refunds else "false"
+
+        source, traced_outer, traced_inner = spec.view, "", ""
+        if trace is not None:
+            source = f"(SELECT *, row_number() OVER () AS __rn FROM {spec.view})"
+            traced_outer = "__rn, __raw, "
+            traced_inner = f"__rn, CAST({q(trace)} AS VARCHAR) AS __raw, "
+        return f"""
+            SELECT {traced_outer}
+                CASE
+                    WHEN customer_id IS NULL THEN '{REASON_NO_CUSTOMER}'
+                    WHEN excluded THEN '{REASON_EXCLUDED_STATUS}'
+                    WHEN ts_failed THEN '{REASON_BAD_TIME}'
+                    WHEN amount_failed THEN '{REASON_BAD_AMOUNT}'
+                END AS reason,
+                customer_id, order_id, category, channel, order_ts, amount, quantity
+            FROM (
+                SELECT {traced_inner}{user} AS customer_id, {order_id} AS order_id, {ts} AS order_ts,
+                       {amount} AS amount, {quantity} AS quantity, {category} AS category,
+                       {channel} AS channel, ({excluded_sql}) AS excluded,
+                       {ts_failed} AS ts_failed, {amount_failed} AS amount_failed
+                FROM {source}
+            )
+        """
+
+    def build_orders(self, specs: list[OrdersSpec], *, files: list[str]) -> None:
+        """Parse every source, roll order lines into orders and flag what is not a purchase."""
+        if not specs:
+            raise DataError("no input")
+        self.has_order_id = all(s.order for s in specs)
+        self.has_amount = all(s.amount or (s.quantity and s.unit_price) for s in specs)
+        order_total = any(s.amount_is_order_total for s in specs)
+        parsed = " UNION ALL ".join(f"({self._parsed_select(s, file=f)})" for s, f in zip(specs, files))
+        file = files[0] if len(files) == 1 else None
+        if self.has_order_id:
+            self._sql(
+                f"""CREATE OR REPLACE TEMP TABLE order_parts AS
+                SELECT reason, customer_id, order_id, category, channel,
+                       count(*) AS n_lines, min(order_ts) AS order_ts,
+                       sum(amount) AS amount_sum, max(amount) AS amount_max, sum(quantity) AS quantity
+                FROM ({parsed}) GROUP BY ALL""",
+                file=file,
+            )
+            amount = "max(amount_max)" if order_total else "sum(amount_sum)"
+            orders = f"""
+                SELECT customer_id, order_id, min(order_ts) AS order_ts, {amount} AS amount,
+                       sum(n_lines) AS lines, sum(quantity) AS quantity,
+                       first(channel ORDER BY n_lines DESC, channel) AS channel,
+                       first(category ORDER BY n_lines DESC, category) AS category
+                FROM order_parts WHERE reason IS NULL GROUP BY customer_id, order_id"""
+        else:
+            self._sql(
+                f"""CREATE OR REPLACE TEMP TABLE order_parts AS
+                SELECT reason, customer_id, order_id, category, channel, 1::BIGINT AS n_lines, order_ts,
+                       amount AS amount_sum, amount AS amount_max, quantity
+                FROM ({parsed})""",
+                file=file,
+            )
+            orders = """
+                SELECT customer_id, order_id, order_ts, amount_sum AS amount, n_lines AS lines, quantity,
+                       channel, category
+                FROM order_parts WHERE reason IS NULL"""
+        include_refunds = all(s.include_refunds for s in specs)
+        negative = "false" if include_refunds else "amount < 0"
+        no_amount = "amount IS NULL" if self.has_amount else "false"
+        self._sql(
+            f"""CREATE OR REPLACE TEMP TABLE orders AS
+            SELECT *, CASE WHEN {no_amount} THEN '{REASON_NO_AMOUNT}'
+                           WHEN {negative} THEN '{REASON_NEGATIVE}' END AS reason
+            FROM ({orders})""",
+            file=file,
+        )
+
+    def drop_counts(self) -> dict[str, int]:
+        """Raw rows not used, by reason (row-level reasons and order-level ones, in lines)."""
+        rows = self.con.execute(
+            """SELECT reason, sum(n_lines) FROM order_parts WHERE reason IS NOT NULL GROUP BY reason
+               UNION ALL
+               SELECT reason, sum(lines) FROM orders WHERE reason IS NOT NULL GROUP BY reason"""
+        ).fetchall()
+        return {r: int(n) for r, n in rows}
+
+    def first_dropped_line(self, spec: OrdersSpec, reason: str, *, file: str | None) -> tuple[int, str | None] | None:
+        """The data line number (header = line 1) and raw value of the first row dropped for ``reason``.
+
+        A second pass over the raw rows, used only to explain a ``--strict`` failure.
+        """
+        column = {REASON_BAD_TIME: spec.time, REASON_BAD_AMOUNT: spec.amount or spec.unit_price}.get(reason, spec.user)
+        parsed = self._parsed_select(spec, file=file, trace=column)
+        row = self._sql(f"SELECT __rn, __raw FROM ({parsed}) WHERE reason = {parse.sql_str(reason)} ORDER BY __rn LIMIT 1", file=file).fetchone()
+        if row is None:
+            return None
+        return int(row[0]) + 1, None if row[1] is None else str(row[1])
+
+    def time_bounds(self) -> tuple[dt.datetime | None, dt.datetime | None, int]:
+        """First and last purchase time and the number of purchases, over all valid orders."""
+        lo, hi, n = self.con.execute("SELECT min(order_ts), max(order_ts), count(*) FROM orders WHERE reason IS NULL").fetchone()
+        return lo, hi, int(n)
+
+    def count_after(self, window: Window) -> int:
+        return int(self.con.execute("SELECT count(*) FROM orders WHERE reason IS NULL AND order_ts >= ?", [window.end]).fetchone()[0])
+
+    # --- aggregates -------------------------------------------------------------------
+    def _scope(self, window: Window) -> str:
+        cond = ["reason IS NULL", f"order_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'"]
+        if window.start is not None:
+            cond.append(f"order_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'")
+        return "SELECT * FROM orders WHERE " + " AND ".join(cond)
+
+    def customer_aggregates(self, window: Window, *, period: str = "month", detail: bool = True) -> "pd.DataFrame":
+        """One row per customer in the window: first/last order, orders, revenue, active periods,
+        and (``detail``) top category by order lines and top channel by orders; ties alphabetical."""
+        unit = PERIOD_UNITS[period]
+        scope = self._scope(window)
+        base = f"""
+            SELECT customer_id, min(order_ts) AS first_order, max(order_ts) AS last_order,
+                   count(*) AS orders, sum(amount) AS revenue,
+                   count(DISTINCT date_trunc('{unit}', order_ts)) AS active_periods
+            FROM scope GROUP BY customer_id"""
+        if not detail:
+            sql = f"WITH scope AS ({scope}) {base} ORDER BY customer_id"
+            return self.con.execute(sql).df()
+        if self.has_order_id:
+            lines = """
+                SELECT p.customer_id, p.category, sum(p.n_lines) AS n
+                FROM order_parts p SEMI JOIN scope s ON p.customer_id = s.customer_id AND p.order_id = s.order_id
+                WHERE p.reason IS NULL AND p.category IS NOT NULL GROUP BY ALL"""
+        else:
+            lines = "SELECT customer_id, category, count(*) AS n FROM scope WHERE category IS NOT NULL GROUP BY ALL"
+        sql = f"""
+            WITH scope AS ({scope}),
+            base AS ({base}),
+            cat AS ({lines}),
+            top_cat AS (SELECT customer_id, first(category ORDER BY n DESC, category) AS top_category FROM cat GROUP BY 1),
+            ch AS (SELECT customer_id, channel, count(*) AS n FROM scope WHERE channel IS NOT NULL GROUP BY ALL),
+            top_ch AS (SELECT customer_id, first(channel ORDER BY n DESC, channel) AS top_channel FROM ch GROUP BY 1)
+            SELECT base.*, top_cat.top_category, top_ch.top_channel
+            FROM base LEFT JOIN top_cat USING (customer_id) LEFT JOIN top_ch USING (customer_id)
+            ORDER BY customer_id"""
+        return self.con.execute(sql).df()
+
+    def gap_stats(self, window: Window, quantiles: tuple[float, ...] = (0.5, 0.9)) -> list[float | None]:
+        """Quantiles of the days between consecutive orders of the same customer (fractional days)."""
+        qs = ", ".join(f"quantile_cont(gap, {x})" for x in quantiles)
+        sql = f"""
+            WITH scope AS ({self._scope(window)})
+            SELECT {qs} FROM (
+                SELECT epoch(order_ts - lag(order_ts) OVER (PARTITION BY customer_id ORDER BY order_ts)) / 86400.0 AS gap
+                FROM scope) WHERE gap IS NOT NULL"""
+        return list(self.con.execute(sql).fetchone())
+
+    def period_aggregates(self, window: Window, *, period: str = "month") -> "pd.DataFrame":
+        """Per period: new customers (first purchase ever in it), active customers, orders, revenue."""
+        unit = PERIOD_UNITS[period]
+        scope = self._scope(window)
+        firsts = f"""
+            SELECT date_trunc('{unit}', min(order_ts)) AS period, customer_id
+            FROM orders WHERE reason IS NULL AND order_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'
+            GROUP BY customer_id"""
+        sql = f"""
+            WITH scope AS ({scope}),
+            act AS (SELECT date_trunc('{unit}', order_ts) AS period, count(DISTINCT customer_id) AS active_customers,
+                           count(*) AS orders, sum(amount) AS revenue FROM scope GROUP BY 1),
+            new AS (SELECT period, count(*) AS new_customers FROM ({firsts}) GROUP BY 1)
+            SELECT act.period, coalesce(new.new_customers, 0) AS new_customers, act.active_customers,
+                   act.orders, act.revenue
+            FROM act LEFT JOIN new USING (period) ORDER BY act.period"""
+        return self.con.execute(sql).df()
+
+    def orders_frame(self, window: Window) -> "pd.DataFrame":
+        """The canonical orders in the window (for library users and small analyses)."""
+        return self.con.execute(
+            f"SELECT customer_id, order_id, order_ts, amount, lines, quantity, channel, category "
+            f"FROM ({self._scope(window)}) ORDER BY customer_id, order_ts, order_id"
+        ).df()
+
+    def time_range(self, view: str, column: str, dtype: str, *, tz: str = "UTC", dayfirst: bool | None = None, file: str | None = None):
+        """First and last parsed timestamp of a raw column, and how many non-blank values failed."""
+        order = self.detect_timestamp_order(view, column, dtype, tz=tz, dayfirst=dayfirst, file=file)
+        ts = parse.timestamp_expr(q(column), dtype, tz=tz, order=order or None)
+        lo, hi, bad = self._sql(
+            f"SELECT min({ts}), max({ts}), count(*) FILTER (WHERE {parse.failed(q(column), dtype, ts)}) FROM {view}", file=file
+        ).fetchone()
+        return lo, hi, int(bad)
+
+    def column_summary(self, view: str, types: dict[str, str], *, file: str | None) -> "pd.DataFrame":
+        """Per raw column: type, non-blank count, distinct count and an example value."""
+        parts = []
+        for col, dtype in types.items():
+            c = q(col)
+            parts.append(
+                f"SELECT {parse.sql_str(col)} AS column, {parse.sql_str(dtype)} AS type, "
+                f"count(*) FILTER (WHERE NOT {parse.blank(c, dtype)}) AS non_blank, "
+                f"approx_count_distinct({c}) AS distinct_approx, "
+                f"CAST(first({c}) FILTER (WHERE NOT {parse.blank(c, dtype)}) AS VARCHAR) AS example FROM {view}"
+            )
+        return self._sql(" UNION ALL ".join(parts), file=file).df()

@@ -1,0 +1,94 @@
+"""Canonical column names and the output columns of every table: the one glossary.
+
+After loading, every frame uses these names; analytics never see a raw header.
+Units are in the names (``_days``, ``_rate``); ratios are 0–1.
+"""
+
+from __future__ import annotations
+
+# --- column roles (what io/columns.py looks for in a header) --------------------------
+ROLE_USER = "user"
+ROLE_ORDER = "order"
+ROLE_TIME = "time"
+ROLE_AMOUNT = "amount"
+ROLE_QUANTITY = "quantity"
+ROLE_UNIT_PRICE = "unit_price"
+ROLE_STATUS = "status"
+ROLE_CATEGORY = "category"
+ROLE_CHANNEL = "channel"
+ROLE_EVENT = "event"
+ROLE_SESSION = "session"
+
+ROLES = (
+    ROLE_USER,
+    ROLE_ORDER,
+    ROLE_TIME,
+    ROLE_AMOUNT,
+    ROLE_QUANTITY,
+    ROLE_UNIT_PRICE,
+    ROLE_STATUS,
+    ROLE_CATEGORY,
+    ROLE_CHANNEL,
+    ROLE_EVENT,
+    ROLE_SESSION,
+)
+
+#: The command-line flag that overrides each role.
+ROLE_FLAGS = {role: f"--{role.replace('_', '-')}-col" for role in ROLES}
+
+# --- canonical orders table (one row per order) ---------------------------------------
+CUSTOMER_ID = "customer_id"
+ORDER_ID = "order_id"
+ORDER_TS = "order_ts"
+AMOUNT = "amount"
+LINES = "lines"
+QUANTITY = "quantity"
+CATEGORY = "category"
+CHANNEL = "channel"
+
+ORDERS_COLUMNS = [CUSTOMER_ID, ORDER_ID, ORDER_TS, AMOUNT, LINES, QUANTITY, CHANNEL]
+
+# --- profile outputs ------------------------------------------------------------------
+PROFILE_SUMMARY_COLUMNS = [
+    "customers",  # distinct customers with at least one purchase in scope
+    "orders",  # distinct orders (purchases)
+    "revenue",  # sum of order amounts
+    "aov",  # revenue / orders
+    "orders_per_customer",  # orders / customers
+    "repeat_rate",  # customers with >= 2 orders / customers (0-1)
+    "first_date",  # date of the first order in scope
+    "last_date",  # date of the last order in scope
+    "median_days_between_orders",  # median gap between consecutive orders of a customer
+    "as_of",  # the reference date used
+]
+
+PROFILE_CUSTOMER_COLUMNS = [
+    "customer_id",
+    "first_order",  # timestamp of the first order
+    "last_order",  # timestamp of the last order
+    "orders",
+    "revenue",
+    "aov",
+    "mean_days_between_orders",  # (last - first) / (orders - 1), fractional days; blank for one order
+    "tenure_days",  # whole calendar days from the first order date to the as-of date
+    "recency_days",  # whole calendar days from the last order date to the as-of date
+    "top_category",  # category with most order lines; ties -> alphabetical
+    "top_channel",  # channel with most orders; ties -> alphabetical
+    "active_periods",  # distinct periods (--period) with an order
+    "lifecycle_status",  # new / active / at risk / churned, see analytics/lifecycle.py
+]
+
+PROFILE_PERIOD_COLUMNS = [
+    "period",  # start date of the period
+    "new_customers",  # customers whose first order falls in the period
+    "active_customers",  # customers with an order in the period
+    "orders",
+    "revenue",
+    "aov",
+    "complete",  # false when the period had not ended by the as-of date
+]
+
+#: Rounding applied to analytic outputs (documented, so spreadsheets see stable values).
+MONEY_DECIMALS = 2
+DAYS_DECIMALS = 2
+RATE_DECIMALS = 4
