@@ -267,12 +267,19 @@ class Engine:
                 file=file,
             )
             amount = "max(amount_max)" if order_total else "sum(amount_sum)"
+            # A status on any line applies to the whole order (Shopify fills it on the first line only).
             orders = f"""
-                SELECT customer_id, order_id, min(order_ts) AS order_ts, {amount} AS amount,
-                       sum(n_lines) AS lines, sum(quantity) AS quantity,
-                       first(channel ORDER BY n_lines DESC, channel) AS channel,
-                       first(category ORDER BY n_lines DESC, category) AS category
-                FROM order_parts WHERE reason IS NULL GROUP BY customer_id, order_id"""
+                SELECT * FROM (
+                    SELECT customer_id, order_id, min(order_ts) FILTER (WHERE reason IS NULL) AS order_ts,
+                           {amount} FILTER (WHERE reason IS NULL) AS amount,
+                           sum(n_lines) FILTER (WHERE reason IS NULL) AS lines,
+                           sum(quantity) FILTER (WHERE reason IS NULL) AS quantity,
+                           first(channel ORDER BY n_lines DESC, channel) FILTER (WHERE reason IS NULL) AS channel,
+                           first(category ORDER BY n_lines DESC, category) FILTER (WHERE reason IS NULL) AS category,
+                           bool_or(reason = '{REASON_EXCLUDED_STATUS}') AS status_excluded
+                    FROM order_parts WHERE reason IS NULL OR reason = '{REASON_EXCLUDED_STATUS}'
+                    GROUP BY customer_id, order_id)
+                WHERE lines IS NOT NULL"""
         else:
             self._sql(
                 f"""CREATE OR REPLACE TEMP TABLE order_parts AS
@@ -283,15 +290,17 @@ class Engine:
             )
             orders = """
                 SELECT customer_id, order_id, order_ts, amount_sum AS amount, n_lines AS lines, quantity,
-                       channel, category
+                       channel, category, false AS status_excluded
                 FROM order_parts WHERE reason IS NULL"""
         include_refunds = all(s.include_refunds for s in specs)
         negative = "false" if include_refunds else "amount < 0"
         no_amount = "amount IS NULL" if self.has_amount else "false"
         self._sql(
             f"""CREATE OR REPLACE TEMP TABLE orders AS
-            SELECT *, CASE WHEN {no_amount} THEN '{REASON_NO_AMOUNT}'
-                           WHEN {negative} THEN '{REASON_NEGATIVE}' END AS reason
+            SELECT * EXCLUDE (status_excluded),
+                   CASE WHEN status_excluded THEN '{REASON_EXCLUDED_STATUS}'
+                        WHEN {no_amount} THEN '{REASON_NO_AMOUNT}'
+                        WHEN {negative} THEN '{REASON_NEGATIVE}' END AS reason
             FROM ({orders})""",
             file=file,
         )
@@ -299,9 +308,11 @@ class Engine:
     def drop_counts(self) -> dict[str, int]:
         """Raw rows not used, by reason (row-level reasons and order-level ones, in lines)."""
         rows = self.con.execute(
-            """SELECT reason, sum(n_lines) FROM order_parts WHERE reason IS NOT NULL GROUP BY reason
-               UNION ALL
-               SELECT reason, sum(lines) FROM orders WHERE reason IS NOT NULL GROUP BY reason"""
+            """SELECT reason, sum(n) FROM (
+                   SELECT reason, sum(n_lines) AS n FROM order_parts WHERE reason IS NOT NULL GROUP BY reason
+                   UNION ALL
+                   SELECT reason, sum(lines) AS n FROM orders WHERE reason IS NOT NULL GROUP BY reason)
+               GROUP BY reason ORDER BY sum(n) DESC, reason"""
         ).fetchall()
         return {r: int(n) for r, n in rows}
 
@@ -378,10 +389,12 @@ class Engine:
         """Per period: new customers (first purchase ever in it), active customers, orders, revenue."""
         unit = PERIOD_UNITS[period]
         scope = self._scope(window)
+        # new = first purchase ever (not first within --from) falls in the window and the period
+        since = f"HAVING min(order_ts) >= TIMESTAMP '{window.start.isoformat(sep=' ')}'" if window.start else ""
         firsts = f"""
             SELECT date_trunc('{unit}', min(order_ts)) AS period, customer_id
             FROM orders WHERE reason IS NULL AND order_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'
-            GROUP BY customer_id"""
+            GROUP BY customer_id {since}"""
         sql = f"""
             WITH scope AS ({scope}),
             act AS (SELECT date_trunc('{unit}', order_ts) AS period, count(DISTINCT customer_id) AS active_customers,

@@ -118,7 +118,7 @@ def timestamp_candidates(col: str, tz: str) -> dict[str, str]:
         "iso": f"TRY_CAST({trimmed} AS TIMESTAMP)",
         "iso_tz": (
             f"CASE WHEN regexp_matches({trimmed}, {sql_str(TZ_SUFFIX)}) "
-            f"THEN timezone({tz_lit}, TRY_CAST({trimmed} AS TIMESTAMPTZ)) END"
+            f"THEN timezone({tz_lit}, TRY_CAST(regexp_replace({trimmed}, '\\s*([+-]\\d\\d):?(\\d\\d)$', '\\1:\\2') AS TIMESTAMPTZ)) END"
         ),
         "mdy": f"try_strptime({trimmed}, {fmt(MDY_FORMATS)})",
         "dmy": f"try_strptime({trimmed}, {fmt(DMY_FORMATS)})",
