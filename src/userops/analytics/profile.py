@@ -141,10 +141,8 @@ def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summa
     if per == "summary":
         return ProfileResult(dataset_kpis(customers, as_of=window.as_of, median_gap_days=median_gap).to_frame(), notes)
     threshold = lifecycle.default_churn_threshold(p90_gap)
-    notes.append(
-        f"lifecycle: churned after {threshold} days without a purchase "
-        f"(90th percentile of gaps between orders{'' if p90_gap is not None else '; no repeat purchases, fallback'})"
-    )
+    why = "90th percentile of gaps between orders" if p90_gap is not None else "default: no repeat purchases to learn from"
+    notes.append(f"lifecycle: churned after {threshold} days without a purchase ({why})")
     table = customer_profile(
         customers, as_of=window.as_of, period=period, churn_threshold_days=threshold, median_gap_days=median_gap
     )

@@ -1,0 +1,66 @@
+"""Golden output files: the shipped examples and the hand-worked shop in every text format.
+
+Rewrite them with ``pytest --update-golden`` and review the diff in the commit.
+"""
+
+import io
+import pathlib
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from userops.cli.app import app
+from userops.demo import generate_demo
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+EXAMPLES_AS_OF = "2025-06-30"
+
+CASES = [
+    ("examples", ["--per", "summary"], "csv"),
+    ("examples", ["--per", "summary"], "json"),
+    ("examples", ["--per", "period"], "csv"),
+    ("examples", ["--per", "period", "--period", "quarter"], "markdown"),
+    ("small", ["--per", "customer"], "csv"),
+    ("small", ["--per", "customer"], "tsv"),
+    ("small", ["--per", "customer"], "json"),
+    ("small", ["--per", "customer"], "jsonl"),
+    ("small", ["--per", "customer"], "markdown"),
+    ("small", ["--per", "period"], "csv"),
+]
+
+
+@pytest.mark.parametrize("data, args, fmt", CASES, ids=lambda v: "-".join(v) if isinstance(v, list) else str(v))
+def test_golden(data, args, fmt, small_orders, examples_dir, update_golden):
+    path = f"{examples_dir}/orders.csv" if data == "examples" else small_orders
+    extra = ["--as-of", EXAMPLES_AS_OF] if data == "examples" else []
+    result = CliRunner().invoke(app, ["profile", path, *args, *extra, "--format", fmt, "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    name = f"profile_{data}_{'_'.join(a.lstrip('-') for a in args)}.{ {'markdown': 'md'}.get(fmt, fmt) }"
+    golden = GOLDEN / name
+    if update_golden:
+        golden.write_bytes(result.stdout_bytes)
+    assert golden.exists(), f"{name} is missing; create it with --update-golden"
+    assert result.stdout_bytes == golden.read_bytes(), f"{name} changed; rerun with --update-golden and review the diff"
+
+
+def test_examples_customer_xlsx_matches_csv(examples_dir, tmp_path):
+    out = tmp_path / "c.xlsx"
+    base = ["profile", f"{examples_dir}/orders.csv", "--per", "customer", "--as-of", EXAMPLES_AS_OF, "--quiet"]
+    assert CliRunner().invoke(app, [*base, "-o", str(out)]).exit_code == 0
+    csv_text = CliRunner().invoke(app, [*base, "--format", "csv"]).stdout
+    import pandas as pd
+
+    from_csv = pd.read_csv(io.StringIO(csv_text), dtype={"customer_id": str})
+    rows = list(openpyxl.load_workbook(out, read_only=True).active.iter_rows(values_only=True))
+    assert len(rows) - 1 == len(from_csv) > 3000
+    assert [r[0] for r in rows[1:]] == from_csv["customer_id"].tolist()
+    assert [r[4] for r in rows[1:]] == pytest.approx(from_csv["revenue"].tolist())
+
+
+def test_examples_are_what_the_generator_writes(examples_dir, tmp_path):
+    generate_demo(str(tmp_path))
+    for name in ("orders.csv", "events.csv"):
+        assert (tmp_path / name).read_bytes() == (pathlib.Path(examples_dir) / name).read_bytes(), name
+    total = sum((pathlib.Path(examples_dir) / n).stat().st_size for n in ("orders.csv", "events.csv"))
+    assert total < 5 * 1024 * 1024
