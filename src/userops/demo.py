@@ -35,8 +35,20 @@ STATUS_REFUNDED, STATUS_CANCELLED = 0.04, 0.02
 GUEST_SHARE = 0.01
 
 
-def generate_orders(customers: int = 3000, *, seed: int = 7, start: dt.date = ORDERS_START, end: dt.date = ORDERS_END) -> "pa.Table":
-    """Order lines as an Arrow table (columns of ``examples/orders.csv``), sorted by time."""
+def generate_orders(
+    customers: int = 3000,
+    *,
+    seed: int = 7,
+    start: dt.date = ORDERS_START,
+    end: dt.date = ORDERS_END,
+    first_customer: int = 0,
+    first_order: int = 100001,
+    id_width: int | None = None,
+) -> "pa.Table":
+    """Order lines as an Arrow table (columns of ``examples/orders.csv``), sorted by time.
+
+    ``first_customer``/``first_order``/``id_width`` let large data sets be generated in
+    chunks with unique ids (see benchmarks/run.py)."""
     import numpy as np
     import pyarrow as pa
 
@@ -84,15 +96,15 @@ def generate_orders(customers: int = 3000, *, seed: int = 7, start: dt.date = OR
     quantity = 1 + rng.poisson(0.3, size=n_rows)
     line_total = np.round(price * quantity, 2)
 
-    width = max(6, len(str(customers)))
+    width = id_width or max(6, len(str(customers)))
     base = np.datetime64(start.isoformat(), "s")
     seconds = (order_time[line_order] * 86400).astype("int64")
     timestamps = pa.array(base + seconds.astype("timedelta64[s]")).cast(pa.timestamp("s"))
     ts_text = pa.compute.strftime(timestamps, format="%Y-%m-%d %H:%M:%S")
-    cust_text = np.char.add("C", np.char.zfill(line_cust.astype(str), width))
+    cust_text = np.char.add("C", np.char.zfill((first_customer + line_cust).astype(str), width))
     cust_text = np.where(guest[line_order], "", cust_text)
     email = np.where(guest[line_order], "", np.char.add(np.char.lower(cust_text), "@example.com"))
-    order_text = np.char.add("SO", np.char.zfill((100001 + line_order).astype(str), 8))
+    order_text = np.char.add("SO", np.char.zfill((first_order + line_order).astype(str), 8))
     status_text = np.asarray(["paid", "refunded", "cancelled"])[order_status[line_order]]
     product = np.char.add(np.char.add(np.asarray(CATEGORIES)[category], "-"), (rng.integers(1, 60, size=n_rows)).astype(str))
     return pa.table(

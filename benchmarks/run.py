@@ -1,0 +1,128 @@
+"""Benchmark: ``userops profile FILE --per customer -o out.csv`` against a plain DuckDB SQL
+script computing the same table (benchmarks/duckdb_profile.py), as whole processes.
+
+    python benchmarks/run.py                     # 1M and 10M order rows, 3 runs each
+    python benchmarks/run.py --rows 1000000 --repeat 5
+
+Data is generated with the demo generator (userops.demo) into benchmarks/data/ (kept
+between runs). Wall time and peak RSS come from os.wait4 on each child process; the
+median of the runs is reported, with the ratio userops / DuckDB. Both outputs are
+compared (row count, ids, revenue) so the two really compute the same table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "data")
+OUT = os.path.join(HERE, "out")
+ROWS_PER_CUSTOMER = 3.45  # order lines per customer in the demo generator
+CHUNK_CUSTOMERS = 250_000
+
+
+def generate(rows: int) -> str:
+    """Order lines from the demo generator, written in chunks with unique ids."""
+    from pyarrow import csv as pacsv
+
+    from userops.demo import generate_orders
+    from userops.io.writers import csv_write_options
+
+    path = os.path.join(DATA, f"orders_{rows}.csv")
+    if os.path.exists(path):
+        return path
+    os.makedirs(DATA, exist_ok=True)
+    customers = max(1, int(rows / ROWS_PER_CUSTOMER))
+    width = len(str(customers))
+    tmp = path + ".tmp"
+    t0 = time.perf_counter()
+    with open(tmp, "wb") as fh:
+        done, chunk, next_order = 0, 0, 100001
+        while done < customers:
+            n = min(CHUNK_CUSTOMERS, customers - done)
+            table = generate_orders(n, seed=1000 + chunk, first_customer=done, first_order=next_order, id_width=width)
+            next_order += int(table.num_rows)  # more than the orders in the chunk: ids stay unique
+            pacsv.write_csv(table, fh, csv_write_options(quoting_style="none") if chunk == 0 else _no_header())
+            done += n
+            chunk += 1
+    os.replace(tmp, path)
+    print(f"generated {path} ({os.path.getsize(path) / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return path
+
+
+def _no_header():
+    from pyarrow import csv as pacsv
+
+    return pacsv.WriteOptions(include_header=False, quoting_style="none")
+
+
+def measure(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def compare(a: str, b: str) -> str:
+    """Same rows, ids and revenue in both outputs?"""
+    def read(path):
+        with open(path, newline="") as fh:
+            return {r["customer_id"]: r for r in csv.DictReader(fh)}
+
+    ra, rb = read(a), read(b)
+    if ra.keys() != rb.keys():
+        return f"DIFFERENT customers ({len(ra)} vs {len(rb)})"
+    cols = ["orders", "revenue", "tenure_days", "recency_days", "top_category", "top_channel", "active_periods", "lifecycle_status"]
+    bad = sum(1 for k in ra if any(_norm(ra[k][c]) != _norm(rb[k][c]) for c in cols))
+    return f"same table ({len(ra):,} customers)" if bad == 0 else f"{bad:,} customers differ"
+
+
+def _norm(v: str) -> str:
+    try:
+        return f"{float(v):.2f}"
+    except ValueError:
+        return v
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    userops = [sys.executable, "-m", "userops"]
+    print("| rows | tool | wall s (median) | peak RSS MB (median) | runs |")
+    print("| ---: | --- | ---: | ---: | --- |")
+    for rows in args.rows:
+        path = generate(rows)
+        ours_out = os.path.join(OUT, f"userops_{rows}.csv")
+        base_out = os.path.join(OUT, f"duckdb_{rows}.csv")
+        tools = {
+            "userops profile --per customer": userops + ["profile", path, "--per", "customer", "-o", ours_out, "--quiet"],
+            "DuckDB SQL script": [sys.executable, os.path.join(HERE, "duckdb_profile.py"), path, base_out],
+        }
+        medians = {}
+        for name, cmd in tools.items():
+            runs = [measure(cmd) for _ in range(args.repeat)]
+            wall = statistics.median(r[0] for r in runs)
+            rss = statistics.median(r[1] for r in runs)
+            medians[name] = (wall, rss)
+            shown = ", ".join(f"{w:.2f}s/{m:.0f}MB" for w, m in runs)
+            print(f"| {rows:,} | {name} | {wall:.2f} | {rss:.0f} | {shown} |", flush=True)
+        (ow, om), (bw, bm) = medians.values()
+        print(f"| {rows:,} | ratio userops/DuckDB | {ow / bw:.2f}x | {om / bm:.2f}x | {compare(ours_out, base_out)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
