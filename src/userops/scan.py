@@ -8,8 +8,9 @@ plugs in later; analytics never see SQL.
 
 Tables kept in the connection after :meth:`Engine.build_orders`:
 
-``order_parts``  one row per (drop reason, customer, order, category, channel) group of raw
-                 rows: ``n_lines`` raw rows, ``order_ts``, ``amount_sum``/``amount_max``.
+``lines``        one row per raw row, parsed: ``reason`` (NULL when usable, else a code of
+                 ``ROW_REASONS``), customer_id, order_id, order_ts, amount, quantity,
+                 category, channel.
 ``orders``       one row per order (customer_id, order_id, order_ts, amount, lines,
                  quantity, channel, reason); ``reason`` is NULL for purchases.
 """
@@ -38,6 +39,9 @@ REASON_NO_AMOUNT = "orders without an amount"
 REASON_NEGATIVE = "refunds (negative order total)"
 #: Reasons that are business rules (refund exclusion), not data problems.
 EXCLUSION_REASONS = (REASON_EXCLUDED_STATUS, REASON_NEGATIVE)
+#: Row-level reasons are stored as small codes in ``lines.reason`` (1 byte a row, NULL = used).
+ROW_REASONS = (REASON_NO_CUSTOMER, REASON_EXCLUDED_STATUS, REASON_BAD_TIME, REASON_BAD_AMOUNT)
+CODE = {reason: i + 1 for i, reason in enumerate(ROW_REASONS)}
 
 PERIOD_UNITS = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}
 
@@ -75,6 +79,17 @@ class Window:
     start: dt.datetime | None = None
 
 
+def status_spellings(statuses: tuple[str, ...]) -> list[str]:
+    """Lower-case spellings of each status: ``pending payment`` also as ``pending_payment``,
+    ``pending-payment``, ``wc-pending-payment``... (sorted, for stable SQL)."""
+    out = set()
+    for status in statuses:
+        base = status.lower().strip()
+        for spelled in (base, base.replace(" ", "_"), base.replace(" ", "-"), base.replace(" ", "")):
+            out.update((spelled, f"wc-{spelled}"))
+    return sorted(out)
+
+
 class Engine:
     """An embedded DuckDB connection holding the raw views and the canonical tables."""
 
@@ -84,6 +99,10 @@ class Engine:
         self._duckdb = duckdb
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")  # never draw on stderr (pipes, cron mail)
+        # row order inside the tables does not matter (every output is sorted by a key) and
+        # dropping it makes the full pass ~40% faster; first_dropped_line turns it back on
+        self.con.execute("SET preserve_insertion_order = false")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self._n_views = 0
@@ -102,6 +121,18 @@ class Engine:
             elif "CSV" in msg or "column" in msg.lower():
                 hint = "check the delimiter and quoting of the file"
             raise DataError(f"cannot read the data ({msg})", file=file, hint=hint) from exc
+
+    def frame(self, sql: str, params: list | None = None) -> "pd.DataFrame":
+        """Run a query into pandas, text columns as Arrow-backed strings (no per-cell Python objects)."""
+        import pandas as pd
+        import pyarrow as pa
+
+        # a fresh cursor (same database, so it sees the tables): its relation API streams Arrow
+        # without the extra copy a DB-API result makes (~1 s on 3M customers)
+        relation = self.con.cursor().sql(sql, params=params)
+        table = relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
+        text = pd.StringDtype("pyarrow")
+        return table.to_pandas(types_mapper=lambda t: text if pa.types.is_string(t) or pa.types.is_large_string(t) else None)
 
     def register(self, source: "RawSource") -> tuple[str, dict[str, str]]:
         """Register a raw source as a view; return its name and column types."""
@@ -217,9 +248,10 @@ class Engine:
 
         excluded = []
         if spec.status and spec.excluded_statuses:
-            status = f"lower(trim(CAST({q(spec.status)} AS VARCHAR)))"
-            status = f"regexp_replace(replace(replace({status}, '_', ' '), '-', ' '), '^wc ', '')"
-            listed = ", ".join(parse.sql_str(s) for s in spec.excluded_statuses)
+            # compared lower-cased against every spelling (spaces, _ or -; WooCommerce "wc-"):
+            # an IN list is ~7x cheaper than normalising each value with trim/regexp
+            status = f"lower(CAST({q(spec.status)} AS VARCHAR))"
+            listed = ", ".join(parse.sql_str(s) for s in status_spellings(spec.excluded_statuses))
             excluded.append(f"coalesce({status} IN ({listed}), false)")
         if spec.order and spec.cancel_invoice_prefix:
             excluded.append(f"coalesce(starts_with(upper(trim(CAST({q(spec.order)} AS VARCHAR))), {parse.sql_str(spec.cancel_invoice_prefix)}), false)")
@@ -232,12 +264,12 @@ class Engine:
             traced_inner = f"__rn, CAST({q(trace)} AS VARCHAR) AS __raw, "
         return f"""
             SELECT {traced_outer}
-                CASE
-                    WHEN customer_id IS NULL THEN '{REASON_NO_CUSTOMER}'
-                    WHEN excluded THEN '{REASON_EXCLUDED_STATUS}'
-                    WHEN ts_failed THEN '{REASON_BAD_TIME}'
-                    WHEN amount_failed THEN '{REASON_BAD_AMOUNT}'
-                END AS reason,
+                CAST(CASE
+                    WHEN customer_id IS NULL THEN {CODE[REASON_NO_CUSTOMER]}
+                    WHEN excluded THEN {CODE[REASON_EXCLUDED_STATUS]}
+                    WHEN ts_failed THEN {CODE[REASON_BAD_TIME]}
+                    WHEN amount_failed THEN {CODE[REASON_BAD_AMOUNT]}
+                END AS UTINYINT) AS reason,
                 customer_id, order_id, category, channel, order_ts, amount, quantity
             FROM (
                 SELECT {traced_inner}{user} AS customer_id, {order_id} AS order_id, {ts} AS order_ts,
@@ -249,7 +281,10 @@ class Engine:
         """
 
     def build_orders(self, specs: list[OrdersSpec], *, files: list[str]) -> None:
-        """Parse every source, roll order lines into orders and flag what is not a purchase."""
+        """Parse every source into ``lines``, roll lines into ``orders`` and flag what is not a purchase.
+
+        The one full pass over the raw rows is the ``lines`` table; everything after works on it.
+        """
         if not specs:
             raise DataError("no input")
         self.has_order_id = all(s.order for s in specs)
@@ -257,46 +292,29 @@ class Engine:
         order_total = any(s.amount_is_order_total for s in specs)
         parsed = " UNION ALL ".join(f"({self._parsed_select(s, file=f)})" for s, f in zip(specs, files))
         file = files[0] if len(files) == 1 else None
+        self._sql(f"CREATE OR REPLACE TABLE lines AS {parsed}", file=file)
+        excluded = CODE[REASON_EXCLUDED_STATUS]
         if self.has_order_id:
-            self._sql(
-                f"""CREATE OR REPLACE TEMP TABLE order_parts AS
-                SELECT reason, customer_id, order_id, category, channel,
-                       count(*) AS n_lines, min(order_ts) AS order_ts,
-                       sum(amount) AS amount_sum, max(amount) AS amount_max, sum(quantity) AS quantity
-                FROM ({parsed}) GROUP BY ALL""",
-                file=file,
-            )
-            amount = "max(amount_max)" if order_total else "sum(amount_sum)"
+            amount = "max(amount)" if order_total else "sum(amount)"
             # A status on any line applies to the whole order (Shopify fills it on the first line only).
             orders = f"""
-                SELECT * FROM (
-                    SELECT customer_id, order_id, min(order_ts) FILTER (WHERE reason IS NULL) AS order_ts,
-                           {amount} FILTER (WHERE reason IS NULL) AS amount,
-                           sum(n_lines) FILTER (WHERE reason IS NULL) AS lines,
-                           sum(quantity) FILTER (WHERE reason IS NULL) AS quantity,
-                           first(channel ORDER BY n_lines DESC, channel) FILTER (WHERE reason IS NULL) AS channel,
-                           first(category ORDER BY n_lines DESC, category) FILTER (WHERE reason IS NULL) AS category,
-                           bool_or(reason = '{REASON_EXCLUDED_STATUS}') AS status_excluded
-                    FROM order_parts WHERE reason IS NULL OR reason = '{REASON_EXCLUDED_STATUS}'
-                    GROUP BY customer_id, order_id)
-                WHERE lines IS NOT NULL"""
+                SELECT o.*, x.order_id IS NOT NULL AS status_excluded
+                FROM (SELECT customer_id, order_id, min(order_ts) AS order_ts, {amount} AS amount,
+                             count(*) AS lines, sum(quantity) AS quantity,
+                             min(channel) AS channel, NULL::VARCHAR AS category
+                      FROM lines WHERE reason IS NULL GROUP BY customer_id, order_id) o
+                LEFT JOIN (SELECT DISTINCT customer_id, order_id FROM lines WHERE reason = {excluded}) x
+                       ON o.customer_id = x.customer_id AND o.order_id = x.order_id"""
         else:
-            self._sql(
-                f"""CREATE OR REPLACE TEMP TABLE order_parts AS
-                SELECT reason, customer_id, order_id, category, channel, 1::BIGINT AS n_lines, order_ts,
-                       amount AS amount_sum, amount AS amount_max, quantity
-                FROM ({parsed})""",
-                file=file,
-            )
             orders = """
-                SELECT customer_id, order_id, order_ts, amount_sum AS amount, n_lines AS lines, quantity,
+                SELECT customer_id, order_id, order_ts, amount, 1::BIGINT AS lines, quantity,
                        channel, category, false AS status_excluded
-                FROM order_parts WHERE reason IS NULL"""
+                FROM lines WHERE reason IS NULL"""
         include_refunds = all(s.include_refunds for s in specs)
         negative = "false" if include_refunds else "amount < 0"
         no_amount = "amount IS NULL" if self.has_amount else "false"
         self._sql(
-            f"""CREATE OR REPLACE TEMP TABLE orders AS
+            f"""CREATE OR REPLACE TABLE orders AS
             SELECT * EXCLUDE (status_excluded),
                    CASE WHEN status_excluded THEN '{REASON_EXCLUDED_STATUS}'
                         WHEN {no_amount} THEN '{REASON_NO_AMOUNT}'
@@ -305,11 +323,15 @@ class Engine:
             file=file,
         )
 
+    def rows_read(self) -> int:
+        return int(self.con.execute("SELECT count(*) FROM lines").fetchone()[0])
+
     def drop_counts(self) -> dict[str, int]:
         """Raw rows not used, by reason (row-level reasons and order-level ones, in lines)."""
+        codes = " ".join(f"WHEN {c} THEN {parse.sql_str(r)}" for r, c in CODE.items())
         rows = self.con.execute(
-            """SELECT reason, sum(n) FROM (
-                   SELECT reason, sum(n_lines) AS n FROM order_parts WHERE reason IS NOT NULL GROUP BY reason
+            f"""SELECT reason, sum(n) FROM (
+                   SELECT CASE reason {codes} END AS reason, count(*) AS n FROM lines WHERE reason IS NOT NULL GROUP BY 1
                    UNION ALL
                    SELECT reason, sum(lines) AS n FROM orders WHERE reason IS NOT NULL GROUP BY reason)
                GROUP BY reason ORDER BY sum(n) DESC, reason"""
@@ -323,7 +345,11 @@ class Engine:
         """
         column = {REASON_BAD_TIME: spec.time, REASON_BAD_AMOUNT: spec.amount or spec.unit_price}.get(reason, spec.user)
         parsed = self._parsed_select(spec, file=file, trace=column)
-        row = self._sql(f"SELECT __rn, __raw FROM ({parsed}) WHERE reason = {parse.sql_str(reason)} ORDER BY __rn LIMIT 1", file=file).fetchone()
+        self.con.execute("SET preserve_insertion_order = true")  # row_number() follows the file
+        try:
+            row = self._sql(f"SELECT __rn, __raw FROM ({parsed}) WHERE reason = {CODE[reason]} ORDER BY __rn LIMIT 1", file=file).fetchone()
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
         if row is None:
             return None
         return int(row[0]) + 1, None if row[1] is None else str(row[1])
@@ -337,30 +363,39 @@ class Engine:
         return int(self.con.execute("SELECT count(*) FROM orders WHERE reason IS NULL AND order_ts >= ?", [window.end]).fetchone()[0])
 
     # --- aggregates -------------------------------------------------------------------
-    def _scope(self, window: Window) -> str:
-        cond = ["reason IS NULL", f"order_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'"]
+    def _scope(self, window: Window, *, table: str = "orders", purchases: str = "reason IS NULL") -> str:
+        """Purchases of ``table`` in the window (``orders``, or ``lines`` for line-level counts)."""
+        cond = [purchases, f"order_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'"]
         if window.start is not None:
             cond.append(f"order_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'")
-        return "SELECT * FROM orders WHERE " + " AND ".join(cond)
+        return f"SELECT * FROM {table} WHERE " + " AND ".join(cond)
 
     def customer_aggregates(self, window: Window, *, period: str = "month", detail: bool = True) -> "pd.DataFrame":
         """One row per customer in the window: first/last order, orders, revenue, active periods,
-        and (``detail``) top category by order lines and top channel by orders; ties alphabetical."""
+        and (``detail``) top category by order lines and top channel by orders; ties alphabetical.
+
+        Category counts come from the lines of purchases in the window (lines of orders excluded
+        at order level — refund status on another line, negative total — do not count)."""
         unit = PERIOD_UNITS[period]
         scope = self._scope(window)
+        # grouping by (customer, period) first is much faster than count(DISTINCT period)
         base = f"""
-            SELECT customer_id, min(order_ts) AS first_order, max(order_ts) AS last_order,
-                   count(*) AS orders, sum(amount) AS revenue,
-                   count(DISTINCT date_trunc('{unit}', order_ts)) AS active_periods
-            FROM scope GROUP BY customer_id"""
+            SELECT customer_id, min(first_order) AS first_order, max(last_order) AS last_order,
+                   sum(orders)::BIGINT AS orders, sum(revenue) AS revenue, count(*) AS active_periods
+            FROM (SELECT customer_id, date_trunc('{unit}', order_ts) AS p, min(order_ts) AS first_order,
+                         max(order_ts) AS last_order, count(*) AS orders, sum(amount) AS revenue
+                  FROM scope GROUP BY customer_id, p)
+            GROUP BY customer_id"""
         if not detail:
-            sql = f"WITH scope AS ({scope}) {base} ORDER BY customer_id"
-            return self.con.execute(sql).df()
+            return self.frame(f"WITH scope AS ({scope}) {base} ORDER BY customer_id")
+        line_scope = self._scope(window, table="lines", purchases="reason IS NULL")
         if self.has_order_id:
-            lines = """
-                SELECT p.customer_id, p.category, sum(p.n_lines) AS n
-                FROM order_parts p SEMI JOIN scope s ON p.customer_id = s.customer_id AND p.order_id = s.order_id
-                WHERE p.reason IS NULL AND p.category IS NOT NULL GROUP BY ALL"""
+            lines = f"""
+                SELECT l.customer_id, l.category, count(*) AS n
+                FROM ({line_scope}) l
+                ANTI JOIN (SELECT customer_id, order_id FROM orders WHERE reason IS NOT NULL) x
+                       ON l.customer_id = x.customer_id AND l.order_id = x.order_id
+                WHERE l.category IS NOT NULL GROUP BY ALL"""
         else:
             lines = "SELECT customer_id, category, count(*) AS n FROM scope WHERE category IS NOT NULL GROUP BY ALL"
         sql = f"""
@@ -373,7 +408,7 @@ class Engine:
             SELECT base.*, top_cat.top_category, top_ch.top_channel
             FROM base LEFT JOIN top_cat USING (customer_id) LEFT JOIN top_ch USING (customer_id)
             ORDER BY customer_id"""
-        return self.con.execute(sql).df()
+        return self.frame(sql)
 
     def gap_stats(self, window: Window, quantiles: tuple[float, ...] = (0.5, 0.9)) -> list[float | None]:
         """Quantiles of the days between consecutive orders of the same customer (fractional days)."""
@@ -403,14 +438,14 @@ class Engine:
             SELECT act.period, coalesce(new.new_customers, 0) AS new_customers, act.active_customers,
                    act.orders, act.revenue
             FROM act LEFT JOIN new USING (period) ORDER BY act.period"""
-        return self.con.execute(sql).df()
+        return self.frame(sql)
 
     def orders_frame(self, window: Window) -> "pd.DataFrame":
         """The canonical orders in the window (for library users and small analyses)."""
-        return self.con.execute(
+        return self.frame(
             f"SELECT customer_id, order_id, order_ts, amount, lines, quantity, channel, category "
             f"FROM ({self._scope(window)}) ORDER BY customer_id, order_ts, order_id"
-        ).df()
+        )
 
     def time_range(self, view: str, column: str, dtype: str, *, tz: str = "UTC", dayfirst: bool | None = None, file: str | None = None):
         """First and last parsed timestamp of a raw column, and how many non-blank values failed."""

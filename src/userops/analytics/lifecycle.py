@@ -45,14 +45,12 @@ def lifecycle_status(
     import numpy as np
     import pandas as pd
 
-    usual_gap = customers["mean_days_between_orders"].astype("float64")
+    usual_gap = customers["mean_days_between_orders"].to_numpy("float64")
     if median_gap_days is not None and not math.isnan(median_gap_days):
-        usual_gap = usual_gap.fillna(median_gap_days)
-    recency = customers["recency_days"].astype("float64")
-    conditions = [
-        customers["tenure_days"] < PERIOD_DAYS[period],
-        recency > churn_threshold_days,
-        recency > usual_gap,
-    ]
-    status = np.select(conditions, ["new", "churned", "at risk"], default="active")
+        usual_gap = np.where(np.isnan(usual_gap), median_gap_days, usual_gap)
+    recency = customers["recency_days"].to_numpy("float64")
+    tenure = customers["tenure_days"].to_numpy("float64")
+    # codes into STATUSES: 0 new, 1 active, 2 at risk, 3 churned (comparisons with NaN are False)
+    code = np.select([tenure < PERIOD_DAYS[period], recency > churn_threshold_days, recency > usual_gap], [0, 3, 2], default=1)
+    status = pd.Categorical.from_codes(code, categories=list(STATUSES))
     return pd.Series(status, index=customers.index, name="lifecycle_status")

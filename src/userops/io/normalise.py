@@ -213,7 +213,7 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions) -> Loa
     counts = engine.drop_counts()
     dropped = {r: n for r, n in counts.items() if r not in EXCLUSION_REASONS}
     excluded = {r: n for r, n in counts.items() if r in EXCLUSION_REASONS}
-    rows_read = int(engine.con.execute("SELECT coalesce(sum(n_lines), 0) FROM order_parts").fetchone()[0])
+    rows_read = engine.rows_read()
     drops = DropReport(rows_read, dropped, excluded)
     if options.strict and dropped:
         _fail_strict(engine, specs, files, dropped)

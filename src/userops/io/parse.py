@@ -74,8 +74,8 @@ def id_expr(col: str, dtype: str) -> str:
     base = _base_type(dtype)
     if is_text(dtype):
         unwrapped = (
-            f"CASE WHEN {col} LIKE '=\"%\"' THEN {col}[3:-2] "
-            f"WHEN {col} LIKE '''%' THEN {col}[2:] ELSE {col} END"
+            f"CASE WHEN starts_with({col}, '=\"') AND ends_with({col}, '\"') THEN {col}[3:-2] "
+            f"WHEN starts_with({col}, '''') THEN {col}[2:] ELSE {col} END"
         )
         return f"NULLIF(trim({unwrapped}), '')"
     if base in FLOAT_TYPES or base.startswith("DECIMAL"):
@@ -87,9 +87,10 @@ def id_expr(col: str, dtype: str) -> str:
 
 
 def text_expr(col: str, dtype: str) -> str:
-    """A label (status, category, channel): trimmed text, blank -> NULL."""
+    """A label (category, channel) as written; empty -> NULL. (Not trimmed: on millions of rows
+    trimming every label costs more than the rare padded label is worth.)"""
     if is_text(dtype):
-        return f"NULLIF(trim({col}), '')"
+        return f"NULLIF({col}, '')"
     return f"CAST({col} AS VARCHAR)"
 
 
@@ -115,7 +116,7 @@ def timestamp_candidates(col: str, tz: str) -> dict[str, str]:
     fmt = lambda formats: "[" + ", ".join(sql_str(f) for f in formats) + "]"  # noqa: E731
     trimmed = f"trim({col})"
     return {
-        "iso": f"TRY_CAST({trimmed} AS TIMESTAMP)",
+        "iso": f"TRY_CAST({col} AS TIMESTAMP)",  # the cast skips surrounding spaces itself
         "iso_tz": (
             f"CASE WHEN regexp_matches({trimmed}, {sql_str(TZ_SUFFIX)}) "
             f"THEN timezone({tz_lit}, TRY_CAST(regexp_replace({trimmed}, '\\s*([+-]\\d\\d):?(\\d\\d)$', '\\1:\\2') AS TIMESTAMPTZ)) END"
