@@ -17,6 +17,7 @@ Tables kept in the connection after :meth:`Engine.build_orders`:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -161,16 +162,14 @@ class Engine:
         rows = self._sql(f"DESCRIBE SELECT * FROM {view}", file=info.name).fetchall()
         return view, {r[0]: r[1] for r in rows}
 
-    def sample(self, view: str, column: str, n: int = 2000, *, file: str | None = None) -> list:
-        """Up to ``n`` non-blank values of a column, from the start of the data."""
-        col = q(column)
-        return [
-            r[0]
-            for r in self._sql(
-                f"SELECT {col} FROM {view} WHERE {col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> '' LIMIT {n}",
-                file=file,
-            ).fetchall()
-        ]
+    @contextlib.contextmanager
+    def _file_order(self):
+        """Queries that must see rows in file order (samples, line numbers)."""
+        self.con.execute("SET preserve_insertion_order = true")
+        try:
+            yield
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
 
     def count_rows(self, view: str, *, file: str | None = None) -> int:
         return self._sql(f"SELECT count(*) FROM {view}", file=file).fetchone()[0]
@@ -184,7 +183,8 @@ class Engine:
         cands = parse.timestamp_candidates(col, tz)
         counts_sql = ", ".join(f"count({expr})" for expr in cands.values())
         sample_sql = f"SELECT {col} FROM {view} WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT 2000"
-        row = self._sql(f"SELECT count(*), {counts_sql} FROM ({sample_sql})", file=file).fetchone()
+        with self._file_order():
+            row = self._sql(f"SELECT count(*), {counts_sql} FROM ({sample_sql})", file=file).fetchone()
         total, counts = row[0], dict(zip(cands.keys(), row[1:]))
         order = []
         if counts["iso_tz"] > 0:
@@ -205,12 +205,13 @@ class Engine:
             return False
         col = q(column)
         sample_sql = f"SELECT trim({col}) AS v FROM {view} WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT 2000"
-        comma, dot = self._sql(
-            "SELECT count(*) FILTER (WHERE regexp_matches(v, ',\\d{1,2}$')),"
-            " count(*) FILTER (WHERE regexp_matches(v, '\\.\\d{1,2}$') OR regexp_matches(v, ',\\d{3}\\.'))"
-            f" FROM ({sample_sql})",
-            file=file,
-        ).fetchone()
+        with self._file_order():
+            comma, dot = self._sql(
+                "SELECT count(*) FILTER (WHERE regexp_matches(v, ',\\d{1,2}$')),"
+                " count(*) FILTER (WHERE regexp_matches(v, '\\.\\d{1,2}$') OR regexp_matches(v, ',\\d{3}\\.'))"
+                f" FROM ({sample_sql})",
+                file=file,
+            ).fetchone()
         return comma > dot
 
     # --- orders ----------------------------------------------------------------------
@@ -273,7 +274,7 @@ class Engine:
                 customer_id, order_id, category, channel, order_ts, amount, quantity
             FROM (
                 SELECT {traced_inner}{user} AS customer_id, {order_id} AS order_id, {ts} AS order_ts,
-                       {amount} AS amount, {quantity} AS quantity, {category} AS category,
+                       TRY_CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount, {quantity} AS quantity, {category} AS category,
                        {channel} AS channel, ({excluded_sql}) AS excluded,
                        {ts_failed} AS ts_failed, {amount_failed} AS amount_failed
                 FROM {source}
@@ -299,7 +300,7 @@ class Engine:
             # A status on any line applies to the whole order (Shopify fills it on the first line only).
             orders = f"""
                 SELECT o.*, x.order_id IS NOT NULL AS status_excluded
-                FROM (SELECT customer_id, order_id, min(order_ts) AS order_ts, {amount} AS amount,
+                FROM (SELECT customer_id, order_id, min(order_ts) AS order_ts, TRY_CAST({amount} AS DECIMAL(18, 4)) AS amount,
                              count(*) AS lines, sum(quantity) AS quantity,
                              min(channel) AS channel, NULL::VARCHAR AS category
                       FROM lines WHERE reason IS NULL GROUP BY customer_id, order_id) o
@@ -345,11 +346,8 @@ class Engine:
         """
         column = {REASON_BAD_TIME: spec.time, REASON_BAD_AMOUNT: spec.amount or spec.unit_price}.get(reason, spec.user)
         parsed = self._parsed_select(spec, file=file, trace=column)
-        self.con.execute("SET preserve_insertion_order = true")  # row_number() follows the file
-        try:
+        with self._file_order():  # row_number() follows the file
             row = self._sql(f"SELECT __rn, __raw FROM ({parsed}) WHERE reason = {CODE[reason]} ORDER BY __rn LIMIT 1", file=file).fetchone()
-        finally:
-            self.con.execute("SET preserve_insertion_order = false")
         if row is None:
             return None
         return int(row[0]) + 1, None if row[1] is None else str(row[1])
@@ -381,7 +379,7 @@ class Engine:
         # grouping by (customer, period) first is much faster than count(DISTINCT period)
         base = f"""
             SELECT customer_id, min(first_order) AS first_order, max(last_order) AS last_order,
-                   sum(orders)::BIGINT AS orders, sum(revenue) AS revenue, count(*) AS active_periods
+                   sum(orders)::BIGINT AS orders, CAST(sum(revenue) AS DOUBLE) AS revenue, count(*) AS active_periods
             FROM (SELECT customer_id, date_trunc('{unit}', order_ts) AS p, min(order_ts) AS first_order,
                          max(order_ts) AS last_order, count(*) AS orders, sum(amount) AS revenue
                   FROM scope GROUP BY customer_id, p)
@@ -433,7 +431,7 @@ class Engine:
         sql = f"""
             WITH scope AS ({scope}),
             act AS (SELECT date_trunc('{unit}', order_ts) AS period, count(DISTINCT customer_id) AS active_customers,
-                           count(*) AS orders, sum(amount) AS revenue FROM scope GROUP BY 1),
+                           count(*) AS orders, CAST(sum(amount) AS DOUBLE) AS revenue FROM scope GROUP BY 1),
             new AS (SELECT period, count(*) AS new_customers FROM ({firsts}) GROUP BY 1)
             SELECT act.period, coalesce(new.new_customers, 0) AS new_customers, act.active_customers,
                    act.orders, act.revenue
@@ -443,7 +441,7 @@ class Engine:
     def orders_frame(self, window: Window) -> "pd.DataFrame":
         """The canonical orders in the window (for library users and small analyses)."""
         return self.frame(
-            f"SELECT customer_id, order_id, order_ts, amount, lines, quantity, channel, category "
+            f"SELECT customer_id, order_id, order_ts, CAST(amount AS DOUBLE) AS amount, lines, quantity, channel, category "
             f"FROM ({self._scope(window)}) ORDER BY customer_id, order_ts, order_id"
         )
 
@@ -457,14 +455,20 @@ class Engine:
         return lo, hi, int(bad)
 
     def column_summary(self, view: str, types: dict[str, str], *, file: str | None) -> "pd.DataFrame":
-        """Per raw column: type, non-blank count, distinct count and an example value."""
-        parts = []
+        """Per raw column, in file order: type, non-blank count, distinct count (approximate)
+        and the first non-blank value among the first 1,000 rows."""
+        import pandas as pd
+
+        stats = []
         for col, dtype in types.items():
             c = q(col)
-            parts.append(
-                f"SELECT {parse.sql_str(col)} AS column, {parse.sql_str(dtype)} AS type, "
-                f"count(*) FILTER (WHERE NOT {parse.blank(c, dtype)}) AS non_blank, "
-                f"approx_count_distinct({c}) AS distinct_approx, "
-                f"CAST(first({c}) FILTER (WHERE NOT {parse.blank(c, dtype)}) AS VARCHAR) AS example FROM {view}"
-            )
-        return self._sql(" UNION ALL ".join(parts), file=file).df()
+            stats.append(f"count(*) FILTER (WHERE NOT {parse.blank(c, dtype)})")
+            stats.append(f"approx_count_distinct({c})")
+        counts = self._sql(f"SELECT {', '.join(stats)} FROM {view}", file=file).fetchone()
+        with self._file_order():
+            head = self._sql(f"SELECT * FROM {view} LIMIT 1000", file=file).fetchall()
+        rows = []
+        for i, (col, dtype) in enumerate(types.items()):
+            example = next((v for v in (r[i] for r in head) if v is not None and str(v).strip() != ""), None)
+            rows.append((col, dtype, int(counts[2 * i]), int(counts[2 * i + 1]), None if example is None else str(example)))
+        return pd.DataFrame(rows, columns=["column", "type", "non_blank", "distinct_approx", "example"])
