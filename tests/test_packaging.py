@@ -1,0 +1,55 @@
+"""Process-level promises: fast start-up imports, quiet pipes, python -m, library API."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+
+import userops
+from userops.io.normalise import prepare_orders
+from userops.scan import status_spellings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_help_does_not_import_heavy_modules():
+    code = (
+        "import sys, userops.cli.app\n"
+        "heavy = [m for m in ('pandas', 'duckdb', 'pyarrow', 'sklearn', 'lifelines', 'numpy', 'openpyxl') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_python_m_and_closed_pipe_are_quiet():
+    examples = os.path.join(ROOT, "examples", "orders.csv")
+    cmd = f"'{sys.executable}' -m userops profile '{examples}' --per customer --quiet | head -n 2"
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True)
+    assert out.stdout.splitlines()[0].startswith("customer_id,first_order")
+    assert len(out.stdout.splitlines()) == 2
+    assert "Traceback" not in out.stderr and "Broken" not in out.stderr and out.stderr == ""
+    assert out.returncode == 0
+
+
+def test_library_api_on_a_dataframe():
+    frame = pd.DataFrame({"Buyer": ["a", "a", "b"], "When": ["2024-01-01", "2024-01-11", "2024-01-05"], "Paid": [10, 20, 5]})
+    loaded = prepare_orders(frame, columns={"user": "Buyer", "time": "When", "amount": "Paid"})
+    result = userops.profile_table(loaded, loaded.window(), per="summary")
+    row = result.table.iloc[0]
+    assert (row["customers"], row["orders"], row["revenue"], row["median_days_between_orders"]) == (2, 3, 35.0, 10.0)
+
+
+def test_status_spellings_cover_platform_variants(write):
+    spellings = status_spellings(("pending payment", "cancelled"))
+    for s in ("pending payment", "pending_payment", "pending-payment", "wc-pending-payment", "cancelled", "wc-cancelled"):
+        assert s in spellings
+    path = write(
+        "s.csv",
+        "customer_id,order_date,amount,status\n1,2024-01-01,5,CANCELLED\n2,2024-01-01,5,wc-cancelled\n"
+        "3,2024-01-01,5,Pending_Payment\n4,2024-01-01,5,wc-completed\n5,2024-01-01,5,已取消\n6,2024-01-01,5,partially_refunded\n",
+    )
+    loaded = userops.load_orders([path])
+    assert loaded.drops.excluded == {"cancelled/refunded/unpaid status": 4}
+    assert loaded.n_orders == 2  # completed and partially refunded are purchases

@@ -1,0 +1,104 @@
+"""Machine formats: values preserved, formula injection neutralised, atomic writes."""
+
+import io
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from userops.errors import OutputError, UsageError
+from userops.io import writers
+from userops.io.writers import OutputSpec, resolve_output, to_bytes, write_atomic
+
+
+@pytest.fixture
+def frame():
+    return pd.DataFrame(
+        {
+            "customer_id": ["=1+1", "+33 6", "-5", "@SUM(A1)", "\tx", "plain", "a|b"],
+            "revenue": [1.5, None, 3.0, 4.25, 0.0, 2.0, 1.0],
+            "when": pd.to_datetime(["2024-01-01"] * 6 + [None]),
+        }
+    )
+
+
+def test_csv_guards_formulas_and_writes_dates(frame):
+    text = to_bytes(frame, OutputSpec("csv")).decode()
+    lines = text.splitlines()
+    assert lines[0] == "customer_id,revenue,when"
+    assert lines[1] == "\"'=1+1\",1.5,2024-01-01"
+    assert lines[2].startswith("\"'+33 6\",,")  # missing number -> empty cell
+    assert lines[3].startswith("\"'-5\"") and lines[4].startswith("\"'@SUM(A1)\"")
+    assert lines[5].startswith("\"'\tx\"")
+    assert lines[7] == '"a|b",1,'
+    raw = to_bytes(frame, OutputSpec("csv", raw=True)).decode().splitlines()
+    assert raw[1].startswith('"=1+1"')
+
+
+def test_tsv_and_bom(frame):
+    data = to_bytes(frame, OutputSpec("tsv", bom=True))
+    assert data.startswith(b"\xef\xbb\xbfcustomer_id\trevenue\twhen\n")
+
+
+def test_json_jsonl_markdown(frame):
+    records = json.loads(to_bytes(frame, OutputSpec("json")))
+    assert records[0] == {"customer_id": "=1+1", "revenue": 1.5, "when": "2024-01-01"}
+    assert records[1]["revenue"] is None and records[6]["when"] is None
+    lines = to_bytes(frame, OutputSpec("jsonl")).decode().splitlines()
+    assert len(lines) == 7 and json.loads(lines[2])["customer_id"] == "-5"
+    md = to_bytes(frame, OutputSpec("markdown")).decode().splitlines()
+    assert md[0] == "| customer_id | revenue | when |"
+    assert md[1] == "| --- | ---: | --- |"
+    assert md[8] == "| a\\|b | 1.0 |  |"
+
+
+def test_datetimes_keep_their_time():
+    frame = pd.DataFrame({"ts": pd.to_datetime(["2024-01-01 10:30:00", "2024-01-02 00:00:00"])})
+    assert to_bytes(frame, OutputSpec("csv")).decode().splitlines()[1:] == ["2024-01-01 10:30:00", "2024-01-02 00:00:00"]
+
+
+def test_parquet_round_trip(frame):
+    back = pd.read_parquet(io.BytesIO(to_bytes(frame, OutputSpec("parquet"))))
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+
+
+def test_xlsx_text_cells_never_formulas(frame, tmp_path):
+    import openpyxl
+
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(to_bytes(frame, OutputSpec("xlsx")))
+    ws = openpyxl.load_workbook(path).active
+    assert ws["A2"].value == "=1+1" and ws["A2"].data_type == "s"
+    assert ws["B2"].value == 1.5 and ws["B3"].value is None
+    assert ws["C2"].is_date
+
+
+def test_resolve_output():
+    assert resolve_output(None, None, stdout_is_terminal=True).format == "table"
+    assert resolve_output(None, None, stdout_is_terminal=False).format == "csv"
+    assert resolve_output(None, "out.xlsx", stdout_is_terminal=True).format == "xlsx"
+    assert resolve_output("json", "out.txt", stdout_is_terminal=True).format == "json"
+    assert resolve_output(None, "r-{as_of}.md", stdout_is_terminal=True, as_of="2024-01-02").path == "r-2024-01-02.md"
+    with pytest.raises(UsageError):
+        resolve_output(None, "out.weird", stdout_is_terminal=True)
+    with pytest.raises(UsageError):
+        resolve_output("xlsx", None, stdout_is_terminal=True)
+
+
+def test_atomic_write_leaves_no_temp_and_refuses_inputs(tmp_path):
+    target = tmp_path / "out.csv"
+    write_atomic(str(target), b"a\n")
+    assert target.read_bytes() == b"a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    with pytest.raises(OutputError, match="input"):
+        write_atomic(str(target), b"b\n", inputs=(str(target),))
+    link = tmp_path / "link.csv"
+    os.symlink(target, link)
+    with pytest.raises(OutputError, match="input"):
+        write_atomic(str(link), b"b\n", inputs=(str(target),))
+    assert target.read_bytes() == b"a\n"
+
+
+def test_formula_prefixes_match_spec():
+    assert writers.FORMULA_PREFIXES == ("=", "+", "-", "@", "\t", "\r")
