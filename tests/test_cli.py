@@ -237,3 +237,19 @@ def test_demo_command_is_deterministic(tmp_path):
     assert run("demo", "--out", b, "--customers", "200", "--visitors", "100").exit_code == 0
     for name in ("orders.csv", "events.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_empty_window_says_so(small_orders):
+    result = run("profile", small_orders, "--as-of", "2000-01-01", "--per", "customer")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [result.stdout.splitlines()[0]]  # header only
+    assert "no purchases up to 2000-01-01" in result.stderr
+
+
+def test_progress_only_on_a_terminal(small_orders, monkeypatch):
+    from userops.cli.context import RunContext
+
+    ctx = RunContext.from_flags("profile", {})
+    assert not ctx.console.is_terminal  # CliRunner / pipes: nothing is drawn
+    with ctx.progress("working", after=0):
+        pass

@@ -357,6 +357,10 @@ class Engine:
         lo, hi, n = self.con.execute("SELECT min(order_ts), max(order_ts), count(*) FROM orders WHERE reason IS NULL").fetchone()
         return lo, hi, int(n)
 
+    def count_in(self, window: Window) -> int:
+        """Purchases inside the window."""
+        return int(self.con.execute(f"SELECT count(*) FROM ({self._scope(window)})").fetchone()[0])
+
     def count_after(self, window: Window) -> int:
         return int(self.con.execute("SELECT count(*) FROM orders WHERE reason IS NULL AND order_ts >= ?", [window.end]).fetchone()[0])
 

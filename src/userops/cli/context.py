@@ -101,13 +101,23 @@ class RunContext:
             self.console.print(f"[dim]userops:[/dim] {message}", markup=True, highlight=False, soft_wrap=True)
 
     @contextlib.contextmanager
-    def progress(self, message: str) -> Iterator[None]:
-        """A spinner on stderr while work runs — only on a terminal, never in pipes or cron mail."""
+    def progress(self, message: str, *, after: float = 1.0) -> Iterator[None]:
+        """A spinner on stderr for work that takes longer than ``after`` seconds — only on a
+        terminal, never in pipes or cron mail."""
         if self.quiet or not self.console.is_terminal:
             yield
             return
-        with self.console.status(message, spinner="dots"):
+        import threading
+
+        status = self.console.status(message, spinner="dots")
+        timer = threading.Timer(after, status.start)
+        timer.daemon = True
+        timer.start()
+        try:
             yield
+        finally:
+            timer.cancel()
+            status.stop()
 
     # --- the steps ----------------------------------------------------------------------
     def load_orders(self, inputs: list[str]) -> "LoadedOrders":
@@ -129,6 +139,12 @@ class RunContext:
         )
         for line in loaded.drops_for(window).lines():
             self.note(line)
+        if loaded.engine.count_in(window) == 0:
+            since = f" from {window.start.date()}" if window.start else ""
+            self.note(
+                f"no purchases{since} up to {window.as_of} (the data has purchases from "
+                f"{loaded.first_ts.date()} to {loaded.last_ts.date()}): the tables are empty"
+            )
         return window
 
     def emit(self, frame: "pd.DataFrame", *, title: str | None = None, as_of: str | None = None) -> None:
