@@ -155,7 +155,7 @@ def test_usage_errors_exit_2(small_orders):
     assert run("profile").exit_code == 2
 
 
-@pytest.mark.parametrize("name", ["segment", "funnel", "retention", "churn", "report"])
+@pytest.mark.parametrize("name", ["funnel", "retention", "churn", "report"])
 def test_pending_commands_say_so(name, small_orders):
     result = run(name, small_orders)
     assert result.exit_code == 1
@@ -253,3 +253,9 @@ def test_progress_only_on_a_terminal(small_orders, monkeypatch):
     assert not ctx.console.is_terminal  # CliRunner / pipes: nothing is drawn
     with ctx.progress("working", after=0):
         pass
+
+
+def test_command_options_keep_their_declared_names_and_help():
+    out = run("segment", "--help").stdout
+    assert "--filter" in out and "--filter-" not in out and "campaign list" in out
+    assert "summary (dataset KPIs)" in run("profile", "--help").stdout

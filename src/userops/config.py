@@ -38,6 +38,7 @@ class Config:
     options: dict[str, Any] = field(default_factory=dict)  # option name (snake_case) -> value
     columns: dict[str, str] = field(default_factory=dict)  # role -> header
     path: str | None = None
+    playbook: dict[str, str] = field(default_factory=dict)  # segment -> action overrides
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -61,9 +62,12 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
         raise InputError(f"cannot read the config ({exc.strerror})", file=path) from exc
 
     columns = data.pop("columns", {}) or {}
+    playbook = data.pop("playbook", {}) or {}
+    if not isinstance(playbook, dict) or not all(isinstance(v, str) for v in playbook.values()):
+        raise UsageError("[playbook] must map segment names to actions (strings)", file=path)
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         raise UsageError("[columns] must map roles to header names (strings)", file=path)
     options = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
     if command and isinstance(data.get(command), dict):
         options.update({k.replace("-", "_"): v for k, v in data[command].items()})
-    return Config(options=options, columns={k.replace("-", "_"): v for k, v in columns.items()}, path=path)
+    return Config(options=options, columns={k.replace("-", "_"): v for k, v in columns.items()}, path=path, playbook=playbook)

@@ -69,6 +69,7 @@ class OrdersSpec:
     decimal: str | None = None  # None: detect from a sample
     dayfirst: bool | None = None  # None: detect from a sample
     tz: str = "UTC"
+    keep: tuple[str, ...] = ()  # raw columns carried through per customer (--keep)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,11 @@ class Window:
     as_of: dt.date
     end: dt.datetime
     start: dt.datetime | None = None
+
+
+def keep_column(name: str) -> str:
+    """Name of a --keep column inside the ``lines`` table."""
+    return f"keep:{name}"
 
 
 def status_spellings(statuses: tuple[str, ...]) -> list[str]:
@@ -258,6 +264,8 @@ class Engine:
             excluded.append(f"coalesce(starts_with(upper(trim(CAST({q(spec.order)} AS VARCHAR))), {parse.sql_str(spec.cancel_invoice_prefix)}), false)")
         excluded_sql = " OR ".join(excluded) if excluded and not spec.include_refunds else "false"
 
+        kept_outer = "".join(f", {q(keep_column(c))}" for c in spec.keep)
+        kept_inner = "".join(f", CAST({q(c)} AS VARCHAR) AS {q(keep_column(c))}" for c in spec.keep)
         source, traced_outer, traced_inner = spec.view, "", ""
         if trace is not None:
             source = f"(SELECT *, row_number() OVER () AS __rn FROM {spec.view})"
@@ -271,12 +279,12 @@ class Engine:
                     WHEN ts_failed THEN {CODE[REASON_BAD_TIME]}
                     WHEN amount_failed THEN {CODE[REASON_BAD_AMOUNT]}
                 END AS UTINYINT) AS reason,
-                customer_id, order_id, category, channel, order_ts, amount, quantity
+                customer_id, order_id, category, channel, order_ts, amount, quantity{kept_outer}
             FROM (
                 SELECT {traced_inner}{user} AS customer_id, {order_id} AS order_id, {ts} AS order_ts,
                        TRY_CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount, {quantity} AS quantity, {category} AS category,
                        {channel} AS channel, ({excluded_sql}) AS excluded,
-                       {ts_failed} AS ts_failed, {amount_failed} AS amount_failed
+                       {ts_failed} AS ts_failed, {amount_failed} AS amount_failed{kept_inner}
                 FROM {source}
             )
         """
@@ -410,6 +418,47 @@ class Engine:
             SELECT base.*, top_cat.top_category, top_ch.top_channel
             FROM base LEFT JOIN top_cat USING (customer_id) LEFT JOIN top_ch USING (customer_id)
             ORDER BY customer_id"""
+        return self.frame(sql)
+
+    def customer_attributes(self, window: Window, columns: tuple[str, ...]) -> "pd.DataFrame":
+        """Per customer, the latest non-blank value of each --keep column in the window."""
+        scope = self._scope(window, table="lines")
+        picks = ", ".join(
+            f"arg_max({q(keep_column(c))}, order_ts) FILTER (WHERE {q(keep_column(c))} IS NOT NULL AND {q(keep_column(c))} <> '') AS {q(c)}"
+            for c in columns
+        )
+        return self.frame(f"SELECT customer_id, {picks} FROM ({scope}) GROUP BY customer_id ORDER BY customer_id")
+
+    def lifecycle_counts(self, window: Window, *, period: str = "month") -> "pd.DataFrame":
+        """Per period: customers new (first purchase ever), returning (active this and the
+        previous period), resurrected (active now, not in the previous period, not new) and
+        dormant (active in the previous period, not now). Periods run from the window's first
+        to the as-of date's period, empty ones included."""
+        unit = PERIOD_UNITS[period]
+        step = "INTERVAL 7 DAY" if unit == "week" else f"INTERVAL 1 {unit.upper()}" if unit != "quarter" else "INTERVAL 3 MONTH"
+        end = window.end.isoformat(sep=" ")
+        history = f"SELECT customer_id, order_ts FROM orders WHERE reason IS NULL AND order_ts < TIMESTAMP '{end}'"
+        last_p = f"date_trunc('{unit}', TIMESTAMP '{end}' - INTERVAL 1 MICROSECOND)"
+        first_p = (
+            f"date_trunc('{unit}', TIMESTAMP '{window.start.isoformat(sep=' ')}')" if window.start else
+            f"(SELECT date_trunc('{unit}', min(order_ts)) FROM ({history}))"
+        )
+        sql = f"""
+            WITH act AS (SELECT DISTINCT customer_id, date_trunc('{unit}', order_ts) AS p FROM ({history})),
+            seq AS (SELECT customer_id, p,
+                           lag(p) OVER w AS prev_p, lead(p) OVER w AS next_p, min(p) OVER (PARTITION BY customer_id) AS first_p
+                    FROM act WINDOW w AS (PARTITION BY customer_id ORDER BY p)),
+            marks AS (
+                SELECT p, CASE WHEN p = first_p THEN 'new' WHEN prev_p = p - {step} THEN 'returning' ELSE 'resurrected' END AS kind FROM seq
+                UNION ALL
+                SELECT p + {step} AS p, 'dormant' AS kind FROM seq WHERE next_p IS NULL OR next_p > p + {step}),
+            periods AS (SELECT unnest(generate_series({first_p}, {last_p}, {step})) AS p)
+            SELECT periods.p AS period,
+                   count(kind) FILTER (WHERE kind = 'new') AS new,
+                   count(kind) FILTER (WHERE kind = 'returning') AS returning,
+                   count(kind) FILTER (WHERE kind = 'resurrected') AS resurrected,
+                   count(kind) FILTER (WHERE kind = 'dormant') AS dormant
+            FROM periods LEFT JOIN marks USING (p) GROUP BY periods.p ORDER BY periods.p"""
         return self.frame(sql)
 
     def gap_stats(self, window: Window, quantiles: tuple[float, ...] = (0.5, 0.9)) -> list[float | None]:

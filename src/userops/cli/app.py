@@ -65,7 +65,7 @@ def command(name: str, *, help_panel: str | None = None) -> Callable:
     """
 
     def decorate(func: Callable) -> Callable:
-        sig = inspect.signature(func)
+        sig = inspect.signature(func, eval_str=True)  # the modules use `from __future__ import annotations`
         own = [p for p in sig.parameters.values() if p.name != "run"]
 
         @functools.wraps(func)
@@ -103,7 +103,7 @@ def command(name: str, *, help_panel: str | None = None) -> Callable:
 
 def _register() -> None:
     # importing the command modules registers them; they import nothing heavy at top level
-    from userops.cli.commands import demo, inspect_cmd, pending, profile  # noqa: F401
+    from userops.cli.commands import demo, inspect_cmd, pending, profile, segment  # noqa: F401
 
 
 _register()

@@ -86,7 +86,17 @@ class RunContext:
             tz=self.get("tz", "UTC"),
             include_refunds=bool(self.get("include_refunds", False)),
             strict=bool(self.get("strict", False)),
+            keep=tuple(self.keep_columns()),
         )
+
+    def keep_columns(self) -> list[str]:
+        """--keep email,phone (customer lists carry these input columns through)."""
+        keep = self.get("keep")
+        if not keep:
+            return []
+        if isinstance(keep, (list, tuple)):
+            return [str(k) for k in keep]
+        return [k.strip() for k in str(keep).split(",") if k.strip()]
 
     # --- stderr -----------------------------------------------------------------------
     @property
@@ -147,9 +157,17 @@ class RunContext:
             )
         return window
 
-    def emit(self, frame: "pd.DataFrame", *, title: str | None = None, as_of: str | None = None) -> None:
-        """Write the table: rich on a terminal, else the chosen machine format (stdout or -o)."""
+    def emit(self, frame: "pd.DataFrame", *, title: str | None = None, as_of: str | None = None, columns: str | None = None) -> None:
+        """Write the table: rich on a terminal, else the chosen machine format (stdout or -o).
+        ``columns`` ("a,b,c") chooses and orders the columns."""
         from userops.io import writers
+
+        if columns:
+            wanted = [c.strip() for c in columns.split(",") if c.strip()]
+            unknown = [c for c in wanted if c not in frame.columns]
+            if unknown:
+                raise UsageError(f"--columns: no column {', '.join(repr(c) for c in unknown)}", hint=f"columns: {', '.join(frame.columns)}")
+            frame = frame[wanted]
 
         spec = writers.resolve_output(
             self.get("format"),

@@ -59,6 +59,7 @@ class LoadOptions:
     tz: str = "UTC"
     include_refunds: bool = False
     strict: bool = False
+    keep: tuple[str, ...] = ()  # raw columns to carry through per customer (--keep email,phone)
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions) -> Loa
                 decimal=options.decimal,
                 dayfirst=options.dayfirst,
                 tz=options.tz,
+                keep=_keep_columns(options.keep, headers, name),
             )
         )
         mappings.append(mapping)
@@ -224,6 +226,18 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions) -> Loa
         summary = "; ".join(drops.lines())
         raise DataError(f"no usable purchases ({summary})", file=files[0] if len(files) == 1 else None, hint="check the column mapping with 'userops inspect'")
     return LoadedOrders(engine, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders)
+
+
+def _keep_columns(keep: tuple[str, ...], headers: list[str], name: str) -> tuple[str, ...]:
+    """Resolve --keep names against the headers (same normalisation as the aliases)."""
+    by_norm = {colmod.normalise_header(h): h for h in headers}
+    out = []
+    for wanted in keep:
+        header = wanted if wanted in headers else by_norm.get(colmod.normalise_header(wanted))
+        if header is None:
+            raise UsageError(f"--keep names {wanted!r}, which is not a column", file=name, hint=f"columns found: {', '.join(headers)}")
+        out.append(header)
+    return tuple(out)
 
 
 def _fail_strict(engine: Engine, specs: list[OrdersSpec], files: list[str], dropped: dict[str, int]) -> None:

@@ -42,8 +42,13 @@ def rich_table(frame: "pd.DataFrame", *, title: str | None = None, max_rows: int
             table.add_row(c, fmts[c](row[c]))
         return table
     table = Table(title=title, show_header=True, header_style="bold")
-    for c in frame.columns:
-        table.add_column(c, justify="right" if kinds[c] in ("int", "float") else "left", overflow="fold")
-    for row in frame.head(max_rows).itertuples(index=False, name=None):
-        table.add_row(*(fmts[c](v) for c, v in zip(frame.columns, row)))
+    rows = [[fmts[c](v) for c, v in zip(frame.columns, row)] for row in frame.head(max_rows).itertuples(index=False, name=None)]
+    for i, c in enumerate(frame.columns):
+        if kinds[c] in ("int", "float", "datetime", "bool"):  # numbers and dates are never cut
+            width = max([len(str(c))] + [len(r[i]) for r in rows])
+            table.add_column(c, justify="right" if kinds[c] in ("int", "float") else "left", no_wrap=True, min_width=width)
+        else:  # long text (actions) is cut with an ellipsis rather than wrapped into a tower
+            table.add_column(c, overflow="ellipsis", no_wrap=True, max_width=48)
+    for r in rows:
+        table.add_row(*r)
     return table

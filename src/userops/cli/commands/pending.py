@@ -8,7 +8,6 @@ from userops.cli.options import Inputs
 from userops.errors import NotImplementedYet
 
 _PENDING = {
-    "segment": "Which groups get which campaign? RFM scores, named segments, clusters, lifecycle.\n\nExample: userops segment orders.csv --filter 'At risk' -o at_risk.xlsx",
     "funnel": "Where do visitors drop off? Ordered/strict/unordered conversion funnels.\n\nExample: userops funnel events.csv --steps home,product_view,add_to_cart,checkout,purchase",
     "retention": "Do customers come back? Cohort retention by day, week or month.\n\nExample: userops retention orders.csv --period month",
     "churn": "Who is leaving and what are they worth? Survival, risk model, CLV.\n\nExample: userops churn orders.csv --horizon 90d",

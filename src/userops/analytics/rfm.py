@@ -1,0 +1,272 @@
+"""RFM: values, scores, named segments and the per-segment summary (SPEC §4 segment).
+
+* ``rfm_values(customers, as_of=...)``: recency = whole days from the last purchase date to
+  the as-of date; frequency = distinct orders; monetary = total revenue (or mean order value).
+* ``rfm_scores(values, bins=5, r_cuts=..., ...)``: 1..bins. Quantile cut points (numpy's
+  linear interpolation, as Excel's PERCENTILE.INC) or explicit ones; a value's score is
+  ``1 + number of cut points strictly below it`` (recency reversed: recent = high), so equal
+  values always share a score; repeated cut points (heavily tied frequency) simply leave
+  some scores unused. The cut points used are returned.
+* ``name_segments(scores, scheme)``: ``rfm10`` (the R×F grid) or ``cn8`` (high/low against
+  the mean or median of each of R, F, M; recent counts as high R).
+* ``segment_summary(table)``: one row per segment with shares, means and the playbook action.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from userops import schema
+from userops.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
+
+SCHEMES = ("rfm10", "cn8", "kmeans")
+
+#: R score -> F score -> segment (SPEC §4).
+RFM10_GRID: dict[int, dict[int, str]] = {
+    5: {1: "New", 2: "Potential loyalist", 3: "Potential loyalist", 4: "Champions", 5: "Champions"},
+    4: {1: "Promising", 2: "Potential loyalist", 3: "Potential loyalist", 4: "Loyal", 5: "Loyal"},
+    3: {1: "About to sleep", 2: "About to sleep", 3: "Need attention", 4: "Loyal", 5: "Loyal"},
+    2: {1: "Hibernating", 2: "Hibernating", 3: "At risk", 4: "At risk", 5: "Can't lose them"},
+    1: {1: "Hibernating", 2: "Hibernating", 3: "At risk", 4: "At risk", 5: "Can't lose them"},
+}
+RFM10_ORDER = [
+    "Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
+    "About to sleep", "At risk", "Can't lose them", "Hibernating",
+]
+
+#: (R, F, M) high/low -> Chinese and English labels of the 8-class model.
+CN8_LABELS: dict[str, tuple[str, str]] = {
+    "HHH": ("重要价值客户", "Important value"),
+    "HLH": ("重要发展客户", "Important development"),
+    "LHH": ("重要保持客户", "Important retention"),
+    "LLH": ("重要挽留客户", "Important win-back"),
+    "HHL": ("一般价值客户", "General value"),
+    "HLL": ("一般发展客户", "General development"),
+    "LHL": ("一般保持客户", "General retention"),
+    "LLL": ("一般挽留客户", "General win-back"),
+}
+
+CUSTOMER_COLUMNS = [
+    "customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
+    "rfm_code", "segment", "lifecycle_status", "action",
+]
+SUMMARY_COLUMNS = [
+    "segment", "customers", "share", "revenue", "revenue_share", "mean_recency_days",
+    "mean_frequency", "mean_monetary", "action",
+]
+
+
+@dataclass(frozen=True)
+class RfmCuts:
+    """The cut points used for each score (quantiles or given)."""
+
+    recency: tuple[float, ...]
+    frequency: tuple[float, ...]
+    monetary: tuple[float, ...]
+
+    def describe(self) -> str:
+        fmt = lambda cuts: ",".join(f"{c:g}" for c in cuts)  # noqa: E731
+        return f"R cuts {fmt(self.recency)} days (recent = high); F cuts {fmt(self.frequency)}; M cuts {fmt(self.monetary)}"
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """Per-customer table, per-segment summary, cut points and notes for stderr/report."""
+
+    customers: "pd.DataFrame"
+    summary: "pd.DataFrame"
+    cuts: RfmCuts
+    notes: list[str] = field(default_factory=list)
+
+
+# --- values and scores -----------------------------------------------------------------
+
+
+def rfm_values(customers: "pd.DataFrame", *, as_of: dt.date, monetary: str = "total") -> "pd.DataFrame":
+    """``customer_id, recency_days, frequency, monetary`` from per-customer aggregates
+    (``customer_id, last_order, orders, revenue``)."""
+    import numpy as np
+    import pandas as pd
+
+    if monetary not in ("total", "mean"):
+        raise UsageError(f"--monetary must be total or mean (got {monetary!r})")
+    last = customers["last_order"].to_numpy("datetime64[us]")
+    frequency = customers["orders"].to_numpy("int64")
+    revenue = customers["revenue"].to_numpy("float64")
+    value = revenue if monetary == "total" else revenue / frequency
+    return pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"],
+            "recency_days": (np.datetime64(as_of, "D") - last.astype("datetime64[D]")).astype("int64"),
+            "frequency": frequency,
+            "monetary": np.round(value, schema.MONEY_DECIMALS),
+        },
+        copy=False,
+    )
+
+
+def quantile_cuts(values, bins: int) -> tuple[float, ...]:
+    """``bins - 1`` cut points at the 1/bins, 2/bins... quantiles (linear interpolation)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype="float64")
+    if values.size == 0:
+        return tuple()
+    qs = np.quantile(values, [k / bins for k in range(1, bins)])
+    return tuple(float(round(q, 6)) for q in qs)
+
+
+def score(values, cuts: tuple[float, ...], *, higher_is_better: bool = True) -> "np.ndarray":
+    """1 + the number of cut points strictly below each value; reversed for recency."""
+    import numpy as np
+
+    below = np.searchsorted(np.asarray(cuts, dtype="float64"), np.asarray(values, dtype="float64"), side="left")
+    s = 1 + below
+    return s if higher_is_better else (len(cuts) + 2) - s
+
+
+def parse_cuts(text: str | None, flag: str) -> tuple[float, ...] | None:
+    """``"1,2,3,5"`` -> (1.0, 2.0, 3.0, 5.0); must be increasing."""
+    if text is None or str(text).strip() == "":
+        return None
+    if isinstance(text, (list, tuple)):
+        parts = list(text)
+    else:
+        parts = [p for p in str(text).split(",") if p.strip()]
+    try:
+        cuts = tuple(float(p) for p in parts)
+    except ValueError as exc:
+        raise UsageError(f"{flag} takes numbers separated by commas (got {text!r})") from exc
+    if any(b <= a for a, b in zip(cuts, cuts[1:])):
+        raise UsageError(f"{flag} must be strictly increasing (got {text!r})")
+    return cuts
+
+
+def rfm_scores(
+    values: "pd.DataFrame",
+    *,
+    bins: int = 5,
+    r_cuts: tuple[float, ...] | None = None,
+    f_cuts: tuple[float, ...] | None = None,
+    m_cuts: tuple[float, ...] | None = None,
+) -> tuple["pd.DataFrame", RfmCuts]:
+    """Add ``r_score, f_score, m_score, rfm_code`` to RFM values; return the cut points used."""
+    if bins < 2 or bins > 9:
+        raise UsageError(f"--bins must be between 2 and 9 (got {bins})")
+    for cuts, flag in ((r_cuts, "--r-cuts"), (f_cuts, "--f-cuts"), (m_cuts, "--m-cuts")):
+        if cuts is not None and len(cuts) != bins - 1:
+            raise UsageError(f"{flag} needs {bins - 1} cut points for {bins} scores (got {len(cuts)})")
+    cuts = RfmCuts(
+        recency=r_cuts if r_cuts is not None else quantile_cuts(values["recency_days"], bins),
+        frequency=f_cuts if f_cuts is not None else quantile_cuts(values["frequency"], bins),
+        monetary=m_cuts if m_cuts is not None else quantile_cuts(values["monetary"], bins),
+    )
+    out = values.copy()
+    out["r_score"] = score(values["recency_days"], cuts.recency, higher_is_better=False) if len(values) else []
+    out["f_score"] = score(values["frequency"], cuts.frequency) if len(values) else []
+    out["m_score"] = score(values["monetary"], cuts.monetary) if len(values) else []
+    out["rfm_code"] = (
+        out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
+    )
+    return out, cuts
+
+
+# --- named segments ------------------------------------------------------------------------
+
+
+def rfm10_segments(r_score, f_score) -> "np.ndarray":
+    """The SPEC's R×F grid (needs 5 bins)."""
+    import numpy as np
+
+    lookup = np.empty((6, 6), dtype=object)
+    for r, row in RFM10_GRID.items():
+        for f, name in row.items():
+            lookup[r, f] = name
+    return lookup[np.asarray(r_score, dtype=int), np.asarray(f_score, dtype=int)]
+
+
+def cn8_codes(values: "pd.DataFrame", *, split: str = "mean") -> tuple["np.ndarray", dict[str, float]]:
+    """``HHH``..``LLL`` per customer: R high when recency is below the split value (more
+    recent), F and M high when above it. Values equal to the split count as low."""
+    import numpy as np
+
+    if split not in ("mean", "median"):
+        raise UsageError(f"--split must be mean or median (got {split!r})")
+    agg = np.mean if split == "mean" else np.median
+    r = values["recency_days"].to_numpy("float64")
+    f = values["frequency"].to_numpy("float64")
+    m = values["monetary"].to_numpy("float64")
+    at = {"recency_days": float(agg(r)), "frequency": float(agg(f)), "monetary": float(agg(m))} if len(values) else {}
+    if not len(values):
+        return np.array([], dtype=object), at
+    hi = lambda mask: np.where(mask, "H", "L")  # noqa: E731
+    codes = np.char.add(np.char.add(hi(r < at["recency_days"]), hi(f > at["frequency"])), hi(m > at["monetary"]))
+    return codes.astype(object), at
+
+
+def cn8_segments(codes, *, lang: str = "zh") -> "np.ndarray":
+    import numpy as np
+
+    idx = 0 if lang == "zh" else 1
+    return np.array([CN8_LABELS[c][idx] for c in codes], dtype=object)
+
+
+def segment_order(scheme: str, lang: str = "zh") -> list[str]:
+    if scheme == "rfm10":
+        return list(RFM10_ORDER)
+    if scheme == "cn8":
+        return [labels[0 if lang == "zh" else 1] for labels in CN8_LABELS.values()]
+    return []
+
+
+# --- summary ---------------------------------------------------------------------------------
+
+
+def segment_summary(table: "pd.DataFrame", *, revenue: "pd.Series", order: list[str] | None = None, actions: dict[str, str] | None = None) -> "pd.DataFrame":
+    """One row per segment: customers, share, revenue, revenue share, mean R/F/M, action.
+
+    ``revenue`` is each customer's total revenue (so shares add up even with --monetary mean);
+    segments come in ``order`` (then any others by name)."""
+    import pandas as pd
+
+    df = pd.DataFrame(
+        {
+            "segment": table["segment"].astype(str).to_numpy(),
+            "revenue": revenue.to_numpy("float64"),
+            "recency_days": table["recency_days"].to_numpy("float64"),
+            "frequency": table["frequency"].to_numpy("float64"),
+            "monetary": table["monetary"].to_numpy("float64"),
+        }
+    )
+    grouped = df.groupby("segment", sort=False).agg(
+        customers=("segment", "size"),
+        revenue=("revenue", "sum"),
+        mean_recency_days=("recency_days", "mean"),
+        mean_frequency=("frequency", "mean"),
+        mean_monetary=("monetary", "mean"),
+    )
+    known = [s for s in (order or []) if s in grouped.index]
+    rest = sorted(s for s in grouped.index if s not in known)
+    grouped = grouped.loc[known + rest].reset_index()
+    total_customers = grouped["customers"].sum()
+    total_revenue = grouped["revenue"].sum()
+    out = pd.DataFrame(
+        {
+            "segment": grouped["segment"],
+            "customers": grouped["customers"].astype("int64"),
+            "share": (grouped["customers"] / total_customers).round(schema.RATE_DECIMALS) if total_customers else 0.0,
+            "revenue": grouped["revenue"].round(schema.MONEY_DECIMALS),
+            "revenue_share": (grouped["revenue"] / total_revenue).round(schema.RATE_DECIMALS) if total_revenue else 0.0,
+            "mean_recency_days": grouped["mean_recency_days"].round(schema.DAYS_DECIMALS),
+            "mean_frequency": grouped["mean_frequency"].round(2),
+            "mean_monetary": grouped["mean_monetary"].round(schema.MONEY_DECIMALS),
+            "action": [(actions or {}).get(s, "") for s in grouped["segment"]],
+        }
+    )
+    return out[SUMMARY_COLUMNS]

@@ -1,0 +1,70 @@
+"""``userops segment``: RFM segments, the Chinese 8-class model, k-means clusters, lifecycle."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from userops.cli.app import command
+from userops.cli.context import RunContext
+from userops.cli.options import Inputs
+
+SCHEMES = ("rfm10", "cn8", "kmeans")
+PERIODS = ("day", "week", "month", "quarter", "year")
+
+
+@command("segment")
+def segment(
+    inputs: Inputs,
+    scheme: Annotated[Optional[str], typer.Option("--scheme", help="rfm10 (R×F grid), cn8 (8 classes, high/low R F M) or kmeans.", show_default="rfm10")] = None,
+    bins: Annotated[Optional[int], typer.Option("--bins", help="Number of R/F/M scores (quantile bins).", show_default="5")] = None,
+    monetary: Annotated[Optional[str], typer.Option("--monetary", help="total revenue or mean order value.", show_default="total")] = None,
+    r_cuts: Annotated[Optional[str], typer.Option("--r-cuts", help="Explicit recency cut points in days, e.g. 30,60,120,240.")] = None,
+    f_cuts: Annotated[Optional[str], typer.Option("--f-cuts", help="Explicit frequency cut points, e.g. 1,2,3,5.")] = None,
+    m_cuts: Annotated[Optional[str], typer.Option("--m-cuts", help="Explicit monetary cut points.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="cn8: high/low against the mean or the median.", show_default="mean")] = None,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="cn8/kmeans labels: zh or en.", show_default="zh")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", min=2, max=20, help="kmeans: number of clusters (default: best silhouette in 2..8).")] = None,
+    summary: Annotated[bool, typer.Option("--summary", help="One row per segment instead of one per customer.")] = False,
+    filter_: Annotated[Optional[str], typer.Option("--filter", help="Only these segments (comma-separated): the campaign list.")] = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="Choose and order the output columns (comma-separated).")] = None,
+    keep: Annotated[Optional[str], typer.Option("--keep", help="Carry input columns through per customer (latest value), e.g. email,phone.")] = None,
+    lifecycle: Annotated[bool, typer.Option("--lifecycle", help="Lifecycle counts per --period: new, returning, resurrected, dormant.")] = False,
+    period: Annotated[Optional[str], typer.Option("--period", help="day|week|month|quarter|year (lifecycle counts; 'new' status).", show_default="month")] = None,
+    *,
+    run: RunContext,
+) -> None:
+    """Which groups get which campaign? RFM scores, named segments, clusters and lifecycle.
+
+    Example: [bold]userops segment orders.csv --filter 'At risk' --keep email -o at_risk.xlsx[/bold]
+    """
+    from userops.analytics import segment as seg
+    from userops.analytics.playbook import actions
+    from userops.analytics.rfm import parse_cuts
+
+    if keep:
+        run.flags["keep"] = keep
+    period = run.choose("period", period, "month", PERIODS)
+    loaded = run.load_orders(inputs)
+    window = run.window(loaded)
+    if lifecycle:
+        run.emit(seg.lifecycle_table(loaded, window, period=period), title=f"lifecycle by {period}", as_of=window.as_of.isoformat(), columns=columns)
+        return
+    with run.progress("segmenting"):
+        result = seg.segment_customers(
+            loaded, window, keep=tuple(run.keep_columns()),
+            scheme=run.choose("scheme", scheme, "rfm10", SCHEMES), bins=run.choose("bins", bins, 5),
+            monetary=run.choose("monetary", monetary, "total", ("total", "mean")),
+            r_cuts=parse_cuts(run.choose("r_cuts", r_cuts, None), "--r-cuts"),
+            f_cuts=parse_cuts(run.choose("f_cuts", f_cuts, None), "--f-cuts"),
+            m_cuts=parse_cuts(run.choose("m_cuts", m_cuts, None), "--m-cuts"),
+            split=run.choose("split", split, "mean", ("mean", "median")), lang=run.choose("lang", lang, "zh", ("zh", "en")),
+            k=run.choose("k", k, None), period=period, actions=actions(run.config.playbook),
+        )
+    for note in result.notes:
+        run.note(note)
+    table = result.summary if summary else result.customers
+    if filter_:
+        table = seg.filter_segments(table, [s.strip() for s in filter_.split(",") if s.strip()])
+    run.emit(table, title="segments" if summary else "customers by segment", as_of=window.as_of.isoformat(), columns=columns)
