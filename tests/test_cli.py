@@ -256,6 +256,6 @@ def test_progress_only_on_a_terminal(small_orders, monkeypatch):
 
 
 def test_command_options_keep_their_declared_names_and_help():
-    out = run("segment", "--help").stdout
-    assert "--filter" in out and "--filter-" not in out and "campaign list" in out
-    assert "summary (dataset KPIs)" in run("profile", "--help").stdout
+    out = CliRunner().invoke(app, ["segment", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "--filter " in out and "--filter-" not in out and "the campaign list" in out
+    assert "summary (dataset KPIs)" in CliRunner().invoke(app, ["profile", "--help"], env={"COLUMNS": "200"}).stdout
