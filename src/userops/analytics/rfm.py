@@ -171,24 +171,47 @@ def rfm_scores(
     out["r_score"] = score(values["recency_days"], cuts.recency, higher_is_better=False) if len(values) else []
     out["f_score"] = score(values["frequency"], cuts.frequency) if len(values) else []
     out["m_score"] = score(values["monetary"], cuts.monetary) if len(values) else []
-    out["rfm_code"] = (
-        out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
-    )
+    out["rfm_code"] = digits_code(out["r_score"], out["f_score"], out["m_score"])
     return out, cuts
+
+
+def digits_code(r, f, m) -> "pd.Categorical":
+    """"545"-style codes as a categorical (at most bins³ distinct values: no per-row strings)."""
+    import numpy as np
+    import pandas as pd
+
+    code = np.asarray(r, dtype="int64") * 100 + np.asarray(f, dtype="int64") * 10 + np.asarray(m, dtype="int64")
+    uniq = np.unique(code)
+    return pd.Categorical.from_codes(np.searchsorted(uniq, code), categories=[str(u) for u in uniq])
+
+
+def categorical_map(values: "pd.Categorical", mapping: dict[str, str], default: str = "") -> "pd.Categorical":
+    """Map the categories of a categorical (segment -> action), merging categories that map
+    to the same text."""
+    import numpy as np
+    import pandas as pd
+
+    values = pd.Categorical(values)
+    mapped = [mapping.get(str(c), default) for c in values.categories]
+    uniq = list(dict.fromkeys(mapped))
+    where = np.array([uniq.index(m) for m in mapped] + [-1], dtype="int64")
+    return pd.Categorical.from_codes(where[values.codes], categories=uniq)
 
 
 # --- named segments ------------------------------------------------------------------------
 
 
-def rfm10_segments(r_score, f_score) -> "np.ndarray":
-    """The SPEC's R×F grid (needs 5 bins)."""
+def rfm10_segments(r_score, f_score) -> "pd.Categorical":
+    """The SPEC's R×F grid (needs 5 bins), as a categorical in RFM10_ORDER."""
     import numpy as np
+    import pandas as pd
 
-    lookup = np.empty((6, 6), dtype=object)
+    lookup = np.full((6, 6), -1, dtype="int64")
     for r, row in RFM10_GRID.items():
         for f, name in row.items():
-            lookup[r, f] = name
-    return lookup[np.asarray(r_score, dtype=int), np.asarray(f_score, dtype=int)]
+            lookup[r, f] = RFM10_ORDER.index(name)
+    codes = lookup[np.asarray(r_score, dtype=int), np.asarray(f_score, dtype=int)]
+    return pd.Categorical.from_codes(codes, categories=RFM10_ORDER)
 
 
 def cn8_codes(values: "pd.DataFrame", *, split: str = "mean") -> tuple["np.ndarray", dict[str, float]]:
@@ -210,11 +233,17 @@ def cn8_codes(values: "pd.DataFrame", *, split: str = "mean") -> tuple["np.ndarr
     return codes.astype(object), at
 
 
-def cn8_segments(codes, *, lang: str = "zh") -> "np.ndarray":
+def cn8_segments(codes, *, lang: str = "zh") -> "pd.Categorical":
+    """Labels for ``HHH``..``LLL`` codes, as a categorical in the model's order."""
     import numpy as np
+    import pandas as pd
 
     idx = 0 if lang == "zh" else 1
-    return np.array([CN8_LABELS[c][idx] for c in codes], dtype=object)
+    order = list(CN8_LABELS)
+    where = {c: i for i, c in enumerate(order)}
+    uniq, inverse = np.unique(np.asarray(codes, dtype=str), return_inverse=True)
+    codes_idx = np.array([where[u] for u in uniq], dtype="int64")[inverse] if len(uniq) else np.array([], dtype="int64")
+    return pd.Categorical.from_codes(codes_idx, categories=[CN8_LABELS[c][idx] for c in order])
 
 
 def segment_order(scheme: str, lang: str = "zh") -> list[str]:
@@ -237,23 +266,24 @@ def segment_summary(table: "pd.DataFrame", *, revenue: "pd.Series", order: list[
 
     df = pd.DataFrame(
         {
-            "segment": table["segment"].astype(str).to_numpy(),
+            "segment": pd.Categorical(table["segment"]),
             "revenue": revenue.to_numpy("float64"),
             "recency_days": table["recency_days"].to_numpy("float64"),
             "frequency": table["frequency"].to_numpy("float64"),
             "monetary": table["monetary"].to_numpy("float64"),
         }
     )
-    grouped = df.groupby("segment", sort=False).agg(
+    grouped = df.groupby("segment", sort=False, observed=True).agg(
         customers=("segment", "size"),
         revenue=("revenue", "sum"),
         mean_recency_days=("recency_days", "mean"),
         mean_frequency=("frequency", "mean"),
         mean_monetary=("monetary", "mean"),
     )
+    grouped.index = grouped.index.astype(str)
     known = [s for s in (order or []) if s in grouped.index]
     rest = sorted(s for s in grouped.index if s not in known)
-    grouped = grouped.loc[known + rest].reset_index()
+    grouped = grouped.loc[known + rest].rename_axis("segment").reset_index()
     total_customers = grouped["customers"].sum()
     total_revenue = grouped["revenue"].sum()
     out = pd.DataFrame(

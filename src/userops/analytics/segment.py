@@ -47,6 +47,7 @@ def segment_frame(
     """Score and name every customer from per-customer aggregates
     (``customer_id, first_order, last_order, orders, revenue``)."""
     import numpy as np
+    import pandas as pd
 
     if scheme not in rfm.SCHEMES:
         raise UsageError(f"--scheme must be one of {', '.join(rfm.SCHEMES)} (got {scheme!r})")
@@ -72,7 +73,7 @@ def segment_frame(
         from userops.analytics.clusters import kmeans_segments
 
         clusters = kmeans_segments(values, k=k, lang=lang, random_state=random_state)
-        table["segment"] = clusters.labels
+        table["segment"] = pd.Categorical(clusters.labels, categories=list(clusters.centroids["segment"]))
         order = list(clusters.centroids["segment"])
         tried = ", ".join(f"k={c}: {s:.3f}" for c, s in clusters.silhouettes.items())
         notes.append(f"k-means: k = {clusters.k}, silhouette {clusters.silhouette:.3f} ({tried})")
@@ -88,17 +89,15 @@ def segment_frame(
         "recency_days": table["recency_days"].to_numpy("int64"),
         "mean_days_between_orders": mean_gap,
     }
-    import pandas as pd
-
     table["lifecycle_status"] = lifecycle.lifecycle_status(
         pd.DataFrame(status_input, index=table.index), period=period,
         churn_threshold_days=churn_threshold_days, median_gap_days=median_gap_days,
-    ).astype(str)
+    )
     if actions is None:
         from userops.analytics.playbook import actions as playbook_actions
 
         actions = playbook_actions()
-    table["action"] = [actions.get(s, "") for s in table["segment"]]
+    table["action"] = rfm.categorical_map(table["segment"].array, actions)
     table = table[rfm.CUSTOMER_COLUMNS]
     summary = rfm.segment_summary(table, revenue=customers["revenue"], order=order, actions=actions)
     return rfm.SegmentResult(table, summary, cuts, notes)

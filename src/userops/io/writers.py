@@ -274,8 +274,8 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False) -> bytes
                 widths.append(12 if midnight else 20)
             else:
                 kinds.append("other")
-                sample = s.head(1000).map(lambda v: len(str(v)) if v is not None and v == v else 0)
-                widths.append(int(sample.max()) + 2 if len(sample) else 10)
+                lengths = [len(str(v)) for v in s.head(1000).tolist() if v is not None and v == v]
+                widths.append(max(lengths) + 2 if lengths else 10)
         for i, col in enumerate(frame.columns):
             widths[i] = min(max(widths[i], len(str(col)) + 2, 8), 60)
             ws.column_dimensions[get_column_letter(i + 1)].width = widths[i]
