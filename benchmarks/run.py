@@ -1,8 +1,12 @@
-"""Benchmark: ``userops profile FILE --per customer -o out.csv`` against a plain DuckDB SQL
-script computing the same table (benchmarks/duckdb_profile.py), as whole processes.
+"""Benchmarks, as whole processes, each against a plain DuckDB SQL script over the same CSV:
 
-    python benchmarks/run.py                     # 1M and 10M order rows, 3 runs each
-    python benchmarks/run.py --rows 1000000 --repeat 5
+* profile: ``userops profile FILE --per customer -o out.csv`` vs benchmarks/duckdb_profile.py
+  (the same per-customer table);
+* segment: ``userops segment FILE -o out.csv`` vs benchmarks/duckdb_segment.py (the same
+  RFM values; userops also scores, names, adds lifecycle and actions).
+
+    python benchmarks/run.py                     # both, 1M and 10M order rows, 3 runs each
+    python benchmarks/run.py --commands segment --rows 1000000 --repeat 5
 
 Data is generated with the demo generator (userops.demo) into benchmarks/data/ (kept
 between runs). Wall time and peak RSS come from os.wait4 on each child process; the
@@ -63,7 +67,11 @@ def _no_header():
 
 
 def measure(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
+    """Wall seconds and peak RSS (MB) of one child process.
+
+    Linux carries a process's peak RSS across fork and exec, so a child of a big parent
+    reports at least the parent's size: this process stays small (data generation and the
+    output comparison run in subprocesses of their own)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -74,8 +82,14 @@ def measure(cmd: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024.0
 
 
-def compare(a: str, b: str) -> str:
-    """Same rows, ids and revenue in both outputs?"""
+COMPARED = {
+    "profile": ["orders", "revenue", "tenure_days", "recency_days", "top_category", "top_channel", "active_periods", "lifecycle_status"],
+    "segment": ["recency_days", "frequency", "monetary"],
+}
+
+
+def compare(a: str, b: str, cols: list[str]) -> str:
+    """Same customers and values in both outputs?"""
     def read(path):
         with open(path, newline="") as fh:
             return {r["customer_id"]: r for r in csv.DictReader(fh)}
@@ -83,7 +97,6 @@ def compare(a: str, b: str) -> str:
     ra, rb = read(a), read(b)
     if ra.keys() != rb.keys():
         return f"DIFFERENT customers ({len(ra)} vs {len(rb)})"
-    cols = ["orders", "revenue", "tenure_days", "recency_days", "top_category", "top_channel", "active_periods", "lifecycle_status"]
     bad = sum(1 for k in ra if any(_norm(ra[k][c]) != _norm(rb[k][c]) for c in cols))
     return f"same table ({len(ra):,} customers)" if bad == 0 else f"{bad:,} customers differ"
 
@@ -96,21 +109,30 @@ def _norm(v: str) -> str:
 
 
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--generate":
+        generate(int(sys.argv[2]))
+        return
+    if len(sys.argv) > 4 and sys.argv[1] == "--compare":
+        print(compare(sys.argv[2], sys.argv[3], COMPARED[sys.argv[4]]))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--commands", nargs="+", default=["profile", "segment"], choices=sorted(COMPARED))
     args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
     userops = [sys.executable, "-m", "userops"]
     print("| rows | tool | wall s (median) | peak RSS MB (median) | runs |")
     print("| ---: | --- | ---: | ---: | --- |")
-    for rows in args.rows:
-        path = generate(rows)
-        ours_out = os.path.join(OUT, f"userops_{rows}.csv")
-        base_out = os.path.join(OUT, f"duckdb_{rows}.csv")
+    for rows, command in [(r, c) for r in args.rows for c in args.commands]:
+        path = os.path.join(DATA, f"orders_{rows}.csv")
+        subprocess.run([sys.executable, __file__, "--generate", str(rows)], check=True)
+        ours_out = os.path.join(OUT, f"userops_{command}_{rows}.csv")
+        base_out = os.path.join(OUT, f"duckdb_{command}_{rows}.csv")
+        ours = userops + [command, path, "-o", ours_out, "--quiet"] + (["--per", "customer"] if command == "profile" else [])
         tools = {
-            "userops profile --per customer": userops + ["profile", path, "--per", "customer", "-o", ours_out, "--quiet"],
-            "DuckDB SQL script": [sys.executable, os.path.join(HERE, "duckdb_profile.py"), path, base_out],
+            f"userops {command}" + (" --per customer" if command == "profile" else ""): ours,
+            f"DuckDB SQL script ({command})": [sys.executable, os.path.join(HERE, f"duckdb_{command}.py"), path, base_out],
         }
         medians = {}
         for name, cmd in tools.items():
@@ -121,7 +143,10 @@ def main() -> None:
             shown = ", ".join(f"{w:.2f}s/{m:.0f}MB" for w, m in runs)
             print(f"| {rows:,} | {name} | {wall:.2f} | {rss:.0f} | {shown} |", flush=True)
         (ow, om), (bw, bm) = medians.values()
-        print(f"| {rows:,} | ratio userops/DuckDB | {ow / bw:.2f}x | {om / bm:.2f}x | {compare(ours_out, base_out)} |", flush=True)
+        same = subprocess.run(
+            [sys.executable, __file__, "--compare", ours_out, base_out, command], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        print(f"| {rows:,} | ratio userops/DuckDB | {ow / bw:.2f}x | {om / bm:.2f}x | {same} |", flush=True)
 
 
 if __name__ == "__main__":

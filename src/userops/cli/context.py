@@ -130,12 +130,12 @@ class RunContext:
             status.stop()
 
     # --- the steps ----------------------------------------------------------------------
-    def load_orders(self, inputs: list[str]) -> "LoadedOrders":
+    def load_orders(self, inputs: list[str], *, line_detail: bool = False) -> "LoadedOrders":
         from userops.io.normalise import load_orders
 
         self.inputs = list(inputs)
         with self.progress(f"reading {', '.join(inputs)}"):
-            return load_orders(list(inputs), self.load_options())
+            return load_orders(list(inputs), self.load_options(), line_detail=line_detail)
 
     def window(self, loaded: "LoadedOrders") -> "Window":
         from userops.io.normalise import parse_date

@@ -155,12 +155,17 @@ def parse_date(text: str, *, flag: str) -> dt.date:
     raise UsageError(f"{flag} {text!r} is not a date", hint="use YYYY-MM-DD (or 'today')")
 
 
-def load_orders(paths: list[str], options: LoadOptions | None = None, *, engine: Engine | None = None, stdin=None) -> LoadedOrders:
-    """Read, map and normalise order exports into the engine's canonical ``orders`` table."""
+def load_orders(
+    paths: list[str], options: LoadOptions | None = None, *, engine: Engine | None = None, stdin=None, line_detail: bool = False
+) -> LoadedOrders:
+    """Read, map and normalise order exports into the engine's canonical ``orders`` table.
+
+    ``line_detail`` keeps each order's line categories (wanted for per-customer top
+    categories; without it they cost a second pass over the rows)."""
     options = options or LoadOptions()
     engine = engine or Engine()
     sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
-    return _load(engine, sources, options)
+    return _load(engine, sources, options, line_detail=line_detail)
 
 
 def prepare_orders(frame: "pd.DataFrame", columns: dict[str, str] | None = None, options: LoadOptions | None = None) -> LoadedOrders:
@@ -175,7 +180,7 @@ def prepare_orders(frame: "pd.DataFrame", columns: dict[str, str] | None = None,
     return _load(Engine(), [source], options)
 
 
-def _load(engine: Engine, sources: list[RawSource], options: LoadOptions) -> LoadedOrders:
+def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, line_detail: bool = False) -> LoadedOrders:
     specs, mappings, files = [], [], []
     for source in sources:
         name = source.info.name
@@ -210,7 +215,7 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions) -> Loa
         )
         mappings.append(mapping)
         files.append(name)
-    engine.build_orders(specs, files=files)
+    engine.build_orders(specs, files=files, category_lists=line_detail)
 
     counts = engine.drop_counts()
     dropped = {r: n for r, n in counts.items() if r not in EXCLUSION_REASONS}

@@ -30,7 +30,7 @@ def profile(
 
     per = run.choose("per", per, "summary", PER)
     period = run.choose("period", period, "month", PERIODS)
-    loaded = run.load_orders(inputs)
+    loaded = run.load_orders(inputs, line_detail=per == "customer")
     window = run.window(loaded)
     with run.progress("profiling"):
         result = profile_table(loaded, window, per=per, period=period)
