@@ -17,26 +17,33 @@ GOLDEN = pathlib.Path(__file__).parent / "golden"
 EXAMPLES_AS_OF = "2025-06-30"
 
 CASES = [
-    ("examples", ["--per", "summary"], "csv"),
-    ("examples", ["--per", "summary"], "json"),
-    ("examples", ["--per", "period"], "csv"),
-    ("examples", ["--per", "period", "--period", "quarter"], "markdown"),
-    ("small", ["--per", "customer"], "csv"),
-    ("small", ["--per", "customer"], "tsv"),
-    ("small", ["--per", "customer"], "json"),
-    ("small", ["--per", "customer"], "jsonl"),
-    ("small", ["--per", "customer"], "markdown"),
-    ("small", ["--per", "period"], "csv"),
+    ("profile", "examples", ["--per", "summary"], "csv"),
+    ("profile", "examples", ["--per", "summary"], "json"),
+    ("profile", "examples", ["--per", "period"], "csv"),
+    ("profile", "examples", ["--per", "period", "--period", "quarter"], "markdown"),
+    ("profile", "small", ["--per", "customer"], "csv"),
+    ("profile", "small", ["--per", "customer"], "tsv"),
+    ("profile", "small", ["--per", "customer"], "json"),
+    ("profile", "small", ["--per", "customer"], "jsonl"),
+    ("profile", "small", ["--per", "customer"], "markdown"),
+    ("profile", "small", ["--per", "period"], "csv"),
+    ("segment", "examples", ["--summary"], "csv"),
+    ("segment", "examples", ["--summary", "--scheme", "cn8"], "json"),
+    ("segment", "examples", ["--summary", "--scheme", "cn8", "--split", "median", "--lang", "en"], "markdown"),
+    ("segment", "examples", ["--lifecycle", "--period", "quarter"], "csv"),
+    ("segment", "small", [], "csv"),
+    ("segment", "small", [], "json"),
 ]
 
 
-@pytest.mark.parametrize("data, args, fmt", CASES, ids=lambda v: "-".join(v) if isinstance(v, list) else str(v))
-def test_golden(data, args, fmt, small_orders, examples_dir, update_golden):
+@pytest.mark.parametrize("command, data, args, fmt", CASES, ids=lambda v: "-".join(v) if isinstance(v, list) else str(v))
+def test_golden(command, data, args, fmt, small_orders, examples_dir, update_golden):
     path = f"{examples_dir}/orders.csv" if data == "examples" else small_orders
     extra = ["--as-of", EXAMPLES_AS_OF] if data == "examples" else []
-    result = CliRunner().invoke(app, ["profile", path, *args, *extra, "--format", fmt, "--quiet"])
+    result = CliRunner().invoke(app, [command, path, *args, *extra, "--format", fmt, "--quiet"])
     assert result.exit_code == 0, result.stderr
-    name = f"profile_{data}_{'_'.join(a.lstrip('-') for a in args)}.{ {'markdown': 'md'}.get(fmt, fmt) }"
+    flags = "_".join(a.lstrip("-") for a in args) or "customers"
+    name = f"{command}_{data}_{flags}.{ {'markdown': 'md'}.get(fmt, fmt) }"
     golden = GOLDEN / name
     if update_golden:
         golden.write_bytes(result.stdout_bytes)

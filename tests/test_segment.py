@@ -266,3 +266,21 @@ def test_playbook_override_from_config(small_orders, tmp_path, monkeypatch):
     result = run("segment", small_orders, "--summary", "--format", "json", "--quiet")
     rows = {r["segment"]: r["action"] for r in json.loads(result.stdout)}
     assert rows["New"] == "Send the welcome box"
+
+
+def test_small_shop_scores_by_hand(small_orders):
+    """001: R 40 d, F 2, M 40; 002: 59, 1, 30; 003: 0, 1, 50 (see tests/test_profile.py).
+
+    R cuts over [0, 40, 59] at positions 2q: 16, 32, 43.8, 51.4 -> R = 3, 1, 5
+    F cuts over [1, 1, 2]: 1, 1, 1.2, 1.6 -> F = 5, 1, 1
+    M cuts over [30, 40, 50]: 34, 38, 42, 46 -> M = 3, 1, 5
+    rfm10: (3,5) Loyal, (1,1) Hibernating, (5,1) New."""
+    loaded = load_orders([small_orders])
+    result = segment_customers(loaded, loaded.window())
+    assert result.cuts == rfm.RfmCuts((16.0, 32.0, 43.8, 51.4), (1.0, 1.0, 1.2, 1.6), (34.0, 38.0, 42.0, 46.0))
+    table = result.customers
+    assert table["rfm_code"].tolist() == ["353", "111", "515"]
+    assert table["segment"].tolist() == ["Loyal", "Hibernating", "New"]
+    summary = result.summary.set_index("segment")
+    assert summary.loc["Loyal", "revenue_share"] == round(40 / 120, 4)
+    assert summary.loc["Hibernating", "mean_recency_days"] == 59

@@ -15,7 +15,7 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 from userops.errors import OutputError, UsageError
 
@@ -142,18 +142,26 @@ def to_bytes(frame: "pd.DataFrame", spec: OutputSpec) -> bytes:
 
 
 def write_table(frame: "pd.DataFrame", spec: OutputSpec, *, stdout: BinaryIO | None = None) -> None:
-    """Write one table to ``spec.path`` (atomically) or to stdout."""
-    data = to_bytes(frame, spec)
+    """Write one table to ``spec.path`` (atomically) or to stdout. CSV/TSV stream straight to
+    the file: a million-row table never sits in memory twice."""
+
+    def write(fh: BinaryIO) -> None:
+        if spec.format in ("csv", "tsv"):
+            _write_csv(frame, "," if spec.format == "csv" else "\t", spec, fh)
+        else:
+            fh.write(to_bytes(frame, spec))
+
     if spec.path is None:
         out = stdout if stdout is not None else sys.stdout.buffer
-        out.write(data)
+        write(out)
         out.flush()
     else:
-        write_atomic(spec.path, data, inputs=spec.inputs)
+        write_atomic(spec.path, write, inputs=spec.inputs)
 
 
-def write_atomic(path: str, data: bytes, *, inputs: tuple[str, ...] = ()) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+def write_atomic(path: str, data: "bytes | Callable[[BinaryIO], None]", *, inputs: tuple[str, ...] = ()) -> None:
+    """Write ``data`` (bytes, or a function writing to a binary file) to ``path`` through a temp
+    file in the same folder and ``os.replace``: readers never see half a file."""
     check_not_input(path, inputs)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -162,7 +170,10 @@ def write_atomic(path: str, data: bytes, *, inputs: tuple[str, ...] = ()) -> Non
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".userops-", suffix=".tmp", delete=False) as fh:
             tmp = fh.name
-            fh.write(data)
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data)
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
@@ -189,15 +200,19 @@ def check_not_input(path: str, inputs: tuple[str, ...]) -> None:
 
 
 def _csv_bytes(frame: "pd.DataFrame", delimiter: str, spec: OutputSpec) -> bytes:
+    buf = io.BytesIO()
+    _write_csv(frame, delimiter, spec, buf)
+    return buf.getvalue()
+
+
+def _write_csv(frame: "pd.DataFrame", delimiter: str, spec: OutputSpec, fh: BinaryIO) -> None:
     from pyarrow import csv as pacsv
 
     table = text_table(frame, guard=not spec.raw)
-    buf = io.BytesIO()
     if spec.bom:
-        buf.write(b"\xef\xbb\xbf")
+        fh.write(b"\xef\xbb\xbf")
     plain_header = all(not any(ch in str(c) for ch in '",\t\r\n') for c in frame.columns)
-    pacsv.write_csv(table, buf, csv_write_options(delimiter=delimiter, plain_header=plain_header))
-    return buf.getvalue()
+    pacsv.write_csv(table, fh, csv_write_options(delimiter=delimiter, plain_header=plain_header))
 
 
 def csv_write_options(*, delimiter: str = ",", quoting_style: str = "needed", plain_header: bool = True):
