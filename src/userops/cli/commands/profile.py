@@ -8,10 +8,9 @@ import typer
 
 from userops.cli.app import command
 from userops.cli.context import RunContext
+from userops.analytics.periods import PERIODS
+from userops.analytics.profile import PER_CHOICES
 from userops.cli.options import Inputs
-
-PER = ("summary", "customer", "period")
-PERIODS = ("day", "week", "month", "quarter", "year")
 
 
 @command("profile")
@@ -28,7 +27,7 @@ def profile(
     """
     from userops.analytics.profile import profile_table
 
-    per = run.choose("per", per, "summary", PER)
+    per = run.choose("per", per, "summary", PER_CHOICES)
     period = run.choose("period", period, "month", PERIODS)
     loaded = run.load_orders(inputs, line_detail=per == "customer")
     window = run.window(loaded)

@@ -8,10 +8,9 @@ import typer
 
 from userops.cli.app import command
 from userops.cli.context import RunContext
+from userops.analytics.periods import PERIODS
+from userops.analytics.rfm import SCHEMES
 from userops.cli.options import Inputs
-
-SCHEMES = ("rfm10", "cn8", "kmeans")
-PERIODS = ("day", "week", "month", "quarter", "year")
 
 
 @command("segment")
