@@ -232,27 +232,33 @@ class Engine:
         order_id = parse.id_expr(q(spec.order), t[spec.order]) if spec.order else "NULL::VARCHAR"
         ts_order = self.detect_timestamp_order(spec.view, spec.time, t[spec.time], tz=spec.tz, dayfirst=spec.dayfirst, file=file)
         ts = parse.timestamp_expr(q(spec.time), t[spec.time], tz=spec.tz, order=ts_order or None)
-        ts_failed = f"({ts}) IS NULL"
 
         money_col = spec.amount or spec.unit_price
         decimal = spec.decimal
         if decimal is None:
             decimal = "," if money_col and self.detect_decimal_comma(spec.view, money_col, t[money_col], file=file) else "."
-        amount_failed = "false"
-        if spec.amount:
-            amount = parse.money_expr(q(spec.amount), t[spec.amount], decimal)
-            amount_failed = parse.failed(q(spec.amount), t[spec.amount], amount)
-        elif spec.quantity and spec.unit_price:
-            qty = parse.money_expr(q(spec.quantity), t[spec.quantity], decimal)
-            price = parse.money_expr(q(spec.unit_price), t[spec.unit_price], decimal)
-            amount = f"(({qty}) * ({price}))"
-            amount_failed = (
-                f"({parse.failed(q(spec.quantity), t[spec.quantity], qty)} OR "
-                f"{parse.failed(q(spec.unit_price), t[spec.unit_price], price)})"
-            )
-        else:
-            amount = "NULL::DOUBLE"
+        # every parse expression is evaluated once, in the inner query; the outer one derives
+        # the failures from its results (a value fails when it was not blank and gave NULL)
         quantity = parse.money_expr(q(spec.quantity), t[spec.quantity], decimal) if spec.quantity else "NULL::DOUBLE"
+        if spec.amount:
+            money_inner = (
+                f"{parse.money_expr(q(spec.amount), t[spec.amount], decimal)} AS __amount, "
+                f"{parse.blank(q(spec.amount), t[spec.amount])} AS __amount_blank"
+            )
+            amount = "__amount"
+            amount_failed = "(NOT __amount_blank AND __amount IS NULL)"
+        elif spec.quantity and spec.unit_price:
+            money_inner = (
+                f"{parse.money_expr(q(spec.unit_price), t[spec.unit_price], decimal)} AS __price, "
+                f"{parse.blank(q(spec.unit_price), t[spec.unit_price])} AS __price_blank, "
+                f"{parse.blank(q(spec.quantity), t[spec.quantity])} AS __quantity_blank"
+            )
+            amount = "(quantity * __price)"
+            amount_failed = "((NOT __quantity_blank AND quantity IS NULL) OR (NOT __price_blank AND __price IS NULL))"
+        else:
+            money_inner = "NULL::DOUBLE AS __amount"
+            amount = "__amount"
+            amount_failed = "false"
         category = parse.text_expr(q(spec.category), t[spec.category]) if spec.category else "NULL::VARCHAR"
         channel = parse.text_expr(q(spec.channel), t[spec.channel]) if spec.channel else "NULL::VARCHAR"
 
@@ -279,15 +285,15 @@ class Engine:
                 CAST(CASE
                     WHEN customer_id IS NULL THEN {CODE[REASON_NO_CUSTOMER]}
                     WHEN excluded THEN {CODE[REASON_EXCLUDED_STATUS]}
-                    WHEN ts_failed THEN {CODE[REASON_BAD_TIME]}
-                    WHEN amount_failed THEN {CODE[REASON_BAD_AMOUNT]}
+                    WHEN order_ts IS NULL THEN {CODE[REASON_BAD_TIME]}
+                    WHEN {amount_failed} THEN {CODE[REASON_BAD_AMOUNT]}
                 END AS UTINYINT) AS reason,
-                customer_id, order_id, category, channel, order_ts, amount, quantity{kept_outer}
+                customer_id, order_id, category, channel, order_ts,
+                TRY_CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount, quantity{kept_outer}
             FROM (
                 SELECT {traced_inner}{user} AS customer_id, {order_id} AS order_id, {ts} AS order_ts,
-                       TRY_CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount, {quantity} AS quantity, {category} AS category,
-                       {channel} AS channel, ({excluded_sql}) AS excluded,
-                       {ts_failed} AS ts_failed, {amount_failed} AS amount_failed{kept_inner}
+                       {money_inner}, {quantity} AS quantity, {category} AS category,
+                       {channel} AS channel, ({excluded_sql}) AS excluded{kept_inner}
                 FROM {source}
             )
         """
