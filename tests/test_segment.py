@@ -284,3 +284,19 @@ def test_small_shop_scores_by_hand(small_orders):
     summary = result.summary.set_index("segment")
     assert summary.loc["Loyal", "revenue_share"] == round(40 / 120, 4)
     assert summary.loc["Hibernating", "mean_recency_days"] == 59
+
+
+def test_edge_cases(write):
+    one = write("one.csv", "customer_id,order_date,amount\n1,2024-01-01,5\n")
+    result = run("segment", one, "--format", "json", "--quiet")
+    assert result.exit_code == 0
+    # one customer: every cut point equals their value, so no cut is strictly below it
+    assert json.loads(result.stdout)[0] | {"action": None} == {
+        "customer_id": "1", "recency_days": 0, "frequency": 1, "monetary": 5.0, "r_score": 5, "f_score": 1,
+        "m_score": 1, "rfm_code": "511", "segment": "New", "lifecycle_status": "new", "action": None,
+    }
+    few = run("segment", one, "--scheme", "kmeans")
+    assert few.exit_code == 65 and "at least 3 customers" in few.stderr
+    refunded = write("r.csv", "customer_id,order_date,amount,status\n1,2024-01-01,5,refunded\n2,2024-01-02,7,Cancelled\n")
+    result = run("segment", refunded)
+    assert result.exit_code == 65 and "no usable purchases" in result.stderr and "--include-refunds" in result.stderr
