@@ -407,16 +407,22 @@ class Engine:
             cond.append(f"order_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'")
         return "SELECT * FROM orders WHERE " + " AND ".join(cond)
 
-    def customer_aggregates(self, window: Window, *, period: str = "month", detail: bool = True) -> "pd.DataFrame":
-        """One row per customer in the window: first/last order, orders, revenue, active periods,
-        and (``detail``) top category by order lines and top channel by orders; ties alphabetical.
+    def customer_aggregates(self, window: Window, *, period: str | None = "month", detail: bool = True) -> "pd.DataFrame":
+        """One row per customer in the window: first/last order, orders, revenue, active periods
+        (unless ``period`` is None), and (``detail``) top category by order lines and top
+        channel by orders; ties alphabetical.
 
         Category counts come from the lines of purchases in the window (lines of orders excluded
         at order level — refund status on another line, negative total — do not count)."""
-        unit = PERIOD_UNITS[period]
         scope = self._scope(window)
-        # grouping by (customer, period) first is much faster than count(DISTINCT period)
-        base = f"""
+        if period is None:
+            base = """
+            SELECT customer_id, min(order_ts) AS first_order, max(order_ts) AS last_order,
+                   count(*) AS orders, CAST(sum(amount) AS DOUBLE) AS revenue
+            FROM scope GROUP BY customer_id"""
+        else:  # grouping by (customer, period) first is much faster than count(DISTINCT period)
+            unit = PERIOD_UNITS[period]
+            base = f"""
             SELECT customer_id, min(first_order) AS first_order, max(last_order) AS last_order,
                    sum(orders)::BIGINT AS orders, CAST(sum(revenue) AS DOUBLE) AS revenue, count(*) AS active_periods
             FROM (SELECT customer_id, date_trunc('{unit}', order_ts) AS p, min(order_ts) AS first_order,

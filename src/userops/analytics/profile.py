@@ -155,7 +155,7 @@ def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summa
         table = period_activity(engine.period_aggregates(window, period=period), as_of=window.as_of, period=period)
         return ProfileResult(table, notes)
     median_gap, p90_gap = engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
-    customers = engine.customer_aggregates(window, period=period, detail=per == "customer")
+    customers = engine.customer_aggregates(window, period=period if per == "customer" else None, detail=per == "customer")
     if per == "summary":
         return ProfileResult(dataset_kpis(customers, as_of=window.as_of, median_gap_days=median_gap).to_frame(), notes)
     threshold = lifecycle.default_churn_threshold(p90_gap)

@@ -118,7 +118,7 @@ def segment_customers(loaded: "LoadedOrders", window: "Window", *, keep: tuple[s
     period = options.get("period", "month")
     median_gap, p90_gap = engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
     threshold = lifecycle.default_churn_threshold(p90_gap)
-    customers = engine.customer_aggregates(window, period=period, detail=False)
+    customers = engine.customer_aggregates(window, period=None, detail=False)
     result = segment_frame(customers, as_of=window.as_of, median_gap_days=median_gap, churn_threshold_days=threshold, **options)
     notes = list(result.notes) + [f"lifecycle: churned after {threshold} days without a purchase"]
     table = result.customers
