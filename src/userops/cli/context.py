@@ -72,7 +72,7 @@ class RunContext:
                 cols[role] = self.flags[f"{role}_col"]
         return cols
 
-    def load_options(self):
+    def load_options(self, *, keep: tuple[str, ...] = ()):
         from userops.io.normalise import LoadOptions
 
         decimal = self.get("decimal")
@@ -86,17 +86,18 @@ class RunContext:
             tz=self.get("tz", "UTC"),
             include_refunds=bool(self.get("include_refunds", False)),
             strict=bool(self.get("strict", False)),
-            keep=tuple(self.keep_columns()),
+            keep=keep,
         )
 
-    def keep_columns(self) -> list[str]:
-        """--keep email,phone (customer lists carry these input columns through)."""
-        keep = self.get("keep")
+    def keep_columns(self, value: str | None) -> tuple[str, ...]:
+        """``--keep email,phone`` (or ``keep = [...]`` in userops.toml): input columns a customer
+        list carries through."""
+        keep = value if value is not None else self.config.option("keep")
         if not keep:
-            return []
+            return ()
         if isinstance(keep, (list, tuple)):
-            return [str(k) for k in keep]
-        return [k.strip() for k in str(keep).split(",") if k.strip()]
+            return tuple(str(k) for k in keep)
+        return tuple(k.strip() for k in str(keep).split(",") if k.strip())
 
     # --- stderr -----------------------------------------------------------------------
     @property
@@ -130,12 +131,12 @@ class RunContext:
             status.stop()
 
     # --- the steps ----------------------------------------------------------------------
-    def load_orders(self, inputs: list[str], *, line_detail: bool = False) -> "LoadedOrders":
+    def load_orders(self, inputs: list[str], *, line_detail: bool = False, keep: tuple[str, ...] = ()) -> "LoadedOrders":
         from userops.io.normalise import load_orders
 
         self.inputs = list(inputs)
         with self.progress(f"reading {', '.join(inputs)}"):
-            return load_orders(list(inputs), self.load_options(), line_detail=line_detail)
+            return load_orders(list(inputs), self.load_options(keep=keep), line_detail=line_detail)
 
     def window(self, loaded: "LoadedOrders") -> "Window":
         from userops.io.normalise import parse_date

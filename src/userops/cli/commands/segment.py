@@ -42,17 +42,16 @@ def segment(
     from userops.analytics.playbook import actions
     from userops.analytics.rfm import parse_cuts
 
-    if keep:
-        run.flags["keep"] = keep
+    keep_columns = run.keep_columns(keep)
     period = run.choose("period", period, "month", PERIODS)
-    loaded = run.load_orders(inputs)
+    loaded = run.load_orders(inputs, keep=keep_columns)
     window = run.window(loaded)
     if lifecycle:
         run.emit(seg.lifecycle_table(loaded, window, period=period), title=f"lifecycle by {period}", as_of=window.as_of.isoformat(), columns=columns)
         return
     with run.progress("segmenting"):
         result = seg.segment_customers(
-            loaded, window, keep=tuple(run.keep_columns()),
+            loaded, window, keep=keep_columns,
             scheme=run.choose("scheme", scheme, "rfm10", SCHEMES), bins=run.choose("bins", bins, 5),
             monetary=run.choose("monetary", monetary, "total", ("total", "mean")),
             r_cuts=parse_cuts(run.choose("r_cuts", r_cuts, None), "--r-cuts"),
