@@ -53,3 +53,12 @@ def test_status_spellings_cover_platform_variants(write):
     loaded = userops.load_orders([path])
     assert loaded.drops.excluded == {"cancelled/refunded/unpaid status": 4}
     assert loaded.n_orders == 2  # completed and partially refunded are purchases
+
+
+def test_library_exports_segment_functions(small_orders):
+    loaded = userops.load_orders([small_orders])
+    result = userops.segment_customers(loaded, loaded.window(), scheme="rfm10")
+    assert result.customers["segment"].tolist() == ["Loyal", "Hibernating", "New"]
+    values = userops.rfm_values(loaded.engine.customer_aggregates(loaded.window(), period=None, detail=False), as_of=loaded.window().as_of)
+    scored, cuts = userops.rfm_scores(values)
+    assert scored["rfm_code"].tolist() == ["353", "111", "515"]

@@ -21,6 +21,12 @@ _EXPORTS = {
     "customer_profile": "userops.analytics.profile",
     "period_activity": "userops.analytics.profile",
     "lifecycle_status": "userops.analytics.lifecycle",
+    "segment_customers": "userops.analytics.segment",
+    "segment_frame": "userops.analytics.segment",
+    "lifecycle_table": "userops.analytics.segment",
+    "rfm_values": "userops.analytics.rfm",
+    "rfm_scores": "userops.analytics.rfm",
+    "inspect_input": "userops.io.normalise",
     "generate_demo": "userops.demo",
 }
 
