@@ -46,6 +46,9 @@ DROP_COLUMNS = {reason: f"dropped_{i + 1}" for i, reason in enumerate(ROW_REASON
 #: ``orders.reason`` of a group whose every row was dropped (its rows are in DROP_COLUMNS).
 ROWS_DROPPED = "(rows dropped)"
 
+#: Event rows not used, in order of precedence (codes 1..3 in ``events.reason``).
+EVENT_REASONS = ("without user id", "without event name", REASON_BAD_TIME)
+
 PERIOD_UNITS = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}
 
 
@@ -72,6 +75,26 @@ class OrdersSpec:
     dayfirst: bool | None = None  # None: detect from a sample
     tz: str = "UTC"
     keep: tuple[str, ...] = ()  # raw columns carried through per customer (--keep)
+
+
+@dataclass(frozen=True)
+class EventsSpec:
+    """How to turn one raw source into canonical event rows (built by io/normalise.py)."""
+
+    view: str
+    types: dict[str, str]
+    user: str
+    event: str
+    time: str
+    session: str | None = None
+    properties: tuple[tuple[str, str | None], ...] = ()  # (property name, raw header or None)
+    tz: str = "UTC"
+    dayfirst: bool | None = None
+
+
+def property_column(name: str) -> str:
+    """Name of an event property (a raw column such as ``channel``) in the ``events`` table."""
+    return f"prop:{name}"
 
 
 @dataclass(frozen=True)
@@ -357,6 +380,58 @@ class Engine:
         if window.start is not None:
             cond.append(f"order_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'")
         return f"SELECT * FROM ({self._parsed}) WHERE reason IS NULL AND " + " AND ".join(cond)
+
+    # --- events -------------------------------------------------------------------------
+    def build_events(self, specs: list[EventsSpec], *, files: list[str]) -> None:
+        """Parse every source into the ``events`` table (user_id, event, event_ts, session_id,
+        the requested properties, and ``reason``: NULL when usable, else a code of EVENT_REASONS)."""
+        selects = []
+        for spec, file in zip(specs, files):
+            t = spec.types
+            order = self.detect_timestamp_order(spec.view, spec.time, t[spec.time], tz=spec.tz, dayfirst=spec.dayfirst, file=file)
+            ts = parse.timestamp_expr(q(spec.time), t[spec.time], tz=spec.tz, order=order or None)
+            session = parse.id_expr(q(spec.session), t[spec.session]) if spec.session else "NULL::VARCHAR"
+            props_inner = "".join(
+                f", {parse.text_expr(q(header), t[header]) if header else 'NULL::VARCHAR'} AS {q(property_column(name))}"
+                for name, header in spec.properties
+            )
+            props_outer = "".join(f", {q(property_column(name))}" for name, _ in spec.properties)
+            selects.append(
+                f"""SELECT CAST(CASE WHEN user_id IS NULL THEN 1 WHEN event IS NULL THEN 2 WHEN event_ts IS NULL THEN 3 END AS UTINYINT) AS reason,
+                       user_id, event, event_ts, session_id{props_outer}
+                FROM (SELECT {parse.id_expr(q(spec.user), t[spec.user])} AS user_id,
+                             {parse.text_expr(q(spec.event), t[spec.event])} AS event, {ts} AS event_ts,
+                             {session} AS session_id{props_inner}
+                      FROM {spec.view})"""
+            )
+        self._sql(
+            "CREATE OR REPLACE TABLE events AS " + " UNION ALL ".join(f"({sel})" for sel in selects),
+            file=files[0] if len(files) == 1 else None,
+        )
+
+    def event_drop_counts(self) -> dict[str, int]:
+        rows = self.con.execute("SELECT reason, count(*) FROM events WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason").fetchall()
+        return {EVENT_REASONS[code - 1]: int(n) for code, n in rows}
+
+    def event_bounds(self) -> tuple[dt.datetime | None, dt.datetime | None, int, int]:
+        """First and last usable event time, events read, usable events."""
+        lo, hi, n, ok = self.con.execute(
+            "SELECT min(event_ts) FILTER (WHERE reason IS NULL), max(event_ts) FILTER (WHERE reason IS NULL), "
+            "count(*), count(*) FILTER (WHERE reason IS NULL) FROM events"
+        ).fetchone()
+        return lo, hi, int(n), int(ok)
+
+    def events_after(self, window: Window) -> int:
+        return int(self.con.execute("SELECT count(*) FROM events WHERE reason IS NULL AND event_ts >= ?", [window.end]).fetchone()[0])
+
+    def events_frame(self, window: Window) -> "pd.DataFrame":
+        """The usable events in the window, sorted by user and time (for small data and tests)."""
+        cond = [f"event_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'"]
+        if window.start is not None:
+            cond.append(f"event_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'")
+        return self.frame(
+            f"SELECT * EXCLUDE (reason) FROM events WHERE reason IS NULL AND {' AND '.join(cond)} ORDER BY user_id, event_ts, event"
+        )
 
     def rows_read(self) -> int:
         total = " + ".join(f"sum({q(c)})" for c in DROP_COLUMNS.values())

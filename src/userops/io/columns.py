@@ -84,6 +84,7 @@ ROLE_ALIASES: dict[str, list[list[str]]] = {
 
 #: Roles each kind of data needs; the others are optional.
 REQUIRED_FOR_ORDERS = (schema.ROLE_USER, schema.ROLE_TIME)
+REQUIRED_FOR_EVENTS = (schema.ROLE_USER, schema.ROLE_EVENT, schema.ROLE_TIME)
 
 
 def normalise_header(name: str) -> str:
@@ -162,11 +163,13 @@ def resolve_roles(
     return ColumnMapping(columns, source)
 
 
-def require_roles(mapping: ColumnMapping, required: tuple[str, ...], headers: list[str] | tuple[str, ...], *, file: str | None) -> None:
+def require_roles(
+    mapping: ColumnMapping, required: tuple[str, ...], headers: list[str] | tuple[str, ...], *, file: str | None, user_label: str = "customer"
+) -> None:
     """Raise a DataError naming the first missing role, the headers found and the flag to set."""
     for role in required:
         if role not in mapping:
-            label = {schema.ROLE_USER: "customer", schema.ROLE_TIME: "date/time"}.get(role, role)
+            label = {schema.ROLE_USER: user_label, schema.ROLE_TIME: "date/time", schema.ROLE_EVENT: "event name"}.get(role, role)
             raise DataError(
                 f"no {label} column (found: {', '.join(headers)})",
                 file=file,

@@ -21,7 +21,7 @@ from userops import schema
 from userops.errors import DataError, UsageError
 from userops.io import columns as colmod
 from userops.io.readers import RawSource, ReadInfo, open_source
-from userops.scan import EXCLUSION_REASONS, Engine, OrdersSpec, Window
+from userops.scan import EXCLUSION_REASONS, Engine, EventsSpec, OrdersSpec, Window
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -119,27 +119,101 @@ class LoadedOrders:
     def window(self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None) -> Window:
         """Resolve the analysis window. ``as_of`` defaults to the date of the latest purchase;
         ``"today"`` is allowed. Purchases after the as-of date (or after ``end``) are out."""
-        if as_of is None:
-            if self.last_ts is None:
-                raise DataError("no purchases left to analyse", file=self.infos[0].name if self.infos else None)
-            as_of_date = self.last_ts.date()
-        elif isinstance(as_of, str):
-            as_of_date = parse_date(as_of, flag="--as-of")
-        elif isinstance(as_of, dt.datetime):
-            as_of_date = as_of.date()
-        else:
-            as_of_date = as_of
-        if end is not None and end < as_of_date:
-            as_of_date = end
-        stop = dt.datetime.combine(as_of_date + dt.timedelta(days=1), dt.time())
-        begin = dt.datetime.combine(start, dt.time()) if start else None
-        if begin is not None and begin >= stop:
-            raise UsageError(f"--from {start} is after the as-of date {as_of_date}")
-        return Window(as_of=as_of_date, end=stop, start=begin)
+        return resolve_window(self.last_ts, as_of, start=start, end=end)
 
     def drops_for(self, window: Window) -> DropReport:
         """The drop report with the purchases after the window's as-of date counted."""
         return DropReport(self.drops.rows_read, self.drops.dropped, self.drops.excluded, self.engine.count_after(window))
+
+
+def resolve_window(
+    last_ts: dt.datetime | None, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None
+) -> Window:
+    """The window ``[start, as_of + 1 day)``; ``as_of`` defaults to the date of ``last_ts``."""
+    if as_of is None:
+        if last_ts is None:
+            raise DataError("nothing left to analyse")
+        as_of_date = last_ts.date()
+    elif isinstance(as_of, str):
+        as_of_date = parse_date(as_of, flag="--as-of")
+    elif isinstance(as_of, dt.datetime):
+        as_of_date = as_of.date()
+    else:
+        as_of_date = as_of
+    if end is not None and end < as_of_date:
+        as_of_date = end
+    stop = dt.datetime.combine(as_of_date + dt.timedelta(days=1), dt.time())
+    begin = dt.datetime.combine(start, dt.time()) if start else None
+    if begin is not None and begin >= stop:
+        raise UsageError(f"--from {start} is after the as-of date {as_of_date}")
+    return Window(as_of=as_of_date, end=stop, start=begin)
+
+
+@dataclass
+class LoadedEvents:
+    """Canonical events held by a scan engine (table ``events``), with what was dropped."""
+
+    engine: Engine
+    infos: list[ReadInfo]
+    mappings: list[colmod.ColumnMapping]
+    drops: DropReport
+    first_ts: dt.datetime | None
+    last_ts: dt.datetime | None
+    n_events: int
+    properties: tuple[str, ...] = ()
+
+    def window(self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None) -> Window:
+        """As for orders; ``as_of`` defaults to the date of the latest event."""
+        return resolve_window(self.last_ts, as_of, start=start, end=end)
+
+    def drops_for(self, window: Window) -> DropReport:
+        return DropReport(self.drops.rows_read, self.drops.dropped, {}, self.engine.events_after(window))
+
+
+def load_events(
+    paths: list[str], options: LoadOptions | None = None, *, properties: tuple[str, ...] = (), engine: Engine | None = None, stdin=None
+) -> LoadedEvents:
+    """Read and map clickstream exports (user, event, time; optional session) into ``events``.
+
+    ``properties`` are raw columns kept per event (for breakdowns, e.g. ``channel``); a file
+    without one of them gets blanks for it, a name no file has is a usage error."""
+    options = options or LoadOptions()
+    engine = engine or Engine()
+    sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
+    specs, mappings, files, found = [], [], [], set()
+    for source in sources:
+        name = source.info.name
+        view, types = engine.register(source)
+        headers = list(types)
+        mapping = colmod.resolve_roles(headers, options.columns, file=name)
+        colmod.require_roles(mapping, colmod.REQUIRED_FOR_EVENTS, headers, file=name, user_label="user")
+        by_norm = {colmod.normalise_header(h): h for h in headers}
+        props = tuple((p, p if p in headers else by_norm.get(colmod.normalise_header(p))) for p in properties)
+        found.update(p for p, header in props if header)
+        specs.append(
+            EventsSpec(
+                view=view, types=types, user=mapping.get(schema.ROLE_USER), event=mapping.get(schema.ROLE_EVENT),
+                time=mapping.get(schema.ROLE_TIME), session=mapping.get(schema.ROLE_SESSION), properties=props,
+                tz=options.tz, dayfirst=options.dayfirst,
+            )
+        )
+        mappings.append(mapping)
+        files.append(name)
+    missing = [p for p in properties if p not in found]
+    if missing:
+        raise UsageError(f"no column {', '.join(repr(m) for m in missing)} in the events", hint=f"columns found: {', '.join(headers)}")
+    engine.build_events(specs, files=files)
+    dropped = engine.event_drop_counts()
+    first_ts, last_ts, n_read, n_ok = engine.event_bounds()
+    file = files[0] if len(files) == 1 else None
+    if n_read == 0:
+        raise DataError("the file has a header but no data rows", file=file)
+    if n_ok == 0:
+        raise DataError("no usable events (" + "; ".join(DropReport(n_read, dropped, {}).lines()) + ")", file=file, hint="check the column mapping with 'userops inspect'")
+    if options.strict and dropped:
+        reason, n = next(iter(dropped.items()))
+        raise DataError(f"{n:,} event rows {reason} (--strict)", file=file, hint="fix the rows or run without --strict to drop them")
+    return LoadedEvents(engine, [s.info for s in sources], mappings, DropReport(n_read, dropped, {}), first_ts, last_ts, n_ok, tuple(properties))
 
 
 def parse_date(text: str, *, flag: str) -> dt.date:
