@@ -433,6 +433,72 @@ class Engine:
             f"SELECT * EXCLUDE (reason) FROM events WHERE reason IS NULL AND {' AND '.join(cond)} ORDER BY user_id, event_ts, event"
         )
 
+    def funnel_users(
+        self, window: Window, steps: tuple[tuple[str, ...], ...], window_s: int, order: str, *, by: str | None = None, trend: str | None = None
+    ) -> "pd.DataFrame":
+        """One row per user (per period with ``trend``): the furthest step of their best attempt
+        and its step times ``t1``..``tn`` (see :mod:`userops.analytics.funnel` for the rules).
+
+        Ordered funnels chain ASOF joins (the earliest step-k event after the step-(k-1) one);
+        strict ones join the user's very next event; unordered ones look for each step from
+        every attempt start."""
+        n = len(steps)
+        cond = [f"event_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'"]
+        if window.start is not None:
+            cond.append(f"event_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'")
+        group = f", {q(property_column(by))} AS grp" if by else ""
+        events = (
+            f"SELECT user_id, event, event_ts AS ts, row_number() OVER (PARTITION BY user_id ORDER BY event_ts, event) AS seq{group} "
+            f"FROM events WHERE reason IS NULL AND {' AND '.join(cond)}"
+        )
+        in_step = lambda step: "event IN (" + ", ".join(parse.sql_str(e) for e in step) + ")"  # noqa: E731
+        limit = f"INTERVAL {int(window_s)} SECOND"
+        ctes = [f"e AS MATERIALIZED ({events})"]
+        carry = ", grp" if by else ""
+        for k, step in enumerate(steps, start=1):
+            ctes.append(f"s{k} AS (SELECT user_id, ts, seq{carry} FROM e WHERE {in_step(step)})")
+        if order in ("ordered", "strict"):
+            ctes.append(f"a1 AS (SELECT user_id, ts AS t1, seq AS q1{carry} FROM s1)")
+            for k in range(2, n + 1):
+                if order == "ordered":
+                    join = f"ASOF LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq > a.q{k - 1}"
+                else:
+                    join = f"LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq = a.q{k - 1} + 1"
+                ctes.append(
+                    f"a{k} AS (SELECT a.*, CASE WHEN s.ts <= a.t1 + {limit} THEN s.ts END AS t{k}, "
+                    f"CASE WHEN s.ts <= a.t1 + {limit} THEN s.seq END AS q{k} FROM a{k - 1} a {join})"
+                )
+            times = ", ".join(f"t{k}" for k in range(1, n + 1))
+            furthest = " + ".join(f"(t{k} IS NOT NULL)::INT" for k in range(1, n + 1))
+            attempts = f"SELECT user_id{carry}, {furthest} AS furthest, {times}, q1 FROM a{n}"
+        else:
+            all_steps = sorted({e for step in steps for e in step})
+            ctes.append(f"a0 AS (SELECT user_id, ts AS t0, seq AS q0{carry} FROM e WHERE {in_step(all_steps)})")
+            found = []
+            for k in range(1, n + 1):
+                prev = "a0" if k == 1 else f"u{k - 1}"
+                ctes.append(
+                    f"u{k} AS (SELECT a.*, CASE WHEN s.ts <= a.t0 + {limit} THEN s.ts END AS f{k} "
+                    f"FROM {prev} a ASOF LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq >= a.q0)"
+                )
+                found.append(f"f{k}")
+            sorted_times = f"list_sort([{', '.join(found)}], 'ASC', 'NULLS LAST')"
+            reached = " + ".join(f"({f} IS NOT NULL)::INT" for f in found)
+            ctes.append(f"sorted AS (SELECT user_id{carry}, q0 AS q1, {sorted_times} AS ts_sorted, {reached} AS furthest FROM u{n})")
+            times = ", ".join(f"ts_sorted[{k}] AS t{k}" for k in range(1, n + 1))
+            attempts = f"SELECT user_id{carry}, furthest, {times}, q1 FROM sorted"
+        period = f", date_trunc('{PERIOD_UNITS[trend]}', t1) AS period" if trend else ""
+        partition = "user_id, period" if trend else "user_id"
+        out_group = ", grp AS \"group\"" if by else ""
+        out_times = ", ".join(f"t{k}" for k in range(1, n + 1))
+        sql = f"""
+            WITH {', '.join(ctes)},
+            attempts AS (SELECT *{period} FROM ({attempts})),
+            ranked AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY furthest DESC, t1, q1) AS rank FROM attempts)
+            SELECT user_id{out_group}{', period' if trend else ''}, furthest, {out_times}
+            FROM ranked WHERE rank = 1 ORDER BY user_id{', period' if trend else ''}"""
+        return self.frame(sql)
+
     def rows_read(self) -> int:
         total = " + ".join(f"sum({q(c)})" for c in DROP_COLUMNS.values())
         return int(self.con.execute(f"SELECT coalesce(sum(lines) + {total}, 0) FROM orders").fetchone()[0])

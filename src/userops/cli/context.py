@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from rich.console import Console
 
-    from userops.io.normalise import LoadedOrders
+    from userops.io.normalise import LoadedEvents, LoadedOrders
     from userops.scan import Window
 
 
@@ -138,7 +138,14 @@ class RunContext:
         with self.progress(f"reading {', '.join(inputs)}"):
             return load_orders(list(inputs), self.load_options(keep=keep), line_detail=line_detail)
 
-    def window(self, loaded: "LoadedOrders") -> "Window":
+    def load_events(self, inputs: list[str], *, properties: tuple[str, ...] = ()) -> "LoadedEvents":
+        from userops.io.normalise import load_events
+
+        self.inputs = list(inputs)
+        with self.progress(f"reading {', '.join(inputs)}"):
+            return load_events(list(inputs), self.load_options(), properties=properties)
+
+    def window(self, loaded: "LoadedOrders | LoadedEvents") -> "Window":
         from userops.io.normalise import parse_date
 
         start = self.get("date_from")
@@ -150,7 +157,7 @@ class RunContext:
         )
         for line in loaded.drops_for(window).lines():
             self.note(line)
-        if loaded.engine.count_in(window) == 0:
+        if hasattr(loaded, "n_orders") and loaded.engine.count_in(window) == 0:
             since = f" from {window.start.date()}" if window.start else ""
             self.note(
                 f"no purchases{since} up to {window.as_of} (the data has purchases from "

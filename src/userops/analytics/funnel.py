@@ -1,0 +1,139 @@
+"""Conversion funnels on events (SPEC §4 funnel; the PostHog-style definitions).
+
+Definitions (what the tests pin down):
+
+* ``steps`` is a list of steps; a step is one event name or alternatives ``a|b``.
+* An *attempt* starts at a step-1 event (whose time must lie in the window; later steps may
+  follow it up to the as-of date). Step k is reached when, after the event that reached step
+  k-1, an event of step k happens no later than ``window`` after the step-1 time (the limit
+  itself counts; one second more does not). Events at the same time count in file order
+  (their order within a user: time, then event name).
+* ``ordered`` (default): other events may come between steps; the earliest qualifying event
+  is taken for each step. ``strict``: step k must be the user's very next event after step
+  k-1 (any other event of the user breaks the attempt). ``unordered``: from an attempt start
+  (any step event), every step with an event in the window counts, in any order; the step
+  times, sorted, give the times between steps.
+* Each user is counted once, at the furthest step any attempt reached; their times are those
+  of the earliest attempt that reached it. ``--by PROPERTY`` takes the property of that
+  attempt's step-1 event (missing values as ``(none)``). Trends use the best attempt per user
+  and period of the step-1 time.
+
+The scan (:meth:`userops.scan.Engine.funnel_attempts`) returns one row per user (per group);
+this module turns them into the per-step table.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from userops.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from userops.io.normalise import LoadedEvents
+    from userops.scan import Window
+
+ORDERS = ("ordered", "strict", "unordered")
+NONE_LABEL = "(none)"
+STEP_COLUMNS = [
+    "step", "event", "users", "conversion_from_previous", "conversion_from_start", "dropped",
+    "median_time_from_previous_s", "mean_time_from_previous_s",
+]
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+@dataclass(frozen=True)
+class FunnelSpec:
+    steps: tuple[tuple[str, ...], ...]
+    window_s: int = 14 * 86400
+    order: str = "ordered"
+
+    @property
+    def labels(self) -> list[str]:
+        return ["|".join(step) for step in self.steps]
+
+
+def parse_steps(text: str | list[str]) -> tuple[tuple[str, ...], ...]:
+    """``"home,product_view|search,purchase"`` -> (("home",), ("product_view", "search"), ("purchase",))."""
+    parts = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    steps = tuple(tuple(a.strip() for a in str(p).split("|") if a.strip()) for p in parts)
+    steps = tuple(s for s in steps if s)
+    if len(steps) < 2:
+        raise UsageError("a funnel needs at least two steps", hint="e.g. --steps home,product_view,purchase")
+    return steps
+
+
+def parse_window(text: str | int) -> int:
+    """``14d``, ``36h``, ``90m``, ``2w``, ``3600s`` or a number of seconds -> seconds."""
+    if isinstance(text, int):
+        return text
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", str(text).lower())
+    if not match or int(match.group(1)) <= 0:
+        raise UsageError(f"--window {text!r} is not a duration", hint="use e.g. 30m, 12h, 14d, 2w")
+    return int(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
+    """Per step: users reaching it, conversions, drop-off and time from the previous step.
+
+    ``users`` has one row per user with ``furthest`` (1..n) and ``t1``..``tn`` (step times of
+    the chosen attempt; NaT where not reached)."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(spec.steps)
+    furthest = users["furthest"].to_numpy("int64") if len(users) else np.array([], dtype="int64")
+    counts = [int((furthest >= k).sum()) for k in range(1, n + 1)]
+    rows = []
+    for k in range(1, n + 1):
+        reached = counts[k - 1]
+        prev = counts[k - 2] if k > 1 else reached
+        median = mean = None
+        if k > 1 and reached:
+            mask = furthest >= k
+            seconds = (users[f"t{k}"][mask] - users[f"t{k - 1}"][mask]).dt.total_seconds().to_numpy()
+            median, mean = float(np.median(seconds)), float(np.mean(seconds))
+        rows.append(
+            {
+                "step": k,
+                "event": spec.labels[k - 1],
+                "users": reached,
+                "conversion_from_previous": round(reached / prev, 4) if prev else np.nan,
+                "conversion_from_start": round(reached / counts[0], 4) if counts[0] else np.nan,
+                "dropped": prev - reached,
+                "median_time_from_previous_s": np.nan if median is None else round(median, 1),
+                "mean_time_from_previous_s": np.nan if mean is None else round(mean, 1),
+            }
+        )
+    return pd.DataFrame(rows, columns=STEP_COLUMNS).astype({c: "float64" for c in STEP_COLUMNS[3:] if c != "dropped"})
+
+
+def funnel_table(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None) -> "pd.DataFrame":
+    """The funnel as a table: per step, or per group and step (``by``), or per period and step (``trend``)."""
+    import pandas as pd
+
+    if spec.order not in ORDERS:
+        raise UsageError(f"--order must be one of {', '.join(ORDERS)} (got {spec.order!r})")
+    if by is not None and trend is not None:
+        raise UsageError("use --by or --trend, not both")
+    if by is not None and by not in loaded.properties:
+        raise UsageError(f"--by {by!r} was not loaded as a property")
+    users = loaded.engine.funnel_users(window, spec.steps, spec.window_s, spec.order, by=by, trend=trend)
+    if by is None and trend is None:
+        return step_table(users, spec)
+    key = "group" if by is not None else "period"
+    if by is not None:
+        users = users.assign(group=users["group"].astype(object).where(users["group"].notna(), NONE_LABEL))
+    frames = []
+    for value, part in users.groupby(key, sort=True):
+        table = step_table(part, spec)
+        table.insert(0, by if by is not None else "period", value if key == "group" else pd.Timestamp(value).date())
+        frames.append(table)
+    if not frames:
+        empty = step_table(users.iloc[0:0], spec).iloc[0:0]
+        empty.insert(0, by if by is not None else "period", [])
+        return empty
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,48 @@
+"""``userops funnel``: where do visitors drop off on the way to purchase?"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from userops.analytics.periods import PERIODS
+from userops.cli.app import command
+from userops.cli.context import RunContext
+from userops.cli.options import Inputs
+
+
+@command("funnel")
+def funnel(
+    inputs: Inputs,
+    steps: Annotated[Optional[str], typer.Option("--steps", help="Event names in order, comma-separated; a step may list alternatives a|b.")] = None,
+    window: Annotated[Optional[str], typer.Option("--window", help="Conversion window from the step-1 time: s/m/h/d/w, e.g. 14d.", show_default="14d")] = None,
+    order: Annotated[Optional[str], typer.Option("--order", help="ordered (others may come between), strict (nothing between) or unordered.", show_default="ordered")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="One funnel per value of this event property (of the step-1 event).")] = None,
+    trend: Annotated[Optional[str], typer.Option("--trend", help="Per period of the step-1 time: day|week|month|quarter|year.")] = None,
+    *,
+    run: RunContext,
+) -> None:
+    """Where do visitors drop off? Conversion per step, with the time between steps.
+
+    Example: [bold]userops funnel events.csv --steps home,product_view,add_to_cart,checkout,purchase --trend week[/bold]
+    """
+    from userops.analytics.funnel import ORDERS, FunnelSpec, funnel_table, parse_steps, parse_window
+
+    step_list = run.choose("steps", steps, None)
+    if not step_list:
+        from userops.errors import UsageError
+
+        raise UsageError("--steps is required", hint="e.g. --steps home,product_view,purchase")
+    spec = FunnelSpec(
+        parse_steps(step_list),
+        parse_window(run.choose("window", window, "14d")),
+        run.choose("order", order, "ordered", ORDERS),
+    )
+    trend = run.choose("trend", trend, None, PERIODS + (None,))
+    by = run.choose("by", by, None)
+    loaded = run.load_events(inputs, properties=(by,) if by else ())
+    frame_window = run.window(loaded)
+    with run.progress("computing the funnel"):
+        table = funnel_table(loaded, frame_window, spec, by=by, trend=trend)
+    run.emit(table, title=f"funnel ({spec.order}, window {window or '14d'})", as_of=frame_window.as_of.isoformat())

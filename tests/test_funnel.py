@@ -1,0 +1,155 @@
+"""Funnels: PostHog-style ordered / strict / unordered semantics, worked by hand."""
+
+import datetime as dt
+import io
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from userops.analytics.funnel import FunnelSpec, funnel_table, parse_steps, parse_window, step_table
+from userops.cli.app import app
+from userops.errors import UsageError
+from userops.io.normalise import load_events
+
+
+def funnel(write, rows, steps, window="1h", order="ordered", by=None, trend=None, as_of=None, start=None):
+    text = "user_id,event,timestamp,channel\n" + "\n".join(",".join(r) for r in rows) + "\n"
+    loaded = load_events([write("events.csv", text)], properties=("channel",))
+    window_ = loaded.window(as_of, start=start)
+    spec = FunnelSpec(parse_steps(steps), parse_window(window), order)
+    return funnel_table(loaded, window_, spec, by=by, trend=trend)
+
+
+def users(table):
+    return table["users"].tolist()
+
+
+def test_window_edges(write):
+    rows = [
+        ("u1", "a", "2025-01-01 10:00:00", "web"), ("u1", "b", "2025-01-01 11:00:00", "web"),  # exactly 1 h: counts
+        ("u2", "a", "2025-01-01 10:00:00", "web"), ("u2", "b", "2025-01-01 11:00:01", "web"),  # 1 h 1 s: does not
+    ]
+    table = funnel(write, rows, "a,b")
+    assert users(table) == [2, 1]
+    assert table["conversion_from_previous"].tolist() == [1.0, 0.5]
+    assert table["dropped"].tolist() == [0, 1]
+    assert table["median_time_from_previous_s"].tolist()[1] == 3600.0
+
+
+def test_events_before_step_one_and_repeats(write):
+    rows = [
+        ("u3", "b", "2025-01-01 09:00:00", "web"),  # before any step 1: ignored
+        ("u3", "a", "2025-01-01 10:00:00", "web"),
+        ("u3", "a", "2025-01-01 10:05:00", "web"),  # a second attempt
+        ("u3", "b", "2025-01-01 10:30:00", "web"),
+        ("u3", "b", "2025-01-01 10:40:00", "web"),  # a repeated step counts once
+    ]
+    table = funnel(write, rows, "a,b")
+    assert users(table) == [1, 1]
+    # the earliest attempt that reached step 2: 10:00 -> 10:30
+    assert table["median_time_from_previous_s"].tolist()[1] == 1800.0
+
+
+def test_second_attempt_goes_further(write):
+    rows = [
+        ("u4", "a", "2025-01-01 10:00:00", "web"), ("u4", "b", "2025-01-01 10:10:00", "web"),
+        ("u4", "a", "2025-01-01 11:30:00", "web"), ("u4", "b", "2025-01-01 11:40:00", "web"),
+        ("u4", "c", "2025-01-01 12:00:00", "web"),  # 2 h after the first a, 30 min after the second
+    ]
+    table = funnel(write, rows, "a,b,c")
+    assert users(table) == [1, 1, 1]
+    assert table["median_time_from_previous_s"].tolist()[1:] == [600.0, 1200.0]
+
+
+def test_strict_breaks_on_any_other_event(write):
+    rows = [
+        ("u5", "a", "2025-01-01 10:00:00", "web"), ("u5", "x", "2025-01-01 10:01:00", "web"), ("u5", "b", "2025-01-01 10:02:00", "web"),
+        ("u6", "a", "2025-01-01 10:00:00", "web"), ("u6", "b", "2025-01-01 10:01:00", "web"),
+    ]
+    assert users(funnel(write, rows, "a,b", order="strict")) == [2, 1]
+    assert users(funnel(write, rows, "a,b", order="ordered")) == [2, 2]
+
+
+def test_unordered_and_alternatives(write):
+    rows = [
+        ("u7", "c", "2025-01-01 10:00:00", "web"), ("u7", "a", "2025-01-01 10:10:00", "web"), ("u7", "b", "2025-01-01 10:20:00", "web"),
+        ("u8", "z", "2025-01-01 10:00:00", "web"), ("u8", "b", "2025-01-01 10:30:00", "web"),
+    ]
+    # ordered: u7 a -> b, no c after; u8's z is an alternative for step 1 only with a|z
+    assert users(funnel(write, rows, "a|z,b,c")) == [2, 2, 0]
+    unordered = funnel(write, rows, "a,b,c", order="unordered")
+    # u7 has all three in any order within the hour; u8 has only b
+    assert users(unordered) == [2, 1, 1]
+    # sorted step times of u7: 10:00, 10:10, 10:20
+    assert unordered["median_time_from_previous_s"].tolist()[1:] == [600.0, 600.0]
+
+
+def test_breakdown_with_missing_value(write):
+    rows = [
+        ("u9", "a", "2025-01-01 10:00:00", "email"), ("u9", "b", "2025-01-01 10:10:00", "web"),  # first touch: email
+        ("u10", "a", "2025-01-01 10:00:00", ""),
+    ]
+    table = funnel(write, rows, "a,b", by="channel")
+    assert table[["channel", "step", "users"]].values.tolist() == [["(none)", 1, 1], ["(none)", 2, 0], ["email", 1, 1], ["email", 2, 1]]
+
+
+def test_trend_by_week_of_step_one(write):
+    rows = [
+        ("u11", "a", "2025-01-06 10:00:00", "web"), ("u11", "b", "2025-01-06 10:10:00", "web"),  # week of Mon 2025-01-06
+        ("u12", "a", "2025-01-13 10:00:00", "web"),  # week of 2025-01-13, no b
+        ("u11", "a", "2025-01-14 10:00:00", "web"),  # u11 again in week 2, no b this time
+    ]
+    table = funnel(write, rows, "a,b", trend="week")
+    assert table[["period", "step", "users"]].values.tolist() == [
+        [dt.date(2025, 1, 6), 1, 1], [dt.date(2025, 1, 6), 2, 1],
+        [dt.date(2025, 1, 13), 1, 2], [dt.date(2025, 1, 13), 2, 0],
+    ]
+
+
+def test_from_restricts_step_one(write):
+    rows = [
+        ("u13", "a", "2025-01-01 23:50:00", "web"), ("u13", "b", "2025-01-02 00:10:00", "web"),
+        ("u14", "a", "2025-01-02 09:00:00", "web"), ("u14", "b", "2025-01-02 09:10:00", "web"),
+    ]
+    assert users(funnel(write, rows, "a,b", start=dt.date(2025, 1, 2))) == [1, 1]
+
+
+def test_parsers_and_errors():
+    assert parse_steps("home, product_view|search ,purchase") == (("home",), ("product_view", "search"), ("purchase",))
+    assert [parse_window(w) for w in ("30m", "12h", "14d", "2w", "90", "45s")] == [1800, 43200, 1209600, 1209600, 90, 45]
+    with pytest.raises(UsageError):
+        parse_steps("only_one")
+    with pytest.raises(UsageError):
+        parse_window("soon")
+    empty = step_table(pd.DataFrame({"furthest": pd.Series([], dtype="int64")}), FunnelSpec((("a",), ("b",))))
+    assert empty["users"].tolist() == [0, 0]
+
+
+def test_incident_week_shows_in_the_trend(examples_dir):
+    result = CliRunner().invoke(
+        app,
+        ["funnel", f"{examples_dir}/events.csv", "--steps", "home,product_view,add_to_cart,checkout,purchase",
+         "--window", "7d", "--trend", "week", "--format", "csv", "--quiet"],
+    )
+    assert result.exit_code == 0, result.stderr
+    table = pd.read_csv(io.StringIO(result.stdout))
+    purchase = table[table["step"] == 5].set_index("period")["conversion_from_previous"]
+    incident = purchase.loc["2025-05-12"]
+    others = purchase.drop("2025-05-12")
+    assert incident < 0.5 * others.median()  # checkout -> purchase collapses that week
+    assert (others > 0.5).all()
+
+
+def test_cli_funnel_equals_library(examples_dir):
+    result = CliRunner().invoke(
+        app, ["funnel", f"{examples_dir}/events.csv", "--steps", "home,product_view,purchase", "--format", "json", "--quiet"]
+    )
+    assert result.exit_code == 0, result.stderr
+    loaded = load_events([f"{examples_dir}/events.csv"])
+    lib = funnel_table(loaded, loaded.window(), FunnelSpec(parse_steps("home,product_view,purchase")))
+    import json
+
+    assert json.loads(result.stdout) == json.loads(lib.to_json(orient="records"))
+    bad = CliRunner().invoke(app, ["funnel", f"{examples_dir}/events.csv", "--steps", "home"])
+    assert bad.exit_code == 2 and "at least two steps" in bad.stderr
