@@ -499,6 +499,60 @@ class Engine:
             FROM ranked WHERE rank = 1 ORDER BY user_id{', period' if trend else ''}"""
         return self.frame(sql)
 
+    def retention_cells(
+        self,
+        window: Window,
+        *,
+        source: str = "orders",
+        period: str = "month",
+        week_start: str = "monday",
+        cohort: str = "first",
+        mode: str = "classic",
+        start_event: tuple[str, ...] = (),
+        return_event: tuple[str, ...] = (),
+    ) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+        """Cohort sizes (cohort, size, revenue0) and cells (cohort, k, users, revenue) — for
+        ``rolling`` one row per cohort and *last* return period k. See analytics/retention.py."""
+        end = f"TIMESTAMP '{window.end.isoformat(sep=' ')}'"
+        in_list = lambda names: "event IN (" + ", ".join(parse.sql_str(e) for e in names) + ")"  # noqa: E731
+        if source == "orders":
+            activity = f"SELECT customer_id AS user_id, order_ts AS ts, true AS s, true AS r, amount AS revenue FROM orders WHERE reason IS NULL AND order_ts < {end}"
+        else:
+            s_cond = in_list(start_event) if start_event else "true"
+            r_cond = in_list(return_event) if return_event else "true"
+            activity = f"SELECT user_id, event_ts AS ts, {s_cond} AS s, {r_cond} AS r, NULL::DOUBLE AS revenue FROM events WHERE reason IS NULL AND event_ts < {end}"
+        unit = PERIOD_UNITS[period]
+        trunc = (
+            "CAST(date_trunc('week', ts + INTERVAL 1 DAY) - INTERVAL 1 DAY AS DATE)" if period == "week" and week_start == "sunday"
+            else f"CAST(date_trunc('{unit}', ts) AS DATE)"
+        )
+        k = {"day": "date_diff('day', c, a.p)", "week": "date_diff('day', c, a.p) // 7", "month": "date_diff('month', c, a.p)"}[period]
+        since = ""
+        if window.start is not None:
+            first_day = window.start.date()
+            since = f"AND c >= DATE '{first_day.isoformat()}'"
+        if cohort == "first":
+            cohorts = f"SELECT * FROM (SELECT user_id, min(p) FILTER (WHERE started) AS c FROM act GROUP BY user_id) WHERE c IS NOT NULL {since}"
+        else:
+            cohorts = f"SELECT user_id, p AS c FROM act WHERE started {since.replace('AND c', 'AND p')}"
+        base = f"""
+            WITH act AS (SELECT user_id, {trunc} AS p, bool_or(s) AS started, bool_or(r) AS returned, sum(revenue) AS revenue
+                         FROM ({activity}) GROUP BY 1, 2),
+            cohorts AS ({cohorts})"""
+        sizes = self.frame(
+            f"""{base}
+            SELECT c AS cohort, count(*) AS size, CAST(sum(a.revenue) AS DOUBLE) AS revenue0
+            FROM cohorts JOIN act a ON a.user_id = cohorts.user_id AND a.p = cohorts.c GROUP BY 1 ORDER BY 1"""
+        )
+        if mode == "classic":
+            cells = f"""SELECT c AS cohort, {k} AS k, count(*) AS users, CAST(sum(a.revenue) AS DOUBLE) AS revenue
+                        FROM cohorts JOIN act a USING (user_id) WHERE a.p > c AND a.returned GROUP BY 1, 2"""
+        else:
+            cells = f"""SELECT cohort, k, count(*) AS users FROM (
+                            SELECT c AS cohort, user_id, max({k}) AS k FROM cohorts JOIN act a USING (user_id)
+                            WHERE a.p > c AND a.returned GROUP BY 1, 2) GROUP BY 1, 2"""
+        return sizes, self.frame(f"{base} {cells} ORDER BY 1, 2")
+
     def rows_read(self) -> int:
         total = " + ".join(f"sum({q(c)})" for c in DROP_COLUMNS.values())
         return int(self.con.execute(f"SELECT coalesce(sum(lines) + {total}, 0) FROM orders").fetchone()[0])

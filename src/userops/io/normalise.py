@@ -216,6 +216,21 @@ def load_events(
     return LoadedEvents(engine, [s.info for s in sources], mappings, DropReport(n_read, dropped, {}), first_ts, last_ts, n_ok, tuple(properties))
 
 
+def input_has_events(paths: list[str], options: LoadOptions | None = None) -> bool:
+    """True when every input has an event-name column (so it is a clickstream, not orders).
+    Reads only headers (stdin is assumed to hold orders: it cannot be read twice)."""
+    options = options or LoadOptions()
+    if not paths or "-" in paths:
+        return False
+    for path in paths:
+        source = open_source(path, encoding=options.encoding)
+        headers = list(source.info.headers) or (list(source.table.column_names) if source.table is not None else [])
+        mapping = colmod.resolve_roles(headers, options.columns, file=source.info.name)
+        if schema.ROLE_EVENT not in mapping:
+            return False
+    return True
+
+
 def parse_date(text: str, *, flag: str) -> dt.date:
     """``YYYY-MM-DD`` (or ``today``) for flags like ``--as-of``/``--from``/``--to``."""
     text = text.strip()

@@ -7,10 +7,11 @@ import math
 
 
 def is_missing(value) -> bool:
-    if value is None:
+    """None, NaN, NaT and pandas' NA."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
         return True
     try:
-        return bool(value != value) or str(value) in ("NaT", "<NA>")
+        return bool(value != value)
     except (TypeError, ValueError):
         return False
 

@@ -27,6 +27,11 @@ def _kind(series: "pd.Series") -> str:
     return "text"
 
 
+def _min_text_width(values: list[str]) -> int:
+    """Short labels (dates, segment names) are never cut; long text may be."""
+    return min(max([len(v) for v in values] + [0]), 16)
+
+
 def rich_table(frame: "pd.DataFrame", *, title: str | None = None, max_rows: int = MAX_ROWS) -> "Table":
     """A rich Table; a one-row frame is shown vertically (metric | value)."""
     from rich.table import Table
@@ -48,7 +53,8 @@ def rich_table(frame: "pd.DataFrame", *, title: str | None = None, max_rows: int
             width = max([len(str(c))] + [len(r[i]) for r in rows])
             table.add_column(c, justify="right" if kinds[c] in ("int", "float") else "left", no_wrap=True, min_width=width)
         else:  # long text (actions) is cut with an ellipsis rather than wrapped into a tower
-            table.add_column(c, overflow="ellipsis", no_wrap=True, max_width=48)
+            width = _min_text_width([r[i] for r in rows])
+            table.add_column(c, overflow="ellipsis", no_wrap=True, max_width=max(48, width), min_width=max(width, len(str(c)) if len(str(c)) <= 16 else 0))
     for r in rows:
         table.add_row(*r)
     return table

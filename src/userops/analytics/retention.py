@@ -1,0 +1,202 @@
+"""Cohort retention (SPEC §4 retention).
+
+* Cohort = the period (``day|week|month``; weeks start on Monday or ``--week-start sunday``)
+  of a user's first start event (default: first order, or first event), or with
+  ``cohort="recurring"`` every period in which they did the start event. Cohorts start
+  inside the window.
+* Cell (c, 0) is the cohort size; cell (c, k ≥ 1) counts distinct users of cohort c with a
+  return event in period c+k (``classic``) or in c+k or later (``rolling``).
+* A cell whose period had not ended by the as-of date is *incomplete*: blank, never 0, and
+  left out of the average curve, which weights cohorts by size over the cohorts observable
+  at each k (sum of users / sum of sizes).
+* For orders, revenue per cohort and period (classic) is available too.
+
+The scan (:meth:`userops.scan.Engine.retention_cells`) returns per (cohort, k) counts;
+:func:`retention_frames` builds the matrix, the incomplete mask and the curve.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from userops.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+PERIODS = ("day", "week", "month")
+MODES = ("classic", "rolling")
+COHORTS = ("first", "recurring")
+VALUES = ("count", "percent", "revenue")
+LONG_COLUMNS = ["cohort", "period", "users", "rate", "revenue", "complete"]
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    counts: "pd.DataFrame"  # cohort x k users (NaN where incomplete)
+    rates: "pd.DataFrame"  # cohort x k rates 0-1 (NaN where incomplete)
+    revenue: "pd.DataFrame | None"  # cohort x k revenue (orders only)
+    sizes: "pd.Series"  # cohort -> size
+    incomplete: "pd.DataFrame"  # cohort x k booleans
+    curve: "pd.DataFrame"  # k, cohorts, users, size, rate
+    notes: list[str] = field(default_factory=list)
+
+
+def period_index(start: dt.date, day: dt.date, period: str) -> int:
+    """How many periods after ``start`` (a period start) the period holding ``day`` begins."""
+    if period == "day":
+        return (day - start).days
+    if period == "week":
+        return (day - start).days // 7
+    return (day.year - start.year) * 12 + day.month - start.month
+
+
+def add_periods(start: dt.date, k: int, period: str) -> dt.date:
+    if period == "day":
+        return start + dt.timedelta(days=k)
+    if period == "week":
+        return start + dt.timedelta(days=7 * k)
+    month = start.month - 1 + k
+    return dt.date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def retention_frames(
+    cells: "pd.DataFrame", sizes: "pd.DataFrame", *, as_of: dt.date, period: str, mode: str = "classic", periods: int | None = None
+) -> RetentionResult:
+    """Matrix, rates, incomplete mask and average curve from the scan's cells.
+
+    ``sizes``: cohort, size, revenue0. ``cells``: cohort, k, users, revenue — for ``rolling``,
+    ``k`` is the last period with a return and users are counted at every k' ≤ k."""
+    import numpy as np
+    import pandas as pd
+
+    if period not in PERIODS:
+        raise UsageError(f"--period must be one of {', '.join(PERIODS)} (got {period!r})")
+    if mode not in MODES:
+        raise UsageError(f"--mode must be classic or rolling (got {mode!r})")
+    cohorts = [c.date() if hasattr(c, "date") else c for c in sizes["cohort"]]
+    size = pd.Series(sizes["size"].to_numpy("int64"), index=cohorts, name="size")
+    horizon = max([period_index(c, as_of, period) for c in cohorts] + [0])
+    if periods is not None:
+        horizon = min(horizon, periods)
+    ks = list(range(0, horizon + 1))
+    counts = pd.DataFrame(0.0, index=cohorts, columns=ks)
+    revenue = pd.DataFrame(0.0, index=cohorts, columns=ks)
+    counts[0] = size.astype(float)
+    if "revenue0" in sizes:
+        revenue[0] = sizes["revenue0"].to_numpy("float64")
+    for row in cells.itertuples(index=False):
+        c = row.cohort.date() if hasattr(row.cohort, "date") else row.cohort
+        k = int(row.k)
+        if mode == "classic":
+            if 1 <= k <= horizon:
+                counts.loc[c, k] += row.users
+                if "revenue" in cells:
+                    revenue.loc[c, k] += 0.0 if row.revenue is None or row.revenue != row.revenue else row.revenue
+        else:
+            for j in range(1, min(k, horizon) + 1):
+                counts.loc[c, j] += row.users
+    # a cell is incomplete when its period had not ended by the as-of date
+    incomplete = pd.DataFrame(
+        [[add_periods(c, k + 1, period) - dt.timedelta(days=1) > as_of for k in ks] for c in cohorts], index=cohorts, columns=ks
+    )
+    counts = counts.mask(incomplete)
+    revenue = revenue.mask(incomplete).round(2)
+    rates = counts.div(size, axis=0).round(4)
+    observed = ~incomplete
+    curve_rows = []
+    for k in ks:
+        mask = observed[k]
+        total = int(size[mask].sum())
+        users = float(counts.loc[mask, k].sum())
+        curve_rows.append({"period": k, "cohorts": int(mask.sum()), "size": total, "users": int(users), "rate": round(users / total, 4) if total else np.nan})
+    curve = pd.DataFrame(curve_rows)
+    notes = []
+    n_incomplete = int(incomplete.values.sum())
+    if n_incomplete:
+        notes.append(f"{n_incomplete} cells are incomplete as of {as_of} (left blank and out of the average)")
+    return RetentionResult(counts, rates, revenue if "revenue" in cells or "revenue0" in sizes else None, size, incomplete, curve, notes)
+
+
+def matrix_table(result: RetentionResult, values: str = "count") -> "pd.DataFrame":
+    """Wide table: cohort, size, period_0..period_n (counts, rates or revenue) and an
+    ``average`` row (size-weighted over the observable cohorts)."""
+    import pandas as pd
+
+    if values == "revenue" and result.revenue is None:
+        raise UsageError("--values revenue needs order data (an amount column)")
+    source = {"count": result.counts, "percent": result.rates, "revenue": result.revenue}[values]
+    table = source.copy()
+    table.columns = [f"period_{k}" for k in table.columns]
+    table.insert(0, "size", result.sizes.to_numpy())
+    # cohort start dates as ISO text: the column also holds the "average" row's label
+    table.insert(0, "cohort", [c.isoformat() for c in result.sizes.index])
+    if values != "revenue":
+        avg = {"cohort": "average", "size": int(result.sizes.sum())}
+        for row in result.curve.itertuples(index=False):
+            avg[f"period_{row.period}"] = row.rate if values == "percent" else row.users
+        table = pd.concat([table, pd.DataFrame([avg])], ignore_index=True)
+    if values == "count":  # whole numbers, blank where incomplete
+        for col in table.columns[2:]:
+            table[col] = table[col].astype("Int64")
+    return table.reset_index(drop=True)
+
+
+def long_table(result: RetentionResult) -> "pd.DataFrame":
+    """One row per cohort and period: cohort (start date), period (k), users, rate, revenue, complete."""
+    import pandas as pd
+
+    rows = []
+    for c in result.counts.index:
+        for k in result.counts.columns:
+            complete = not bool(result.incomplete.loc[c, k])
+            rows.append(
+                {
+                    "cohort": c,
+                    "period": int(k),
+                    "users": result.counts.loc[c, k] if complete else None,
+                    "rate": result.rates.loc[c, k] if complete else None,
+                    "revenue": (result.revenue.loc[c, k] if complete else None) if result.revenue is not None else None,
+                    "complete": complete,
+                }
+            )
+    frame = pd.DataFrame(rows, columns=LONG_COLUMNS)
+    frame["users"] = frame["users"].astype("Int64")
+    frame["rate"] = frame["rate"].astype("float64")
+    frame["revenue"] = frame["revenue"].astype("float64")
+    return frame
+
+
+
+def retention(
+    loaded,
+    window,
+    *,
+    period: str = "month",
+    mode: str = "classic",
+    cohort: str = "first",
+    week_start: str = "monday",
+    start_event: tuple[str, ...] = (),
+    return_event: tuple[str, ...] = (),
+    periods: int | None = None,
+) -> RetentionResult:
+    """Run the scan on loaded orders (purchases) or events and build the result."""
+    if cohort not in COHORTS:
+        raise UsageError(f"--cohort must be first or recurring (got {cohort!r})")
+    if week_start not in ("monday", "sunday"):
+        raise UsageError(f"--week-start must be monday or sunday (got {week_start!r})")
+    source = "orders" if hasattr(loaded, "n_orders") else "events"
+    if source == "orders" and (start_event or return_event):
+        raise UsageError("--start-event/--return-event need event data", hint="pass an events file")
+    if period not in PERIODS:
+        raise UsageError(f"--period must be one of {', '.join(PERIODS)} (got {period!r})")
+    sizes, cells = loaded.engine.retention_cells(
+        window, source=source, period=period, week_start=week_start, cohort=cohort, mode=mode,
+        start_event=start_event, return_event=return_event,
+    )
+    result = retention_frames(cells, sizes, as_of=window.as_of, period=period, mode=mode, periods=periods)
+    if source == "events":
+        result = RetentionResult(result.counts, result.rates, None, result.sizes, result.incomplete, result.curve, result.notes)
+    return result

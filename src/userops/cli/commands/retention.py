@@ -1,0 +1,50 @@
+"""``userops retention``: do customers come back?"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from userops.cli.app import command
+from userops.cli.context import RunContext
+from userops.cli.options import Inputs
+
+
+@command("retention")
+def retention(
+    inputs: Inputs,
+    period: Annotated[Optional[str], typer.Option("--period", help="day|week|month cohorts and periods.", show_default="month")] = None,
+    periods: Annotated[Optional[int], typer.Option("--periods", min=1, help="Show at most this many periods after the cohort's.")] = None,
+    mode: Annotated[Optional[str], typer.Option("--mode", help="classic (a return in period k) or rolling (in k or later).", show_default="classic")] = None,
+    cohort: Annotated[Optional[str], typer.Option("--cohort", help="first (period of the first start event) or recurring (every period with one).", show_default="first")] = None,
+    start_event: Annotated[Optional[str], typer.Option("--start-event", help="Events: what puts a user in a cohort (comma-separated alternatives; default any event).")] = None,
+    return_event: Annotated[Optional[str], typer.Option("--return-event", help="Events: what counts as coming back (default any event).")] = None,
+    week_start: Annotated[Optional[str], typer.Option("--week-start", help="monday or sunday.", show_default="monday")] = None,
+    values: Annotated[Optional[str], typer.Option("--values", help="count, percent, or revenue (orders).", show_default="count")] = None,
+    long: Annotated[bool, typer.Option("--long", help="One row per cohort and period (cohort, period, users, rate, revenue, complete).")] = False,
+    *,
+    run: RunContext,
+) -> None:
+    """Do customers come back? Cohort retention by day, week or month; incomplete periods stay blank.
+
+    Example: [bold]userops retention orders.csv --period month --values percent[/bold]
+    """
+    from userops.analytics import retention as ret
+    from userops.io.normalise import input_has_events
+
+    as_list = lambda text: tuple(e.strip() for e in text.split(",") if e.strip()) if text else ()  # noqa: E731
+    options = dict(
+        period=run.choose("period", period, "month", ret.PERIODS), mode=run.choose("mode", mode, "classic", ret.MODES),
+        cohort=run.choose("cohort", cohort, "first", ret.COHORTS), week_start=run.choose("week_start", week_start, "monday", ("monday", "sunday")),
+        start_event=as_list(start_event), return_event=as_list(return_event), periods=periods,
+    )
+    shown = run.choose("values", values, "count", ret.VALUES)
+    loaded = run.load_events(inputs) if input_has_events(inputs, run.load_options()) else run.load_orders(inputs)
+    window = run.window(loaded)
+    with run.progress("computing retention"):
+        result = ret.retention(loaded, window, **options)
+    for note in result.notes:
+        run.note(note)
+    table = ret.long_table(result) if long else ret.matrix_table(result, shown)
+    run.emit(table, title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat())

@@ -1,0 +1,150 @@
+"""Cohort retention worked by hand: classic, rolling, recurring, incomplete cells, revenue, weeks."""
+
+import datetime as dt
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from userops.analytics.retention import long_table, matrix_table, retention
+from userops.cli.app import app
+from userops.errors import UsageError
+from userops.io.normalise import load_events, load_orders
+
+# A: Jan 5 (10), Feb 10 (20), Apr 1 (30); B: Jan 20 (5), Mar 3 (7);
+# C: Feb 2 (8), Feb 20 (2), Apr 15 (4); D: Mar 9 (6)
+ORDERS = """customer_id,order_date,amount
+A,2024-01-05,10
+A,2024-02-10,20
+A,2024-04-01,30
+B,2024-01-20,5
+B,2024-03-03,7
+C,2024-02-02,8
+C,2024-02-20,2
+C,2024-04-15,4
+D,2024-03-09,6
+"""
+JAN, FEB, MAR = dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)
+
+
+def result_for(write, as_of="2024-04-30", **options):
+    loaded = load_orders([write("o.csv", ORDERS)])
+    return retention(loaded, loaded.window(as_of), period="month", **options)
+
+
+def rows(frame):
+    return [[None if pd.isna(v) else v for v in row] for row in frame.values.tolist()]
+
+
+def test_classic_counts_incomplete_and_average(write):
+    result = result_for(write)
+    # cohorts Jan {A, B}, Feb {C}, Mar {D}; Jan: A back in Feb, B in Mar, A in Apr; Feb: C in Apr
+    assert rows(result.counts) == [[2, 1, 1, 1], [1, 0, 1, None], [1, 0, None, None]]
+    assert list(result.counts.index) == [JAN, FEB, MAR]
+    # May and June had not happened by 2024-04-30: blank, never 0
+    assert result.incomplete.values.tolist() == [[False] * 4, [False, False, False, True], [False, False, True, True]]
+    # average weights cohorts by size over those observable: k1 (1+0+0)/4, k2 (1+1)/3, k3 1/2
+    assert result.curve["rate"].tolist() == [1.0, 0.25, 0.6667, 0.5]
+    assert result.curve["cohorts"].tolist() == [3, 3, 2, 1]
+
+
+def test_rolling(write):
+    result = result_for(write, mode="rolling")
+    # Jan: A last back in Apr (k3), B in Mar (k2) -> 2, 2, 1; Feb: C in Apr (k2) -> 1, 1
+    assert rows(result.counts) == [[2, 2, 2, 1], [1, 1, 1, None], [1, 0, None, None]]
+
+
+def test_recurring_cohorts(write):
+    result = result_for(write, cohort="recurring")
+    # Feb cohort = A (active Feb) and C (first in Feb); both back in April (k2), nobody in March
+    feb = result.counts.loc[FEB].tolist()
+    assert feb[:3] == [2, 0, 2]
+    # April cohort: A and C again (active in April), nothing after it yet
+    assert result.sizes.to_dict() == {JAN: 2, FEB: 2, MAR: 2, dt.date(2024, 4, 1): 2}
+
+
+def test_revenue_and_mid_month_as_of(write):
+    result = result_for(write)
+    # Jan cohort: k0 15, A's Feb 20, B's Mar 7, A's Apr 30; Feb cohort: C's two Feb orders 10, Apr 4
+    assert rows(result.revenue) == [[15.0, 20.0, 7.0, 30.0], [10.0, 0.0, 4.0, None], [6.0, 0.0, None, None]]
+    mid = result_for(write, as_of="2024-04-15")
+    # April had not ended: every April cell is blank
+    assert rows(mid.counts) == [[2, 1, 1, None], [1, 0, None, None], [1, None, None, None]]
+
+
+def test_tables(write):
+    result = result_for(write)
+    matrix = matrix_table(result, "count")
+    assert list(matrix.columns) == ["cohort", "size", "period_0", "period_1", "period_2", "period_3"]
+    assert matrix.iloc[-1].tolist()[:2] == ["average", 4]
+    percent = matrix_table(result, "percent")
+    assert percent.iloc[0, 2:].tolist() == [1.0, 0.5, 0.5, 0.5]
+    long = long_table(result)
+    assert list(long.columns) == ["cohort", "period", "users", "rate", "revenue", "complete"]
+    feb3 = long[(long["cohort"] == FEB) & (long["period"] == 3)].iloc[0]
+    assert pd.isna(feb3["users"]) and not feb3["complete"]
+    assert long[(long["cohort"] == JAN) & (long["period"] == 1)]["rate"].iloc[0] == 0.5
+
+
+def test_weeks_and_week_start(write):
+    # Sunday 2024-01-07 then Monday 2024-01-08
+    events = "user_id,event,timestamp\nu1,visit,2024-01-07 10:00\nu1,visit,2024-01-08 10:00\n"
+    loaded = load_events([write("e.csv", events)])
+    window = loaded.window("2024-01-20")
+    monday = retention(loaded, window, period="week")
+    sunday = retention(loaded, window, period="week", week_start="sunday")
+    assert list(monday.counts.index) == [dt.date(2024, 1, 1)] and monday.counts.iloc[0, 1] == 1  # back the next week
+    assert list(sunday.counts.index) == [dt.date(2024, 1, 7)] and sunday.counts.iloc[0, 1] == 0  # same week
+
+
+def test_events_start_and_return_events(write):
+    events = (
+        "user_id,event,timestamp\n"
+        "u1,signup,2024-01-01\nu1,purchase,2024-01-02\nu1,purchase,2024-02-10\n"
+        "u2,signup,2024-01-15\nu2,visit,2024-02-01\n"
+        "u3,visit,2024-01-03\n"  # never signs up: in no cohort
+    )
+    loaded = load_events([write("e.csv", events)])
+    result = retention(loaded, loaded.window("2024-02-29"), period="month", start_event=("signup",), return_event=("purchase",))
+    assert rows(result.counts) == [[2, 1]]  # u1 and u2 signed up in January; only u1 purchased in February
+    assert result.revenue is None
+
+
+def test_days(write):
+    loaded = load_orders([write("o.csv", ORDERS)])
+    result = retention(loaded, loaded.window("2024-01-06"), period="day")
+    # A's cohort 2024-01-05 has one user; Jan 6 saw no return; the as-of day itself is complete
+    assert result.counts.loc[dt.date(2024, 1, 5)].tolist() == [1, 0]
+
+
+def test_errors(write):
+    loaded = load_orders([write("o.csv", ORDERS)])
+    with pytest.raises(UsageError):
+        retention(loaded, loaded.window(), start_event=("signup",))
+    with pytest.raises(UsageError):
+        retention(loaded, loaded.window(), period="year")
+    with pytest.raises(UsageError):
+        matrix_table(retention(load_events([write("e.csv", "user_id,event,timestamp\nu,a,2024-01-01\n")]), loaded.window()), "revenue")
+
+
+def test_cli(write):
+    path = write("o.csv", ORDERS)
+    result = CliRunner().invoke(app, ["retention", path, "--as-of", "2024-04-30", "--format", "json", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data[0] == {"cohort": "2024-01-01", "size": 2, "period_0": 2, "period_1": 1, "period_2": 1, "period_3": 1}
+    assert data[1]["period_3"] is None
+    long = CliRunner().invoke(app, ["retention", path, "--as-of", "2024-04-30", "--long", "--format", "csv", "--quiet"])
+    frame = pd.read_csv(io.StringIO(long.stdout))
+    assert list(frame.columns) == ["cohort", "period", "users", "rate", "revenue", "complete"]
+    rev = CliRunner().invoke(app, ["retention", path, "--as-of", "2024-04-30", "--values", "revenue", "--format", "json", "--quiet"])
+    assert json.loads(rev.stdout)[0]["period_3"] == 30.0
+    events_path = write("e.csv", "user_id,event,timestamp\nu,a,2024-01-01\nu,a,2024-02-01\n")
+    events = CliRunner().invoke(app, ["retention", events_path, "--format", "json", "--quiet"])
+    # an events file is detected by its event column; as of its last day (Feb 1) February is incomplete
+    assert json.loads(events.stdout)[0]["period_1"] is None
+    events = CliRunner().invoke(app, ["retention", events_path, "--as-of", "2024-02-29", "--format", "json", "--quiet"])
+    assert json.loads(events.stdout)[0]["period_1"] == 1
