@@ -153,3 +153,40 @@ def test_cli_funnel_equals_library(examples_dir):
     assert json.loads(result.stdout) == json.loads(lib.to_json(orient="records"))
     bad = CliRunner().invoke(app, ["funnel", f"{examples_dir}/events.csv", "--steps", "home"])
     assert bad.exit_code == 2 and "at least two steps" in bad.stderr
+
+
+def test_sessions_and_users_list(write):
+    text = (
+        "user_id,session_id,event,timestamp\n"
+        "u1,s1,a,2025-01-01 10:00:00\nu1,s1,b,2025-01-01 10:05:00\n"  # converts in session s1
+        "u1,s2,a,2025-01-02 10:00:00\n"  # but not in s2
+        "u2,s3,a,2025-01-01 11:00:00\nu2,s4,b,2025-01-01 11:05:00\n"  # b in another session
+    )
+    loaded = load_events([write("s.csv", text)])
+    spec = FunnelSpec(parse_steps("a,b"), 3600)
+    from userops.analytics.funnel import funnel_users, users_table
+
+    assert users(funnel_table(loaded, loaded.window(), spec)) == [2, 2]  # per user: both convert
+    assert users(funnel_table(loaded, loaded.window(), spec, session=True)) == [3, 1]  # per session: only u1/s1
+    per_user = users_table(funnel_users(loaded, loaded.window(), spec), spec)
+    assert per_user.to_dict("list") == {
+        "user_id": ["u1", "u2"], "furthest_step": [2, 2], "furthest_event": ["b", "b"],
+        "step1_time": [pd.Timestamp("2025-01-01 10:00"), pd.Timestamp("2025-01-01 11:00")],
+        "last_step_time": [pd.Timestamp("2025-01-01 10:05"), pd.Timestamp("2025-01-01 11:05")],
+    }
+    per_session = users_table(funnel_users(loaded, loaded.window(), spec, session=True), spec, dropped_at="a")
+    assert per_session[["user_id", "session_id", "furthest_event"]].values.tolist() == [["u1", "s2", "a"], ["u2", "s3", "a"]]
+    with pytest.raises(UsageError):
+        users_table(funnel_users(loaded, loaded.window(), spec), spec, dropped_at="nope")
+
+
+def test_cli_users_dropped_at(examples_dir):
+    result = CliRunner().invoke(
+        app,
+        ["funnel", f"{examples_dir}/events.csv", "--steps", "home,product_view,add_to_cart,checkout,purchase",
+         "--users", "--dropped-at", "add_to_cart", "--format", "csv", "--quiet"],
+    )
+    assert result.exit_code == 0, result.stderr
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    assert list(frame.columns) == ["user_id", "furthest_step", "furthest_event", "step1_time", "last_step_time"]
+    assert len(frame) > 100 and set(frame["furthest_event"]) == {"add_to_cart"}

@@ -434,7 +434,15 @@ class Engine:
         )
 
     def funnel_users(
-        self, window: Window, steps: tuple[tuple[str, ...], ...], window_s: int, order: str, *, by: str | None = None, trend: str | None = None
+        self,
+        window: Window,
+        steps: tuple[tuple[str, ...], ...],
+        window_s: int,
+        order: str,
+        *,
+        by: str | None = None,
+        trend: str | None = None,
+        session: bool = False,
     ) -> "pd.DataFrame":
         """One row per user (per period with ``trend``): the furthest step of their best attempt
         and its step times ``t1``..``tn`` (see :mod:`userops.analytics.funnel` for the rules).
@@ -447,8 +455,10 @@ class Engine:
         if window.start is not None:
             cond.append(f"event_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'")
         group = f", {q(property_column(by))} AS grp" if by else ""
+        # the unit of the funnel: a user, or with ``session`` a user's session (user \x1f session)
+        unit = "concat_ws(chr(31), user_id, coalesce(session_id, ''))" if session else "user_id"
         events = (
-            f"SELECT user_id, event, event_ts AS ts, row_number() OVER (PARTITION BY user_id ORDER BY event_ts, event) AS seq{group} "
+            f"SELECT {unit} AS user_id, event, event_ts AS ts, row_number() OVER (PARTITION BY {unit} ORDER BY event_ts, event) AS seq{group} "
             f"FROM events WHERE reason IS NULL AND {' AND '.join(cond)}"
         )
         in_step = lambda step: "event IN (" + ", ".join(parse.sql_str(e) for e in step) + ")"  # noqa: E731
@@ -495,8 +505,9 @@ class Engine:
             WITH {', '.join(ctes)},
             attempts AS (SELECT *{period} FROM ({attempts})),
             ranked AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY furthest DESC, t1, q1) AS rank FROM attempts)
-            SELECT user_id{out_group}{', period' if trend else ''}, furthest, {out_times}
-            FROM ranked WHERE rank = 1 ORDER BY user_id{', period' if trend else ''}"""
+            SELECT {"split_part(user_id, chr(31), 1) AS user_id, split_part(user_id, chr(31), 2) AS session_id" if session else "user_id"}
+                   {out_group}{', period' if trend else ''}, furthest, {out_times}
+            FROM ranked WHERE rank = 1 ORDER BY 1{', 2' if session else ''}{', period' if trend else ''}"""
         return self.frame(sql)
 
     def retention_cells(

@@ -14,7 +14,9 @@ Definitions (what the tests pin down):
   (any step event), every step with an event in the window counts, in any order; the step
   times, sorted, give the times between steps.
 * Each user is counted once, at the furthest step any attempt reached; their times are those
-  of the earliest attempt that reached it. ``--by PROPERTY`` takes the property of that
+  of the earliest attempt that reached it. With ``session`` the unit is a user's session
+  (attempts never span sessions), so a user who converts in one session but not in another
+  counts twice. ``--by PROPERTY`` takes the property of that
   attempt's step-1 event (missing values as ``(none)``). Trends use the best attempt per user
   and period of the step-1 time.
 
@@ -111,17 +113,59 @@ def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=STEP_COLUMNS).astype({c: "float64" for c in STEP_COLUMNS[3:] if c != "dropped"})
 
 
-def funnel_table(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None) -> "pd.DataFrame":
-    """The funnel as a table: per step, or per group and step (``by``), or per period and step (``trend``)."""
-    import pandas as pd
+USER_COLUMNS = ["user_id", "furthest_step", "furthest_event", "step1_time", "last_step_time"]
 
+
+def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False) -> "pd.DataFrame":
+    """One row per user (or session) with their best attempt: ``furthest`` and ``t1``..``tn``."""
     if spec.order not in ORDERS:
         raise UsageError(f"--order must be one of {', '.join(ORDERS)} (got {spec.order!r})")
     if by is not None and trend is not None:
         raise UsageError("use --by or --trend, not both")
     if by is not None and by not in loaded.properties:
         raise UsageError(f"--by {by!r} was not loaded as a property")
-    users = loaded.engine.funnel_users(window, spec.steps, spec.window_s, spec.order, by=by, trend=trend)
+    if session and not all(m.get("session") for m in loaded.mappings):
+        raise UsageError("--session needs a session column", hint="set --session-col")
+    return loaded.engine.funnel_users(window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session)
+
+
+def users_table(users: "pd.DataFrame", spec: FunnelSpec, *, dropped_at: str | None = None) -> "pd.DataFrame":
+    """The retargeting list: per user (and session), the furthest step reached, its event,
+    the step-1 time and the time of the last step reached. ``dropped_at`` keeps the users whose
+    furthest step is that one (``add_to_cart``: added to the cart and went no further)."""
+    import numpy as np
+    import pandas as pd
+
+    labels = spec.labels
+    furthest = users["furthest"].to_numpy("int64")
+    times = np.column_stack([users[f"t{k}"].to_numpy("datetime64[us]") for k in range(1, len(labels) + 1)]) if len(users) else np.empty((0, len(labels)), "datetime64[us]")
+    last = times[np.arange(len(users)), np.maximum(furthest, 1) - 1] if len(users) else np.array([], "datetime64[us]")
+    out = pd.DataFrame(
+        {
+            "user_id": users["user_id"].to_numpy(),
+            "furthest_step": furthest,
+            "furthest_event": [labels[k - 1] for k in furthest],
+            "step1_time": users["t1"].to_numpy("datetime64[us]"),
+            "last_step_time": last,
+        }
+    )
+    if "session_id" in users:
+        out.insert(1, "session_id", users["session_id"].to_numpy())
+    if dropped_at is not None:
+        matches = [i + 1 for i, label in enumerate(labels) if dropped_at == label or dropped_at in label.split("|")]
+        if not matches:
+            raise UsageError(f"--dropped-at {dropped_at!r} is not a step", hint=f"steps: {', '.join(labels)}")
+        out = out[out["furthest_step"] == matches[0]].reset_index(drop=True)
+    return out
+
+
+def funnel_table(
+    loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False
+) -> "pd.DataFrame":
+    """The funnel as a table: per step, or per group and step (``by``), or per period and step (``trend``)."""
+    import pandas as pd
+
+    users = funnel_users(loaded, window, spec, by=by, trend=trend, session=session)
     if by is None and trend is None:
         return step_table(users, spec)
     key = "group" if by is not None else "period"

@@ -20,6 +20,9 @@ def funnel(
     order: Annotated[Optional[str], typer.Option("--order", help="ordered (others may come between), strict (nothing between) or unordered.", show_default="ordered")] = None,
     by: Annotated[Optional[str], typer.Option("--by", help="One funnel per value of this event property (of the step-1 event).")] = None,
     trend: Annotated[Optional[str], typer.Option("--trend", help="Per period of the step-1 time: day|week|month|quarter|year.")] = None,
+    session: Annotated[bool, typer.Option("--session", help="Count funnels within sessions (needs a session column) instead of users.")] = False,
+    users: Annotated[bool, typer.Option("--users", help="One row per user: the furthest step reached (the retargeting list).")] = False,
+    dropped_at: Annotated[Optional[str], typer.Option("--dropped-at", help="With --users: only users whose furthest step is this one.")] = None,
     *,
     run: RunContext,
 ) -> None:
@@ -27,22 +30,25 @@ def funnel(
 
     Example: [bold]userops funnel events.csv --steps home,product_view,add_to_cart,checkout,purchase --trend week[/bold]
     """
-    from userops.analytics.funnel import ORDERS, FunnelSpec, funnel_table, parse_steps, parse_window
+    from userops.analytics import funnel as fun
 
     step_list = run.choose("steps", steps, None)
     if not step_list:
         from userops.errors import UsageError
 
         raise UsageError("--steps is required", hint="e.g. --steps home,product_view,purchase")
-    spec = FunnelSpec(
-        parse_steps(step_list),
-        parse_window(run.choose("window", window, "14d")),
-        run.choose("order", order, "ordered", ORDERS),
+    spec = fun.FunnelSpec(
+        fun.parse_steps(step_list),
+        fun.parse_window(run.choose("window", window, "14d")),
+        run.choose("order", order, "ordered", fun.ORDERS),
     )
     trend = run.choose("trend", trend, None, PERIODS + (None,))
     by = run.choose("by", by, None)
     loaded = run.load_events(inputs, properties=(by,) if by else ())
     frame_window = run.window(loaded)
     with run.progress("computing the funnel"):
-        table = funnel_table(loaded, frame_window, spec, by=by, trend=trend)
+        if users or dropped_at:
+            table = fun.users_table(fun.funnel_users(loaded, frame_window, spec, session=session), spec, dropped_at=dropped_at)
+        else:
+            table = fun.funnel_table(loaded, frame_window, spec, by=by, trend=trend, session=session)
     run.emit(table, title=f"funnel ({spec.order}, window {window or '14d'})", as_of=frame_window.as_of.isoformat())
