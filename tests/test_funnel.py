@@ -190,3 +190,27 @@ def test_cli_users_dropped_at(examples_dir):
     frame = pd.read_csv(io.StringIO(result.stdout))
     assert list(frame.columns) == ["user_id", "furthest_step", "furthest_event", "step1_time", "last_step_time"]
     assert len(frame) > 100 and set(frame["furthest_event"]) == {"add_to_cart"}
+
+
+def test_repeat_purchase_funnel(write):
+    from userops.analytics.funnel import repeat_funnel
+    from userops.io.normalise import load_orders
+
+    orders = (
+        "customer_id,order_date,amount\n"
+        "A,2024-01-01,1\nA,2024-01-11,1\nA,2024-03-01,1\n"  # 3 orders: 10 days, then 50 days
+        "B,2024-01-05,1\nB,2024-01-25,1\n"  # 2 orders: 20 days
+        "C,2024-02-01,1\n"
+    )
+    loaded = load_orders([write("o.csv", orders)])
+    table = repeat_funnel(loaded, loaded.window(), 3)
+    assert table["event"].tolist() == ["order 1", "order 2", "order 3"]
+    assert users(table) == [3, 2, 1]
+    assert table["median_time_from_previous_s"].tolist()[1:] == [15 * 86400.0, 50 * 86400.0]  # median of 10 and 20 days
+    # a 30-day window from the first order drops A's third order (60 days later)
+    assert users(repeat_funnel(loaded, loaded.window(), 3, window_s=30 * 86400)) == [3, 2, 0]
+    # --from: only customers whose first purchase ever is in the window (C)
+    assert users(repeat_funnel(loaded, loaded.window(start=dt.date(2024, 1, 20)), 3)) == [1, 0, 0]
+    result = CliRunner().invoke(app, ["funnel", write("o2.csv", orders), "--repeat", "2", "--format", "json", "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert [r["users"] for r in __import__("json").loads(result.stdout)] == [3, 2]

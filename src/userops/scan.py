@@ -510,6 +510,22 @@ class Engine:
             FROM ranked WHERE rank = 1 ORDER BY 1{', 2' if session else ''}{', period' if trend else ''}"""
         return self.frame(sql)
 
+    def repeat_users(self, window: Window, n: int, window_s: int | None = None) -> "pd.DataFrame":
+        """The repeat-purchase funnel: per customer whose first purchase ever lies in the window,
+        the times of their 1st..n-th purchases (within ``window_s`` of the first, if given)."""
+        end = f"TIMESTAMP '{window.end.isoformat(sep=' ')}'"
+        since = f"WHERE t1 >= TIMESTAMP '{window.start.isoformat(sep=' ')}'" if window.start else ""
+        within = lambda k: f"t{k}" if window_s is None else f"CASE WHEN t{k} <= t1 + INTERVAL {int(window_s)} SECOND THEN t{k} END"  # noqa: E731
+        picks = ", ".join(f"max(order_ts) FILTER (WHERE k = {k}) AS t{k}" for k in range(1, n + 1))
+        times = ", ".join(f"{within(k)} AS t{k}" for k in range(1, n + 1))
+        furthest = " + ".join(f"({within(k)} IS NOT NULL)::INT" for k in range(1, n + 1))
+        return self.frame(
+            f"""WITH o AS (SELECT customer_id, order_ts, row_number() OVER (PARTITION BY customer_id ORDER BY order_ts, order_id) AS k
+                           FROM orders WHERE reason IS NULL AND order_ts < {end}),
+                p AS (SELECT customer_id AS user_id, {picks} FROM o WHERE k <= {int(n)} GROUP BY customer_id)
+            SELECT user_id, {furthest} AS furthest, {times} FROM p {since} ORDER BY user_id"""
+        )
+
     def retention_cells(
         self,
         window: Window,

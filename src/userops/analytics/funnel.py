@@ -159,6 +159,16 @@ def users_table(users: "pd.DataFrame", spec: FunnelSpec, *, dropped_at: str | No
     return out
 
 
+def repeat_funnel(loaded, window: "Window", n: int = 3, *, window_s: int | None = None) -> "pd.DataFrame":
+    """First order -> second order -> ... -> n-th order, per customer whose first purchase
+    falls in the window; the optional window limits how long after the first order later
+    ones count. Same columns as any funnel."""
+    if n < 2:
+        raise UsageError("--repeat needs at least 2 orders")
+    spec = FunnelSpec(tuple((f"order {k}",) for k in range(1, n + 1)), window_s or 0)
+    return step_table(loaded.engine.repeat_users(window, n, window_s), spec)
+
+
 def funnel_table(
     loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False
 ) -> "pd.DataFrame":

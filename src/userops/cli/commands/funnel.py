@@ -23,15 +23,23 @@ def funnel(
     session: Annotated[bool, typer.Option("--session", help="Count funnels within sessions (needs a session column) instead of users.")] = False,
     users: Annotated[bool, typer.Option("--users", help="One row per user: the furthest step reached (the retargeting list).")] = False,
     dropped_at: Annotated[Optional[str], typer.Option("--dropped-at", help="With --users: only users whose furthest step is this one.")] = None,
+    repeat: Annotated[Optional[int], typer.Option("--repeat", min=2, help="On orders: first order -> second -> ... -> this many (no event data needed).")] = None,
     *,
     run: RunContext,
 ) -> None:
     """Where do visitors drop off? Conversion per step, with the time between steps.
 
     Example: [bold]userops funnel events.csv --steps home,product_view,add_to_cart,checkout,purchase --trend week[/bold]
+    (or on orders: userops funnel orders.csv --repeat 3)
     """
     from userops.analytics import funnel as fun
 
+    if repeat:
+        loaded = run.load_orders(inputs)
+        frame_window = run.window(loaded)
+        limit = fun.parse_window(window) if window else None
+        run.emit(fun.repeat_funnel(loaded, frame_window, repeat, window_s=limit), title="repeat-purchase funnel", as_of=frame_window.as_of.isoformat())
+        return
     step_list = run.choose("steps", steps, None)
     if not step_list:
         from userops.errors import UsageError
