@@ -214,3 +214,35 @@ def test_repeat_purchase_funnel(write):
     result = CliRunner().invoke(app, ["funnel", write("o2.csv", orders), "--repeat", "2", "--format", "json", "--quiet"])
     assert result.exit_code == 0, result.stderr
     assert [r["users"] for r in __import__("json").loads(result.stdout)] == [3, 2]
+
+
+def test_exclusions(write):
+    from userops.analytics.funnel import parse_exclusions
+
+    rows = [
+        # u1: a -> x -> b -> c: x between steps 1 and 2
+        ("u1", "a", "2025-01-01 10:00:00", "web"), ("u1", "x", "2025-01-01 10:01:00", "web"),
+        ("u1", "b", "2025-01-01 10:02:00", "web"), ("u1", "c", "2025-01-01 10:03:00", "web"),
+        # u2: a -> b -> x -> c: x between steps 2 and 3
+        ("u2", "a", "2025-01-01 10:00:00", "web"), ("u2", "b", "2025-01-01 10:01:00", "web"),
+        ("u2", "x", "2025-01-01 10:02:00", "web"), ("u2", "c", "2025-01-01 10:03:00", "web"),
+        # u3: a -> x (never reaches b; x within the window)
+        ("u3", "a", "2025-01-01 10:00:00", "web"), ("u3", "x", "2025-01-01 10:30:00", "web"),
+        # u4: x before a: not between any steps
+        ("u4", "x", "2025-01-01 09:00:00", "web"), ("u4", "a", "2025-01-01 10:00:00", "web"), ("u4", "b", "2025-01-01 10:01:00", "web"),
+    ]
+    text = "user_id,event,timestamp,channel\n" + "\n".join(",".join(r) for r in rows) + "\n"
+    loaded = load_events([write("x.csv", text)])
+
+    def run_with(exclude):
+        steps = parse_steps("a,b,c")
+        spec = FunnelSpec(steps, 3600, "ordered", parse_exclusions(exclude, len(steps)))
+        return users(funnel_table(loaded, loaded.window(), spec))
+
+    assert run_with(None) == [4, 3, 2]
+    assert run_with("x") == [1, 1, 0]  # between 1 and 3: u1, u2, u3 are out; u4 stays
+    assert run_with("x:1-2") == [2, 2, 1]  # u1 (x before b) and u3 (x before its window ended) are out
+    assert run_with("x:2-3") == [3, 2, 1]  # only u2 is out
+    assert parse_exclusions(["x|y:1-2", "z"], 3) == ((("x", "y"), 1, 2), (("z",), 1, 3))
+    with pytest.raises(UsageError):
+        parse_exclusions("x:3-1", 3)

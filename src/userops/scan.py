@@ -443,6 +443,7 @@ class Engine:
         by: str | None = None,
         trend: str | None = None,
         session: bool = False,
+        exclusions: tuple[tuple[tuple[str, ...], int, int], ...] = (),
     ) -> "pd.DataFrame":
         """One row per user (per period with ``trend``): the furthest step of their best attempt
         and its step times ``t1``..``tn`` (see :mod:`userops.analytics.funnel` for the rules).
@@ -480,7 +481,17 @@ class Engine:
                 )
             times = ", ".join(f"t{k}" for k in range(1, n + 1))
             furthest = " + ".join(f"(t{k} IS NOT NULL)::INT" for k in range(1, n + 1))
-            attempts = f"SELECT user_id{carry}, {furthest} AS furthest, {times}, q1 FROM a{n}"
+            # an attempt with an excluded event after step FROM and before step TO (or, when TO
+            # was not reached, before the end of its window) does not count
+            dropped = []
+            for j, (names, first, last) in enumerate(exclusions):
+                ctes.append(f"x{j} AS (SELECT user_id, ts, seq FROM e WHERE {in_step(names)})")
+                dropped.append(
+                    f"EXISTS (SELECT 1 FROM x{j} x WHERE x.user_id = a.user_id AND a.q{first} IS NOT NULL AND x.seq > a.q{first} "
+                    f"AND CASE WHEN a.q{last} IS NOT NULL THEN x.seq < a.q{last} ELSE x.ts <= a.t1 + {limit} END)"
+                )
+            keep = f"WHERE NOT ({' OR '.join(dropped)})" if dropped else ""
+            attempts = f"SELECT user_id{carry}, {furthest} AS furthest, {times}, q1 FROM a{n} a {keep}"
         else:
             all_steps = sorted({e for step in steps for e in step})
             ctes.append(f"a0 AS (SELECT user_id, ts AS t0, seq AS q0{carry} FROM e WHERE {in_step(all_steps)})")

@@ -52,6 +52,9 @@ class FunnelSpec:
     steps: tuple[tuple[str, ...], ...]
     window_s: int = 14 * 86400
     order: str = "ordered"
+    #: (event names, from step, to step): an attempt with one of these events between the two
+    #: steps is not counted (see parse_exclusions)
+    exclusions: tuple[tuple[tuple[str, ...], int, int], ...] = ()
 
     @property
     def labels(self) -> list[str]:
@@ -66,6 +69,31 @@ def parse_steps(text: str | list[str]) -> tuple[tuple[str, ...], ...]:
     if len(steps) < 2:
         raise UsageError("a funnel needs at least two steps", hint="e.g. --steps home,product_view,purchase")
     return steps
+
+
+def parse_exclusions(items: list[str] | str | None, n_steps: int) -> tuple[tuple[tuple[str, ...], int, int], ...]:
+    """``--exclude refund`` (between step 1 and the last) or ``--exclude refund|cancel:2-4``.
+
+    Rule: an attempt is not counted when an excluded event happens after its step-FROM event
+    and before its step-TO event — or, if it never reached step TO, before the end of its
+    conversion window. A user whose every attempt is excluded is not in the funnel at all."""
+    if not items:
+        return ()
+    out = []
+    for item in [items] if isinstance(items, str) else items:
+        for part in [p for p in str(item).split(",") if p.strip()]:
+            names, _, span = part.partition(":")
+            events = tuple(e.strip() for e in names.split("|") if e.strip())
+            first, last = 1, n_steps
+            if span:
+                match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", span)
+                if not match:
+                    raise UsageError(f"--exclude {part!r}: the range must look like 2-4")
+                first, last = int(match.group(1)), int(match.group(2))
+            if not events or not 1 <= first < last <= n_steps:
+                raise UsageError(f"--exclude {part!r}: steps must satisfy 1 <= FROM < TO <= {n_steps}")
+            out.append((events, first, last))
+    return tuple(out)
 
 
 def parse_window(text: str | int) -> int:
@@ -126,7 +154,11 @@ def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, 
         raise UsageError(f"--by {by!r} was not loaded as a property")
     if session and not all(m.get("session") for m in loaded.mappings):
         raise UsageError("--session needs a session column", hint="set --session-col")
-    return loaded.engine.funnel_users(window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session)
+    if spec.exclusions and spec.order == "unordered":
+        raise UsageError("--exclude applies to ordered and strict funnels")
+    return loaded.engine.funnel_users(
+        window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session, exclusions=spec.exclusions
+    )
 
 
 def users_table(users: "pd.DataFrame", spec: FunnelSpec, *, dropped_at: str | None = None) -> "pd.DataFrame":

@@ -23,6 +23,7 @@ def funnel(
     session: Annotated[bool, typer.Option("--session", help="Count funnels within sessions (needs a session column) instead of users.")] = False,
     users: Annotated[bool, typer.Option("--users", help="One row per user: the furthest step reached (the retargeting list).")] = False,
     dropped_at: Annotated[Optional[str], typer.Option("--dropped-at", help="With --users: only users whose furthest step is this one.")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="EVENT[:FROM-TO]: drop attempts with this event between steps FROM and TO (default first to last); repeatable.")] = None,
     repeat: Annotated[Optional[int], typer.Option("--repeat", min=2, help="On orders: first order -> second -> ... -> this many (no event data needed).")] = None,
     *,
     run: RunContext,
@@ -45,10 +46,12 @@ def funnel(
         from userops.errors import UsageError
 
         raise UsageError("--steps is required", hint="e.g. --steps home,product_view,purchase")
+    parsed_steps = fun.parse_steps(step_list)
     spec = fun.FunnelSpec(
-        fun.parse_steps(step_list),
+        parsed_steps,
         fun.parse_window(run.choose("window", window, "14d")),
         run.choose("order", order, "ordered", fun.ORDERS),
+        fun.parse_exclusions(exclude, len(parsed_steps)),
     )
     trend = run.choose("trend", trend, None, PERIODS + (None,))
     by = run.choose("by", by, None)
