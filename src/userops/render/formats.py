@@ -64,10 +64,26 @@ def text(value) -> str:
     return str(value)
 
 
+def duration(seconds) -> str:
+    """Seconds as ``45s``, ``5m 02s``, ``3h 10m``, ``2.5d``."""
+    if is_missing(seconds):
+        return ""
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.0f}s"
+    if s < 3600:
+        return f"{int(s // 60)}m {int(s % 60):02d}s"
+    if s < 86400:
+        return f"{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
+    return f"{s / 86400:.1f}d"
+
+
 def formatter_for(column: str, value_kind: str):
     """The formatter for a column, from its name (units in names) and its kind."""
-    if column.endswith(("_rate", "_share")) or column in ("share", "repeat_rate"):
+    if column.endswith(("_rate", "_share")) or column.startswith("conversion") or column in ("share", "rate"):
         return percent
+    if column.endswith("_s") and value_kind in ("float", "int"):
+        return duration
     if column.endswith("_days") or column.startswith("mean_days") or column.startswith("median_days"):
         return days
     if value_kind == "datetime" or column.endswith(("_date", "_order", "_ts")) or column in ("period", "as_of"):
