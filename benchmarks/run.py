@@ -3,7 +3,11 @@
 * profile: ``userops profile FILE --per customer -o out.csv`` vs benchmarks/duckdb_profile.py
   (the same per-customer table);
 * segment: ``userops segment FILE -o out.csv`` vs benchmarks/duckdb_segment.py (the same
-  RFM values; userops also scores, names, adds lifecycle and actions).
+  RFM values; userops also scores, names, adds lifecycle and actions);
+* funnel: ``userops funnel EVENTS --steps home,...,purchase --window 7d`` vs
+  benchmarks/duckdb_funnel.py (the same users per step);
+* retention: ``userops retention EVENTS --period week --long`` vs benchmarks/duckdb_retention.py
+  (the same weekly cohort cells).
 
     python benchmarks/run.py                     # both, 1M and 10M order rows, 3 runs each
     python benchmarks/run.py --commands segment --rows 1000000 --repeat 5
@@ -60,6 +64,39 @@ def generate(rows: int) -> str:
     return path
 
 
+EVENTS_PER_VISITOR = 5.7  # clickstream rows per visitor in the demo generator
+CHUNK_VISITORS = 200_000
+
+
+def generate_events(rows: int) -> str:
+    """Clickstream rows from the demo generator, written in chunks with unique ids."""
+    from pyarrow import csv as pacsv
+
+    from userops.demo import generate_events as make
+    from userops.io.writers import csv_write_options
+
+    path = os.path.join(DATA, f"events_{rows}.csv")
+    if os.path.exists(path):
+        return path
+    os.makedirs(DATA, exist_ok=True)
+    visitors = max(1, int(rows / EVENTS_PER_VISITOR))
+    width = len(str(visitors))
+    tmp = path + ".tmp"
+    t0 = time.perf_counter()
+    with open(tmp, "wb") as fh:
+        done, chunk, next_session = 0, 0, 0
+        while done < visitors:
+            n = min(CHUNK_VISITORS, visitors - done)
+            table = make(n, seed=2000 + chunk, first_user=done, first_session=next_session, id_width=width)
+            next_session += int(table.num_rows)  # more than the sessions in the chunk: ids stay unique
+            pacsv.write_csv(table, fh, csv_write_options(quoting_style="none") if chunk == 0 else _no_header())
+            done += n
+            chunk += 1
+    os.replace(tmp, path)
+    print(f"generated {path} ({os.path.getsize(path) / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return path
+
+
 def _no_header():
     from pyarrow import csv as pacsv
 
@@ -85,11 +122,28 @@ def measure(cmd: list[str]) -> tuple[float, float]:
 COMPARED = {
     "profile": ["orders", "revenue", "tenure_days", "recency_days", "top_category", "top_channel", "active_periods", "lifecycle_status"],
     "segment": ["recency_days", "frequency", "monetary"],
+    "funnel": [],
+    "retention": [],
 }
+FUNNEL_STEPS = "home,product_view,add_to_cart,checkout,purchase"
 
 
-def compare(a: str, b: str, cols: list[str]) -> str:
-    """Same customers and values in both outputs?"""
+def compare(a: str, b: str, cols: list[str], command: str = "profile") -> str:
+    """Same customers and values (or funnel steps, or retention cells) in both outputs?"""
+    if command == "funnel":
+        with open(a, newline="") as fh:
+            ours = [int(r["users"]) for r in csv.DictReader(fh)]
+        with open(b, newline="") as fh:
+            theirs = [int(v) for v in next(csv.DictReader(fh)).values()]
+        return f"same funnel ({ours})" if ours == theirs else f"DIFFERENT funnel {ours} vs {theirs}"
+    if command == "retention":
+        with open(a, newline="") as fh:
+            ours = {(r["cohort"], r["period"]): r["users"] for r in csv.DictReader(fh) if r["complete"] == "true" and r["period"] != "0"}
+        with open(b, newline="") as fh:
+            theirs = {(r["cohort"], r["k"]): r["users"] for r in csv.DictReader(fh) if r["k"] != "0"}
+        bad = sum(1 for key, users in ours.items() if theirs.get(key, "0") != users)
+        return f"same cells ({len(ours):,} complete cells)" if bad == 0 else f"{bad:,} cells differ"
+
     def read(path):
         with open(path, newline="") as fh:
             return {r["customer_id"]: r for r in csv.DictReader(fh)}
@@ -112,8 +166,11 @@ def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--generate":
         generate(int(sys.argv[2]))
         return
+    if len(sys.argv) > 2 and sys.argv[1] == "--generate-events":
+        generate_events(int(sys.argv[2]))
+        return
     if len(sys.argv) > 4 and sys.argv[1] == "--compare":
-        print(compare(sys.argv[2], sys.argv[3], COMPARED[sys.argv[4]]))
+        print(compare(sys.argv[2], sys.argv[3], COMPARED[sys.argv[4]], sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -124,14 +181,21 @@ def main() -> None:
     userops = [sys.executable, "-m", "userops"]
     print("| rows | tool | wall s (median) | peak RSS MB (median) | runs |")
     print("| ---: | --- | ---: | ---: | --- |")
+    extra = {
+        "profile": ["--per", "customer"],
+        "segment": [],
+        "funnel": ["--steps", FUNNEL_STEPS, "--window", "7d"],
+        "retention": ["--period", "week", "--long"],
+    }
     for rows, command in [(r, c) for r in args.rows for c in args.commands]:
-        path = os.path.join(DATA, f"orders_{rows}.csv")
-        subprocess.run([sys.executable, __file__, "--generate", str(rows)], check=True)
+        events = command in ("funnel", "retention")
+        path = os.path.join(DATA, f"{'events' if events else 'orders'}_{rows}.csv")
+        subprocess.run([sys.executable, __file__, "--generate-events" if events else "--generate", str(rows)], check=True)
         ours_out = os.path.join(OUT, f"userops_{command}_{rows}.csv")
         base_out = os.path.join(OUT, f"duckdb_{command}_{rows}.csv")
-        ours = userops + [command, path, "-o", ours_out, "--quiet"] + (["--per", "customer"] if command == "profile" else [])
+        ours = userops + [command, path, "-o", ours_out, "--quiet"] + extra[command]
         tools = {
-            f"userops {command}" + (" --per customer" if command == "profile" else ""): ours,
+            f"userops {command} {' '.join(extra[command])}".strip(): ours,
             f"DuckDB SQL script ({command})": [sys.executable, os.path.join(HERE, f"duckdb_{command}.py"), path, base_out],
         }
         medians = {}

@@ -124,8 +124,19 @@ def generate_orders(
     )
 
 
-def generate_events(visitors: int = 5000, *, seed: int = 11, start: dt.date = EVENTS_START, end: dt.date = EVENTS_END) -> "pa.Table":
-    """A clickstream (user_id, session_id, event, timestamp, channel, platform), sorted by time."""
+def generate_events(
+    visitors: int = 5000,
+    *,
+    seed: int = 11,
+    start: dt.date = EVENTS_START,
+    end: dt.date = EVENTS_END,
+    first_user: int = 0,
+    first_session: int = 0,
+    id_width: int | None = None,
+) -> "pa.Table":
+    """A clickstream (user_id, session_id, event, timestamp, channel, platform), sorted by time.
+
+    ``first_user``/``first_session``/``id_width`` let big data sets be made in chunks."""
     import numpy as np
     import pyarrow as pa
 
@@ -173,8 +184,8 @@ def generate_events(visitors: int = 5000, *, seed: int = 11, start: dt.date = EV
     user = s_user[session]
     return pa.table(
         {
-            "user_id": np.char.add("U", np.char.zfill(user.astype(str), 5)),
-            "session_id": np.char.add("S", np.char.zfill(session.astype(str), 6)),
+            "user_id": np.char.add("U", np.char.zfill((first_user + user).astype(str), id_width or 5)),
+            "session_id": np.char.add("S", np.char.zfill((first_session + session).astype(str), (id_width or 5) + 1)),
             "event": names[step],
             "timestamp": pa.compute.strftime(ts, format="%Y-%m-%d %H:%M:%S"),
             "channel": np.asarray(CHANNELS)[s_channel[session]],
