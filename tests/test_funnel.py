@@ -246,3 +246,17 @@ def test_exclusions(write):
     assert parse_exclusions(["x|y:1-2", "z"], 3) == ((("x", "y"), 1, 2), (("z",), 1, 3))
     with pytest.raises(UsageError):
         parse_exclusions("x:3-1", 3)
+
+
+def test_to_bounds_step_one_only(write):
+    rows = [
+        ("u1", "a", "2025-01-01 23:00:00", "web"), ("u1", "b", "2025-01-02 01:00:00", "web"),  # b after --to, within the window
+        ("u2", "a", "2025-01-02 10:00:00", "web"), ("u2", "b", "2025-01-02 10:10:00", "web"),  # step 1 after --to
+    ]
+    text = "user_id,event,timestamp,channel\n" + "\n".join(",".join(r) for r in rows) + "\n"
+    loaded = load_events([write("t.csv", text)])
+    window = loaded.window(end=dt.date(2025, 1, 1), end_bounds_starts=True)
+    assert window.as_of == dt.date(2025, 1, 2)  # the window still runs to the as-of date
+    assert users(funnel_table(loaded, window, FunnelSpec(parse_steps("a,b"), 86400))) == [1, 1]
+    result = CliRunner().invoke(app, ["funnel", write("t2.csv", text), "--steps", "a,b", "--to", "2025-01-01", "--format", "json", "--quiet"])
+    assert [r["users"] for r in __import__("json").loads(result.stdout)] == [1, 1]

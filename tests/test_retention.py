@@ -148,3 +148,14 @@ def test_cli(write):
     assert json.loads(events.stdout)[0]["period_1"] is None
     events = CliRunner().invoke(app, ["retention", events_path, "--as-of", "2024-02-29", "--format", "json", "--quiet"])
     assert json.loads(events.stdout)[0]["period_1"] == 1
+
+
+def test_to_bounds_cohort_starts(write):
+    loaded = load_orders([write("o.csv", ORDERS)])
+    # cohorts that start up to January only, but their returns follow up to the as-of date
+    window = loaded.window("2024-04-30", end=dt.date(2024, 1, 31), end_bounds_starts=True)
+    result = retention(loaded, window, period="month")
+    assert list(result.counts.index) == [JAN]
+    assert rows(result.counts) == [[2, 1, 1, 1]]
+    cli = CliRunner().invoke(app, ["retention", write("o2.csv", ORDERS), "--as-of", "2024-04-30", "--to", "2024-01-31", "--format", "json", "--quiet"])
+    assert [r["cohort"] for r in json.loads(cli.stdout)] == ["2024-01-01", "average"]

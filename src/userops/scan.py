@@ -99,11 +99,20 @@ def property_column(name: str) -> str:
 
 @dataclass(frozen=True)
 class Window:
-    """The analysis window: orders with ``start <= order_ts < end`` (``end`` = day after as-of)."""
+    """The analysis window: orders with ``start <= order_ts < end`` (``end`` = day after as-of).
+
+    ``until`` bounds only what *starts* an analysis (a funnel's step-1 event, a retention
+    cohort): with ``--to`` those must fall in range while later steps and returns may follow
+    up to the as-of date."""
 
     as_of: dt.date
     end: dt.datetime
     start: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def starts_before(self, column: str) -> str:
+        """SQL condition for a starting event/period column (true when there is no --to)."""
+        return f"{column} < TIMESTAMP '{self.until.isoformat(sep=' ')}'" if self.until else "true"
 
 
 def keep_column(name: str) -> str:
@@ -469,7 +478,7 @@ class Engine:
         for k, step in enumerate(steps, start=1):
             ctes.append(f"s{k} AS (SELECT user_id, ts, seq{carry} FROM e WHERE {in_step(step)})")
         if order in ("ordered", "strict"):
-            ctes.append(f"a1 AS (SELECT user_id, ts AS t1, seq AS q1{carry} FROM s1)")
+            ctes.append(f"a1 AS (SELECT user_id, ts AS t1, seq AS q1{carry} FROM s1 WHERE {window.starts_before('ts')})")
             for k in range(2, n + 1):
                 if order == "ordered":
                     join = f"ASOF LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq > a.q{k - 1}"
@@ -494,7 +503,7 @@ class Engine:
             attempts = f"SELECT user_id{carry}, {furthest} AS furthest, {times}, q1 FROM a{n} a {keep}"
         else:
             all_steps = sorted({e for step in steps for e in step})
-            ctes.append(f"a0 AS (SELECT user_id, ts AS t0, seq AS q0{carry} FROM e WHERE {in_step(all_steps)})")
+            ctes.append(f"a0 AS (SELECT user_id, ts AS t0, seq AS q0{carry} FROM e WHERE {in_step(all_steps)} AND {window.starts_before('ts')})")
             found = []
             for k in range(1, n + 1):
                 prev = "a0" if k == 1 else f"u{k - 1}"
@@ -525,7 +534,7 @@ class Engine:
         """The repeat-purchase funnel: per customer whose first purchase ever lies in the window,
         the times of their 1st..n-th purchases (within ``window_s`` of the first, if given)."""
         end = f"TIMESTAMP '{window.end.isoformat(sep=' ')}'"
-        since = f"WHERE t1 >= TIMESTAMP '{window.start.isoformat(sep=' ')}'" if window.start else ""
+        since = f"WHERE {window.starts_before('t1')}" + (f" AND t1 >= TIMESTAMP '{window.start.isoformat(sep=' ')}'" if window.start else "")
         within = lambda k: f"t{k}" if window_s is None else f"CASE WHEN t{k} <= t1 + INTERVAL {int(window_s)} SECOND THEN t{k} END"  # noqa: E731
         picks = ", ".join(f"max(order_ts) FILTER (WHERE k = {k}) AS t{k}" for k in range(1, n + 1))
         times = ", ".join(f"{within(k)} AS t{k}" for k in range(1, n + 1))
@@ -565,10 +574,9 @@ class Engine:
             else f"CAST(date_trunc('{unit}', ts) AS DATE)"
         )
         k = {"day": "date_diff('day', c, a.p)", "week": "date_diff('day', c, a.p) // 7", "month": "date_diff('month', c, a.p)"}[period]
-        since = ""
+        since = f"AND {window.starts_before('c')}"
         if window.start is not None:
-            first_day = window.start.date()
-            since = f"AND c >= DATE '{first_day.isoformat()}'"
+            since += f" AND c >= DATE '{window.start.date().isoformat()}'"
         if cohort == "first":
             cohorts = f"SELECT * FROM (SELECT user_id, min(p) FILTER (WHERE started) AS c FROM act GROUP BY user_id) WHERE c IS NOT NULL {since}"
         else:

@@ -145,7 +145,9 @@ class RunContext:
         with self.progress(f"reading {', '.join(inputs)}"):
             return load_events(list(inputs), self.load_options(), properties=properties)
 
-    def window(self, loaded: "LoadedOrders | LoadedEvents") -> "Window":
+    def window(self, loaded: "LoadedOrders | LoadedEvents", *, end_bounds_starts: bool = False) -> "Window":
+        """The window from --as-of/--from/--to. With ``end_bounds_starts`` (funnels, retention)
+        --to bounds only step-1 events / cohort starts (SPEC §2)."""
         from userops.io.normalise import parse_date
 
         start = self.get("date_from")
@@ -154,6 +156,7 @@ class RunContext:
             self.get("as_of"),
             start=parse_date(str(start), flag="--from") if start else None,
             end=parse_date(str(end), flag="--to") if end else None,
+            end_bounds_starts=end_bounds_starts,
         )
         for line in loaded.drops_for(window).lines():
             self.note(line)

@@ -116,10 +116,12 @@ class LoadedOrders:
     last_ts: dt.datetime | None
     n_orders: int
 
-    def window(self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None) -> Window:
+    def window(
+        self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None, end_bounds_starts: bool = False
+    ) -> Window:
         """Resolve the analysis window. ``as_of`` defaults to the date of the latest purchase;
         ``"today"`` is allowed. Purchases after the as-of date (or after ``end``) are out."""
-        return resolve_window(self.last_ts, as_of, start=start, end=end)
+        return resolve_window(self.last_ts, as_of, start=start, end=end, end_bounds_starts=end_bounds_starts)
 
     def drops_for(self, window: Window) -> DropReport:
         """The drop report with the purchases after the window's as-of date counted."""
@@ -127,9 +129,17 @@ class LoadedOrders:
 
 
 def resolve_window(
-    last_ts: dt.datetime | None, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None
+    last_ts: dt.datetime | None,
+    as_of: dt.date | dt.datetime | str | None = None,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    end_bounds_starts: bool = False,
 ) -> Window:
-    """The window ``[start, as_of + 1 day)``; ``as_of`` defaults to the date of ``last_ts``."""
+    """The window ``[start, as_of + 1 day)``; ``as_of`` defaults to the date of ``last_ts``.
+
+    ``end`` (--to) normally ends the window; with ``end_bounds_starts`` (funnels, retention) it
+    only bounds the starting events, and the window still runs to the as-of date."""
     if as_of is None:
         if last_ts is None:
             raise DataError("nothing left to analyse")
@@ -140,13 +150,18 @@ def resolve_window(
         as_of_date = as_of.date()
     else:
         as_of_date = as_of
-    if end is not None and end < as_of_date:
+    until = None
+    if end is not None and end_bounds_starts:
+        until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
+    elif end is not None and end < as_of_date:
         as_of_date = end
     stop = dt.datetime.combine(as_of_date + dt.timedelta(days=1), dt.time())
     begin = dt.datetime.combine(start, dt.time()) if start else None
     if begin is not None and begin >= stop:
         raise UsageError(f"--from {start} is after the as-of date {as_of_date}")
-    return Window(as_of=as_of_date, end=stop, start=begin)
+    if begin is not None and until is not None and begin >= until:
+        raise UsageError(f"--from {start} is after --to {end}")
+    return Window(as_of=as_of_date, end=stop, start=begin, until=until)
 
 
 @dataclass
@@ -162,9 +177,11 @@ class LoadedEvents:
     n_events: int
     properties: tuple[str, ...] = ()
 
-    def window(self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None) -> Window:
+    def window(
+        self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None, end_bounds_starts: bool = False
+    ) -> Window:
         """As for orders; ``as_of`` defaults to the date of the latest event."""
-        return resolve_window(self.last_ts, as_of, start=start, end=end)
+        return resolve_window(self.last_ts, as_of, start=start, end=end, end_bounds_starts=end_bounds_starts)
 
     def drops_for(self, window: Window) -> DropReport:
         return DropReport(self.drops.rows_read, self.drops.dropped, {}, self.engine.events_after(window))

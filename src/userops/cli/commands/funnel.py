@@ -37,7 +37,7 @@ def funnel(
 
     if repeat:
         loaded = run.load_orders(inputs)
-        frame_window = run.window(loaded)
+        frame_window = run.window(loaded, end_bounds_starts=True)
         limit = fun.parse_window(window) if window else None
         run.emit(fun.repeat_funnel(loaded, frame_window, repeat, window_s=limit), title="repeat-purchase funnel", as_of=frame_window.as_of.isoformat())
         return
@@ -56,7 +56,7 @@ def funnel(
     trend = run.choose("trend", trend, None, PERIODS + (None,))
     by = run.choose("by", by, None)
     loaded = run.load_events(inputs, properties=(by,) if by else ())
-    frame_window = run.window(loaded)
+    frame_window = run.window(loaded, end_bounds_starts=True)
     with run.progress("computing the funnel"):
         if users or dropped_at:
             table = fun.users_table(fun.funnel_users(loaded, frame_window, spec, session=session), spec, dropped_at=dropped_at)

@@ -41,7 +41,7 @@ def retention(
     )
     shown = run.choose("values", values, "count", ret.VALUES)
     loaded = run.load_events(inputs) if input_has_events(inputs, run.load_options()) else run.load_orders(inputs)
-    window = run.window(loaded)
+    window = run.window(loaded, end_bounds_starts=True)
     with run.progress("computing retention"):
         result = ret.retention(loaded, window, **options)
     for note in result.notes:
