@@ -581,9 +581,14 @@ class Engine:
             cohorts = f"SELECT * FROM (SELECT user_id, min(p) FILTER (WHERE started) AS c FROM act GROUP BY user_id) WHERE c IS NOT NULL {since}"
         else:
             cohorts = f"SELECT user_id, p AS c FROM act WHERE started {since.replace('AND c', 'AND p')}"
+        # per user and period, once: both queries below read it
+        self._sql(
+            f"""CREATE OR REPLACE TABLE retention_activity AS
+            SELECT user_id, {trunc} AS p, bool_or(s) AS started, bool_or(r) AS returned, sum(revenue) AS revenue
+            FROM ({activity}) GROUP BY 1, 2"""
+        )
         base = f"""
-            WITH act AS (SELECT user_id, {trunc} AS p, bool_or(s) AS started, bool_or(r) AS returned, sum(revenue) AS revenue
-                         FROM ({activity}) GROUP BY 1, 2),
+            WITH act AS (SELECT * FROM retention_activity),
             cohorts AS ({cohorts})"""
         sizes = self.frame(
             f"""{base}
@@ -597,7 +602,9 @@ class Engine:
             cells = f"""SELECT cohort, k, count(*) AS users FROM (
                             SELECT c AS cohort, user_id, max({k}) AS k FROM cohorts JOIN act a USING (user_id)
                             WHERE a.p > c AND a.returned GROUP BY 1, 2) GROUP BY 1, 2"""
-        return sizes, self.frame(f"{base} {cells} ORDER BY 1, 2")
+        cells = self.frame(f"{base} {cells} ORDER BY 1, 2")
+        self._sql("DROP TABLE retention_activity")
+        return sizes, cells
 
     def rows_read(self) -> int:
         total = " + ".join(f"sum({q(c)})" for c in DROP_COLUMNS.values())
