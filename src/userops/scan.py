@@ -467,16 +467,23 @@ class Engine:
         group = f", {q(property_column(by))} AS grp" if by else ""
         # the unit of the funnel: a user, or with ``session`` a user's session (user \x1f session)
         unit = "concat_ws(chr(31), user_id, coalesce(session_id, ''))" if session else "user_id"
+        # each event carries a bit mask of the steps (and exclusions) it belongs to instead of its
+        # name; all events are numbered (strict needs the gaps), only step events are kept
+        names = lambda step: "event IN (" + ", ".join(parse.sql_str(e) for e in step) + ")"  # noqa: E731
+        sets = [step for step in steps] + [x[0] for x in exclusions]
+        mask = " + ".join(f"(({names(step)})::INTEGER << {bit})" for bit, step in enumerate(sets))
+        keep = "" if order == "strict" else "WHERE m <> 0"
         events = (
-            f"SELECT {unit} AS user_id, event, event_ts AS ts, row_number() OVER (PARTITION BY {unit} ORDER BY event_ts, event) AS seq{group} "
-            f"FROM events WHERE reason IS NULL AND {' AND '.join(cond)}"
+            f"SELECT * FROM (SELECT {unit} AS user_id, {mask} AS m, event_ts AS ts, "
+            f"row_number() OVER (PARTITION BY {unit} ORDER BY event_ts, event) AS seq{group} "
+            f"FROM events WHERE reason IS NULL AND {' AND '.join(cond)}) {keep}"
         )
-        in_step = lambda step: "event IN (" + ", ".join(parse.sql_str(e) for e in step) + ")"  # noqa: E731
+        has_bit = lambda bit: f"(m & {1 << bit}) <> 0"  # noqa: E731
         limit = f"INTERVAL {int(window_s)} SECOND"
         ctes = [f"e AS MATERIALIZED ({events})"]
         carry = ", grp" if by else ""
-        for k, step in enumerate(steps, start=1):
-            ctes.append(f"s{k} AS (SELECT user_id, ts, seq{carry} FROM e WHERE {in_step(step)})")
+        for k in range(1, n + 1):
+            ctes.append(f"s{k} AS (SELECT user_id, ts, seq{carry} FROM e WHERE {has_bit(k - 1)})")
         if order in ("ordered", "strict"):
             ctes.append(f"a1 AS (SELECT user_id, ts AS t1, seq AS q1{carry} FROM s1 WHERE {window.starts_before('ts')})")
             for k in range(2, n + 1):
@@ -493,8 +500,8 @@ class Engine:
             # an attempt with an excluded event after step FROM and before step TO (or, when TO
             # was not reached, before the end of its window) does not count
             dropped = []
-            for j, (names, first, last) in enumerate(exclusions):
-                ctes.append(f"x{j} AS (SELECT user_id, ts, seq FROM e WHERE {in_step(names)})")
+            for j, (_, first, last) in enumerate(exclusions):
+                ctes.append(f"x{j} AS (SELECT user_id, ts, seq FROM e WHERE {has_bit(n + j)})")
                 dropped.append(
                     f"EXISTS (SELECT 1 FROM x{j} x WHERE x.user_id = a.user_id AND a.q{first} IS NOT NULL AND x.seq > a.q{first} "
                     f"AND CASE WHEN a.q{last} IS NOT NULL THEN x.seq < a.q{last} ELSE x.ts <= a.t1 + {limit} END)"
@@ -502,8 +509,7 @@ class Engine:
             keep = f"WHERE NOT ({' OR '.join(dropped)})" if dropped else ""
             attempts = f"SELECT user_id{carry}, {furthest} AS furthest, {times}, q1 FROM a{n} a {keep}"
         else:
-            all_steps = sorted({e for step in steps for e in step})
-            ctes.append(f"a0 AS (SELECT user_id, ts AS t0, seq AS q0{carry} FROM e WHERE {in_step(all_steps)} AND {window.starts_before('ts')})")
+            ctes.append(f"a0 AS (SELECT user_id, ts AS t0, seq AS q0{carry} FROM e WHERE (m & {(1 << n) - 1}) <> 0 AND {window.starts_before('ts')})")
             found = []
             for k in range(1, n + 1):
                 prev = "a0" if k == 1 else f"u{k - 1}"
