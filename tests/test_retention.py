@@ -159,3 +159,21 @@ def test_to_bounds_cohort_starts(write):
     assert rows(result.counts) == [[2, 1, 1, 1]]
     cli = CliRunner().invoke(app, ["retention", write("o2.csv", ORDERS), "--as-of", "2024-04-30", "--to", "2024-01-31", "--format", "json", "--quiet"])
     assert [r["cohort"] for r in json.loads(cli.stdout)] == ["2024-01-01", "average"]
+
+
+def test_daily_activity_load_gives_the_same_cells(write):
+    events = (
+        "user_id,event,timestamp\n"
+        "u1,signup,2024-01-01 09:00\nu1,purchase,2024-01-02 10:00\nu1,purchase,2024-02-10 11:00\nu1,purchase,2024-02-10 12:00\n"
+        "u2,signup,2024-01-15 08:00\nu2,visit,2024-02-01 09:00\n,visit,2024-02-01 09:00\n"
+    )
+    path = write("e.csv", events)
+    full = load_events([path])
+    daily = load_events([path], daily=(("signup",), ("purchase",)))
+    for loaded in (full, daily):
+        result = retention(loaded, loaded.window("2024-02-29"), period="month", start_event=("signup",), return_event=("purchase",))
+        assert rows(result.counts) == [[2, 1]]
+        assert loaded.drops.rows_read == 7 and loaded.drops.dropped == {"without user id": 1}
+        assert loaded.n_events == 6
+    with pytest.raises(Exception, match="daily activity"):
+        retention(daily, daily.window("2024-02-29"), period="month")

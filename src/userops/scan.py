@@ -391,9 +391,13 @@ class Engine:
         return f"SELECT * FROM ({self._parsed}) WHERE reason IS NULL AND " + " AND ".join(cond)
 
     # --- events -------------------------------------------------------------------------
-    def build_events(self, specs: list[EventsSpec], *, files: list[str]) -> None:
+    def build_events(self, specs: list[EventsSpec], *, files: list[str], daily: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> None:
         """Parse every source into the ``events`` table (user_id, event, event_ts, session_id,
-        the requested properties, and ``reason``: NULL when usable, else a code of EVENT_REASONS)."""
+        the requested properties, and ``reason``: NULL when usable, else a code of EVENT_REASONS).
+
+        With ``daily = (start events, return events)`` the table instead holds one row per user,
+        day and reason — ``event_ts`` the day, ``s``/``r`` whether it had a start/return event,
+        ``n`` the rows — which is all retention needs, at a fraction of the memory."""
         selects = []
         for spec, file in zip(specs, files):
             t = spec.types
@@ -413,25 +417,39 @@ class Engine:
                              {session} AS session_id{props_inner}
                       FROM {spec.view})"""
             )
-        self._sql(
-            "CREATE OR REPLACE TABLE events AS " + " UNION ALL ".join(f"({sel})" for sel in selects),
-            file=files[0] if len(files) == 1 else None,
-        )
+        rows = " UNION ALL ".join(f"({sel})" for sel in selects)
+        self.events_daily = daily
+        if daily is not None:
+            any_of = lambda names: ("event IN (" + ", ".join(parse.sql_str(e) for e in names) + ")") if names else "true"  # noqa: E731
+            rows = f"""SELECT reason, user_id, CAST(CAST(event_ts AS DATE) AS TIMESTAMP) AS event_ts,
+                              bool_or({any_of(daily[0])}) AS s, bool_or({any_of(daily[1])}) AS r, count(*) AS n
+                       FROM ({rows}) GROUP BY ALL"""
+        self._sql(f"CREATE OR REPLACE TABLE events AS {rows}", file=files[0] if len(files) == 1 else None)
+
+    @property
+    def _event_rows(self) -> str:
+        """How many raw rows a row of ``events`` stands for."""
+        return "sum(n)" if getattr(self, "events_daily", None) is not None else "count(*)"
 
     def event_drop_counts(self) -> dict[str, int]:
-        rows = self.con.execute("SELECT reason, count(*) FROM events WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason").fetchall()
+        rows = self.con.execute(
+            f"SELECT reason, {self._event_rows} FROM events WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason"
+        ).fetchall()
         return {EVENT_REASONS[code - 1]: int(n) for code, n in rows}
 
     def event_bounds(self) -> tuple[dt.datetime | None, dt.datetime | None, int, int]:
         """First and last usable event time, events read, usable events."""
-        lo, hi, n, ok = self.con.execute(
+        rows = self._event_rows
+        ok = rows.replace("(*)", "(*) FILTER (WHERE reason IS NULL)") if rows == "count(*)" else "sum(n) FILTER (WHERE reason IS NULL)"
+        lo, hi, n, good = self.con.execute(
             "SELECT min(event_ts) FILTER (WHERE reason IS NULL), max(event_ts) FILTER (WHERE reason IS NULL), "
-            "count(*), count(*) FILTER (WHERE reason IS NULL) FROM events"
+            f"{rows}, {ok} FROM events"
         ).fetchone()
-        return lo, hi, int(n), int(ok)
+        return lo, hi, int(n or 0), int(good or 0)
 
     def events_after(self, window: Window) -> int:
-        return int(self.con.execute("SELECT count(*) FROM events WHERE reason IS NULL AND event_ts >= ?", [window.end]).fetchone()[0])
+        n = self.con.execute(f"SELECT {self._event_rows} FROM events WHERE reason IS NULL AND event_ts >= ?", [window.end]).fetchone()[0]
+        return int(n or 0)
 
     def events_frame(self, window: Window) -> "pd.DataFrame":
         """The usable events in the window, sorted by user and time (for small data and tests)."""
@@ -461,6 +479,8 @@ class Engine:
         strict ones join the user's very next event; unordered ones look for each step from
         every attempt start."""
         n = len(steps)
+        if getattr(self, "events_daily", None) is not None:
+            raise DataError("the events were loaded as daily activity (for retention); funnels need every event")
         cond = [f"event_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'"]
         if window.start is not None:
             cond.append(f"event_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'")
@@ -570,6 +590,10 @@ class Engine:
         in_list = lambda names: "event IN (" + ", ".join(parse.sql_str(e) for e in names) + ")"  # noqa: E731
         if source == "orders":
             activity = f"SELECT customer_id AS user_id, order_ts AS ts, true AS s, true AS r, amount AS revenue FROM orders WHERE reason IS NULL AND order_ts < {end}"
+        elif getattr(self, "events_daily", None) is not None:
+            if (tuple(start_event), tuple(return_event)) != tuple(tuple(x) for x in self.events_daily):
+                raise DataError("the events were loaded as daily activity for other start/return events; load them again")
+            activity = f"SELECT user_id, event_ts AS ts, s, r, NULL::DOUBLE AS revenue FROM events WHERE reason IS NULL AND event_ts < {end}"
         else:
             s_cond = in_list(start_event) if start_event else "true"
             r_cond = in_list(return_event) if return_event else "true"

@@ -188,12 +188,19 @@ class LoadedEvents:
 
 
 def load_events(
-    paths: list[str], options: LoadOptions | None = None, *, properties: tuple[str, ...] = (), engine: Engine | None = None, stdin=None
+    paths: list[str],
+    options: LoadOptions | None = None,
+    *,
+    properties: tuple[str, ...] = (),
+    engine: Engine | None = None,
+    stdin=None,
+    daily: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
 ) -> LoadedEvents:
     """Read and map clickstream exports (user, event, time; optional session) into ``events``.
 
     ``properties`` are raw columns kept per event (for breakdowns, e.g. ``channel``); a file
-    without one of them gets blanks for it, a name no file has is a usage error."""
+    without one of them gets blanks for it, a name no file has is a usage error. ``daily =
+    (start events, return events)`` keeps only per-user-day activity (enough for retention)."""
     options = options or LoadOptions()
     engine = engine or Engine()
     sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
@@ -219,7 +226,7 @@ def load_events(
     missing = [p for p in properties if p not in found]
     if missing:
         raise UsageError(f"no column {', '.join(repr(m) for m in missing)} in the events", hint=f"columns found: {', '.join(headers)}")
-    engine.build_events(specs, files=files)
+    engine.build_events(specs, files=files, daily=daily)
     dropped = engine.event_drop_counts()
     first_ts, last_ts, n_read, n_ok = engine.event_bounds()
     file = files[0] if len(files) == 1 else None

@@ -40,7 +40,10 @@ def retention(
         start_event=as_list(start_event), return_event=as_list(return_event), periods=periods,
     )
     shown = run.choose("values", values, "count", ret.VALUES)
-    loaded = run.load_events(inputs) if input_has_events(inputs, run.load_options()) else run.load_orders(inputs)
+    if input_has_events(inputs, run.load_options()):  # retention needs only who was active on which day
+        loaded = run.load_events(inputs, daily=(options["start_event"], options["return_event"]))
+    else:
+        loaded = run.load_orders(inputs)
     window = run.window(loaded, end_bounds_starts=True)
     with run.progress("computing retention"):
         result = ret.retention(loaded, window, **options)
