@@ -32,63 +32,35 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
 OUT = os.path.join(HERE, "out")
 ROWS_PER_CUSTOMER = 3.45  # order lines per customer in the demo generator
-CHUNK_CUSTOMERS = 250_000
-
-
-def generate(rows: int) -> str:
-    """Order lines from the demo generator, written in chunks with unique ids."""
-    from pyarrow import csv as pacsv
-
-    from userops.demo import generate_orders
-    from userops.io.writers import csv_write_options
-
-    path = os.path.join(DATA, f"orders_{rows}.csv")
-    if os.path.exists(path):
-        return path
-    os.makedirs(DATA, exist_ok=True)
-    customers = max(1, int(rows / ROWS_PER_CUSTOMER))
-    width = len(str(customers))
-    tmp = path + ".tmp"
-    t0 = time.perf_counter()
-    with open(tmp, "wb") as fh:
-        done, chunk, next_order = 0, 0, 100001
-        while done < customers:
-            n = min(CHUNK_CUSTOMERS, customers - done)
-            table = generate_orders(n, seed=1000 + chunk, first_customer=done, first_order=next_order, id_width=width)
-            next_order += int(table.num_rows)  # more than the orders in the chunk: ids stay unique
-            pacsv.write_csv(table, fh, csv_write_options(quoting_style="none") if chunk == 0 else _no_header())
-            done += n
-            chunk += 1
-    os.replace(tmp, path)
-    print(f"generated {path} ({os.path.getsize(path) / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    return path
-
-
 EVENTS_PER_VISITOR = 5.7  # clickstream rows per visitor in the demo generator
-CHUNK_VISITORS = 200_000
+CHUNK = {"orders": 250_000, "events": 200_000}  # customers or visitors generated at a time
 
 
-def generate_events(rows: int) -> str:
-    """Clickstream rows from the demo generator, written in chunks with unique ids."""
+def generate(rows: int, kind: str = "orders") -> str:
+    """``rows`` order lines or clickstream rows from the demo generator, written in chunks of
+    people with unique ids (the next chunk's order/session ids start past this chunk's rows)."""
     from pyarrow import csv as pacsv
 
-    from userops.demo import generate_events as make
+    from userops.demo import generate_events, generate_orders
     from userops.io.writers import csv_write_options
 
-    path = os.path.join(DATA, f"events_{rows}.csv")
+    path = os.path.join(DATA, f"{kind}_{rows}.csv")
     if os.path.exists(path):
         return path
     os.makedirs(DATA, exist_ok=True)
-    visitors = max(1, int(rows / EVENTS_PER_VISITOR))
-    width = len(str(visitors))
+    people = max(1, int(rows / (ROWS_PER_CUSTOMER if kind == "orders" else EVENTS_PER_VISITOR)))
+    width = len(str(people))
     tmp = path + ".tmp"
     t0 = time.perf_counter()
     with open(tmp, "wb") as fh:
-        done, chunk, next_session = 0, 0, 0
-        while done < visitors:
-            n = min(CHUNK_VISITORS, visitors - done)
-            table = make(n, seed=2000 + chunk, first_user=done, first_session=next_session, id_width=width)
-            next_session += int(table.num_rows)  # more than the sessions in the chunk: ids stay unique
+        done, chunk, next_id = 0, 0, 100001 if kind == "orders" else 0
+        while done < people:
+            n = min(CHUNK[kind], people - done)
+            if kind == "orders":
+                table = generate_orders(n, seed=1000 + chunk, first_customer=done, first_order=next_id, id_width=width)
+            else:
+                table = generate_events(n, seed=2000 + chunk, first_user=done, first_session=next_id, id_width=width)
+            next_id += int(table.num_rows)
             pacsv.write_csv(table, fh, csv_write_options(quoting_style="none") if chunk == 0 else _no_header())
             done += n
             chunk += 1
@@ -163,11 +135,8 @@ def _norm(v: str) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) > 2 and sys.argv[1] == "--generate":
-        generate(int(sys.argv[2]))
-        return
-    if len(sys.argv) > 2 and sys.argv[1] == "--generate-events":
-        generate_events(int(sys.argv[2]))
+    if len(sys.argv) > 3 and sys.argv[1] == "--generate":
+        generate(int(sys.argv[2]), sys.argv[3])
         return
     if len(sys.argv) > 4 and sys.argv[1] == "--compare":
         print(compare(sys.argv[2], sys.argv[3], COMPARED[sys.argv[4]], sys.argv[4]))
@@ -190,7 +159,7 @@ def main() -> None:
     for rows, command in [(r, c) for r in args.rows for c in args.commands]:
         events = command in ("funnel", "retention")
         path = os.path.join(DATA, f"{'events' if events else 'orders'}_{rows}.csv")
-        subprocess.run([sys.executable, __file__, "--generate-events" if events else "--generate", str(rows)], check=True)
+        subprocess.run([sys.executable, __file__, "--generate", str(rows), "events" if events else "orders"], check=True)
         ours_out = os.path.join(OUT, f"userops_{command}_{rows}.csv")
         base_out = os.path.join(OUT, f"duckdb_{command}_{rows}.csv")
         ours = userops + [command, path, "-o", ours_out, "--quiet"] + extra[command]
