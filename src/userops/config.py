@@ -24,10 +24,6 @@ from typing import Any
 
 from userops.errors import InputError, UsageError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 CONFIG_NAME = "userops.toml"
 COMMANDS = ("profile", "segment", "funnel", "retention", "churn", "report", "inspect", "demo")
@@ -53,6 +49,10 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
         path = candidate
     elif not os.path.isfile(path):
         raise InputError("config file not found", file=path, hint="check --config")
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)

@@ -6,7 +6,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from userops.analytics.periods import PERIODS
 from userops.cli.app import command
 from userops.cli.context import RunContext
 from userops.cli.options import Inputs
@@ -34,6 +33,7 @@ def funnel(
     (or on orders: userops funnel orders.csv --repeat 3)
     """
     from userops.analytics import funnel as fun
+    from userops.analytics.periods import PERIODS
 
     if repeat:
         loaded = run.load_orders(inputs)

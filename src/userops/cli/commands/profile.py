@@ -8,8 +8,6 @@ import typer
 
 from userops.cli.app import command
 from userops.cli.context import RunContext
-from userops.analytics.periods import PERIODS
-from userops.analytics.profile import PER_CHOICES
 from userops.cli.options import Inputs
 
 
@@ -25,7 +23,8 @@ def profile(
 
     Example: [bold]userops profile orders.csv --per customer -o customers.xlsx[/bold]
     """
-    from userops.analytics.profile import profile_table
+    from userops.analytics.periods import PERIODS
+    from userops.analytics.profile import PER_CHOICES, profile_table
 
     per = run.choose("per", per, "summary", PER_CHOICES)
     period = run.choose("period", period, "month", PERIODS)

@@ -8,8 +8,6 @@ import typer
 
 from userops.cli.app import command
 from userops.cli.context import RunContext
-from userops.analytics.periods import PERIODS
-from userops.analytics.rfm import SCHEMES
 from userops.cli.options import Inputs
 
 
@@ -40,7 +38,8 @@ def segment(
     """
     from userops.analytics import segment as seg
     from userops.analytics.playbook import actions
-    from userops.analytics.rfm import parse_cuts
+    from userops.analytics.periods import PERIODS
+    from userops.analytics.rfm import SCHEMES, parse_cuts
 
     keep_columns = run.keep_columns(keep)
     period = run.choose("period", period, "month", PERIODS)
