@@ -6,8 +6,8 @@ Definitions (what the tests pin down):
 * An *attempt* starts at a step-1 event (whose time must lie in the window; later steps may
   follow it up to the as-of date). Step k is reached when, after the event that reached step
   k-1, an event of step k happens no later than ``window`` after the step-1 time (the limit
-  itself counts; one second more does not). Events at the same time count in file order
-  (their order within a user: time, then event name).
+  itself counts; one second more does not). A user's events are ordered by time, then by
+  event name (so events with the same timestamp have a fixed, documented order).
 * ``ordered`` (default): other events may come between steps; the earliest qualifying event
   is taken for each step. ``strict``: step k must be the user's very next event after step
   k-1 (any other event of the user breaks the attempt). ``unordered``: from an attempt start

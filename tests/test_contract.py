@@ -1,0 +1,49 @@
+"""Contract tests every data command must pass (csvkit-style): missing input -> 66, empty ->
+65, unusable columns -> 65, each as one stderr line without a traceback; stdout only data."""
+
+import pytest
+from typer.testing import CliRunner
+
+from userops.cli.app import app
+
+COMMANDS = {
+    "profile": [],
+    "segment": [],
+    "funnel": ["--steps", "a,b"],
+    "retention": [],
+    "inspect": [],
+}
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def one_clean_line(result):
+    lines = result.stderr.strip().splitlines()
+    return len(lines) == 1 and lines[0].startswith("userops: error: ") and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_missing_input(command, tmp_path):
+    result = run(command, tmp_path / "missing.csv", *COMMANDS[command])
+    assert result.exit_code == 66 and one_clean_line(result) and result.stdout == ""
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_empty_input(command, write):
+    result = run(command, write("empty.csv", ""), *COMMANDS[command])
+    assert result.exit_code == 65 and one_clean_line(result) and result.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["profile", "segment", "funnel", "retention"])
+def test_unusable_columns(command, write):
+    result = run(command, write("x.csv", "foo,bar\n1,2\n"), *COMMANDS[command])
+    assert result.exit_code == 65 and one_clean_line(result) and "found: foo, bar" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["profile", "segment", "retention"])
+def test_stdout_is_data_only(command, small_orders):
+    result = run(command, small_orders, "--format", "csv")
+    assert result.exit_code == 0
+    assert "userops:" not in result.stdout and "dropped" in result.stderr
