@@ -611,27 +611,31 @@ class Engine:
             cohorts = f"SELECT * FROM (SELECT user_id, min(p) FILTER (WHERE started) AS c FROM act GROUP BY user_id) WHERE c IS NOT NULL {since}"
         else:
             cohorts = f"SELECT user_id, p AS c FROM act WHERE started {since.replace('AND c', 'AND p')}"
-        # per user and period, once: both queries below read it
+        # per user and period, once (both queries below read it); with first-start cohorts each
+        # row also carries its user's cohort, so no join is needed
+        first_cohort = ", min(CASE WHEN started THEN p END) OVER (PARTITION BY user_id) AS c" if cohort == "first" else ""
         self._sql(
             f"""CREATE OR REPLACE TABLE retention_activity AS
-            SELECT user_id, {trunc} AS p, bool_or(s) AS started, bool_or(r) AS returned, sum(revenue) AS revenue
-            FROM ({activity}) GROUP BY 1, 2"""
+            SELECT *{first_cohort} FROM (
+                SELECT user_id, {trunc} AS p, bool_or(s) AS started, bool_or(r) AS returned, sum(revenue) AS revenue
+                FROM ({activity}) GROUP BY 1, 2)"""
         )
-        base = f"""
-            WITH act AS (SELECT * FROM retention_activity),
-            cohorts AS ({cohorts})"""
+        if cohort == "first":
+            base = "WITH a AS (SELECT * FROM retention_activity)"
+            members = f"a WHERE a.p = a.c {since}"
+            returns = f"a WHERE a.p > a.c AND a.returned {since}"
+        else:
+            base = f"WITH act AS (SELECT * FROM retention_activity), cohorts AS ({cohorts})"
+            members = "cohorts JOIN act a ON a.user_id = cohorts.user_id AND a.p = cohorts.c"
+            returns = "cohorts JOIN act a ON a.user_id = cohorts.user_id WHERE a.p > c AND a.returned"
         sizes = self.frame(
-            f"""{base}
-            SELECT c AS cohort, count(*) AS size, CAST(sum(a.revenue) AS DOUBLE) AS revenue0
-            FROM cohorts JOIN act a ON a.user_id = cohorts.user_id AND a.p = cohorts.c GROUP BY 1 ORDER BY 1"""
+            f"{base} SELECT c AS cohort, count(*) AS size, CAST(sum(a.revenue) AS DOUBLE) AS revenue0 FROM {members} GROUP BY 1 ORDER BY 1"
         )
         if mode == "classic":
-            cells = f"""SELECT c AS cohort, {k} AS k, count(*) AS users, CAST(sum(a.revenue) AS DOUBLE) AS revenue
-                        FROM cohorts JOIN act a USING (user_id) WHERE a.p > c AND a.returned GROUP BY 1, 2"""
+            cells = f"SELECT c AS cohort, {k} AS k, count(*) AS users, CAST(sum(a.revenue) AS DOUBLE) AS revenue FROM {returns} GROUP BY 1, 2"
         else:
             cells = f"""SELECT cohort, k, count(*) AS users FROM (
-                            SELECT c AS cohort, user_id, max({k}) AS k FROM cohorts JOIN act a USING (user_id)
-                            WHERE a.p > c AND a.returned GROUP BY 1, 2) GROUP BY 1, 2"""
+                            SELECT c AS cohort, a.user_id, max({k}) AS k FROM {returns} GROUP BY 1, 2) GROUP BY 1, 2"""
         cells = self.frame(f"{base} {cells} ORDER BY 1, 2")
         self._sql("DROP TABLE retention_activity")
         return sizes, cells
