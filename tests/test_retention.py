@@ -177,3 +177,13 @@ def test_daily_activity_load_gives_the_same_cells(write):
         assert loaded.n_events == 6
     with pytest.raises(Exception, match="daily activity"):
         retention(daily, daily.window("2024-02-29"), period="month")
+
+
+def test_daily_activity_is_exact_when_the_as_of_date_splits_a_period(write):
+    events = "user_id,event,timestamp\nu3,visit,2024-01-03\nu3,signup,2024-01-20\nu4,signup,2024-01-05\n"
+    path = write("e.csv", events)
+    for loaded in (load_events([path]), load_events([path], daily=(("signup",), ()))):
+        result = retention(loaded, loaded.window("2024-01-10"), period="month", start_event=("signup",))
+        # u3 signed up after the as-of date: only u4 is in January's cohort
+        assert result.sizes.to_dict() == {JAN: 1}
+        assert loaded.drops_for(loaded.window("2024-01-10")).after_as_of == 1
