@@ -777,6 +777,19 @@ class Engine:
             FROM periods LEFT JOIN marks USING (p) GROUP BY periods.p ORDER BY periods.p"""
         return self.frame(sql)
 
+    def purchase_day_summary(self, window: Window) -> "pd.DataFrame":
+        """Per customer in the window: repeat purchase days (distinct days − 1), first and last
+        purchase day, and the mean value of the repeat days (same-day orders are one purchase,
+        the first day is left out: the inputs of BG/NBD and Gamma–Gamma)."""
+        return self.frame(
+            f"""WITH d AS (SELECT customer_id, CAST(order_ts AS DATE) AS day, sum(amount) AS value
+                           FROM ({self._scope(window)}) GROUP BY 1, 2),
+                 k AS (SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS n FROM d)
+            SELECT customer_id, count(*) - 1 AS repeat_days, min(day) AS first_day, max(day) AS last_day,
+                   CAST(avg(value) FILTER (WHERE n > 1) AS DOUBLE) AS repeat_mean_value
+            FROM k GROUP BY customer_id ORDER BY customer_id"""
+        )
+
     def gap_stats(self, window: Window, quantiles: tuple[float, ...] = (0.5, 0.9)) -> list[float | None]:
         """Quantiles of the days between consecutive orders of the same customer (fractional days)."""
         qs = ", ".join(f"quantile_cont(gap, {x})" for x in quantiles)
