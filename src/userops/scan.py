@@ -656,8 +656,9 @@ class Engine:
         ).fetchall()
         return {r: int(n) for r, n in rows}
 
-    def first_dropped_line(self, spec: OrdersSpec, reason: str, *, file: str | None) -> tuple[int, str | None] | None:
-        """The data line number (header = line 1) and raw value of the first row dropped for ``reason``.
+    def first_dropped_line(self, spec: OrdersSpec, reason: str, *, file: str | None) -> tuple[int, str, str | None] | None:
+        """The data line number (header = line 1), the raw column at fault and its value in the
+        first row dropped for ``reason``.
 
         A second pass over the raw rows, used only to explain a ``--strict`` failure.
         """
@@ -667,7 +668,7 @@ class Engine:
             row = self._sql(f"SELECT __rn, __raw FROM ({parsed}) WHERE reason = {CODE[reason]} ORDER BY __rn LIMIT 1", file=file).fetchone()
         if row is None:
             return None
-        return int(row[0]) + 1, None if row[1] is None else str(row[1])
+        return int(row[0]) + 1, column, None if row[1] is None else str(row[1])
 
     def time_bounds(self) -> tuple[dt.datetime | None, dt.datetime | None, int]:
         """First and last purchase time and the number of purchases, over all valid orders."""

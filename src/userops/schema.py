@@ -36,17 +36,11 @@ ROLES = (
 #: The command-line flag that overrides each role.
 ROLE_FLAGS = {role: f"--{role.replace('_', '-')}-col" for role in ROLES}
 
-# --- canonical orders table (one row per order) ---------------------------------------
+# --- canonical orders (one row per order; the table itself is described in scan.py) -----
 CUSTOMER_ID = "customer_id"
 ORDER_ID = "order_id"
 ORDER_TS = "order_ts"
 AMOUNT = "amount"
-LINES = "lines"
-QUANTITY = "quantity"
-CATEGORY = "category"
-CHANNEL = "channel"
-
-ORDERS_COLUMNS = [CUSTOMER_ID, ORDER_ID, ORDER_TS, AMOUNT, LINES, QUANTITY, CHANNEL]
 
 # --- profile outputs ------------------------------------------------------------------
 PROFILE_SUMMARY_COLUMNS = [

@@ -10,21 +10,6 @@ PERIODS = ("day", "week", "month", "quarter", "year")
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
 
 
-def period_start(day: dt.date, period: str) -> dt.date:
-    """The first day of the period holding ``day`` (weeks start on Monday)."""
-    if period == "day":
-        return day
-    if period == "week":
-        return day - dt.timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    if period == "quarter":
-        return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
-    if period == "year":
-        return day.replace(month=1, day=1)
-    raise ValueError(f"unknown period {period!r}")
-
-
 def next_period_start(start: dt.date, period: str) -> dt.date:
     """The first day of the period after the one starting at ``start``."""
     if period == "day":

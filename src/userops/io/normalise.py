@@ -363,8 +363,7 @@ def _fail_strict(engine: Engine, specs: list[OrdersSpec], files: list[str], drop
     for spec, file in zip(specs, files):
         found = engine.first_dropped_line(spec, reason, file=file)
         if found:
-            line, raw = found
-            column = {"unparseable dates": spec.time, "unparseable amounts": spec.amount or spec.unit_price}.get(reason, spec.user)
+            line, column, raw = found
             shown = f" ({raw!r})" if raw is not None else ""
             raise DataError(
                 f"{n:,} rows {reason}, the first here{shown} (--strict)",
