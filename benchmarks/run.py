@@ -3,7 +3,8 @@
 * profile: ``userops profile FILE --per customer -o out.csv`` vs benchmarks/duckdb_profile.py
   (the same per-customer table);
 * segment: ``userops segment FILE -o out.csv`` vs benchmarks/duckdb_segment.py (the same
-  RFM values; userops also scores, names, adds lifecycle and actions);
+  RFM values; userops also scores, names, adds lifecycle and actions); segment-values: the
+  same, writing only the DuckDB script's four columns (like-for-like output size);
 * funnel: ``userops funnel EVENTS --steps home,...,purchase --window 7d`` vs
   benchmarks/duckdb_funnel.py (the same users per step);
 * retention: ``userops retention EVENTS --period week --long`` vs benchmarks/duckdb_retention.py
@@ -94,6 +95,7 @@ def measure(cmd: list[str]) -> tuple[float, float]:
 COMPARED = {
     "profile": ["orders", "revenue", "tenure_days", "recency_days", "top_category", "top_channel", "active_periods", "lifecycle_status"],
     "segment": ["recency_days", "frequency", "monetary"],
+    "segment-values": ["recency_days", "frequency", "monetary"],
     "funnel": [],
     "retention": [],
 }
@@ -153,18 +155,22 @@ def main() -> None:
     extra = {
         "profile": ["--per", "customer"],
         "segment": [],
+        # like for like: the same four columns as the DuckDB script (scores, segments,
+        # lifecycle and actions are still computed, just not written)
+        "segment-values": ["--columns", "customer_id,recency_days,frequency,monetary"],
         "funnel": ["--steps", FUNNEL_STEPS, "--window", "7d"],
         "retention": ["--period", "week", "--long"],
     }
-    for rows, command in [(r, c) for r in args.rows for c in args.commands]:
+    for rows, variant in [(r, c) for r in args.rows for c in args.commands]:
+        command = variant.split("-")[0]
         events = command in ("funnel", "retention")
         path = os.path.join(DATA, f"{'events' if events else 'orders'}_{rows}.csv")
         subprocess.run([sys.executable, __file__, "--generate", str(rows), "events" if events else "orders"], check=True)
-        ours_out = os.path.join(OUT, f"userops_{command}_{rows}.csv")
+        ours_out = os.path.join(OUT, f"userops_{variant}_{rows}.csv")
         base_out = os.path.join(OUT, f"duckdb_{command}_{rows}.csv")
-        ours = userops + [command, path, "-o", ours_out, "--quiet"] + extra[command]
+        ours = userops + [command, path, "-o", ours_out, "--quiet"] + extra[variant]
         tools = {
-            f"userops {command} {' '.join(extra[command])}".strip(): ours,
+            f"userops {command} {' '.join(extra[variant])}".strip(): ours,
             f"DuckDB SQL script ({command})": [sys.executable, os.path.join(HERE, f"duckdb_{command}.py"), path, base_out],
         }
         medians = {}
@@ -177,7 +183,7 @@ def main() -> None:
             print(f"| {rows:,} | {name} | {wall:.2f} | {rss:.0f} | {shown} |", flush=True)
         (ow, om), (bw, bm) = medians.values()
         same = subprocess.run(
-            [sys.executable, __file__, "--compare", ours_out, base_out, command], check=True, capture_output=True, text=True
+            [sys.executable, __file__, "--compare", ours_out, base_out, variant], check=True, capture_output=True, text=True
         ).stdout.strip()
         print(f"| {rows:,} | ratio userops/DuckDB | {ow / bw:.2f}x | {om / bm:.2f}x | {same} |", flush=True)
 

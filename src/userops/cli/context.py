@@ -131,12 +131,14 @@ class RunContext:
             status.stop()
 
     # --- the steps ----------------------------------------------------------------------
-    def load_orders(self, inputs: list[str], *, line_detail: bool = False, keep: tuple[str, ...] = ()) -> "LoadedOrders":
+    def load_orders(
+        self, inputs: list[str], *, line_detail: bool = False, order_detail: bool = True, keep: tuple[str, ...] = ()
+    ) -> "LoadedOrders":
         from userops.io.normalise import load_orders
 
         self.inputs = list(inputs)
         with self.progress(f"reading {', '.join(inputs)}"):
-            return load_orders(list(inputs), self.load_options(keep=keep), line_detail=line_detail)
+            return load_orders(list(inputs), self.load_options(keep=keep), line_detail=line_detail, order_detail=order_detail)
 
     def load_events(self, inputs: list[str], *, properties: tuple[str, ...] = (), daily=None) -> "LoadedEvents":
         from userops.io.normalise import load_events

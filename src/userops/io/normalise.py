@@ -269,16 +269,18 @@ def parse_date(text: str, *, flag: str) -> dt.date:
 
 
 def load_orders(
-    paths: list[str], options: LoadOptions | None = None, *, engine: Engine | None = None, stdin=None, line_detail: bool = False
+    paths: list[str], options: LoadOptions | None = None, *, engine: Engine | None = None, stdin=None, line_detail: bool = False,
+    order_detail: bool = True,
 ) -> LoadedOrders:
     """Read, map and normalise order exports into the engine's canonical ``orders`` table.
 
     ``line_detail`` keeps each order's line categories (wanted for per-customer top
-    categories; without it they cost a second pass over the rows)."""
+    categories; without it they cost a second pass over the rows); ``order_detail=False``
+    leaves out each order's channel and quantity (faster when only dates and amounts count)."""
     options = options or LoadOptions()
     engine = engine or Engine()
     sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
-    return _load(engine, sources, options, line_detail=line_detail)
+    return _load(engine, sources, options, line_detail=line_detail, order_detail=order_detail)
 
 
 def prepare_orders(frame: "pd.DataFrame", columns: dict[str, str] | None = None, options: LoadOptions | None = None) -> LoadedOrders:
@@ -293,7 +295,7 @@ def prepare_orders(frame: "pd.DataFrame", columns: dict[str, str] | None = None,
     return _load(Engine(), [source], options)
 
 
-def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, line_detail: bool = False) -> LoadedOrders:
+def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, line_detail: bool = False, order_detail: bool = True) -> LoadedOrders:
     specs, mappings, files = [], [], []
     for source in sources:
         name = source.info.name
@@ -328,7 +330,7 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
         )
         mappings.append(mapping)
         files.append(name)
-    engine.build_orders(specs, files=files, category_lists=line_detail)
+    engine.build_orders(specs, files=files, category_lists=line_detail, order_detail=order_detail)
 
     counts = engine.drop_counts()
     dropped = {r: n for r, n in counts.items() if r not in EXCLUSION_REASONS}

@@ -36,7 +36,7 @@ def funnel(
     from userops.analytics.periods import PERIODS
 
     if repeat:
-        loaded = run.load_orders(inputs)
+        loaded = run.load_orders(inputs, order_detail=False)
         frame_window = run.window(loaded, end_bounds_starts=True)
         limit = fun.parse_window(window) if window else None
         run.emit(fun.repeat_funnel(loaded, frame_window, repeat, window_s=limit), title="repeat-purchase funnel", as_of=frame_window.as_of.isoformat())

@@ -43,7 +43,7 @@ def retention(
     if input_has_events(inputs, run.load_options()):  # retention needs only who was active on which day
         loaded = run.load_events(inputs, daily=(options["start_event"], options["return_event"]))
     else:
-        loaded = run.load_orders(inputs)
+        loaded = run.load_orders(inputs, order_detail=False)
     window = run.window(loaded, end_bounds_starts=True)
     with run.progress("computing retention"):
         result = ret.retention(loaded, window, **options)

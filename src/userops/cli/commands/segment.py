@@ -43,7 +43,7 @@ def segment(
 
     keep_columns = run.keep_columns(keep)
     period = run.choose("period", period, "month", PERIODS)
-    loaded = run.load_orders(inputs, keep=keep_columns)
+    loaded = run.load_orders(inputs, order_detail=False, keep=keep_columns)
     window = run.window(loaded)
     if lifecycle:
         run.emit(seg.lifecycle_table(loaded, window, period=period), title=f"lifecycle by {period}", as_of=window.as_of.isoformat(), columns=columns)
