@@ -155,7 +155,7 @@ def test_usage_errors_exit_2(small_orders):
     assert run("profile").exit_code == 2
 
 
-@pytest.mark.parametrize("name", ["churn", "report"])
+@pytest.mark.parametrize("name", ["report"])
 def test_pending_commands_say_so(name, small_orders):
     result = run(name, small_orders)
     assert result.exit_code == 1

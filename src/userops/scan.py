@@ -824,6 +824,70 @@ class Engine:
             FROM act LEFT JOIN new USING (period) ORDER BY act.period"""
         return self.frame(sql)
 
+    def churn_features(self, window: Window, cutoff: dt.datetime, horizon_days: int, *, label: bool = True) -> "pd.DataFrame":
+        """Risk-model features per customer from the purchases before ``cutoff`` (a midnight:
+        the snapshot is as of the day before it; from the window's start on), and with
+        ``label`` whether they bought nothing in [cutoff, cutoff + horizon).
+
+        recency/tenure in days as of the snapshot day; orders and revenue overall, in the last horizon
+        and in the horizon before it (the trend); mean gap; largest order; first-order channel
+        and how many channels were used."""
+        c = f"TIMESTAMP '{cutoff.isoformat(sep=' ')}'"
+        h = f"INTERVAL {int(horizon_days)} DAY"
+        since = f" AND order_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'" if window.start else ""
+        history = f"SELECT customer_id, order_id, order_ts, CAST(amount AS DOUBLE) AS amount, channel FROM orders WHERE reason IS NULL AND order_ts < {c}{since}"
+        labelled = ""
+        if label:
+            labelled = f""", (customer_id NOT IN (SELECT customer_id FROM orders
+                                WHERE reason IS NULL AND order_ts >= {c} AND order_ts < {c} + {h})) AS churned"""
+        return self.frame(
+            f"""WITH f AS (
+                SELECT customer_id,
+                       date_diff('day', CAST(max(order_ts) AS DATE), CAST({c} - INTERVAL 1 DAY AS DATE)) AS recency_days,
+                       date_diff('day', CAST(min(order_ts) AS DATE), CAST({c} - INTERVAL 1 DAY AS DATE)) AS tenure_days,
+                       count(*) AS frequency, coalesce(sum(amount), 0) AS monetary,
+                       coalesce(max(amount), 0) AS max_order_value,
+                       count(*) FILTER (WHERE order_ts >= {c} - {h}) AS orders_last_horizon,
+                       count(*) FILTER (WHERE order_ts >= {c} - 2 * {h} AND order_ts < {c} - {h}) AS orders_prior_horizon,
+                       coalesce(sum(amount) FILTER (WHERE order_ts >= {c} - {h}), 0) AS revenue_last_horizon,
+                       CASE WHEN count(*) > 1 THEN epoch(max(order_ts) - min(order_ts)) / 86400.0 / (count(*) - 1) END AS mean_gap_days,
+                       count(DISTINCT channel) AS channels,
+                       first(channel ORDER BY order_ts, order_id) AS first_channel
+                FROM ({history}) GROUP BY customer_id)
+            SELECT *{labelled} FROM f ORDER BY customer_id"""
+        )
+
+    def first_order_attributes(self, window: Window) -> "pd.DataFrame":
+        """Per customer in the window, what is known at acquisition: the first order's value,
+        channel and (with line categories) its most common category (ties alphabetical)."""
+        scope = self._scope(window)
+        firsts = f"""SELECT customer_id, first(order_id ORDER BY order_ts, order_id) AS first_order_id,
+                            first(CAST(amount AS DOUBLE) ORDER BY order_ts, order_id) AS first_order_value,
+                            first(channel ORDER BY order_ts, order_id) AS first_channel,
+                            first(category ORDER BY order_ts, order_id) AS first_category
+                     FROM ({scope}) GROUP BY customer_id"""
+        if not self.has_category_lists:  # one row per order: its category; else none known
+            return self.frame(f"SELECT customer_id, first_order_value, first_channel, first_category FROM ({firsts}) ORDER BY customer_id")
+        return self.frame(
+            f"""WITH firsts AS ({firsts}),
+            cats AS (SELECT o.customer_id, unnest(o.categories) AS category
+                     FROM orders o JOIN firsts f ON o.customer_id = f.customer_id AND o.order_id = f.first_order_id),
+            top AS (SELECT customer_id, first(category ORDER BY n DESC, category) AS first_category
+                    FROM (SELECT customer_id, category, count(*) AS n FROM cats GROUP BY ALL) GROUP BY 1)
+            SELECT firsts.customer_id, first_order_value, first_channel, top.first_category
+            FROM firsts LEFT JOIN top USING (customer_id) ORDER BY customer_id"""
+        )
+
+    def purchase_days_between(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Distinct (customer, day) purchases in [start, end): what BG/NBD forecasts."""
+        return int(
+            self.con.execute(
+                "SELECT count(*) FROM (SELECT DISTINCT customer_id, CAST(order_ts AS DATE) FROM orders "
+                "WHERE reason IS NULL AND order_ts >= ? AND order_ts < ?)",
+                [start, end],
+            ).fetchone()[0]
+        )
+
     def orders_frame(self, window: Window) -> "pd.DataFrame":
         """The canonical orders in the window (for library users and small analyses)."""
         return self.frame(

@@ -164,3 +164,40 @@ class GammaGammaModel:
         weight = (q - 1) / (p * x + q - 1)
         return pd.Series(weight * population + (1 - weight) * m, index=summary.index, name="expected_order_value")
 
+
+
+#: Days in an average month: the step of the discounted CLV sum.
+MONTH_DAYS = 365.25 / 12
+
+
+def customer_lifetime_value(
+    bgnbd: BetaGeoModel,
+    gamma_gamma: GammaGammaModel,
+    summary: "pd.DataFrame",
+    *,
+    horizon_days: float,
+    discount_monthly: float = 0.0,
+    unit_days: float = 7.0,
+) -> "pd.Series":
+    """Discounted value of each customer's expected purchases over the horizon:
+
+        CLV = Σ_k E[M] · (E[Y(t_k)] − E[Y(t_{k−1})]) / (1 + d)^(t_k in months)
+
+    with t_k one month apart (the last step shorter) up to the horizon, E[Y] from BG/NBD and
+    E[M] from Gamma–Gamma: the purchases expected in each month, valued and discounted at the
+    end of that month (the lifetimes package's definition, with the horizon in days)."""
+    import numpy as np
+    import pandas as pd
+
+    if discount_monthly < 0:
+        raise DataError("the discount rate must not be negative")
+    value = gamma_gamma.conditional_expected_average_profit(summary).to_numpy("float64")
+    steps = max(1, int(np.ceil(horizon_days / MONTH_DAYS - 1e-9)))
+    total = np.zeros(len(summary))
+    previous = np.zeros(len(summary))
+    for k in range(1, steps + 1):
+        t_days = min(k * MONTH_DAYS, horizon_days)
+        expected = bgnbd.conditional_expected_number_of_purchases_up_to_time(t_days / unit_days, summary).to_numpy("float64")
+        total += value * (expected - previous) / (1.0 + discount_monthly) ** (t_days / MONTH_DAYS)
+        previous = expected
+    return pd.Series(total, index=summary.index, name="clv")

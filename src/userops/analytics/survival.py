@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from userops.errors import DataError
@@ -76,3 +77,97 @@ def median_lifetime(lifetimes: "pd.DataFrame") -> float | None:
 
     value = KaplanMeierFitter().fit(lifetimes["duration_days"], event_observed=lifetimes["churned"]).median_survival_time_
     return None if value is None or math.isinf(value) else float(value)
+
+
+COX_COLUMNS = ["covariate", "reference", "hazard_ratio", "ci_lower", "ci_upper", "p_value", "ph_test_p"]
+#: Levels of a categorical covariate kept as their own dummy; the rest pool into "(other)".
+COX_MAX_LEVELS = 8
+#: Above this many customers, Cox is fitted on a fixed random sample of this size.
+COX_MAX_ROWS = 100_000
+
+
+@dataclass
+class CoxResult:
+    table: "pd.DataFrame"  # COX_COLUMNS, one row per covariate
+    concordance: float
+    n: int
+    events: int
+    sampled: bool
+    ph_violations: list[str]  # covariates whose proportional-hazards test has p < 0.05
+
+
+def cox_covariates(attributes: "pd.DataFrame") -> tuple["pd.DataFrame", dict[str, str]]:
+    """Baseline covariates (known at the first purchase, so they cannot leak the future):
+    log(1 + first order value) and dummies of the first channel and first category (the most
+    common level is the reference, levels beyond the top 8 pool into "(other)"). Returns the
+    design frame and, per dummy column, its reference level."""
+    import numpy as np
+    import pandas as pd
+
+    design = pd.DataFrame(index=attributes.index)
+    references: dict[str, str] = {}
+    if "first_order_value" in attributes and attributes["first_order_value"].notna().any():
+        design["log_first_order_value"] = np.log1p(attributes["first_order_value"].astype("float64").clip(lower=0).fillna(0.0))
+        references["log_first_order_value"] = ""
+    for column in ("first_channel", "first_category"):
+        if column not in attributes:
+            continue
+        values = attributes[column].astype(object).where(attributes[column].notna(), "(none)").astype(str)
+        counts = values.value_counts()
+        counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")  # ties alphabetical
+        if len(counts) < 2:
+            continue
+        kept = list(counts.index[:COX_MAX_LEVELS])
+        values = values.where(values.isin(kept), "(other)")
+        reference = kept[0]
+        for level in sorted(set(values) - {reference}):
+            name = f"{column}={level}"
+            design[name] = (values == level).astype("float64")
+            references[name] = reference
+    return design, references
+
+
+def cox_table(lifetimes: "pd.DataFrame", covariates: "pd.DataFrame", *, references: dict[str, str] | None = None, seed: int = 0) -> CoxResult:
+    """Cox proportional hazards of churn on the covariates (rows aligned with ``lifetimes``):
+    hazard ratio with its 95% CI and p-value per covariate, and the Schoenfeld-residual
+    proportional-hazards test (lifelines, rank time transform) per covariate."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from lifelines import CoxPHFitter
+    from lifelines.statistics import proportional_hazard_test
+
+    if covariates.shape[1] == 0:
+        raise DataError("no covariates for a Cox model (needs a first-order value, channel or category)")
+    data = covariates.reset_index(drop=True).copy()
+    data["duration_days"] = lifetimes["duration_days"].to_numpy("float64")
+    data["churned"] = lifetimes["churned"].to_numpy("bool")
+    # a customer whose lifetime is 0 days has churned on the first day: lifelines wants > 0
+    data["duration_days"] = data["duration_days"].clip(lower=0.5)
+    constant = [c for c in covariates.columns if data[c].nunique() < 2]
+    data = data.drop(columns=constant)
+    if int(data["churned"].sum()) < 10:
+        raise DataError("too few churned customers (< 10) for a Cox model")
+    sampled = len(data) > COX_MAX_ROWS
+    if sampled:
+        data = data.sample(n=COX_MAX_ROWS, random_state=seed).sort_index()
+    cph = CoxPHFitter(penalizer=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph.fit(data, duration_col="duration_days", event_col="churned")
+        ph = proportional_hazard_test(cph, data, time_transform="rank").summary
+    s = cph.summary
+    table = pd.DataFrame(
+        {
+            "covariate": list(s.index),
+            "reference": [(references or {}).get(c, "") for c in s.index],
+            "hazard_ratio": s["exp(coef)"].to_numpy().round(4),
+            "ci_lower": s["exp(coef) lower 95%"].to_numpy().round(4),
+            "ci_upper": s["exp(coef) upper 95%"].to_numpy().round(4),
+            "p_value": s["p"].to_numpy().round(6),
+            "ph_test_p": ph["p"].reindex(s.index).to_numpy().round(6),
+        }
+    )[COX_COLUMNS]
+    violations = [c for c, p in zip(table["covariate"], table["ph_test_p"]) if p is not None and not np.isnan(p) and p < 0.05]
+    return CoxResult(table, float(cph.concordance_index_), int(len(data)), int(data["churned"].sum()), sampled, violations)

@@ -57,7 +57,7 @@ class RunContext:
         """A command's own option: ``value`` if given on the command line, else config, else default."""
         if value is None:
             value = self.config.option(name, default)
-        if choices is not None and value not in choices:
+        if choices is not None and value is not None and value not in choices:  # None: an option left unset
             raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)} (got {value!r})")
         return value
 

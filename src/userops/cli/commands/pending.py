@@ -8,7 +8,6 @@ from userops.cli.options import Inputs
 from userops.errors import NotImplementedYet
 
 _PENDING = {
-    "churn": "Who is leaving and what are they worth? Survival, risk model, CLV.\n\nExample: userops churn orders.csv --horizon 90d",
     "report": "The weekly HTML report, from cron.\n\nExample: userops report orders.csv --events events.csv -o 'weekly-{as_of}.html'",
 }
 

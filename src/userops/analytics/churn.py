@@ -1,0 +1,284 @@
+"""``churn``: who is leaving, how soon, and what they are worth (SPEC §4 churn).
+
+Puts together the pieces — the churn threshold (:mod:`lifecycle`), survival curves and Cox
+(:mod:`survival`), the risk model (:mod:`risk`) and BG/NBD + Gamma–Gamma value (:mod:`clv`)
+— into the ranked list and the model report. Definitions of the per-customer columns:
+
+* ``recency_days, frequency, monetary`` as in ``segment`` (days since the last purchase,
+  orders, revenue in the window);
+* ``p_alive`` (BG/NBD), ``expected_purchases`` over the horizon (BG/NBD, purchase days),
+  ``expected_order_value`` (Gamma–Gamma), ``clv`` = their discounted product over the horizon;
+* ``churn_probability``: the risk model's calibrated probability of no purchase within the
+  horizon (when the model cannot be fitted: 1 − p_alive, said on stderr);
+* ``value_at_risk`` = churn_probability × clv: the value expected over the horizon that is
+  likely to be lost — what a win-back campaign is trying to keep. The list is sorted by it;
+* ``risk_tier``: ``churned`` when the recency is already beyond the churn threshold, else
+  ``high`` (probability ≥ 0.7), ``medium`` (≥ 0.4) or ``low``; the ``action`` comes from the
+  playbook (``[churn]`` in data/playbook.toml, overridable in userops.toml).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from userops.analytics import clv as clvmod
+from userops.analytics import lifecycle, risk, survival
+from userops.errors import DataError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from userops.io.normalise import LoadedOrders
+    from userops.scan import Window
+
+CUSTOMER_COLUMNS = [
+    "customer_id", "recency_days", "frequency", "monetary", "p_alive", "churn_probability", "expected_purchases",
+    "expected_order_value", "clv", "value_at_risk", "risk_tier", "action",
+]
+REPORT_COLUMNS = ["section", "metric", "value", "detail"]
+RISK_TIERS = ("churned", "high", "medium", "low")
+TIER_CUTS = {"high": 0.7, "medium": 0.4}
+BY_CHOICES = ("channel", "category", "segment")
+#: BG/NBD and Gamma–Gamma work in weeks (the published CDNOW parameters are in weeks).
+UNIT_DAYS = 7.0
+DEFAULT_HORIZON_DAYS = 90
+DEFAULT_DISCOUNT = 0.01
+#: Below this many customers the value models are fitted but flagged as rough.
+MIN_MODEL_CUSTOMERS = 100
+
+
+@dataclass
+class Threshold:
+    days: int
+    source: str  # how it was chosen, for stderr and the report
+
+
+@dataclass
+class ChurnResult:
+    customers: "pd.DataFrame"  # CUSTOMER_COLUMNS, sorted by value at risk
+    threshold: Threshold
+    horizon_days: int
+    discount_monthly: float
+    bgnbd: clvmod.BetaGeoModel
+    gamma_gamma: clvmod.GammaGammaModel | None
+    risk: risk.RiskResult
+    forecast: float  # expected purchase days over the horizon, all customers
+    actual: int | None  # purchase days that happened in the horizon after the as-of date (back-test)
+    notes: list[str] = field(default_factory=list)
+
+
+def tier_action_key(tier: str) -> str:
+    """The playbook entry of a risk tier: "churned" (shared with lifecycle), "high risk"..."""
+    return tier if tier == "churned" else f"{tier} risk"
+
+
+def parse_days(text: str | int | None, flag: str) -> int | None:
+    """``90d``, ``13w``, ``90`` (days) -> whole days."""
+    import re
+
+    if text is None or isinstance(text, int):
+        return text
+    match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", str(text).lower())
+    if not match or int(match.group(1)) <= 0:
+        raise UsageError(f"{flag} {text!r} is not a number of days or weeks", hint="use e.g. 90d or 13w")
+    return int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+
+
+def churn_threshold(loaded: "LoadedOrders", window: "Window", days: int | None = None) -> Threshold:
+    """``days`` when given, else the 90th percentile of gaps between consecutive purchases."""
+    if days is not None:
+        return Threshold(days, "set with --threshold")
+    _, p90 = loaded.engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
+    chosen = lifecycle.default_churn_threshold(p90)
+    if p90 is None:
+        return Threshold(chosen, f"nobody bought twice, so the fallback of {chosen} days")
+    return Threshold(chosen, f"90th percentile of the days between consecutive purchases ({p90:.1f}), rounded up")
+
+
+def customer_lifetimes(loaded: "LoadedOrders", window: "Window", threshold: Threshold) -> "pd.DataFrame":
+    """Per customer: ``customer_id, duration_days, churned`` (see :mod:`survival`)."""
+    customers = loaded.engine.customer_aggregates(window, period=None, detail=False)
+    if customers.empty:
+        raise DataError("no customers with a purchase in the window")
+    return survival.churn_lifetimes(customers, as_of=window.as_of, threshold_days=threshold.days)
+
+
+def survival_groups(loaded: "LoadedOrders", window: "Window", by: str, customer_ids: "pd.Series") -> "pd.Series":
+    """The group of each customer for ``--by``: first-order channel or category (known at
+    acquisition), or today's rfm10 segment (descriptive: it uses the whole history)."""
+    import pandas as pd
+
+    if by not in BY_CHOICES:
+        raise UsageError(f"--by must be one of {', '.join(BY_CHOICES)} (got {by!r})")
+    if by == "segment":
+        from userops.analytics.segment import segment_customers
+
+        table = segment_customers(loaded, window, lang="en").customers.set_index("customer_id")["segment"]
+    else:
+        table = loaded.engine.first_order_attributes(window).set_index("customer_id")[f"first_{by}"]
+        if table.isna().all():
+            raise DataError(f"the data has no {by} column to group by", hint="map one with --columns or drop --by")
+    return pd.Series(table.reindex(customer_ids.to_numpy()).astype(object).to_numpy(), index=customer_ids.index)
+
+
+def survival_curves(loaded: "LoadedOrders", window: "Window", threshold: Threshold, *, by: str | None = None) -> tuple["pd.DataFrame", list[str]]:
+    """Kaplan–Meier curves (overall or per group) and a note per curve with its median."""
+    lifetimes = customer_lifetimes(loaded, window, threshold)
+    groups = survival_groups(loaded, window, by, lifetimes["customer_id"]) if by else None
+    curves = survival.kaplan_meier(lifetimes, by=groups)
+    notes = []
+    parts = [(survival.ALL, lifetimes)] if groups is None else [
+        (str(g), part) for g, part in lifetimes.groupby(groups.fillna("(none)").to_numpy(), sort=True)
+    ]
+    for name, part in parts:
+        median = survival.median_lifetime(part)
+        shown = f"{median:.0f} days" if median is not None else "not reached (more than half still active)"
+        notes.append(f"median lifetime {name}: {shown} ({len(part):,} customers, {int(part['churned'].sum()):,} churned)")
+    return curves, notes
+
+
+def cox_model(loaded: "LoadedOrders", window: "Window", threshold: Threshold) -> survival.CoxResult:
+    """Cox proportional hazards of churn on what is known at the first purchase."""
+    lifetimes = customer_lifetimes(loaded, window, threshold)
+    attributes = loaded.engine.first_order_attributes(window).set_index("customer_id").reindex(lifetimes["customer_id"].to_numpy())
+    design, references = survival.cox_covariates(attributes.reset_index(drop=True))
+    return survival.cox_table(lifetimes, design, references=references)
+
+
+def churn_customers(
+    loaded: "LoadedOrders",
+    window: "Window",
+    *,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    threshold_days: int | None = None,
+    discount_monthly: float = DEFAULT_DISCOUNT,
+    actions: dict[str, str] | None = None,
+    seed: int = 0,
+) -> ChurnResult:
+    """The ranked per-customer list with everything behind it (see the module docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    if discount_monthly < 0 or discount_monthly >= 1:
+        raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly})", hint="e.g. 0.01 for 1% a month")
+    engine = loaded.engine
+    threshold = churn_threshold(loaded, window, threshold_days)
+    notes = [f"churn threshold: {threshold.days} days ({threshold.source})"]
+
+    customers = engine.customer_aggregates(window, period=None, detail=False)
+    if customers.empty:
+        raise DataError("no customers with a purchase in the window")
+    ids = customers["customer_id"]
+    as_of_day = np.datetime64(window.as_of, "D")
+    recency = (as_of_day - customers["last_order"].to_numpy("datetime64[us]").astype("datetime64[D]")).astype("int64")
+
+    summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS).reindex(ids.to_numpy())
+    bgnbd = clvmod.BetaGeoModel().fit(summary)
+    if len(summary) < MIN_MODEL_CUSTOMERS:
+        notes.append(f"BG/NBD fitted on only {len(summary)} customers: p_alive, expected purchases and CLV are rough at best")
+    p_alive = bgnbd.conditional_probability_alive(summary).to_numpy()
+    horizon_units = horizon_days / UNIT_DAYS
+    expected = bgnbd.conditional_expected_number_of_purchases_up_to_time(horizon_units, summary).to_numpy()
+    try:
+        gamma_gamma = clvmod.GammaGammaModel().fit(summary)
+        order_value = gamma_gamma.conditional_expected_average_profit(summary).to_numpy()
+        value = clvmod.customer_lifetime_value(bgnbd, gamma_gamma, summary, horizon_days=horizon_days, discount_monthly=discount_monthly, unit_days=UNIT_DAYS).to_numpy()
+    except DataError as exc:
+        gamma_gamma = None
+        order_value = np.full(len(ids), np.nan)
+        value = np.full(len(ids), np.nan)
+        notes.append(f"no Gamma–Gamma spend model ({exc.message}): expected order value and CLV are blank")
+
+    scored = risk.risk_model(engine, window, horizon_days=horizon_days, seed=seed)
+    notes.extend(scored.notes)
+    if scored.scores is not None:
+        churn_probability = scored.scores.reindex(ids.to_numpy()).to_numpy("float64")
+    else:
+        churn_probability = 1.0 - p_alive
+        notes.append(f"risk model skipped: {scored.skipped}; churn_probability = 1 − p_alive (BG/NBD)")
+
+    tier_code = np.select(
+        [recency > threshold.days, churn_probability >= TIER_CUTS["high"], churn_probability >= TIER_CUTS["medium"]], [0, 1, 2], default=3
+    )
+    tiers = pd.Categorical.from_codes(tier_code, categories=list(RISK_TIERS))
+    playbook = actions or {}
+    table = pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy(),
+            "recency_days": recency,
+            "frequency": customers["orders"].to_numpy("int64"),
+            "monetary": customers["revenue"].to_numpy("float64").round(2),
+            "p_alive": p_alive.round(4),
+            "churn_probability": churn_probability.round(4),
+            "expected_purchases": expected.round(4),
+            "expected_order_value": order_value.round(2),
+            "clv": value.round(2),
+            "value_at_risk": (churn_probability * value).round(2),
+            "risk_tier": tiers,
+            "action": pd.Categorical(np.array([playbook.get(tier_action_key(t), "") for t in RISK_TIERS], dtype=object)[tier_code]),
+        }
+    )
+    # highest value at risk first; ties (and blank values) by customer id, so reruns match
+    table = table.sort_values(["value_at_risk", "customer_id"], ascending=[False, True], na_position="last", kind="stable").reset_index(drop=True)
+
+    forecast = float(np.nansum(expected))
+    actual = None
+    horizon_end = window.end + dt.timedelta(days=horizon_days)
+    last = loaded.last_ts
+    if last is not None and last >= horizon_end - dt.timedelta(days=1):
+        actual = engine.purchase_days_between(window.end, horizon_end)
+        notes.append(
+            f"back-test: BG/NBD forecast {forecast:,.1f} purchase days over the {horizon_days} days after the as-of date; "
+            f"{actual:,} happened ({(forecast - actual) / actual:+.1%})"
+        )
+    return ChurnResult(table[CUSTOMER_COLUMNS], threshold, horizon_days, discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes)
+
+
+def model_report(result: ChurnResult) -> "pd.DataFrame":
+    """Every number behind the list, one per row: ``section, metric, value, detail``."""
+    import math
+
+    import pandas as pd
+
+    rows: list[tuple[str, str, float | None, str]] = []
+    customers = result.customers
+    rows.append(("data", "customers", float(len(customers)), ""))
+    rows.append(("churn", "threshold_days", float(result.threshold.days), result.threshold.source))
+    rows.append(("churn", "horizon_days", float(result.horizon_days), "risk label, expected purchases and CLV"))
+    rows.append(("churn", "discount_monthly", result.discount_monthly, "CLV discount rate per month"))
+    for tier in RISK_TIERS:
+        rows.append(("churn", f"customers_{tier}", float((customers["risk_tier"] == tier).sum()), "risk tier"))
+    p = result.bgnbd.params_
+    for name in ("r", "alpha", "a", "b"):
+        rows.append(("bg_nbd", name, p[name], "time unit: weeks"))
+    rows.append(("bg_nbd", "log_likelihood", result.bgnbd.log_likelihood_, ""))
+    rows.append(("bg_nbd", "forecast_purchases", result.forecast, f"expected purchase days over {result.horizon_days} days, all customers"))
+    if result.actual is not None:
+        gap = (result.forecast - result.actual) / result.actual if result.actual else float("nan")
+        rows.append(("bg_nbd", "actual_purchases", float(result.actual), f"purchase days that happened in those {result.horizon_days} days (back-test): forecast {gap:+.1%}"))
+    if result.gamma_gamma is not None:
+        g = result.gamma_gamma.params_
+        for name, label in (("p", "p"), ("q", "q"), ("v", "gamma")):
+            rows.append(("gamma_gamma", label, g[name], ""))
+        rows.append(("gamma_gamma", "customers", float(result.gamma_gamma.n_customers_), "customers with repeat purchases (fitted on)"))
+    scored = result.risk
+    if scored.skipped:
+        rows.append(("risk_model", "skipped", None, scored.skipped))
+    else:
+        rows.append(("risk_model", "train_as_of", None, scored.train_cutoff.isoformat()))
+        rows.append(("risk_model", "test_as_of", None, scored.test_cutoff.isoformat()))
+        rows.append(("risk_model", "model", None, scored.model or ""))
+        for _, m in scored.metrics.iterrows():
+            prefix = "baseline" if m["model"].startswith("recency") else "model"
+            for metric in ("roc_auc", "pr_auc", "precision_top_decile", "lift_top_decile", "brier", "customers", "churn_rate"):
+                value = m[metric]
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    continue
+                rows.append(("risk_model", f"{prefix}_{metric}", float(value), m["model"] + ", out of time"))
+        verdict = "beats" if scored.beats_baseline else "does NOT beat"
+        rows.append(("risk_model", "beats_baseline", float(bool(scored.beats_baseline)), f"the model {verdict} recency alone on ROC-AUC"))
+    frame = pd.DataFrame(rows, columns=REPORT_COLUMNS)
+    frame["value"] = frame["value"].astype("float64").round(6)
+    return frame

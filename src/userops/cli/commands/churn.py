@@ -1,0 +1,90 @@
+"""``userops churn``: who is leaving, how soon, and what they are worth."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from userops.cli.app import command
+from userops.cli.context import RunContext
+from userops.cli.options import Inputs
+
+
+@command("churn")
+def churn(
+    inputs: Inputs,
+    horizon: Annotated[Optional[str], typer.Option("--horizon", help="How far ahead: risk label, expected purchases and CLV (days or weeks: 90d, 13w).", show_default="90d")] = None,
+    threshold: Annotated[Optional[str], typer.Option("--threshold", help="Churned after this long without a purchase (default: 90th percentile of gaps).")] = None,
+    discount: Annotated[Optional[float], typer.Option("--discount", help="Monthly discount rate for CLV.", show_default="0.01")] = None,
+    tier: Annotated[Optional[str], typer.Option("--tier", help="Only these risk tiers (churned, high, medium, low; comma-separated).")] = None,
+    top: Annotated[Optional[int], typer.Option("--top", min=1, help="Only the first N customers by value at risk.")] = None,
+    keep: Annotated[Optional[str], typer.Option("--keep", help="Carry input columns through per customer (latest value), e.g. email,phone.")] = None,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="Choose and order the output columns (comma-separated).")] = None,
+    model_report: Annotated[bool, typer.Option("--model-report", help="The numbers behind the list: thresholds, BG/NBD and Gamma–Gamma parameters, risk-model metrics vs the baseline.")] = False,
+    survival: Annotated[bool, typer.Option("--survival", help="Kaplan–Meier curves: group, days, survival, ci_lower, ci_upper, at_risk.")] = False,
+    by: Annotated[Optional[str], typer.Option("--by", help="Survival per first-order channel, first-order category, or segment.")] = None,
+    cox: Annotated[bool, typer.Option("--cox", help="Cox proportional hazards on first-order value, channel and category.")] = False,
+    *,
+    run: RunContext,
+) -> None:
+    """Who is leaving and what are they worth? Ranked by value at risk, with survival and CLV.
+
+    Example: [bold]userops churn orders.csv --horizon 90d --tier high --keep email -o winback.xlsx[/bold]
+    """
+    from userops.analytics import churn as ch
+    from userops.analytics.playbook import actions
+    from userops.errors import UsageError
+
+    horizon_days = ch.parse_days(run.choose("horizon", horizon, "90d"), "--horizon")
+    threshold_days = ch.parse_days(run.choose("threshold", threshold, None), "--threshold")
+    by = run.choose("by", by, None, ch.BY_CHOICES)
+    if sum([model_report, survival or by is not None, cox]) > 1:
+        raise UsageError("--model-report, --survival/--by and --cox each write their own table: choose one")
+    keep_columns = run.keep_columns(keep)
+    loaded = run.load_orders(inputs, line_detail=cox or by == "category", keep=keep_columns)
+    window = run.window(loaded)
+    as_of = window.as_of.isoformat()
+
+    if survival or by is not None or cox:
+        rule = ch.churn_threshold(loaded, window, threshold_days)
+        run.note(f"churn threshold: {rule.days} days ({rule.source})")
+        with run.progress("fitting survival models"):
+            if cox:
+                result = ch.cox_model(loaded, window, rule)
+                run.note(f"Cox: {result.n:,} customers, {result.events:,} churned, concordance {result.concordance:.3f}" + (" (fitted on a fixed random sample)" if result.sampled else ""))
+                if result.ph_violations:
+                    run.note(f"proportional-hazards check failed (p < 0.05) for {', '.join(result.ph_violations)}: read those hazard ratios as averages over time")
+                else:
+                    run.note("proportional-hazards check: no covariate rejects it at p < 0.05")
+                run.emit(result.table, title="Cox proportional hazards (churn)", as_of=as_of, columns=columns)
+                return
+            curves, notes = ch.survival_curves(loaded, window, rule, by=by)
+        for note in notes:
+            run.note(note)
+        run.emit(curves, title="customer survival (Kaplan–Meier)", as_of=as_of, columns=columns)
+        return
+
+    with run.progress("fitting churn and value models"):
+        result = ch.churn_customers(
+            loaded, window, horizon_days=horizon_days, threshold_days=threshold_days,
+            discount_monthly=run.choose("discount", discount, ch.DEFAULT_DISCOUNT), actions=actions(run.config.playbook),
+        )
+    for note in result.notes:
+        run.note(note)
+    if model_report:
+        run.emit(ch.model_report(result), title="churn model report", as_of=as_of, columns=columns)
+        return
+    table = result.customers
+    if tier:
+        wanted = [t.strip() for t in tier.split(",") if t.strip()]
+        unknown = [t for t in wanted if t not in ch.RISK_TIERS]
+        if unknown:
+            raise UsageError(f"no risk tier named {', '.join(repr(t) for t in unknown)}", hint=f"tiers: {', '.join(ch.RISK_TIERS)}")
+        table = table[table["risk_tier"].isin(wanted)].reset_index(drop=True)
+    if top is not None:
+        table = table.head(top)
+    if keep_columns:
+        attributes = loaded.engine.customer_attributes(window, keep_columns)
+        table = table.merge(attributes, on="customer_id", how="left", sort=False)
+    run.emit(table, title="customers by value at risk", as_of=as_of, columns=columns)
