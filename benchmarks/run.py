@@ -8,7 +8,8 @@
 * funnel: ``userops funnel EVENTS --steps home,...,purchase --window 7d`` vs
   benchmarks/duckdb_funnel.py (the same users per step);
 * retention: ``userops retention EVENTS --period week --long`` vs benchmarks/duckdb_retention.py
-  (the same weekly cohort cells).
+  (the same weekly cohort cells);
+* churn: ``userops churn FILE -o out.csv`` alone (no SQL equivalent of the models).
 
     python benchmarks/run.py                     # both, 1M and 10M order rows, 3 runs each
     python benchmarks/run.py --commands segment --rows 1000000 --repeat 5
@@ -98,6 +99,7 @@ COMPARED = {
     "segment-values": ["recency_days", "frequency", "monetary"],
     "funnel": [],
     "retention": [],
+    "churn": [],  # no SQL baseline: BG/NBD, Gamma-Gamma and the risk model are not SQL
 }
 FUNNEL_STEPS = "home,product_view,add_to_cart,checkout,purchase"
 
@@ -160,6 +162,7 @@ def main() -> None:
         "segment-values": ["--columns", "customer_id,recency_days,frequency,monetary"],
         "funnel": ["--steps", FUNNEL_STEPS, "--window", "7d"],
         "retention": ["--period", "week", "--long"],
+        "churn": [],
     }
     for rows, variant in [(r, c) for r in args.rows for c in args.commands]:
         command = variant.split("-")[0]
@@ -169,10 +172,10 @@ def main() -> None:
         ours_out = os.path.join(OUT, f"userops_{variant}_{rows}.csv")
         base_out = os.path.join(OUT, f"duckdb_{command}_{rows}.csv")
         ours = userops + [command, path, "-o", ours_out, "--quiet"] + extra[variant]
-        tools = {
-            f"userops {command} {' '.join(extra[variant])}".strip(): ours,
-            f"DuckDB SQL script ({command})": [sys.executable, os.path.join(HERE, f"duckdb_{command}.py"), path, base_out],
-        }
+        tools = {f"userops {command} {' '.join(extra[variant])}".strip(): ours}
+        baseline = os.path.join(HERE, f"duckdb_{command}.py")
+        if os.path.exists(baseline):
+            tools[f"DuckDB SQL script ({command})"] = [sys.executable, baseline, path, base_out]
         medians = {}
         for name, cmd in tools.items():
             runs = [measure(cmd) for _ in range(args.repeat)]
@@ -181,6 +184,8 @@ def main() -> None:
             medians[name] = (wall, rss)
             shown = ", ".join(f"{w:.2f}s/{m:.0f}MB" for w, m in runs)
             print(f"| {rows:,} | {name} | {wall:.2f} | {rss:.0f} | {shown} |", flush=True)
+        if len(medians) < 2:
+            continue
         (ow, om), (bw, bm) = medians.values()
         same = subprocess.run(
             [sys.executable, __file__, "--compare", ours_out, base_out, variant], check=True, capture_output=True, text=True

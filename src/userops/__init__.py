@@ -26,6 +26,9 @@ _EXPORTS = {
     "lifecycle_table": "userops.analytics.segment",
     "rfm_values": "userops.analytics.rfm",
     "rfm_scores": "userops.analytics.rfm",
+    "churn_customers": "userops.analytics.churn",
+    "model_report": "userops.analytics.churn",
+    "survival_curves": "userops.analytics.churn",
     "inspect_input": "userops.io.normalise",
     "generate_demo": "userops.demo",
 }

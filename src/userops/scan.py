@@ -835,7 +835,9 @@ class Engine:
         c = f"TIMESTAMP '{cutoff.isoformat(sep=' ')}'"
         h = f"INTERVAL {int(horizon_days)} DAY"
         since = f" AND order_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'" if window.start else ""
-        history = f"SELECT customer_id, order_id, order_ts, CAST(amount AS DOUBLE) AS amount, channel FROM orders WHERE reason IS NULL AND order_ts < {c}{since}"
+        # amounts stay DECIMAL until summed: a parallel sum of doubles can differ in the last
+        # bit from run to run, and the model would then differ too
+        history = f"SELECT customer_id, order_id, order_ts, amount, channel FROM orders WHERE reason IS NULL AND order_ts < {c}{since}"
         labelled = ""
         if label:
             labelled = f""", (customer_id NOT IN (SELECT customer_id FROM orders
@@ -845,11 +847,11 @@ class Engine:
                 SELECT customer_id,
                        date_diff('day', CAST(max(order_ts) AS DATE), CAST({c} - INTERVAL 1 DAY AS DATE)) AS recency_days,
                        date_diff('day', CAST(min(order_ts) AS DATE), CAST({c} - INTERVAL 1 DAY AS DATE)) AS tenure_days,
-                       count(*) AS frequency, coalesce(sum(amount), 0) AS monetary,
-                       coalesce(max(amount), 0) AS max_order_value,
+                       count(*) AS frequency, CAST(coalesce(sum(amount), 0) AS DOUBLE) AS monetary,
+                       CAST(coalesce(max(amount), 0) AS DOUBLE) AS max_order_value,
                        count(*) FILTER (WHERE order_ts >= {c} - {h}) AS orders_last_horizon,
                        count(*) FILTER (WHERE order_ts >= {c} - 2 * {h} AND order_ts < {c} - {h}) AS orders_prior_horizon,
-                       coalesce(sum(amount) FILTER (WHERE order_ts >= {c} - {h}), 0) AS revenue_last_horizon,
+                       CAST(coalesce(sum(amount) FILTER (WHERE order_ts >= {c} - {h}), 0) AS DOUBLE) AS revenue_last_horizon,
                        CASE WHEN count(*) > 1 THEN epoch(max(order_ts) - min(order_ts)) / 86400.0 / (count(*) - 1) END AS mean_gap_days,
                        count(DISTINCT channel) AS channels,
                        first(channel ORDER BY order_ts, order_id) AS first_channel

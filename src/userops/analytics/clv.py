@@ -47,13 +47,15 @@ def calibration_summary(loaded: "LoadedOrders", window, *, unit_days: float = 7.
 
 
 def _fit(negative_ll, start: "np.ndarray") -> "np.ndarray":
-    """Minimise over log-parameters (keeps them positive); Nelder–Mead, then a polish."""
+    """Minimise over log-parameters (keeps them positive): L-BFGS-B to get close (tens of
+    gradient steps), then a Nelder–Mead polish from there (robust where the surface is flat);
+    the better of the two wins."""
     import numpy as np
     from scipy.optimize import minimize
 
-    best = minimize(negative_ll, np.log(start), method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-10, "maxiter": 20000, "maxfev": 40000})
-    polished = minimize(negative_ll, best.x, method="L-BFGS-B")
-    x = polished.x if polished.fun <= best.fun else best.x
+    quick = minimize(negative_ll, np.log(start), method="L-BFGS-B")
+    polished = minimize(negative_ll, quick.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-7, "maxfev": 3000})
+    x = polished.x if polished.fun <= quick.fun else quick.x
     return np.exp(x)
 
 
@@ -68,11 +70,15 @@ class BetaGeoModel:
         import numpy as np
         from scipy.special import gammaln
 
-        x = summary["frequency"].to_numpy("float64")
-        tx = summary["recency"].to_numpy("float64")
-        T = summary["T"].to_numpy("float64")
-        if len(x) < 2:
+        if len(summary) < 2:
             raise DataError("BG/NBD needs at least two customers")
+        # customers with the same (x, t_x, T) share a likelihood term: fit on the distinct
+        # triples, weighted by how many customers have each (~3x fewer terms on daily data)
+        triples = summary.groupby(["frequency", "recency", "T"], sort=True).size().reset_index(name="n")
+        x = triples["frequency"].to_numpy("float64")
+        tx = triples["recency"].to_numpy("float64")
+        T = triples["T"].to_numpy("float64")
+        weight = triples["n"].to_numpy("float64")
         repeat = x > 0
 
         def negative_ll(log_params: "np.ndarray") -> float:
@@ -82,7 +88,7 @@ class BetaGeoModel:
             a3 = -(r + x) * np.log(alpha + T)
             a4 = np.where(repeat, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + tx), -np.inf)
             ll = a1 + a2 + np.logaddexp(a3, a4)
-            return -(ll.sum()) + self.penalizer * float(np.sum(np.exp(log_params) ** 2))
+            return -float(weight @ ll) + self.penalizer * float(np.sum(np.exp(log_params) ** 2))
 
         r, alpha, a, b = _fit(negative_ll, np.array([1.0, 1.0, 1.0, 1.0]))
         self.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
