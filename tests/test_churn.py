@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from userops.analytics import churn, clv, risk, survival
+from userops.analytics import churn, churn_risk, clv, survival
 from userops.cli.app import app
 from userops.errors import UsageError
 from userops.io.normalise import load_orders
@@ -97,7 +97,7 @@ def test_ranking_metrics_by_hand():
     label = np.array([1, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     score = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.35, 0.3, 0.2, 0.1] + [0.05] * 10)
     ids = np.array([f"c{i:02d}" for i in range(20)])
-    m = risk.ranking_metrics(label, score, ids)
+    m = churn_risk.ranking_metrics(label, score, ids)
     assert m["churn_rate"] == pytest.approx(5 / 20)
     assert m["precision_top_decile"] == pytest.approx(1 / 2)  # top 2: c00 (1), c01 (0)
     assert m["lift_top_decile"] == pytest.approx(0.5 / 0.25)

@@ -155,14 +155,6 @@ def test_usage_errors_exit_2(small_orders):
     assert run("profile").exit_code == 2
 
 
-@pytest.mark.parametrize("name", ["report"])
-def test_pending_commands_say_so(name, small_orders):
-    result = run(name, small_orders)
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert "not implemented yet" in result.stderr
-
-
 def test_strict_fails_with_line(small_orders):
     result = run("profile", small_orders, "--strict")
     assert result.exit_code == 65

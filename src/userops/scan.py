@@ -450,6 +450,18 @@ class Engine:
         ).fetchone()
         return lo, hi, int(n or 0), int(good or 0)
 
+    def event_user_counts(self, window: Window, limit: int = 10) -> list[tuple[str, int]]:
+        """The most widespread event names in the window: (event, distinct users), most first."""
+        if self._event_rows != "count(*)":
+            raise DataError("event names are not kept in daily-activity mode")
+        cond = f"reason IS NULL AND event_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'"
+        if window.start is not None:
+            cond += f" AND event_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'"
+        rows = self.con.execute(
+            f"SELECT event, count(DISTINCT user_id) AS n FROM events WHERE {cond} GROUP BY event ORDER BY n DESC, event LIMIT {int(limit)}"
+        ).fetchall()
+        return [(str(e), int(n)) for e, n in rows]
+
     def events_after(self, window: Window) -> int:
         n = self.con.execute(f"SELECT {self._event_rows} FROM events WHERE reason IS NULL AND event_ts >= ?", [window.end]).fetchone()[0]
         return int(n or 0)

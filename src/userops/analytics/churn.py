@@ -1,7 +1,7 @@
 """``churn``: who is leaving, how soon, and what they are worth (SPEC §4 churn).
 
 Puts together the pieces — the churn threshold (:mod:`lifecycle`), survival curves and Cox
-(:mod:`survival`), the risk model (:mod:`risk`) and BG/NBD + Gamma–Gamma value (:mod:`clv`)
+(:mod:`survival`), the risk model (:mod:`churn_risk`) and BG/NBD + Gamma–Gamma value (:mod:`clv`)
 — into the ranked list and the model report. Definitions of the per-customer columns:
 
 * ``recency_days, frequency, monetary`` as in ``segment`` (days since the last purchase,
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from userops.analytics import clv as clvmod
-from userops.analytics import lifecycle, risk, survival
+from userops.analytics import churn_risk, lifecycle, survival
 from userops.errors import DataError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,7 +63,7 @@ class ChurnResult:
     discount_monthly: float
     bgnbd: clvmod.BetaGeoModel
     gamma_gamma: clvmod.GammaGammaModel | None
-    risk: risk.RiskResult
+    risk: churn_risk.RiskResult
     forecast: float  # expected purchase days over the horizon, all customers
     actual: int | None  # purchase days that happened in the horizon after the as-of date (back-test)
     notes: list[str] = field(default_factory=list)
@@ -191,7 +191,7 @@ def churn_customers(
         value = np.full(len(ids), np.nan)
         notes.append(f"no Gamma–Gamma spend model ({exc.message}): expected order value and CLV are blank")
 
-    scored = risk.risk_model(engine, window, horizon_days=horizon_days, seed=seed)
+    scored = churn_risk.risk_model(engine, window, horizon_days=horizon_days, seed=seed)
     notes.extend(scored.notes)
     if scored.scores is not None:
         churn_probability = scored.scores.reindex(ids.to_numpy()).to_numpy("float64")

@@ -145,6 +145,13 @@ def period_activity(periods: "pd.DataFrame", *, as_of: dt.date, period: str) -> 
     return df[schema.PROFILE_PERIOD_COLUMNS].reset_index(drop=True)
 
 
+def profile_kpis(loaded: "LoadedOrders", window: "Window") -> Kpis:
+    """The headline KPIs of the window (what ``profile`` prints by default)."""
+    median_gap, _ = loaded.engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
+    customers = loaded.engine.customer_aggregates(window, period=None, detail=False)
+    return dataset_kpis(customers, as_of=window.as_of, median_gap_days=median_gap)
+
+
 def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month") -> ProfileResult:
     """Run the scan aggregates and the analysis for one ``--per`` choice."""
     engine = loaded.engine

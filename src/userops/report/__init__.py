@@ -1,1 +1,1 @@
-"""The HTML report's view-model (issue: report)."""
+"""The HTML report: its view-model (model.py); rendering lives in userops.render.html."""

@@ -1,0 +1,367 @@
+"""The report's view-model: every number comes from the library functions the commands use
+(``profile``, ``segment``, ``retention``, ``funnel``, ``churn``); this module only picks what
+the report shows and formats it for display. Templates get strings and chart specs, never
+frames, and compute nothing.
+
+A section whose data is absent (no events file, too few customers for a model) is left out
+with a one-line reason in ``skipped``; it never stops the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from userops import __version__
+from userops.analytics.periods import next_period_start
+from userops.errors import DataError, UsageError
+from userops.render import formats as fmt
+from userops.render.i18n import labels
+
+if TYPE_CHECKING:  # pragma: no cover
+    from userops.io.normalise import LoadedEvents, LoadedOrders
+    from userops.scan import Window
+
+REPORT_PERIODS = ("week", "month")
+TREND_PERIODS = {"week": 26, "month": 18}  # complete periods shown in the trend charts
+RETENTION_COHORTS = 12
+TOP_AT_RISK = 15
+FUNNEL_STEPS_INFERRED = 5
+SURVIVAL_POINTS = 120
+
+
+@dataclass
+class Kpi:
+    key: str
+    label: str
+    value: str
+    previous: str
+    change: str  # "+12.3%" or "+1.2 pp"; "" when there is nothing to compare
+    direction: str  # up, down, flat or ""
+
+
+@dataclass
+class Chart:
+    kind: str  # line | bar
+    title: str
+    x_labels: list[str] = field(default_factory=list)
+    series: list[tuple[str, list[float | None]]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    value_labels: list[str] = field(default_factory=list)
+    y_format: str = "count"  # count | money | percent
+    y_max: float | None = None
+    step: bool = False
+
+
+@dataclass
+class TableView:
+    columns: list[str]
+    numeric: list[bool]
+    rows: list[list[str]]
+    heat: list[list[float | None]] | None = None  # 0..1 per cell for a heatmap; None = plain
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    intro: str = ""
+    charts: list[Chart] = field(default_factory=list)
+    tables: list[TableView] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReportModel:
+    title: str
+    lang: str
+    as_of: str
+    kpi_title: str
+    kpi_intro: str
+    kpis: list[Kpi]
+    sections: list[Section]
+    skipped: list[str]
+    quality: list[tuple[str, str]]
+    provenance: str
+    skipped_title: str
+    quality_title: str
+
+
+def period_start(day: dt.date, period: str) -> dt.date:
+    return day - dt.timedelta(days=day.weekday()) if period == "week" else day.replace(day=1)
+
+
+def last_complete_period(as_of: dt.date, period: str) -> tuple[dt.date, dt.date]:
+    """First and last day of the latest period that has ended by ``as_of`` (the period of
+    ``as_of`` itself when ``as_of`` is its last day)."""
+    start = period_start(as_of, period)
+    end = next_period_start(start, period) - dt.timedelta(days=1)
+    if end > as_of:
+        start = period_start(start - dt.timedelta(days=1), period)
+        end = next_period_start(start, period) - dt.timedelta(days=1)
+    return start, end
+
+
+def _change(current, previous, *, rate: bool) -> tuple[str, str]:
+    if fmt.is_missing(current) or fmt.is_missing(previous):
+        return "", ""
+    delta = float(current) - float(previous)
+    direction = "up" if delta > 0 else "down" if delta < 0 else "flat"
+    if rate:
+        return f"{delta * 100:+.1f} pp", direction
+    if float(previous) == 0:
+        return "", direction
+    return f"{delta / float(previous) * 100:+.1f}%", direction
+
+
+def _pick(frame, n: int):
+    return frame.iloc[-n:] if len(frame) > n else frame
+
+
+class _Builder:
+    def __init__(self, loaded: "LoadedOrders", window: "Window", *, lang: str, period: str, actions: dict[str, str] | None):
+        self.loaded, self.window, self.lang, self.period = loaded, window, lang, period
+        self.t = labels(lang)
+        self.actions = actions
+        self.sections: list[Section] = []
+        self.skipped: list[str] = []
+        self.notes: list[str] = []
+        self.period_word = self.t[f"period_{period}"]
+
+    def attempt(self, title: str, build) -> None:
+        """Run one section; a DataError/UsageError leaves it out with its one-line reason."""
+        try:
+            section = build()
+        except (DataError, UsageError) as exc:
+            self.skipped.append(f"{title}: {exc.message}")
+            return
+        if section is not None:
+            self.sections.append(section)
+
+    # --- KPIs -----------------------------------------------------------------------------
+    def kpis(self) -> tuple[list[Kpi], str]:
+        from userops.analytics.profile import profile_kpis
+
+        start, end = last_complete_period(self.window.as_of, self.period)
+        prev_start, prev_end = last_complete_period(start - dt.timedelta(days=1), self.period)
+        floor = self.window.start.date() if self.window.start else None
+
+        def figures(first: dt.date, last: dt.date):
+            period_kpis = profile_kpis(self.loaded, self.loaded.window(last, start=max(first, floor) if floor else first))
+            to_date = profile_kpis(self.loaded, self.loaded.window(last, start=floor))
+            return {
+                "customers": to_date.customers, "active_customers": period_kpis.customers, "orders": period_kpis.orders,
+                "revenue": period_kpis.revenue, "aov": period_kpis.aov, "repeat_rate": to_date.repeat_rate,
+            }
+
+        now = figures(start, end)
+        before = figures(prev_start, prev_end) if self.loaded.first_ts is None or prev_end >= self.loaded.first_ts.date() else {}
+        shown = {"customers": fmt.integer, "active_customers": fmt.integer, "orders": fmt.integer, "revenue": fmt.money, "aov": fmt.money, "repeat_rate": fmt.percent}
+        cards = []
+        for key, display in shown.items():
+            change, direction = _change(now[key], before.get(key), rate=key == "repeat_rate")
+            cards.append(Kpi(key, self.t[f"kpi_{key}"], display(now[key]), display(before.get(key)), change, direction))
+        intro = self.t["kpis_intro"].format(period=self.period_word, start=start, end=end, prev_start=prev_start, prev_end=prev_end)
+        return cards, intro
+
+    # --- sections -------------------------------------------------------------------------
+    def trends(self) -> Section:
+        from userops.analytics.profile import period_activity
+
+        table = period_activity(self.loaded.engine.period_aggregates(self.window, period=self.period), as_of=self.window.as_of, period=self.period)
+        table = _pick(table[table["complete"]], TREND_PERIODS[self.period])
+        if table.empty:
+            raise DataError(f"no complete {self.period} yet")
+        x = [fmt.date(p) for p in table["period"]]
+        return Section(
+            "trends", self.t["trends"],
+            charts=[
+                Chart("line", self.t["trend_revenue"].format(period=self.period_word), x_labels=x,
+                      series=[(self.t["kpi_revenue"], [float(v) for v in table["revenue"].fillna(0)])], y_format="money"),
+                Chart("line", self.t["trend_active"].format(period=self.period_word), x_labels=x,
+                      series=[(self.t["kpi_active_customers"], [float(v) for v in table["active_customers"]])]),
+            ],
+        )
+
+    def segments(self) -> Section:
+        from userops.analytics.segment import segment_customers
+
+        scheme = "cn8" if self.lang == "zh" else "rfm10"
+        result = segment_customers(self.loaded, self.window, scheme=scheme, lang=self.lang, actions=self.actions)
+        self.notes.extend(result.notes)
+        summary = result.summary[result.summary["customers"] > 0]
+        t = self.t
+        table = TableView(
+            [t["col_segment"], t["col_customers"], t["col_share"], t["col_revenue"], t["col_revenue_share"], t["col_action"]],
+            [False, True, True, True, True, False],
+            [[fmt.text(r.segment), fmt.integer(r.customers), fmt.percent(r.share), fmt.money(r.revenue), fmt.percent(r.revenue_share), fmt.text(r.action)]
+             for r in summary.itertuples(index=False)],
+        )
+        chart = Chart("bar", t["segments"], labels=[str(s) for s in summary["segment"]], values=[float(v) for v in summary["customers"]],
+                      value_labels=[f"{fmt.integer(c)} · {fmt.percent(s)}" for c, s in zip(summary["customers"], summary["share"])])
+        return Section("segments", t["segments"], t["segments_intro"].format(as_of=self.window.as_of), charts=[chart], tables=[table])
+
+    def retention(self) -> Section:
+        from userops.analytics.retention import retention
+
+        result = retention(self.loaded, self.window, period="month", periods=RETENTION_COHORTS)
+        rates = _pick(result.rates, RETENTION_COHORTS)
+        if rates.empty:
+            raise DataError("no cohorts yet")
+        ks = [k for k in rates.columns if int(k) <= RETENTION_COHORTS]
+        t = self.t
+        rows, heat = [], []
+        for cohort, row in rates[ks].iterrows():
+            size = result.sizes.get(cohort)
+            rows.append([fmt.date(cohort)[:7], fmt.integer(size)] + [fmt.percent(v, 0) if not fmt.is_missing(v) else "" for v in row])
+            heat.append([None, None] + [None if fmt.is_missing(v) or int(k) == 0 else float(v) for k, v in zip(ks, row)])
+        top = max([v for r in heat for v in r if v is not None] or [1.0]) or 1.0
+        heat = [[None if v is None else v / top for v in r] for r in heat]
+        table = TableView([t["col_cohort"], t["col_size"]] + [str(int(k)) for k in ks], [False] + [True] * (len(ks) + 1), rows, heat)
+        return Section("retention", t["retention"], t["retention_intro"], tables=[table], notes=list(result.notes))
+
+    def funnel(self, events: "LoadedEvents", steps: str | None, window_text: str) -> Section:
+        from userops.analytics import funnel as fun
+
+        ewindow = events.window(self.window.as_of, end_bounds_starts=True)
+        if steps:
+            parsed = fun.parse_steps(steps)
+        else:
+            common = events.engine.event_user_counts(ewindow, FUNNEL_STEPS_INFERRED)
+            if len(common) < 2:
+                raise DataError("fewer than two kinds of event to build a funnel from")
+            parsed = tuple((name,) for name, _ in common)
+            self.notes.append(
+                "funnel steps inferred from the most widespread events (" + ", ".join(e for e, _ in common)
+                + "); set them with --steps or [report] steps in userops.toml"
+            )
+        spec = fun.FunnelSpec(parsed, fun.parse_window(window_text))
+        table = fun.funnel_table(events, ewindow, spec)
+        trend = fun.funnel_table(events, ewindow, spec, trend="week")
+        t = self.t
+        view = TableView(
+            [t["col_step"], "", t["col_users"], t["col_conversion_prev"], t["col_conversion_start"], t["col_median_time"]],
+            [True, False, True, True, True, True],
+            [[str(r.step), fmt.text(r.event), fmt.integer(r.users), fmt.percent(r.conversion_from_previous), fmt.percent(r.conversion_from_start),
+              fmt.duration(r.median_time_from_previous_s)] for r in table.itertuples(index=False)],
+        )
+        bars = Chart("bar", t["funnel"], labels=[str(e) for e in table["event"]], values=[float(v) for v in table["users"]],
+                     value_labels=[f"{fmt.integer(u)} · {fmt.percent(c)}" for u, c in zip(table["users"], table["conversion_from_start"])])
+        charts = [bars]
+        last = trend[trend["step"] == len(spec.steps)]
+        if len(last) > 1:
+            charts.append(Chart("line", t["funnel_trend"], x_labels=[fmt.date(p) for p in last["period"]],
+                                series=[(spec.labels[-1], [None if fmt.is_missing(v) else float(v) for v in last["conversion_from_start"]])],
+                                y_format="percent"))
+        start = fmt.date(events.first_ts) if events.first_ts else ""
+        intro = t["funnel_intro"].format(steps=" → ".join(spec.labels), window=window_text, start=start, end=self.window.as_of)
+        return Section("funnel", t["funnel"], intro, charts=charts, tables=[view])
+
+    def churn(self, horizon_days: int) -> Section:
+        from userops.analytics import churn as ch
+
+        result = ch.churn_customers(self.loaded, self.window, horizon_days=horizon_days, actions=self.actions)
+        self.notes.extend(result.notes)
+        t = self.t
+        charts = []
+        by = "channel" if any(spec.channel for spec in self.loaded.specs) else None
+        try:
+            curves, medians = ch.survival_curves(self.loaded, self.window, result.threshold, by=by)
+        except DataError:
+            curves, medians = ch.survival_curves(self.loaded, self.window, result.threshold)
+        self.notes.extend(medians)
+        charts.append(self._survival_chart(curves))
+        metrics = result.risk.metrics
+        tables = []
+        if not metrics.empty:
+            tables.append(TableView(
+                [t["col_model"], t["col_roc_auc"], t["col_pr_auc"], t["col_precision_top"], t["col_lift_top"]],
+                [False, True, True, True, True],
+                [[fmt.text(m.model), fmt.number(m.roc_auc, 3), fmt.number(m.pr_auc, 3), fmt.percent(m.precision_top_decile), fmt.number(m.lift_top_decile, 2)]
+                 for m in metrics.itertuples(index=False)],
+            ))
+        top = result.customers.head(TOP_AT_RISK)
+        tables.append(TableView(
+            [t["col_customer"], t["col_recency"], t["col_frequency"], t["col_churn_probability"], t["col_clv"], t["col_value_at_risk"], t["col_risk_tier"], t["col_action"]],
+            [False, True, True, True, True, True, False, False],
+            [[fmt.text(r.customer_id), fmt.integer(r.recency_days), fmt.integer(r.frequency), fmt.percent(r.churn_probability), fmt.money(r.clv),
+              fmt.money(r.value_at_risk), fmt.text(r.risk_tier), fmt.text(r.action)] for r in top.itertuples(index=False)],
+        ))
+        intro = t["churn_intro"].format(threshold=result.threshold.days, horizon=horizon_days)
+        notes = [result.risk.skipped] if result.risk.skipped else []
+        return Section("churn", t["churn"], intro, charts=charts, tables=tables, notes=[n for n in notes if n])
+
+    def _survival_chart(self, curves) -> Chart:
+        """Step curves sampled on a common day grid (the value at or before each day)."""
+        import numpy as np
+
+        last_day = int(curves["days"].max()) if len(curves) else 0
+        grid = np.unique(np.linspace(0, max(1, last_day), SURVIVAL_POINTS).round().astype(int))
+        series = []
+        for group, part in curves.groupby("group", sort=True):
+            days = part["days"].to_numpy()
+            values = part["survival"].to_numpy()
+            idx = np.searchsorted(days, grid, side="right") - 1
+            series.append((str(group), [float(values[i]) if i >= 0 else 1.0 for i in idx]))
+        return Chart("line", self.t["survival_chart"], x_labels=[str(d) for d in grid], series=series, y_format="percent", y_max=1.0, step=True)
+
+
+def build_report_model(
+    loaded: "LoadedOrders",
+    window: "Window",
+    *,
+    events: "LoadedEvents | None" = None,
+    lang: str = "en",
+    period: str = "week",
+    title: str | None = None,
+    steps: str | None = None,
+    funnel_window: str = "14d",
+    horizon_days: int = 90,
+    actions: dict[str, str] | None = None,
+    inputs: list[str] | None = None,
+) -> ReportModel:
+    """Compute every section with the library and turn it into display-ready text."""
+    import os
+
+    if lang not in ("en", "zh"):
+        raise UsageError(f"--lang must be en or zh (got {lang!r})")
+    if period not in REPORT_PERIODS:
+        raise UsageError(f"--period must be week or month (got {period!r})")
+    b = _Builder(loaded, window, lang=lang, period=period, actions=actions)
+    t = b.t
+    try:
+        kpis, kpi_intro = b.kpis()
+    except (DataError, UsageError) as exc:
+        kpis, kpi_intro = [], ""
+        b.skipped.append(f"{t['kpis']}: {exc.message}")
+    b.attempt(t["trends"], b.trends)
+    b.attempt(t["segments"], b.segments)
+    b.attempt(t["retention"], b.retention)
+    if events is not None:
+        b.attempt(t["funnel"], lambda: b.funnel(events, steps, funnel_window))
+    else:
+        b.skipped.append(f"{t['funnel']}: {t['no_events']}")
+    b.attempt(t["churn"], lambda: b.churn(horizon_days))
+
+    drops = loaded.drops_for(window)
+    quality = [(t["q_as_of"], window.as_of.isoformat()), (t["q_rows_read"], fmt.integer(drops.rows_read))]
+    quality += [("", line) for line in drops.lines()]
+    for info, mapping in zip(loaded.infos, loaded.mappings):
+        used = ", ".join(f"{role} = {column}" for role, column in mapping.columns.items())
+        quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
+    if events is not None:
+        edrops = events.drops_for(events.window(window.as_of))
+        quality.append((t["q_events"], f"{fmt.integer(edrops.rows_read)} rows"))
+        quality += [("", line) for line in edrops.lines()]
+        for info, mapping in zip(events.infos, events.mappings):
+            used = ", ".join(f"{role} = {column}" for role, column in mapping.columns.items())
+            quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
+    quality += [(t["q_notes"] if i == 0 else "", note) for i, note in enumerate(dict.fromkeys(b.notes))]
+    names = ", ".join(os.path.basename(p) for p in (inputs or [i.name for i in loaded.infos]))
+    return ReportModel(
+        title=title or t["report_title"], lang=lang, as_of=window.as_of.isoformat(), kpi_title=t["kpis"], kpi_intro=kpi_intro,
+        kpis=kpis, sections=b.sections, skipped=b.skipped, quality=quality,
+        provenance=t["provenance"].format(version=__version__, inputs=names), skipped_title=t["skipped"], quality_title=t["quality"],
+    )

@@ -1,0 +1,200 @@
+"""report: one self-contained file whose numbers are the commands' numbers; hostile names stay
+text; absent data leaves a section out with a reason; a real browser loads it cleanly."""
+
+import json
+import os
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+from typer.testing import CliRunner
+
+from userops.cli.app import app
+from userops.report.model import last_complete_period
+
+AS_OF = "2025-06-30"  # a Monday: the last complete week is 2025-06-23 .. 06-29
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def as_json(*args):
+    result = run(*args, "--format", "json", "--quiet")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def number(text):
+    return float(re.sub(r"[^0-9.\-]", "", text))
+
+
+@pytest.fixture(scope="module")
+def example_report(examples_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "weekly-{as_of}.html"
+    orders, events = f"{examples_dir}/orders.csv", f"{examples_dir}/events.csv"
+    result = run("report", orders, "--events", events, "-o", str(out), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    path = str(out).replace("{as_of}", AS_OF)
+    with open(path, encoding="utf-8") as fh:
+        html = fh.read()
+    return orders, events, path, html, BeautifulSoup(html, "html.parser")
+
+
+def test_last_complete_period():
+    import datetime as dt
+
+    assert last_complete_period(dt.date(2025, 6, 30), "week") == (dt.date(2025, 6, 23), dt.date(2025, 6, 29))
+    assert last_complete_period(dt.date(2025, 6, 29), "week") == (dt.date(2025, 6, 23), dt.date(2025, 6, 29))
+    assert last_complete_period(dt.date(2025, 6, 30), "month") == (dt.date(2025, 6, 1), dt.date(2025, 6, 30))
+    assert last_complete_period(dt.date(2025, 6, 15), "month") == (dt.date(2025, 5, 1), dt.date(2025, 5, 31))
+
+
+def test_one_self_contained_file(example_report):
+    *_, path, html, soup = example_report
+    assert os.path.getsize(path) < 5_000_000
+    assert "http://" not in html and "https://" not in html  # nothing to fetch, not even a namespace
+    for tag in soup.find_all(src=True) + soup.find_all(href=True):
+        pytest.fail(f"external reference in {tag}")
+    assert "@import" not in html and not soup.find_all("script") and not soup.find_all("link")
+    assert len(soup.select("svg.chart")) >= 6  # trends x2, segments, funnel x2, survival
+    assert {s["id"] for s in soup.select("section")} >= {"kpis", "trends", "segments", "retention", "funnel", "churn", "quality"}
+
+
+def kpi(soup, key):
+    return soup.select_one(f'div.card[data-kpi="{key}"] .value').get_text(strip=True)
+
+
+def test_kpis_equal_profile(example_report):
+    orders, _, _, _, soup = example_report
+    week = as_json("profile", orders, "--as-of", "2025-06-29", "--from", "2025-06-23")[0]
+    to_date = as_json("profile", orders, "--as-of", "2025-06-29")[0]
+    assert number(kpi(soup, "active_customers")) == week["customers"]
+    assert number(kpi(soup, "orders")) == week["orders"]
+    assert number(kpi(soup, "revenue")) == pytest.approx(week["revenue"])
+    assert number(kpi(soup, "aov")) == pytest.approx(week["aov"])
+    assert number(kpi(soup, "customers")) == to_date["customers"]
+    assert number(kpi(soup, "repeat_rate")) == pytest.approx(to_date["repeat_rate"] * 100, abs=0.05)
+    previous = as_json("profile", orders, "--as-of", "2025-06-22", "--from", "2025-06-16")[0]
+    change = soup.select_one('div.card[data-kpi="orders"] .change').get_text(strip=True)
+    assert f"{(week['orders'] - previous['orders']) / previous['orders'] * 100:+.1f}%" in change
+
+
+def rows(section):
+    return [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in section.select("tbody tr")]
+
+
+def test_sections_equal_segment_funnel_retention_churn(example_report):
+    orders, events, _, _, soup = example_report
+    summary = {r["segment"]: r for r in as_json("segment", orders, "--summary", "--as-of", AS_OF)}
+    shown = rows(soup.select_one("#segments table"))
+    assert shown and all(number(r[1]) == summary[r[0]]["customers"] for r in shown)
+
+    steps = [r[1] for r in rows(soup.select_one("#funnel table"))]
+    assert steps == ["home", "product_view", "add_to_cart", "checkout", "purchase"]  # inferred: most widespread first
+    funnel = as_json("funnel", events, "--steps", ",".join(steps), "--as-of", AS_OF)
+    assert [number(r[2]) for r in rows(soup.select_one("#funnel table"))] == [s["users"] for s in funnel]
+
+    matrix = {r["cohort"]: r for r in as_json("retention", orders, "--values", "percent", "--as-of", AS_OF)}
+    for r in rows(soup.select_one("#retention table")):
+        cohort = matrix[f"{r[0]}-01"]
+        assert number(r[1]) == cohort["size"]
+        for k, cell in enumerate(r[2:]):
+            value = cohort.get(f"period_{k}")
+            assert (cell == "") == (value is None)
+            if cell:
+                assert number(cell) == pytest.approx(value * 100, abs=0.5)
+
+    churn = as_json("churn", orders, "--top", "15", "--as-of", AS_OF)
+    top = rows(soup.select("#churn table")[-1])
+    assert [r[0] for r in top] == [c["customer_id"] for c in churn]
+    assert [number(r[5]) for r in top] == pytest.approx([c["value_at_risk"] for c in churn])
+
+
+def test_quality_note_says_what_was_dropped_and_chosen(example_report):
+    *_, soup = example_report
+    text = soup.select_one("#quality").get_text(" ", strip=True)
+    assert "140 without customer id" in text and "754 cancelled/refunded/unpaid status" in text
+    assert AS_OF in text and "churn threshold: 127 days" in text and "user = customer_id" in text
+
+
+HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>']
+
+
+def test_hostile_names_are_text(write, tmp_path):
+    lines = ["order_id,customer_id,order_date,amount,category,channel"]
+    for i in range(60):
+        who = HOSTILE[i % 2] + str(i % 7)
+        lines.append(f'O{i},"{who.replace(chr(34), chr(34) * 2)}",2024-{1 + i % 12:02d}-{1 + i % 27:02d},{10 + i},"{HOSTILE[i % 2].replace(chr(34), chr(34) * 2)}","{HOSTILE[1 - i % 2].replace(chr(34), chr(34) * 2)}"')
+    orders = write("orders.csv", "\n".join(lines) + "\n")
+    ev = ["user_id,event,timestamp"]
+    for i in range(40):
+        ev.append(f'u{i},"{HOSTILE[0]}",2024-03-{1 + i % 20:02d} 10:00:00')
+        ev.append(f'u{i},"{HOSTILE[1].replace(chr(34), chr(34) * 2)}",2024-03-{1 + i % 20:02d} 10:05:00')
+    events = write("events.csv", "\n".join(ev) + "\n")
+    (tmp_path / "userops.toml").write_text('[playbook]\n"Hibernating" = "<script>alert(2)</script>"\n', encoding="utf-8")
+    out = tmp_path / "r.html"
+    result = run("report", orders, "--events", events, "-o", out)
+    assert result.exit_code == 0, result.output
+    soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
+    assert not soup.find_all("script") and not soup.find_all("img")
+    assert not [t for t in soup.find_all(True) if any(a.startswith("on") for a in t.attrs)]
+    text = soup.get_text(" ")
+    assert "<script>alert(1)</script>" in text  # shown as text (an event name in the funnel)
+    assert '"><img src=x onerror=alert(1)>' in text
+
+
+def test_absent_data_leaves_sections_out_with_a_reason(small_orders, tmp_path):
+    out = tmp_path / "r.html"
+    result = run("report", small_orders, "-o", out)
+    assert result.exit_code == 0, result.output
+    soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
+    skipped = soup.select_one("ul.skipped").get_text(" ", strip=True)
+    assert "No events file" in skipped
+    assert "left out: Conversion funnel" in result.stderr
+    assert soup.select_one("#kpis") is not None
+
+
+def test_chinese_labels(examples_dir, tmp_path):
+    out = tmp_path / "zh.html"
+    result = run("report", f"{examples_dir}/orders.csv", "-o", out, "--lang", "zh", "--period", "month", "--quiet")
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert 'lang="zh-CN"' in html and "核心指标" in html and "重要价值客户" in html  # cn8 segments in Chinese
+
+
+def test_errors(examples_dir, tmp_path):
+    orders = f"{examples_dir}/orders.csv"
+    assert run("report", orders).exit_code == 2  # no -o
+    assert run("report", orders, "-o", tmp_path / "r.html", "--format", "csv").exit_code == 2
+    assert run("report", orders, "-o", tmp_path / "r.html", "--lang", "fr").exit_code == 2
+    assert run("report", orders, "-o", tmp_path / "missing" / "r.html").exit_code == 73
+    assert run("report", orders, "-o", orders).exit_code == 73  # never over an input
+    assert not list(tmp_path.glob(".userops-*"))  # no half-written file left behind
+
+
+@pytest.mark.browser
+def test_browser_loads_it_offline_without_errors(example_report, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    *_, path, _, _ = example_report
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=os.environ.get("USEROPS_CHROMIUM", "/usr/bin/chromium"),
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        errors, outside = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (outside.append(route.request.url), route.abort()))
+        page.goto(f"file://{path}")
+        sizes = page.eval_on_selector_all("svg.chart", "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        page.emulate_media(media="print")
+        printed = page.eval_on_selector_all("svg.chart", "els => els.filter(e => e.getBoundingClientRect().width > 0).length")
+        browser.close()
+    assert errors == [] and outside == []
+    assert len(sizes) >= 6 and all(w > 100 and h > 50 for w, h in sizes)
+    assert printed == len(sizes)
+    assert (tmp_path / "report.png").stat().st_size > 50_000
