@@ -9,7 +9,9 @@
   benchmarks/duckdb_funnel.py (the same users per step);
 * retention: ``userops retention EVENTS --period week --long`` vs benchmarks/duckdb_retention.py
   (the same weekly cohort cells);
-* churn: ``userops churn FILE -o out.csv`` alone (no SQL equivalent of the models).
+* churn: ``userops churn FILE -o out.csv`` alone (no SQL equivalent of the models);
+* report: ``userops report FILE --events EVENTS -o out.html`` alone (N order lines and N
+  clickstream rows).
 
     python benchmarks/run.py                     # both, 1M and 10M order rows, 3 runs each
     python benchmarks/run.py --commands segment --rows 1000000 --repeat 5
@@ -100,6 +102,7 @@ COMPARED = {
     "funnel": [],
     "retention": [],
     "churn": [],  # no SQL baseline: BG/NBD, Gamma-Gamma and the risk model are not SQL
+    "report": [],  # no SQL baseline; orders and the same number of clickstream rows
 }
 FUNNEL_STEPS = "home,product_view,add_to_cart,checkout,purchase"
 
@@ -163,13 +166,17 @@ def main() -> None:
         "funnel": ["--steps", FUNNEL_STEPS, "--window", "7d"],
         "retention": ["--period", "week", "--long"],
         "churn": [],
+        "report": [],
     }
     for rows, variant in [(r, c) for r in args.rows for c in args.commands]:
         command = variant.split("-")[0]
         events = command in ("funnel", "retention")
         path = os.path.join(DATA, f"{'events' if events else 'orders'}_{rows}.csv")
         subprocess.run([sys.executable, __file__, "--generate", str(rows), "events" if events else "orders"], check=True)
-        ours_out = os.path.join(OUT, f"userops_{variant}_{rows}.csv")
+        ours_out = os.path.join(OUT, f"userops_{variant}_{rows}.{'html' if command == 'report' else 'csv'}")
+        if command == "report":
+            subprocess.run([sys.executable, __file__, "--generate", str(rows), "events"], check=True)
+            extra["report"] = ["--events", os.path.join(DATA, f"events_{rows}.csv")]
         base_out = os.path.join(OUT, f"duckdb_{command}_{rows}.csv")
         ours = userops + [command, path, "-o", ours_out, "--quiet"] + extra[variant]
         tools = {f"userops {command} {' '.join(extra[variant])}".strip(): ours}

@@ -198,3 +198,11 @@ def test_browser_loads_it_offline_without_errors(example_report, tmp_path):
     assert len(sizes) >= 6 and all(w > 100 and h > 50 for w, h in sizes)
     assert printed == len(sizes)
     assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def test_shipped_config_example_applies(examples_dir, tmp_path):
+    out = tmp_path / "weekly-{as_of}.html"
+    result = run("report", f"{examples_dir}/orders.csv", "--events", f"{examples_dir}/events.csv", "--config", f"{examples_dir}/userops.toml", "-o", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / f"weekly-{AS_OF}.html").read_text(encoding="utf-8")
+    assert "Weekly user operations" in html and "within 7d" in html
