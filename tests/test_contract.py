@@ -11,6 +11,8 @@ COMMANDS = {
     "segment": [],
     "funnel": ["--steps", "a,b"],
     "retention": [],
+    "churn": [],
+    "report": ["-o", "r.html"],
     "inspect": [],
 }
 
@@ -36,13 +38,13 @@ def test_empty_input(command, write):
     assert result.exit_code == 65 and one_clean_line(result) and result.stdout == ""
 
 
-@pytest.mark.parametrize("command", ["profile", "segment", "funnel", "retention"])
+@pytest.mark.parametrize("command", ["profile", "segment", "funnel", "retention", "churn", "report"])
 def test_unusable_columns(command, write):
     result = run(command, write("x.csv", "foo,bar\n1,2\n"), *COMMANDS[command])
     assert result.exit_code == 65 and one_clean_line(result) and "found: foo, bar" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["profile", "segment", "retention"])
+@pytest.mark.parametrize("command", ["profile", "segment", "retention", "churn"])
 def test_stdout_is_data_only(command, small_orders):
     result = run(command, small_orders, "--format", "csv")
     assert result.exit_code == 0
