@@ -199,3 +199,16 @@ def test_tiny_shop_still_gives_a_list_and_says_what_it_skipped(small_orders):
     assert "risk model skipped" in result.stderr and "1 − p_alive" in result.stderr
     assert "no Gamma–Gamma spend model" in result.stderr and "only 3 customers" in result.stderr
     assert out["clv"].isna().all()
+
+
+def test_threshold_override_and_survival_by_segment(examples_dir):
+    orders = f"{examples_dir}/orders.csv"
+    result = run("churn", orders, "--threshold", "30d")
+    out = table(result)
+    assert "churn threshold: 30 days (set with --threshold)" in result.stderr
+    churned = out["risk_tier"] == "churned"
+    assert (out.loc[churned, "recency_days"] > 30).all() and (out.loc[~churned, "recency_days"] <= 30).all()
+    curves = table(run("churn", orders, "--survival", "--by", "segment"))
+    assert {"Champions", "Hibernating"} <= set(curves["group"])
+    first = curves.groupby("group")["days"].min()
+    assert (first == 0).all()
