@@ -102,3 +102,14 @@ def test_atomic_write_leaves_no_temp_and_refuses_inputs(tmp_path):
 
 def test_formula_prefixes_match_spec():
     assert writers.FORMULA_PREFIXES == ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_categorical_text_is_guarded_and_written_as_text(frame):
+    # segment names, statuses and actions arrive as pandas categoricals (Arrow dictionaries)
+    cat = frame.assign(customer_id=pd.Categorical(frame["customer_id"]), label=pd.Categorical(["x", "=cmd", "x", None, "y", "y", "x"]))
+    lines = to_bytes(cat, OutputSpec("csv")).decode().splitlines()
+    assert lines[1] == "\"'=1+1\",1.5,2024-01-01,\"x\""
+    assert lines[2].endswith(",\"'=cmd\"") and lines[4].endswith(",")  # missing stays empty
+    assert to_bytes(cat, OutputSpec("csv", raw=True)).decode().splitlines()[2].endswith(',"=cmd"')
+    records = json.loads(to_bytes(cat, OutputSpec("json")))
+    assert records[1]["label"] == "=cmd" and records[3]["label"] is None

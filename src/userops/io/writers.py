@@ -95,14 +95,28 @@ def text_table(frame: "pd.DataFrame", *, guard: bool) -> "pa.Table":
             # Arrow writes date32 as YYYY-MM-DD and timestamp[s] as YYYY-MM-DD HH:MM:SS (casts,
             # not strftime, which is ~30x slower on million-row tables)
             col = pc.cast(col, pa.date32()) if midnight else pc.cast(col, pa.timestamp("s", tz=col.type.tz), safe=False)
-        elif pa.types.is_large_string(col.type) or (pa.types.is_dictionary(col.type) and pa.types.is_string(col.type.value_type)):
-            col = pc.cast(col, pa.string())  # pandas categoricals arrive as dictionaries
+        elif pa.types.is_dictionary(col.type) and (pa.types.is_string(col.type.value_type) or pa.types.is_large_string(col.type.value_type)):
+            # pandas categoricals (segment, status, action...) stay dictionaries: the writer
+            # decodes them as it goes, and the guard only looks at the few distinct values
+            col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            values = pc.cast(col.dictionary, pa.string())
+            col = pa.DictionaryArray.from_arrays(col.indices, _guarded(values) if guard else values)
+        elif pa.types.is_large_string(col.type):
+            col = pc.cast(col, pa.string())
         if guard and pa.types.is_string(col.type):
-            risky = pc.fill_null(pc.match_substring_regex(col, FORMULA_PATTERN), False)
-            if pc.any(risky).as_py():  # rebuilding a text column is the slow part: only when needed
-                col = pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
+            col = _guarded(col)
         columns.append(col)
     return pa.table(columns, names=table.column_names)
+
+
+def _guarded(col):
+    """Text cells that would run as a formula in a spreadsheet, prefixed with ``'``."""
+    import pyarrow.compute as pc
+
+    risky = pc.fill_null(pc.match_substring_regex(col, FORMULA_PATTERN), False)
+    if not pc.any(risky).as_py():  # rebuilding a text column is the slow part: only when needed
+        return col
+    return pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
 
 
 def _records(frame: "pd.DataFrame") -> list[dict]:
