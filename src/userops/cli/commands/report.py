@@ -43,7 +43,7 @@ def report(
         raise UsageError("the report is HTML", hint="drop --format, or use the other commands for tables")
     if output is None:
         raise UsageError("the report needs an output file", hint="add -o report.html (the name may contain {as_of})")
-    loaded = run.load_orders(inputs, line_detail=True)
+    loaded = run.load_orders(inputs)
     window = run.window(loaded)
     loaded_events = None
     if events:
