@@ -33,6 +33,12 @@ CASES = [
     ("segment", "examples", ["--lifecycle", "--period", "quarter"], "csv"),
     ("segment", "small", [], "csv"),
     ("segment", "small", [], "json"),
+    ("funnel", "examples", ["--repeat", "3"], "csv"),
+    ("retention", "examples", ["--values", "percent"], "csv"),
+    ("retention", "examples", ["--long", "--period", "week", "--periods", "4"], "json"),
+    ("churn", "examples", ["--top", "25"], "csv"),
+    ("churn", "examples", ["--model-report"], "json"),
+    ("churn", "examples", ["--cox"], "markdown"),
 ]
 
 

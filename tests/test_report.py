@@ -206,3 +206,21 @@ def test_shipped_config_example_applies(examples_dir, tmp_path):
     assert result.exit_code == 0, result.output
     html = (tmp_path / f"weekly-{AS_OF}.html").read_text(encoding="utf-8")
     assert "Weekly user operations" in html and "within 7d" in html
+
+
+def test_view_model_golden(examples_dir, update_golden):
+    """The report's view-model (every string and chart value it shows) as golden JSON."""
+    import dataclasses
+    import pathlib
+
+    from userops.io.normalise import load_events, load_orders
+    from userops.report.model import build_report_model
+
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    events = load_events([f"{examples_dir}/events.csv"])
+    model = build_report_model(loaded, loaded.window(AS_OF), events=events, inputs=["orders.csv", "events.csv"])
+    text = json.dumps(dataclasses.asdict(model), ensure_ascii=False, indent=1, default=str) + "\n"
+    golden = pathlib.Path(__file__).parent / "golden" / "report_model_examples.json"
+    if update_golden:
+        golden.write_text(text, encoding="utf-8")
+    assert golden.read_text(encoding="utf-8") == text
