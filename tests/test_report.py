@@ -224,3 +224,12 @@ def test_view_model_golden(examples_dir, update_golden):
     if update_golden:
         golden.write_text(text, encoding="utf-8")
     assert golden.read_text(encoding="utf-8") == text
+
+
+def test_stale_data_is_called_out(examples_dir, tmp_path):
+    out = tmp_path / "r.html"
+    result = run("report", f"{examples_dir}/orders.csv", "-o", out, "--as-of", "2025-09-30", "--quiet")
+    assert result.exit_code == 0, result.output
+    soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
+    assert "The data ends on 2025-06-30, 92 days before the as-of date" in soup.select_one("#kpis .intro").get_text()
+    assert kpi(soup, "orders") == "0" and kpi(soup, "revenue") == "—"

@@ -162,8 +162,13 @@ class _Builder:
         cards = []
         for key, display in shown.items():
             change, direction = _change(now[key], before.get(key), rate=key == "repeat_rate")
-            cards.append(Kpi(key, self.t[f"kpi_{key}"], display(now[key]), display(before.get(key)), change, direction))
+            cards.append(Kpi(key, self.t[f"kpi_{key}"], display(now[key]) or "—", display(before.get(key)), change, direction))
         intro = self.t["kpis_intro"].format(period=self.period_word, start=start, end=end, prev_start=prev_start, prev_end=prev_end)
+        last = self.loaded.last_ts.date() if self.loaded.last_ts else None
+        if last is not None and last < start:
+            stale = self.t["stale_data"].format(last=last, days=(self.window.as_of - last).days)
+            intro = f"{intro} {stale}"
+            self.notes.append(stale)
         return cards, intro
 
     # --- sections -------------------------------------------------------------------------
