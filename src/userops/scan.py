@@ -526,9 +526,12 @@ class Engine:
                     join = f"ASOF LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq > a.q{k - 1}"
                 else:
                     join = f"LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq = a.q{k - 1} + 1"
+                # an attempt that missed step k-1 cannot reach step k (older DuckDB ASOF joins
+                # match a NULL inequality key, so say it explicitly)
+                reached = f"a.q{k - 1} IS NOT NULL AND s.ts <= a.t1 + {limit}"
                 ctes.append(
-                    f"a{k} AS (SELECT a.*, CASE WHEN s.ts <= a.t1 + {limit} THEN s.ts END AS t{k}, "
-                    f"CASE WHEN s.ts <= a.t1 + {limit} THEN s.seq END AS q{k} FROM a{k - 1} a {join})"
+                    f"a{k} AS (SELECT a.*, CASE WHEN {reached} THEN s.ts END AS t{k}, "
+                    f"CASE WHEN {reached} THEN s.seq END AS q{k} FROM a{k - 1} a {join})"
                 )
             times = ", ".join(f"t{k}" for k in range(1, n + 1))
             furthest = " + ".join(f"(t{k} IS NOT NULL)::INT" for k in range(1, n + 1))
