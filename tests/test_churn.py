@@ -212,3 +212,10 @@ def test_threshold_override_and_survival_by_segment(examples_dir):
     assert {"Champions", "Hibernating"} <= set(curves["group"])
     first = curves.groupby("group")["days"].min()
     assert (first == 0).all()
+
+
+def test_library_call_uses_the_shipped_playbook(examples_dir):
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    result = churn.churn_customers(loaded, loaded.window("2025-06-30"))
+    assert (result.customers["action"].astype(str) != "").all()
+    assert list(result.customers.columns) == churn.CUSTOMER_COLUMNS

@@ -203,7 +203,11 @@ def churn_customers(
         [recency > threshold.days, churn_probability >= TIER_CUTS["high"], churn_probability >= TIER_CUTS["medium"]], [0, 1, 2], default=3
     )
     tiers = pd.Categorical.from_codes(tier_code, categories=list(RISK_TIERS))
-    playbook = actions or {}
+    if actions is None:  # as segment does: the shipped playbook unless the caller brings one
+        from userops.analytics.playbook import actions as playbook_actions
+
+        actions = playbook_actions()
+    playbook = actions
     table = pd.DataFrame(
         {
             "customer_id": ids.to_numpy(),
