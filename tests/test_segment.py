@@ -96,7 +96,7 @@ def test_every_rfm10_cell_end_to_end_with_explicit_cuts():
     rows = []
     for r in range(1, 6):
         for f in range(1, 6):
-            last = pd.Timestamp(AS_OF) - pd.Timedelta(days=5 - r)
+            last = pd.Timestamp(AS_OF) - dt.timedelta(days=5 - r)
             rows.append((f"c{r}{f}", "2023-01-01", str(last), f, 10 * f))
     result = segment_frame(customers_frame(rows), as_of=AS_OF, r_cuts=(0, 1, 2, 3), f_cuts=(1, 2, 3, 4), m_cuts=(10, 20, 30, 40))
     table = result.customers.set_index("customer_id")
