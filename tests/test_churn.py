@@ -195,7 +195,8 @@ def test_errors(examples_dir, write):
 def test_tiny_shop_still_gives_a_list_and_says_what_it_skipped(small_orders):
     result = run("churn", small_orders)
     out = table(result)
-    assert out["customer_id"].tolist() == ["001", "002", "003"]  # blank values at risk: by id
+    # blank values at risk: the likeliest to churn first (1 − p_alive here), then by id
+    assert out["churn_probability"].tolist() == sorted(out["churn_probability"], reverse=True)
     assert "risk model skipped" in result.stderr and "1 − p_alive" in result.stderr
     assert "no Gamma–Gamma spend model" in result.stderr and "only 3 customers" in result.stderr
     assert out["clv"].isna().all()

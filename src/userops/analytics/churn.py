@@ -11,7 +11,8 @@ Puts together the pieces — the churn threshold (:mod:`lifecycle`), survival cu
 * ``churn_probability``: the risk model's calibrated probability of no purchase within the
   horizon (when the model cannot be fitted: 1 − p_alive, said on stderr);
 * ``value_at_risk`` = churn_probability × clv: the value expected over the horizon that is
-  likely to be lost — what a win-back campaign is trying to keep. The list is sorted by it;
+  likely to be lost — what a win-back campaign is trying to keep. The list is sorted by it
+  (then by churn probability, then id: without amounts, the likeliest to churn come first);
 * ``risk_tier``: ``churned`` when the recency is already beyond the churn threshold, else
   ``high`` (probability ≥ 0.7), ``medium`` (≥ 0.4) or ``low``; the ``action`` comes from the
   playbook (``[churn]`` in data/playbook.toml, overridable in userops.toml).
@@ -224,8 +225,11 @@ def churn_customers(
             "action": pd.Categorical(np.array([playbook.get(tier_action_key(t), "") for t in RISK_TIERS], dtype=object)[tier_code]),
         }
     )
-    # highest value at risk first; ties (and blank values) by customer id, so reruns match
-    table = table.sort_values(["value_at_risk", "customer_id"], ascending=[False, True], na_position="last", kind="stable").reset_index(drop=True)
+    # highest value at risk first; then (ties, or no amounts to value) the likeliest to churn;
+    # then the customer id, so reruns match
+    table = table.sort_values(
+        ["value_at_risk", "churn_probability", "customer_id"], ascending=[False, False, True], na_position="last", kind="stable"
+    ).reset_index(drop=True)
 
     forecast = float(np.nansum(expected))
     actual = None
