@@ -233,3 +233,9 @@ def test_stale_data_is_called_out(examples_dir, tmp_path):
     soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
     assert "The data ends on 2025-06-30, 92 days before the as-of date" in soup.select_one("#kpis .intro").get_text()
     assert kpi(soup, "orders") == "0" and kpi(soup, "revenue") == "—"
+
+
+def test_report_to_stdout(small_orders):
+    result = run("report", small_orders, "-o", "-", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("<!DOCTYPE html>") and result.stdout.rstrip().endswith("</html>")

@@ -42,7 +42,7 @@ def report(
     if fmt not in (None, "html"):
         raise UsageError("the report is HTML", hint="drop --format, or use the other commands for tables")
     if output is None:
-        raise UsageError("the report needs an output file", hint="add -o report.html (the name may contain {as_of})")
+        raise UsageError("the report needs an output file", hint="add -o report.html (the name may contain {as_of}), or -o - for stdout")
     loaded = run.load_orders(inputs)
     window = run.window(loaded)
     loaded_events = None
@@ -60,6 +60,12 @@ def report(
         html = render_report(model)
     for line in model.skipped:
         run.note(f"left out: {line}")
+    if output == "-":  # e.g. piped into a mail command
+        import sys
+
+        sys.stdout.buffer.write(html.encode("utf-8"))
+        sys.stdout.flush()
+        return
     path = output.replace("{as_of}", window.as_of.isoformat())
     writers.write_atomic(path, html.encode("utf-8"), inputs=tuple(run.inputs))
     run.note(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
