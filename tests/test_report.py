@@ -239,3 +239,14 @@ def test_report_to_stdout(small_orders):
     result = run("report", small_orders, "-o", "-", "--quiet")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("<!DOCTYPE html>") and result.stdout.rstrip().endswith("</html>")
+
+
+def test_period_start():
+    import datetime as dt
+
+    from userops.analytics.periods import period_start
+
+    day = dt.date(2025, 8, 14)  # a Thursday
+    assert [period_start(day, p) for p in ("day", "week", "month", "quarter", "year")] == [
+        day, dt.date(2025, 8, 11), dt.date(2025, 8, 1), dt.date(2025, 7, 1), dt.date(2025, 1, 1)
+    ]

@@ -208,7 +208,6 @@ def churn_customers(
         from userops.analytics.playbook import actions as playbook_actions
 
         actions = playbook_actions()
-    playbook = actions
     table = pd.DataFrame(
         {
             "customer_id": ids.to_numpy(),
@@ -222,7 +221,7 @@ def churn_customers(
             "clv": value.round(2),
             "value_at_risk": (churn_probability * value).round(2),
             "risk_tier": tiers,
-            "action": pd.Categorical(np.array([playbook.get(tier_action_key(t), "") for t in RISK_TIERS], dtype=object)[tier_code]),
+            "action": pd.Categorical(np.array([actions.get(tier_action_key(t), "") for t in RISK_TIERS], dtype=object)[tier_code]),
         }
     )
     # highest value at risk first; then (ties, or no amounts to value) the likeliest to churn;

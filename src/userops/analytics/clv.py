@@ -171,7 +171,6 @@ class GammaGammaModel:
         return pd.Series(weight * population + (1 - weight) * m, index=summary.index, name="expected_order_value")
 
 
-
 #: Days in an average month: the step of the discounted CLV sum.
 MONTH_DAYS = 365.25 / 12
 

@@ -10,6 +10,16 @@ PERIODS = ("day", "week", "month", "quarter", "year")
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
 
 
+def period_start(day: dt.date, period: str) -> dt.date:
+    """The first day of the period containing ``day`` (weeks start on Monday)."""
+    if period == "day":
+        return day
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    first_month = {"month": day.month, "quarter": 3 * ((day.month - 1) // 3) + 1, "year": 1}[period]
+    return dt.date(day.year, first_month, 1)
+
+
 def next_period_start(start: dt.date, period: str) -> dt.date:
     """The first day of the period after the one starting at ``start``."""
     if period == "day":

@@ -161,10 +161,10 @@ def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summa
     if per == "period":
         table = period_activity(engine.period_aggregates(window, period=period), as_of=window.as_of, period=period)
         return ProfileResult(table, notes)
-    median_gap, p90_gap = engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
-    customers = engine.customer_aggregates(window, period=period if per == "customer" else None, detail=per == "customer")
     if per == "summary":
-        return ProfileResult(dataset_kpis(customers, as_of=window.as_of, median_gap_days=median_gap).to_frame(), notes)
+        return ProfileResult(profile_kpis(loaded, window).to_frame(), notes)
+    median_gap, p90_gap = engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
+    customers = engine.customer_aggregates(window, period=period, detail=True)
     threshold = lifecycle.default_churn_threshold(p90_gap)
     why = "90th percentile of gaps between orders" if p90_gap is not None else "default: no repeat purchases to learn from"
     notes.append(f"lifecycle: churned after {threshold} days without a purchase ({why})")

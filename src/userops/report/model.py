@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from userops import __version__
-from userops.analytics.periods import next_period_start
+from userops.analytics.periods import next_period_start, period_start
 from userops.errors import DataError, UsageError
 from userops.render import formats as fmt
 from userops.render.i18n import labels
@@ -87,10 +87,6 @@ class ReportModel:
     provenance: str
     skipped_title: str
     quality_title: str
-
-
-def period_start(day: dt.date, period: str) -> dt.date:
-    return day - dt.timedelta(days=day.weekday()) if period == "week" else day.replace(day=1)
 
 
 def last_complete_period(as_of: dt.date, period: str) -> tuple[dt.date, dt.date]:
