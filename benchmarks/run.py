@@ -65,18 +65,12 @@ def generate(rows: int, kind: str = "orders") -> str:
             else:
                 table = generate_events(n, seed=2000 + chunk, first_user=done, first_session=next_id, id_width=width)
             next_id += int(table.num_rows)
-            pacsv.write_csv(table, fh, csv_write_options(quoting_style="none") if chunk == 0 else _no_header())
+            pacsv.write_csv(table, fh, csv_write_options(quoting_style="none", include_header=chunk == 0))
             done += n
             chunk += 1
     os.replace(tmp, path)
     print(f"generated {path} ({os.path.getsize(path) / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return path
-
-
-def _no_header():
-    from pyarrow import csv as pacsv
-
-    return pacsv.WriteOptions(include_header=False, quoting_style="none")
 
 
 def measure(cmd: list[str]) -> tuple[float, float]:

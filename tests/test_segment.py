@@ -58,6 +58,18 @@ def test_quantile_scores_with_ties():
     assert rfm.score(freq, fcuts).tolist() == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
 
 
+def test_integer_quantiles_from_a_histogram_equal_numpy():
+    # recency and frequency cut points come from a histogram (fast on millions of customers):
+    # the same numbers as np.quantile's linear method, ties and all
+    rng = np.random.default_rng(7)
+    probs = np.array([k / 5 for k in range(1, 5)])
+    for n, high in [(1, 3), (2, 2), (7, 100), (10, 3), (1001, 5), (5000, 800), (99_999, 40)]:
+        values = rng.integers(0, high, n)
+        assert rfm._small_int_quantiles(values, probs).tolist() == np.quantile(values.astype(float), probs).tolist()
+    assert rfm._small_int_quantiles(np.array([-1, 2]), probs) is None  # negative: numpy's path
+    assert rfm._small_int_quantiles(np.array([0.5, 2.0]), probs) is None
+
+
 def test_explicit_cuts_and_validation():
     freq = [1, 2, 3, 4, 5, 6, 10]
     assert rfm.score(freq, rfm.parse_cuts("1,2,3,5", "--f-cuts")).tolist() == [1, 2, 3, 4, 4, 5, 5]

@@ -113,3 +113,15 @@ def test_categorical_text_is_guarded_and_written_as_text(frame):
     assert to_bytes(cat, OutputSpec("csv", raw=True)).decode().splitlines()[2].endswith(',"=cmd"')
     records = json.loads(to_bytes(cat, OutputSpec("json")))
     assert records[1]["label"] == "=cmd" and records[3]["label"] is None
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_large_tables_are_formatted_in_slices_with_the_same_bytes(frame, fmt, monkeypatch):
+    big = pd.concat([frame] * 5, ignore_index=True)
+    big["segment"] = pd.Categorical(["At risk", "Loyal", "=x"] * 11 + ["Loyal", "New"])
+    big.columns = ["customer id", "revenue", "when, day", "segment"]  # a header that needs quoting
+    whole = to_bytes(big, OutputSpec(fmt, bom=True))
+    monkeypatch.setattr(writers, "CSV_SLICE_ROWS", 4)  # 35 rows: 9 slices, several in flight
+    sliced = to_bytes(big, OutputSpec(fmt, bom=True))
+    assert sliced == whole
+    assert sliced.count(b"customer id") == 1 and len(sliced.splitlines()) == 36

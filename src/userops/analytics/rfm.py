@@ -115,19 +115,52 @@ def quantile_cuts(values, bins: int) -> tuple[float, ...]:
     """``bins - 1`` cut points at the 1/bins, 2/bins... quantiles (linear interpolation)."""
     import numpy as np
 
-    values = np.asarray(values, dtype="float64")
+    values = np.asarray(values)
     if values.size == 0:
         return tuple()
-    qs = np.quantile(values, [k / bins for k in range(1, bins)])
+    probs = np.array([k / bins for k in range(1, bins)], dtype="float64")
+    qs = _small_int_quantiles(values, probs)
+    if qs is None:
+        qs = np.quantile(np.asarray(values, dtype="float64"), probs)
     return tuple(float(round(q, 6)) for q in qs)
+
+
+def _small_int_quantiles(values: "np.ndarray", probs: "np.ndarray") -> "np.ndarray | None":
+    """numpy's linear quantiles of non-negative integers with a small range (recency days,
+    order counts), from a histogram instead of a partial sort; None when that does not apply.
+    Same arithmetic as ``np.quantile`` (tested against it)."""
+    import numpy as np
+
+    if values.dtype.kind not in "iu" or values.size == 0:
+        return None
+    lo, hi = int(values.min()), int(values.max())
+    if lo < 0 or hi > 4 * values.size + 1_000_000:
+        return None
+    cumulative = np.cumsum(np.bincount(values))  # cumulative[v] = values <= v
+    n = values.size
+    virtual = (n - 1) * probs
+    previous = np.floor(virtual)
+    at = lambda i: np.searchsorted(cumulative, i, side="right").astype("float64")  # noqa: E731 (i-th smallest)
+    a = at(previous.astype("int64"))
+    b = at(np.minimum(previous.astype("int64") + 1, n - 1))
+    gamma = virtual - previous
+    diff = b - a
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
 
 
 def score(values, cuts: tuple[float, ...], *, higher_is_better: bool = True) -> "np.ndarray":
     """1 + the number of cut points strictly below each value; reversed for recency."""
     import numpy as np
 
-    below = np.searchsorted(np.asarray(cuts, dtype="float64"), np.asarray(values, dtype="float64"), side="left")
-    s = 1 + below
+    values = np.asarray(values, dtype="float64")
+    points = np.asarray(cuts, dtype="float64")
+    if np.isnan(points).any() or np.isnan(values).any():
+        below = np.searchsorted(points, values, side="left")
+    else:  # a few vectorised comparisons: ~5x faster than searchsorted on millions of values
+        below = np.zeros(values.shape, dtype="int8")
+        for point in points:
+            below += values > point
+    s = 1 + below.astype("int64")
     return s if higher_is_better else (len(cuts) + 2) - s
 
 
@@ -167,7 +200,7 @@ def rfm_scores(
         frequency=f_cuts if f_cuts is not None else quantile_cuts(values["frequency"], bins),
         monetary=m_cuts if m_cuts is not None else quantile_cuts(values["monetary"], bins),
     )
-    out = values.copy()
+    out = values.copy(deep=False)
     out["r_score"] = score(values["recency_days"], cuts.recency, higher_is_better=False) if len(values) else []
     out["f_score"] = score(values["frequency"], cuts.frequency) if len(values) else []
     out["m_score"] = score(values["monetary"], cuts.monetary) if len(values) else []
@@ -181,8 +214,10 @@ def digits_code(r, f, m) -> "pd.Categorical":
     import pandas as pd
 
     code = np.asarray(r, dtype="int64") * 100 + np.asarray(f, dtype="int64") * 10 + np.asarray(m, dtype="int64")
-    uniq = np.unique(code)
-    return pd.Categorical.from_codes(np.searchsorted(uniq, code), categories=[str(u) for u in uniq])
+    present = np.flatnonzero(np.bincount(code, minlength=1000)) if code.size else np.array([], dtype="int64")
+    index = np.full(max(1000, int(code.max(initial=0)) + 1), -1, dtype="int64")
+    index[present] = np.arange(present.size)
+    return pd.Categorical.from_codes(index[code], categories=[str(u) for u in present])
 
 
 def categorical_map(values: "pd.Categorical", mapping: dict[str, str], default: str = "") -> "pd.Categorical":
@@ -262,25 +297,38 @@ def segment_summary(table: "pd.DataFrame", *, revenue: "pd.Series", order: list[
 
     ``revenue`` is each customer's total revenue (so shares add up even with --monetary mean);
     segments come in ``order`` (then any others by name)."""
+    import numpy as np
     import pandas as pd
 
-    df = pd.DataFrame(
-        {
-            "segment": pd.Categorical(table["segment"]),
-            "revenue": revenue.to_numpy("float64"),
-            "recency_days": table["recency_days"].to_numpy("float64"),
-            "frequency": table["frequency"].to_numpy("float64"),
-            "monetary": table["monetary"].to_numpy("float64"),
+    segments = pd.Categorical(table["segment"])
+    columns = {
+        "revenue": revenue.to_numpy("float64"),
+        "mean_recency_days": table["recency_days"].to_numpy("float64"),
+        "mean_frequency": table["frequency"].to_numpy("float64"),
+        "mean_monetary": table["monetary"].to_numpy("float64"),
+    }
+    # per-segment sums by bincount (missing values skipped, as pandas does): a fraction of a
+    # pandas group-by on millions of customers
+    codes = segments.codes.astype("int64")
+    valid = codes >= 0
+    codes = codes[valid]
+    counts = np.bincount(codes, minlength=len(segments.categories))
+    sums, present = {}, {}
+    for col, values in columns.items():
+        values = values[valid]
+        missing = np.isnan(values)
+        sums[col] = np.bincount(codes, weights=np.where(missing, 0.0, values), minlength=len(counts))
+        present[col] = counts - np.bincount(codes[missing], minlength=len(counts)) if missing.any() else counts
+    rows = {}
+    for i, name in enumerate(segments.categories):
+        if counts[i] == 0:
+            continue
+        rows[str(name)] = {
+            "customers": int(counts[i]),
+            "revenue": float(sums["revenue"][i]),
+            **{col: float(sums[col][i]) / present[col][i] if present[col][i] else float("nan") for col in list(columns)[1:]},
         }
-    )
-    grouped = df.groupby("segment", sort=False, observed=True).agg(
-        customers=("segment", "size"),
-        revenue=("revenue", "sum"),
-        mean_recency_days=("recency_days", "mean"),
-        mean_frequency=("frequency", "mean"),
-        mean_monetary=("monetary", "mean"),
-    )
-    grouped.index = grouped.index.astype(str)
+    grouped = pd.DataFrame.from_dict(rows, orient="index", columns=["customers", *columns])
     known = [s for s in (order or []) if s in grouped.index]
     rest = sorted(s for s in grouped.index if s not in known)
     grouped = grouped.loc[known + rest].rename_axis("segment").reset_index()
@@ -300,3 +348,4 @@ def segment_summary(table: "pd.DataFrame", *, revenue: "pd.Series", order: list[
         }
     )
     return out[SUMMARY_COLUMNS]
+
