@@ -79,10 +79,11 @@ def id_expr(col: str, dtype: str) -> str:
         )
         full = f"NULLIF(trim({unwrapped}), '')"
         # most ids need none of that: skip the unwrapping and trimming (which copies every
-        # string) unless the first or last character asks for it (~0.4 s on 10M rows)
-        edge = "(' ', chr(9), chr(10), chr(13))"
-        first = "(' ', '=', '''', chr(9), chr(10), chr(13))"
-        return f"CASE WHEN {col} = '' THEN NULL WHEN {col}[1] NOT IN {first} AND {col}[-1] NOT IN {edge} THEN {col} ELSE {full} END"
+        # string) unless the first or last character asks for it (~0.6 s on 10M rows); the
+        # characters are tested by code point (space, tab, LF, CR; the first also = and ')
+        edge = "(32, 9, 10, 13)"
+        first = "(32, 9, 10, 13, 61, 39)"
+        return f"CASE WHEN {col} = '' THEN NULL WHEN ascii({col}) NOT IN {first} AND ascii(right({col}, 1)) NOT IN {edge} THEN {col} ELSE {full} END"
     if base in FLOAT_TYPES or base.startswith("DECIMAL"):
         return (
             f"CASE WHEN {col} = floor({col}) AND abs({col}) < 1e18 THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
