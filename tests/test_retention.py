@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from userops.analytics.retention import long_table, matrix_table, retention
 from userops.cli.app import app
-from userops.errors import UsageError
+from userops.errors import DataError, UsageError
 from userops.io.normalise import load_events, load_orders
 
 # A: Jan 5 (10), Feb 10 (20), Apr 1 (30); B: Jan 20 (5), Mar 3 (7);
@@ -187,3 +187,55 @@ def test_daily_activity_is_exact_when_the_as_of_date_splits_a_period(write):
         # u3 signed up after the as-of date: only u4 is in January's cohort
         assert result.sizes.to_dict() == {JAN: 1}
         assert loaded.drops_for(loaded.window("2024-01-10")).after_as_of == 1
+
+
+PERIOD_GRAIN_EVENTS = (
+    "user_id,event,timestamp\n"
+    # u1: signs up Sat 6 Jan (Monday week of 1 Jan, Sunday week of 31 Dec), buys Sun 7 Jan,
+    # Tue 16 Jan and twice on 2 Feb; u2: visits before signing up, signs up 15 Jan, buys 1 Mar
+    "u1,signup,2024-01-06 09:00\nu1,purchase,2024-01-07 10:00\nu1,purchase,2024-01-16 10:00\n"
+    "u1,purchase,2024-02-02 11:00\nu1,purchase,2024-02-02 12:00\n"
+    "u2,visit,2024-01-03 08:00\nu2,signup,2024-01-15 08:00\nu2,purchase,2024-03-01 09:00\n"
+    "u3,visit,2024-01-20 09:00\n,visit,2024-02-01 09:00\nu4,visit,not a date\n"
+)
+
+
+@pytest.mark.parametrize("period,week_start", [("day", "monday"), ("week", "monday"), ("week", "sunday"), ("month", "monday")])
+@pytest.mark.parametrize("mode,cohort", [("classic", "first"), ("rolling", "first"), ("classic", "recurring")])
+def test_activity_per_period_gives_the_same_retention_as_every_event(write, period, week_start, mode, cohort):
+    path = write("e.csv", PERIOD_GRAIN_EVENTS)
+    events = (("signup",), ("purchase",))
+    full = load_events([path])
+    whole_periods = load_events([path], daily=events, grain=(period, week_start))
+    options = dict(period=period, week_start=week_start, mode=mode, cohort=cohort, start_event=events[0], return_event=events[1])
+    expected = retention(full, full.window(), **options)
+    got = retention(whole_periods, whole_periods.window(), **options)
+    assert got.counts.equals(expected.counts) and got.sizes.equals(expected.sizes)
+    assert got.incomplete.equals(expected.incomplete)
+    # the bounds, rows and drops are those of the rows, not of the periods
+    assert whole_periods.first_ts == full.first_ts and whole_periods.last_ts == full.last_ts == dt.datetime(2024, 3, 1, 9)
+    assert whole_periods.drops.rows_read == 11 and whole_periods.drops.dropped == full.drops.dropped
+    assert whole_periods.n_events == full.n_events == 9
+
+
+def test_activity_per_period_refuses_another_period_or_an_earlier_as_of(write):
+    path = write("e.csv", PERIOD_GRAIN_EVENTS)
+    weekly = load_events([path], daily=((), ()), grain=("week", "monday"))
+    assert rows(retention(weekly, weekly.window(), period="week").counts)[0][0] == 2  # 2 users first seen in week 1
+    with pytest.raises(DataError, match="activity per week"):
+        retention(weekly, weekly.window(), period="month")
+    with pytest.raises(DataError, match="activity per week"):
+        retention(weekly, weekly.window("2024-02-29"), period="week")  # the week of 26 Feb runs past it
+
+
+def test_retention_cli_as_of_last_event_or_earlier(write):
+    # as of the last event the CLI keeps whole weeks; an as-of date inside the last week
+    # (29 Feb: u2's purchase of 1 Mar is after it) needs days, and must still work
+    path = write("e.csv", PERIOD_GRAIN_EVENTS)
+    runs = []
+    for extra in ([], ["--as-of", "2024-03-01"], ["--as-of", "2024-02-29"]):
+        out = CliRunner().invoke(app, ["retention", path, "--period", "week", "--long", "--format", "json", *extra])
+        assert out.exit_code == 0, out.output
+        runs.append({(r["cohort"], r["period"]): r["users"] for r in json.loads(out.stdout)})
+    assert runs[0] == runs[1] == runs[2]
+    assert [runs[0][("2024-01-01", k)] for k in range(9)] == [2, 0, 2, 0, 1, 0, 0, 0, None]  # week 8 incomplete

@@ -115,6 +115,16 @@ class Window:
         return f"{column} < TIMESTAMP '{self.until.isoformat(sep=' ')}'" if self.until else "true"
 
 
+def period_start_sql(column: str, period: str, week_start: str = "monday") -> str:
+    """SQL DATE: the start of the day/week/month/quarter/year holding the timestamp ``column``
+    (weeks from Monday, or from Sunday with ``week_start="sunday"``)."""
+    if period == "day":
+        return f"CAST({column} AS DATE)"
+    if period == "week" and week_start == "sunday":
+        return f"CAST(date_trunc('week', {column} + INTERVAL 1 DAY) - INTERVAL 1 DAY AS DATE)"
+    return f"CAST(date_trunc('{PERIOD_UNITS[period]}', {column}) AS DATE)"
+
+
 def keep_column(name: str) -> str:
     """Name of a --keep column among the parsed rows."""
     return f"keep:{name}"
@@ -394,13 +404,19 @@ class Engine:
         return f"SELECT * FROM ({self._parsed}) WHERE reason IS NULL AND " + " AND ".join(cond)
 
     # --- events -------------------------------------------------------------------------
-    def build_events(self, specs: list[EventsSpec], *, files: list[str], daily: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> None:
+    def build_events(
+        self, specs: list[EventsSpec], *, files: list[str], daily: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+        grain: tuple[str, str] = ("day", "monday"),
+    ) -> None:
         """Parse every source into the ``events`` table (user_id, event, event_ts, session_id,
         the requested properties, and ``reason``: NULL when usable, else a code of EVENT_REASONS).
 
         With ``daily = (start events, return events)`` the table instead holds one row per user,
-        day and reason — ``event_ts`` the day, ``s``/``r`` whether it had a start/return event,
-        ``n`` the rows — which is all retention needs, at a fraction of the memory."""
+        day and reason — ``event_ts`` the day, ``first_ts``/``last_ts`` its first and last event,
+        ``s``/``r`` whether it had a start/return event, ``n`` the rows — which is all retention
+        needs, at a fraction of the memory. ``grain = (period, week_start)`` makes those rows
+        per week/month... instead of per day: retention by that period then skips a regrouping,
+        but only for an as-of date on or after the last event (see :meth:`retention_cells`)."""
         selects = []
         for spec, file in zip(specs, files):
             t = spec.types
@@ -422,11 +438,13 @@ class Engine:
             )
         rows = " UNION ALL ".join(f"({sel})" for sel in selects)
         self.events_daily = daily
+        self.events_grain = tuple(grain) if daily is not None else None
         if daily is not None:
             any_of = lambda names: ("event IN (" + ", ".join(parse.sql_str(e) for e in names) + ")") if names else "true"  # noqa: E731
-            rows = f"""SELECT reason, user_id, CAST(CAST(event_ts AS DATE) AS TIMESTAMP) AS event_ts,
+            rows = f"""SELECT reason, user_id, CAST({period_start_sql('event_ts', *grain)} AS TIMESTAMP) AS event_ts,
+                              min(event_ts) AS first_ts, max(event_ts) AS last_ts,
                               bool_or({any_of(daily[0])}) AS s, bool_or({any_of(daily[1])}) AS r, count(*) AS n
-                       FROM ({rows}) GROUP BY ALL"""
+                       FROM ({rows}) GROUP BY reason, user_id, 3"""
         self._sql(f"CREATE OR REPLACE TABLE events AS {rows}", file=files[0] if len(files) == 1 else None)
 
     @property
@@ -444,8 +462,9 @@ class Engine:
         """First and last usable event time, events read, usable events."""
         rows = self._event_rows
         ok = rows.replace("(*)", "(*) FILTER (WHERE reason IS NULL)") if rows == "count(*)" else "sum(n) FILTER (WHERE reason IS NULL)"
+        first, last = ("first_ts", "last_ts") if rows != "count(*)" else ("event_ts", "event_ts")
         lo, hi, n, good = self.con.execute(
-            "SELECT min(event_ts) FILTER (WHERE reason IS NULL), max(event_ts) FILTER (WHERE reason IS NULL), "
+            f"SELECT min({first}) FILTER (WHERE reason IS NULL), max({last}) FILTER (WHERE reason IS NULL), "
             f"{rows}, {ok} FROM events"
         ).fetchone()
         return lo, hi, int(n or 0), int(good or 0)
@@ -463,7 +482,9 @@ class Engine:
         return [(str(e), int(n)) for e, n in rows]
 
     def events_after(self, window: Window) -> int:
-        n = self.con.execute(f"SELECT {self._event_rows} FROM events WHERE reason IS NULL AND event_ts >= ?", [window.end]).fetchone()[0]
+        # activity rows: those wholly after the end (exact for days; periods never straddle it)
+        first = "first_ts" if self._event_rows != "count(*)" else "event_ts"
+        n = self.con.execute(f"SELECT {self._event_rows} FROM events WHERE reason IS NULL AND {first} >= ?", [window.end]).fetchone()[0]
         return int(n or 0)
 
     def events_frame(self, window: Window) -> "pd.DataFrame":
@@ -606,21 +627,23 @@ class Engine:
         ``rolling`` one row per cohort and *last* return period k. See analytics/retention.py."""
         end = f"TIMESTAMP '{window.end.isoformat(sep=' ')}'"
         in_list = lambda names: "event IN (" + ", ".join(parse.sql_str(e) for e in names) + ")"  # noqa: E731
+        grain = getattr(self, "events_grain", None)
         if source == "orders":
             activity = f"SELECT customer_id AS user_id, order_ts AS ts, true AS s, true AS r, amount AS revenue FROM orders WHERE reason IS NULL AND order_ts < {end}"
         elif getattr(self, "events_daily", None) is not None:
             if (tuple(start_event), tuple(return_event)) != tuple(tuple(x) for x in self.events_daily):
                 raise DataError("the events were loaded as daily activity for other start/return events; load them again")
+            if grain[0] != "day":
+                # rows are whole periods: right only for this period and when none runs past the end
+                spans_end = self.con.execute(f"SELECT count(*) FROM events WHERE reason IS NULL AND last_ts >= {end}").fetchone()[0]
+                if grain != (period, week_start) or spans_end:
+                    raise DataError(f"the events were loaded as activity per {grain[0]}; load them per day for this as-of date or period")
             activity = f"SELECT user_id, event_ts AS ts, s, r, NULL::DOUBLE AS revenue FROM events WHERE reason IS NULL AND event_ts < {end}"
         else:
             s_cond = in_list(start_event) if start_event else "true"
             r_cond = in_list(return_event) if return_event else "true"
             activity = f"SELECT user_id, event_ts AS ts, {s_cond} AS s, {r_cond} AS r, NULL::DOUBLE AS revenue FROM events WHERE reason IS NULL AND event_ts < {end}"
-        unit = PERIOD_UNITS[period]
-        trunc = (
-            "CAST(date_trunc('week', ts + INTERVAL 1 DAY) - INTERVAL 1 DAY AS DATE)" if period == "week" and week_start == "sunday"
-            else f"CAST(date_trunc('{unit}', ts) AS DATE)"
-        )
+        trunc = period_start_sql("ts", period, week_start)
         k = {"day": "date_diff('day', c, a.p)", "week": "date_diff('day', c, a.p) // 7", "month": "date_diff('month', c, a.p)"}[period]
         since = f"AND {window.starts_before('c')}"
         if window.start is not None:
@@ -630,10 +653,13 @@ class Engine:
         else:
             cohorts = f"SELECT user_id, p AS c FROM act WHERE started {since.replace('AND c', 'AND p')}"
         # activity per user and period, computed once; each row joined to the user's cohort(s)
-        # (a join: ~2x faster than a window over the activity, and nothing is materialised)
-        base = f"""WITH act AS MATERIALIZED (
-                SELECT user_id, {trunc} AS p, bool_or(s) AS started, bool_or(r) AS returned, sum(revenue) AS revenue
-                FROM ({activity}) GROUP BY 1, 2),
+        # (a join: ~2x faster than a window over the activity)
+        if source == "events" and grain is not None and grain[0] != "day":  # one row per user and period already
+            act = f"act AS (SELECT user_id, CAST(ts AS DATE) AS p, s AS started, r AS returned, revenue FROM ({activity}))"
+        else:
+            act = f"""act AS MATERIALIZED (SELECT user_id, {trunc} AS p, bool_or(s) AS started, bool_or(r) AS returned,
+                                                sum(revenue) AS revenue FROM ({activity}) GROUP BY 1, 2)"""
+        base = f"""WITH {act},
             a AS (SELECT cohorts.c, act.* FROM ({cohorts}) cohorts JOIN act ON act.user_id = cohorts.user_id AND act.p >= cohorts.c)"""
         if mode == "classic":
             # one pass: at k = 0 (p = c) every member counts (the cohort size), later only returns

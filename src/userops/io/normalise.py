@@ -195,12 +195,14 @@ def load_events(
     engine: Engine | None = None,
     stdin=None,
     daily: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+    grain: tuple[str, str] = ("day", "monday"),
 ) -> LoadedEvents:
     """Read and map clickstream exports (user, event, time; optional session) into ``events``.
 
     ``properties`` are raw columns kept per event (for breakdowns, e.g. ``channel``); a file
     without one of them gets blanks for it, a name no file has is a usage error. ``daily =
-    (start events, return events)`` keeps only per-user-day activity (enough for retention)."""
+    (start events, return events)`` keeps only per-user-day activity (enough for retention), or
+    per user and period with ``grain = (period, week_start)`` (retention as of the last event)."""
     options = options or LoadOptions()
     engine = engine or Engine()
     sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
@@ -226,7 +228,7 @@ def load_events(
     missing = [p for p in properties if p not in found]
     if missing:
         raise UsageError(f"no column {', '.join(repr(m) for m in missing)} in the events", hint=f"columns found: {', '.join(headers)}")
-    engine.build_events(specs, files=files, daily=daily)
+    engine.build_events(specs, files=files, daily=daily, grain=grain)
     dropped = engine.event_drop_counts()
     first_ts, last_ts, n_read, n_ok = engine.event_bounds()
     file = files[0] if len(files) == 1 else None

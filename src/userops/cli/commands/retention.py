@@ -40,8 +40,11 @@ def retention(
         start_event=as_list(start_event), return_event=as_list(return_event), periods=periods,
     )
     shown = run.choose("values", values, "count", ret.VALUES)
-    if input_has_events(inputs, run.load_options()):  # retention needs only who was active on which day
-        loaded = run.load_events(inputs, daily=(options["start_event"], options["return_event"]))
+    if input_has_events(inputs, run.load_options()):
+        # retention needs only who was active in which period; as of the last event (the
+        # default) whole periods can be kept, else days (an as-of date may split a period)
+        grain = (options["period"], options["week_start"]) if run.get("as_of") is None else ("day", "monday")
+        loaded = run.load_events(inputs, daily=(options["start_event"], options["return_event"]), grain=grain)
     else:
         loaded = run.load_orders(inputs, order_detail=False)
     window = run.window(loaded, end_bounds_starts=True)
