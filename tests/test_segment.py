@@ -14,7 +14,7 @@ from userops.analytics import rfm
 from userops.analytics.segment import filter_segments, lifecycle_table, segment_customers, segment_frame
 from userops.cli.app import app
 from userops.errors import UsageError
-from userops.io.normalise import load_orders
+from userops.io.normalise import LoadOptions, load_orders
 
 AS_OF = dt.date(2024, 3, 31)
 
@@ -183,6 +183,17 @@ def test_lifecycle_status_in_segment_table(small_orders):
     # same customers and statuses as the profile test: 001 active, 002 churned, 003 new
     assert table["lifecycle_status"].to_dict() == {"001": "active", "002": "churned", "003": "new"}
     assert table.loc["001", "frequency"] == 2 and table.loc["001", "monetary"] == 40.0 and table.loc["001", "recency_days"] == 40
+
+
+def test_release_frees_the_engine_and_changes_nothing(small_orders):
+    kept = load_orders([small_orders], LoadOptions(keep=("channel",)))
+    released = load_orders([small_orders], LoadOptions(keep=("channel",)))
+    a = segment_customers(kept, kept.window(), keep=("channel",))
+    b = segment_customers(released, released.window(), keep=("channel",), release=True)
+    assert a.customers.equals(b.customers) and a.summary.equals(b.summary) and a.notes == b.notes
+    kept.engine.time_bounds()  # still usable
+    with pytest.raises(Exception):
+        released.engine.time_bounds()  # closed: the CLI's segment releases it before scoring
 
 
 def test_cdnow_rfm_equals_independent_computation(cdnow_path):

@@ -161,6 +161,11 @@ class Engine:
         self.has_amount = False
         self.has_category_lists = False
 
+    def close(self) -> None:
+        """Free the connection and every table in it (a command whose numbers are computed
+        releases the engine's memory before writing a million-row output)."""
+        self.con.close()
+
     # --- plumbing -------------------------------------------------------------------
     def _sql(self, sql: str, params: list | None = None, *, file: str | None = None):
         try:

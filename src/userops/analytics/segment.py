@@ -112,18 +112,26 @@ def filter_segments(table: "pd.DataFrame", names: list[str]) -> "pd.DataFrame":
     return table[table["segment"].isin(names)].reset_index(drop=True)
 
 
-def segment_customers(loaded: "LoadedOrders", window: "Window", *, keep: tuple[str, ...] = (), **options) -> rfm.SegmentResult:
-    """Run the scan (per-customer aggregates, gap statistics) and :func:`segment_frame`."""
+def segment_customers(
+    loaded: "LoadedOrders", window: "Window", *, keep: tuple[str, ...] = (), release: bool = False, **options
+) -> rfm.SegmentResult:
+    """Run the scan (per-customer aggregates, gap statistics) and :func:`segment_frame`.
+
+    With ``release`` the engine is closed once the scan is done, before the scoring: its
+    memory (the orders table) goes back first, which lowers the peak on millions of customers.
+    The loaded data cannot be used again after that."""
     engine = loaded.engine
     period = options.get("period", "month")
     median_gap, p90_gap = engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
     threshold = lifecycle.default_churn_threshold(p90_gap)
     customers = engine.customer_aggregates(window, period=None, detail=False)
+    attributes = engine.customer_attributes(window, keep) if keep else None
+    if release:
+        engine.close()
     result = segment_frame(customers, as_of=window.as_of, median_gap_days=median_gap, churn_threshold_days=threshold, **options)
     notes = list(result.notes) + [f"lifecycle: churned after {threshold} days without a purchase"]
     table = result.customers
-    if keep:
-        attributes = engine.customer_attributes(window, keep)
+    if attributes is not None:
         table = table.merge(attributes, on="customer_id", how="left", sort=False)
     return rfm.SegmentResult(table, result.summary, result.cuts, notes)
 

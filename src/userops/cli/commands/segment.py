@@ -50,7 +50,7 @@ def segment(
         return
     with run.progress("segmenting"):
         result = seg.segment_customers(
-            loaded, window, keep=keep_columns,
+            loaded, window, keep=keep_columns, release=True,  # the scan's memory goes back before scoring
             scheme=run.choose("scheme", scheme, "rfm10", SCHEMES), bins=run.choose("bins", bins, 5),
             monetary=run.choose("monetary", monetary, "total", ("total", "mean")),
             r_cuts=parse_cuts(run.choose("r_cuts", r_cuts, None), "--r-cuts"),
