@@ -169,7 +169,7 @@ def test_daily_activity_load_gives_the_same_cells(write):
     )
     path = write("e.csv", events)
     full = load_events([path])
-    daily = load_events([path], daily=(("signup",), ("purchase",)))
+    daily = load_events([path], activity=(("signup",), ("purchase",)))
     for loaded in (full, daily):
         result = retention(loaded, loaded.window("2024-02-29"), period="month", start_event=("signup",), return_event=("purchase",))
         assert rows(result.counts) == [[2, 1]]
@@ -182,7 +182,7 @@ def test_daily_activity_load_gives_the_same_cells(write):
 def test_daily_activity_is_exact_when_the_as_of_date_splits_a_period(write):
     events = "user_id,event,timestamp\nu3,visit,2024-01-03\nu3,signup,2024-01-20\nu4,signup,2024-01-05\n"
     path = write("e.csv", events)
-    for loaded in (load_events([path]), load_events([path], daily=(("signup",), ()))):
+    for loaded in (load_events([path]), load_events([path], activity=(("signup",), ()))):
         result = retention(loaded, loaded.window("2024-01-10"), period="month", start_event=("signup",))
         # u3 signed up after the as-of date: only u4 is in January's cohort
         assert result.sizes.to_dict() == {JAN: 1}
@@ -206,7 +206,7 @@ def test_activity_per_period_gives_the_same_retention_as_every_event(write, peri
     path = write("e.csv", PERIOD_GRAIN_EVENTS)
     events = (("signup",), ("purchase",))
     full = load_events([path])
-    whole_periods = load_events([path], daily=events, grain=(period, week_start))
+    whole_periods = load_events([path], activity=events, grain=(period, week_start))
     options = dict(period=period, week_start=week_start, mode=mode, cohort=cohort, start_event=events[0], return_event=events[1])
     expected = retention(full, full.window(), **options)
     got = retention(whole_periods, whole_periods.window(), **options)
@@ -220,7 +220,7 @@ def test_activity_per_period_gives_the_same_retention_as_every_event(write, peri
 
 def test_activity_per_period_refuses_another_period_or_an_earlier_as_of(write):
     path = write("e.csv", PERIOD_GRAIN_EVENTS)
-    weekly = load_events([path], daily=((), ()), grain=("week", "monday"))
+    weekly = load_events([path], activity=((), ()), grain=("week", "monday"))
     assert rows(retention(weekly, weekly.window(), period="week").counts)[0][0] == 2  # 2 users first seen in week 1
     with pytest.raises(DataError, match="activity per week"):
         retention(weekly, weekly.window(), period="month")

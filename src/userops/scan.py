@@ -410,13 +410,13 @@ class Engine:
 
     # --- events -------------------------------------------------------------------------
     def build_events(
-        self, specs: list[EventsSpec], *, files: list[str], daily: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+        self, specs: list[EventsSpec], *, files: list[str], activity: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
         grain: tuple[str, str] = ("day", "monday"),
     ) -> None:
         """Parse every source into the ``events`` table (user_id, event, event_ts, session_id,
         the requested properties, and ``reason``: NULL when usable, else a code of EVENT_REASONS).
 
-        With ``daily = (start events, return events)`` the table instead holds one row per user,
+        With ``activity = (start events, return events)`` the table instead holds one row per user,
         day and reason — ``event_ts`` the day, ``first_ts``/``last_ts`` its first and last event,
         ``s``/``r`` whether it had a start/return event, ``n`` the rows — which is all retention
         needs, at a fraction of the memory. ``grain = (period, week_start)`` makes those rows
@@ -442,20 +442,20 @@ class Engine:
                       FROM {spec.view})"""
             )
         rows = " UNION ALL ".join(f"({sel})" for sel in selects)
-        self.events_daily = daily
-        self.events_grain = tuple(grain) if daily is not None else None
-        if daily is not None:
+        self.events_activity = activity
+        self.events_grain = tuple(grain) if activity is not None else None
+        if activity is not None:
             any_of = lambda names: ("event IN (" + ", ".join(parse.sql_str(e) for e in names) + ")") if names else "true"  # noqa: E731
             rows = f"""SELECT reason, user_id, CAST({period_start_sql('event_ts', *grain)} AS TIMESTAMP) AS event_ts,
                               min(event_ts) AS first_ts, max(event_ts) AS last_ts,
-                              bool_or({any_of(daily[0])}) AS s, bool_or({any_of(daily[1])}) AS r, count(*) AS n
+                              bool_or({any_of(activity[0])}) AS s, bool_or({any_of(activity[1])}) AS r, count(*) AS n
                        FROM ({rows}) GROUP BY reason, user_id, 3"""
         self._sql(f"CREATE OR REPLACE TABLE events AS {rows}", file=files[0] if len(files) == 1 else None)
 
     @property
     def _event_rows(self) -> str:
         """How many raw rows a row of ``events`` stands for."""
-        return "sum(n)" if getattr(self, "events_daily", None) is not None else "count(*)"
+        return "sum(n)" if getattr(self, "events_activity", None) is not None else "count(*)"
 
     def event_drop_counts(self) -> dict[str, int]:
         rows = self.con.execute(
@@ -520,7 +520,7 @@ class Engine:
         strict ones join the user's very next event; unordered ones look for each step from
         every attempt start."""
         n = len(steps)
-        if getattr(self, "events_daily", None) is not None:
+        if getattr(self, "events_activity", None) is not None:
             raise DataError("the events were loaded as daily activity (for retention); funnels need every event")
         cond = [f"event_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'"]
         if window.start is not None:
@@ -635,8 +635,8 @@ class Engine:
         grain = getattr(self, "events_grain", None)
         if source == "orders":
             activity = f"SELECT customer_id AS user_id, order_ts AS ts, true AS s, true AS r, amount AS revenue FROM orders WHERE reason IS NULL AND order_ts < {end}"
-        elif getattr(self, "events_daily", None) is not None:
-            if (tuple(start_event), tuple(return_event)) != tuple(tuple(x) for x in self.events_daily):
+        elif getattr(self, "events_activity", None) is not None:
+            if (tuple(start_event), tuple(return_event)) != tuple(tuple(x) for x in self.events_activity):
                 raise DataError("the events were loaded as daily activity for other start/return events; load them again")
             if grain[0] != "day":
                 # rows are whole periods: right only for this period and when none runs past the end

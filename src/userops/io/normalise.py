@@ -194,13 +194,13 @@ def load_events(
     properties: tuple[str, ...] = (),
     engine: Engine | None = None,
     stdin=None,
-    daily: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+    activity: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
     grain: tuple[str, str] = ("day", "monday"),
 ) -> LoadedEvents:
     """Read and map clickstream exports (user, event, time; optional session) into ``events``.
 
     ``properties`` are raw columns kept per event (for breakdowns, e.g. ``channel``); a file
-    without one of them gets blanks for it, a name no file has is a usage error. ``daily =
+    without one of them gets blanks for it, a name no file has is a usage error. ``activity =
     (start events, return events)`` keeps only per-user-day activity (enough for retention), or
     per user and period with ``grain = (period, week_start)`` (retention as of the last event)."""
     options = options or LoadOptions()
@@ -228,7 +228,7 @@ def load_events(
     missing = [p for p in properties if p not in found]
     if missing:
         raise UsageError(f"no column {', '.join(repr(m) for m in missing)} in the events", hint=f"columns found: {', '.join(headers)}")
-    engine.build_events(specs, files=files, daily=daily, grain=grain)
+    engine.build_events(specs, files=files, activity=activity, grain=grain)
     dropped = engine.event_drop_counts()
     first_ts, last_ts, n_read, n_ok = engine.event_bounds()
     file = files[0] if len(files) == 1 else None
