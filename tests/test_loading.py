@@ -153,6 +153,39 @@ def test_date_formats(write, raw, expected):
     assert orders["order_ts"].tolist() == [pd.Timestamp(expected)]
 
 
+def test_mixed_layouts_in_one_column(write):
+    """Rows the first layout cannot read fall through to the others (padded, slashed, epoch, CJK)."""
+    raw = "2024-03-05 10:00:00,1\n2,  2024/03/06 08:00 ,1\n3,1709632800,1\n4,2024年3月7日,1\n5, 3/8/2024,1\n6,not a date,1\n"
+    loaded, orders = orders_of(write("m.csv", f"customer_id,order_date,amount\n1,{raw}"))
+    assert orders.sort_values("customer_id")["order_ts"].tolist() == [
+        pd.Timestamp(t) for t in ("2024-03-05 10:00", "2024-03-06 08:00", "2024-03-05 10:00", "2024-03-07", "2024-03-08")
+    ]
+    assert loaded.drops.dropped["unparseable dates"] == 1
+
+
+def test_fallback_layouts_do_not_trim_every_value():
+    """DuckDB hoists a sub-expression used twice (the fallbacks' trim()) and computes it for
+    every row; the fallbacks sit in a CASE so that only rows the first layout misses pay."""
+    import json
+
+    import duckdb
+
+    from userops.io.parse import timestamp_expr
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('2024-03-05'), (' 3/5/2024 ')) v(d)")
+    expr = timestamp_expr("d", "VARCHAR", order=["iso", "mdy", "other", "epoch"])
+    plan = json.loads(con.execute(f"EXPLAIN (FORMAT JSON) SELECT max({expr}) FROM t").fetchall()[0][1])
+
+    def projections(node):
+        yield from node.get("extra_info", {}).get("Projections", []) if node.get("name") == "PROJECTION" else []
+        for child in node.get("children", []):
+            yield from projections(child)
+
+    assert not [p for node in plan for p in projections(node) if "trim" in p]
+    assert con.execute(f"SELECT {expr} FROM t ORDER BY 1").fetchall() == [(dt.datetime(2024, 3, 5),)] * 2
+
+
 def test_dayfirst_detected_and_forced(write):
     detected = write("d1.csv", "customer_id,order_date,amount\n1,25/03/2024,1\n2,03/04/2024,1\n")
     _, orders = orders_of(detected)
