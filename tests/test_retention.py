@@ -218,6 +218,33 @@ def test_activity_per_period_gives_the_same_retention_as_every_event(write, peri
     assert whole_periods.n_events == full.n_events == 9
 
 
+PADDED_ID_EVENTS = (
+    "user_id,event,timestamp\n"
+    # u1 written four ways (padded, quoted padding, spreadsheet guard) is one user; '  ' is no user
+    "u1,signup,2024-01-06 09:00\n u1,purchase,2024-01-07 10:00\n\"u1  \",purchase,2024-02-02 11:00\n"
+    "\"=\"\"u1\"\"\",purchase,2024-03-01 09:00\n'u2,signup,2024-01-15 08:00\nu2 ,purchase,2024-02-20 09:00\n"
+    "  ,visit,2024-02-01 09:00\n  ,visit,not a date\n"
+)
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_activity_cleans_padded_and_guarded_ids_like_every_event(write, period):
+    path = write("e.csv", PADDED_ID_EVENTS)
+    events = (("signup",), ("purchase",))
+    full = load_events([path])
+    grouped = [load_events([path], activity=events), load_events([path], activity=events, grain=(period, "monday"))]
+    options = dict(period=period, start_event=events[0], return_event=events[1])
+    expected = retention(full, full.window(), **options)
+    assert expected.sizes.sum() == 2 and expected.counts.iloc[:, 1:].sum().sum() > 0
+    for loaded in grouped:
+        got = retention(loaded, loaded.window(), **options)
+        assert got.counts.equals(expected.counts) and got.sizes.equals(expected.sizes)
+        assert loaded.drops.rows_read == 8 and loaded.drops.dropped == full.drops.dropped == {"without user id": 2}
+        assert loaded.n_events == full.n_events == 6
+        users = loaded.engine.con.execute("SELECT DISTINCT user_id FROM events WHERE reason IS NULL ORDER BY 1").fetchall()
+        assert users == [("u1",), ("u2",)]
+
+
 def test_activity_per_period_refuses_another_period_or_an_earlier_as_of(write):
     path = write("e.csv", PERIOD_GRAIN_EVENTS)
     weekly = load_events([path], activity=((), ()), grain=("week", "monday"))

@@ -436,7 +436,7 @@ class Engine:
             selects.append(
                 f"""SELECT CAST(CASE WHEN user_id IS NULL THEN 1 WHEN event IS NULL THEN 2 WHEN event_ts IS NULL THEN 3 END AS UTINYINT) AS reason,
                        user_id, event, event_ts, session_id{props_outer}
-                FROM (SELECT {parse.id_expr(q(spec.user), t[spec.user])} AS user_id,
+                FROM (SELECT {parse.id_expr(q(spec.user), t[spec.user], clean=activity is None)} AS user_id,
                              {parse.text_expr(q(spec.event), t[spec.event])} AS event, {ts} AS event_ts,
                              {session} AS session_id{props_inner}
                       FROM {spec.view})"""
@@ -451,6 +451,25 @@ class Engine:
                               bool_or({any_of(activity[0])}) AS s, bool_or({any_of(activity[1])}) AS r, count(*) AS n
                        FROM ({rows}) GROUP BY reason, user_id, 3"""
         self._sql(f"CREATE OR REPLACE TABLE events AS {rows}", file=files[0] if len(files) == 1 else None)
+        if activity is not None:
+            self._clean_activity_ids()
+
+    def _clean_activity_ids(self) -> None:
+        """Activity rows are grouped on the raw (only blanked) user ids: a few million keys
+        instead of every event row. Unwrap and trim the ids that need it here, then merge
+        the rows that now share a user (a padded id that trims to blank becomes a row
+        without user id); the result is the table the cleaned rows would have given."""
+        user_id = "user_id"
+        dirty = self.con.execute(f"SELECT count(*) FROM events WHERE {user_id} IS NOT NULL AND NOT ({parse.id_is_clean(user_id)})").fetchone()[0]
+        if not dirty:
+            return
+        self._sql(
+            f"""CREATE OR REPLACE TABLE events AS
+            SELECT CAST(CASE WHEN id IS NULL THEN 1 ELSE reason END AS UTINYINT) AS reason, id AS user_id, event_ts,
+                   min(first_ts) AS first_ts, max(last_ts) AS last_ts, bool_or(s) AS s, bool_or(r) AS r, CAST(sum(n) AS BIGINT) AS n
+            FROM (SELECT *, {parse.id_expr(user_id, "VARCHAR")} AS id FROM events)
+            GROUP BY 1, 2, 3"""
+        )
 
     @property
     def _event_rows(self) -> str:
