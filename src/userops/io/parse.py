@@ -96,8 +96,10 @@ def id_expr(col: str, dtype: str, *, clean: bool = True) -> str:
 def id_is_clean(col: str) -> str:
     """SQL true where a non-blank text id is already what :func:`id_expr` makes of it: its
     first and last characters (tested by code point) are not space, tab, LF or CR, and the
-    first is not ``=`` or ``'`` (a spreadsheet's text guard)."""
-    return f"ascii({col}) NOT IN (32, 9, 10, 13, 61, 39) AND ascii(right({col}, 1)) NOT IN (32, 9, 10, 13)"
+    first is not ``=`` or ``'`` (a spreadsheet's text guard). The last one is read from
+    ``reverse()``, cheaper than ``right(.., 1)``; it keeps a grapheme cluster whole, but no
+    cluster ends in one of those characters without starting with it (CR LF starts with CR)."""
+    return f"ascii({col}) NOT IN (32, 9, 10, 13, 61, 39) AND ascii(reverse({col})) NOT IN (32, 9, 10, 13)"
 
 
 def text_expr(col: str, dtype: str) -> str:
