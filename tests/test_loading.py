@@ -304,3 +304,20 @@ def test_inspect(write):
     assert cols.loc["customer_id", "role"] == "user"
     assert cols.loc["amount", "non_blank"] == 1
     assert cols.loc["notes", "role"] is None
+
+
+def test_id_fast_path_equals_full_cleaning():
+    """The fast path (first/last character by code point) gives what unwrapping and trimming
+    every id gives, on padded, guarded, CR LF, combining-mark and CJK ids."""
+    import duckdb
+
+    from userops.io.parse import id_expr
+
+    values = ["C1", " C1", "C1 ", "C1\t", "\tC1", "C1\r\n", '="012"', "'012", "", "  ", "e\u0301 ", "e\u0301", "客户1", "客户1 ", None, "a b", "x\n"]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (v VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [[v] for v in values])
+    full = "NULLIF(trim(CASE WHEN starts_with(v, '=\"') AND ends_with(v, '\"') THEN v[3:-2] WHEN starts_with(v, '''') THEN v[2:] ELSE v END), '')"
+    rows = con.execute(f"SELECT v, {id_expr('v', 'VARCHAR')} AS fast, {full} AS slow FROM t").fetchall()
+    assert len(rows) == len(values) and all(fast == slow for _, fast, slow in rows)
+    assert dict((v, fast) for v, fast, _ in rows)['="012"'] == "012"
