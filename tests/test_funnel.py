@@ -189,6 +189,12 @@ def test_sessions_and_users_list(write):
     assert per_session[["user_id", "session_id", "furthest_event"]].values.tolist() == [["u1", "s2", "a"], ["u2", "s3", "a"]]
     with pytest.raises(UsageError):
         users_table(funnel_users(loaded, loaded.window(), spec), spec, dropped_at="nope")
+    # loaded without session ids (what a funnel by user needs): same users, sessions refused
+    lean = load_events([write("s2.csv", text)], sessions=False)
+    assert users(funnel_table(lean, lean.window(), spec)) == [2, 2]
+    assert lean.engine.con.execute("SELECT count(session_id) FROM events").fetchone()[0] == 0
+    with pytest.raises(UsageError, match="without their session ids"):
+        funnel_table(lean, lean.window(), spec, session=True)
 
 
 def test_cli_users_dropped_at(examples_dir):

@@ -154,6 +154,8 @@ def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, 
         raise UsageError(f"--by {by!r} was not loaded as a property")
     if session and not all(m.get("session") for m in loaded.mappings):
         raise UsageError("--session needs a session column", hint="set --session-col")
+    if session and not loaded.sessions:
+        raise UsageError("the events were loaded without their session ids", hint="load them with sessions=True")
     if spec.exclusions and spec.order == "unordered":
         raise UsageError("--exclude applies to ordered and strict funnels")
     return loaded.engine.funnel_users(

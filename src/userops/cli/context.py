@@ -140,12 +140,14 @@ class RunContext:
         with self.progress(f"reading {', '.join(inputs)}"):
             return load_orders(list(inputs), self.load_options(keep=keep), line_detail=line_detail, order_detail=order_detail)
 
-    def load_events(self, inputs: list[str], *, properties: tuple[str, ...] = (), activity=None, grain=("day", "monday")) -> "LoadedEvents":
+    def load_events(
+        self, inputs: list[str], *, properties: tuple[str, ...] = (), activity=None, grain=("day", "monday"), sessions: bool = True
+    ) -> "LoadedEvents":
         from userops.io.normalise import load_events
 
         self.inputs = list(inputs)
         with self.progress(f"reading {', '.join(inputs)}"):
-            return load_events(list(inputs), self.load_options(), properties=properties, activity=activity, grain=grain)
+            return load_events(list(inputs), self.load_options(), properties=properties, activity=activity, grain=grain, sessions=sessions)
 
     def window(self, loaded: "LoadedOrders | LoadedEvents", *, end_bounds_starts: bool = False) -> "Window":
         """The window from --as-of/--from/--to. With ``end_bounds_starts`` (funnels, retention)

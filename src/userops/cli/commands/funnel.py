@@ -55,7 +55,7 @@ def funnel(
     )
     trend = run.choose("trend", trend, None, PERIODS + (None,))
     by = run.choose("by", by, None)
-    loaded = run.load_events(inputs, properties=(by,) if by else ())
+    loaded = run.load_events(inputs, properties=(by,) if by else (), sessions=session)
     frame_window = run.window(loaded, end_bounds_starts=True)
     with run.progress("computing the funnel"):
         if users or dropped_at:

@@ -47,7 +47,7 @@ def report(
     window = run.window(loaded)
     loaded_events = None
     if events:
-        loaded_events = run.load_events([events])
+        loaded_events = run.load_events([events], sessions=False)
         run.inputs = list(inputs) + [events]  # -o must not overwrite either input
     with run.progress("building the report"):
         model = build_report_model(
