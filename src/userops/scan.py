@@ -445,10 +445,11 @@ class Engine:
         self.events_activity = activity
         self.events_grain = tuple(grain) if activity is not None else None
         if activity is not None:
-            any_of = lambda names: ("event IN (" + ", ".join(parse.sql_str(e) for e in names) + ")") if names else "true"  # noqa: E731
+            # whether the row had a start / return event (any event: true, no aggregate needed)
+            had = lambda names: ("bool_or(event IN (" + ", ".join(parse.sql_str(e) for e in names) + "))") if names else "true"  # noqa: E731
             rows = f"""SELECT reason, user_id, CAST({period_start_sql('event_ts', *grain)} AS TIMESTAMP) AS event_ts,
                               min(event_ts) AS first_ts, max(event_ts) AS last_ts,
-                              bool_or({any_of(activity[0])}) AS s, bool_or({any_of(activity[1])}) AS r, count(*) AS n
+                              {had(activity[0])} AS s, {had(activity[1])} AS r, count(*) AS n
                        FROM ({rows}) GROUP BY reason, user_id, 3"""
         self._sql(f"CREATE OR REPLACE TABLE events AS {rows}", file=files[0] if len(files) == 1 else None)
         if activity is not None:
