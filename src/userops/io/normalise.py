@@ -206,8 +206,8 @@ def load_events(
     without one of them gets blanks for it, a name no file has is a usage error. ``activity =
     (start events, return events)`` keeps only per-user-day activity (enough for retention), or
     per user and period with ``grain = (period, week_start)`` (retention as of the last event).
-    ``sessions=False`` does not read the session column (a funnel by user: ~10% less time and
-    memory on 10M events)."""
+    ``sessions=False`` does not parse or keep the session ids (a funnel by user does not need
+    them: one id column less to parse, ~70 MB less memory on 10M events)."""
     options = options or LoadOptions()
     engine = engine or Engine()
     sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
