@@ -266,3 +266,30 @@ def test_retention_cli_as_of_last_event_or_earlier(write):
         runs.append({(r["cohort"], r["period"]): r["users"] for r in json.loads(out.stdout)})
     assert runs[0] == runs[1] == runs[2]
     assert [runs[0][("2024-01-01", k)] for k in range(9)] == [2, 0, 2, 0, 1, 0, 0, 0, None]  # week 8 incomplete
+
+
+def test_a_period_no_cohort_has_completed_has_a_blank_average(write):
+    # one cohort (week of 1 Jan); as of Tue 9 Jan its week 1 is still running
+    path = write("e.csv", "user_id,event,timestamp\nu1,visit,2024-01-01\nu1,visit,2024-01-09\nu2,visit,2024-01-02\n")
+    loaded = load_events([path])
+    result = retention(loaded, loaded.window(), period="week")
+    assert result.curve["users"].isna().tolist() == [False, True] and np.isnan(result.curve["rate"][1])
+    table = matrix_table(result)
+    assert table["period_1"].isna().all()  # blank in the cohort row and in the average, never 0
+    assert table["period_0"].tolist() == [2, 2]
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "tsv", "json", "jsonl", "markdown", "xlsx", "parquet"])
+def test_matrix_with_blank_cells_in_every_format(examples_dir, tmp_path, fmt):
+    """Incomplete cells are nullable-integer NA: every writer renders them blank."""
+    out = tmp_path / f"r.{'md' if fmt == 'markdown' else fmt}"
+    args = ["retention", f"{examples_dir}/orders.csv", "--format", fmt, "--quiet"] + ([] if fmt == "table" else ["-o", str(out)])
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    if fmt == "xlsx":
+        import openpyxl
+
+        rows = [[c.value for c in r] for r in openpyxl.load_workbook(out).active.iter_rows()]
+        june = next(r for r in rows if r[0] == "2025-06-01")
+        assert june[1] == june[2] == 278 and june[3] is None  # a number, then a blank cell
+        assert rows[-1][0] == "average" and all(isinstance(v, int) for v in rows[-1][1:])

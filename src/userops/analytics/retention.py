@@ -111,8 +111,11 @@ def retention_frames(
         mask = observed[k]
         total = int(size[mask].sum())
         users = float(counts.loc[mask, k].sum())
-        curve_rows.append({"period": k, "cohorts": int(mask.sum()), "size": total, "users": int(users), "rate": round(users / total, 4) if total else np.nan})
-    curve = pd.DataFrame(curve_rows)
+        # a period no cohort has completed has no average: blank, not 0
+        curve_rows.append(
+            {"period": k, "cohorts": int(mask.sum()), "size": total, "users": int(users) if total else None, "rate": round(users / total, 4) if total else np.nan}
+        )
+    curve = pd.DataFrame(curve_rows).astype({"users": "Int64"})
     notes = []
     n_incomplete = int(incomplete.values.sum())
     if n_incomplete:
