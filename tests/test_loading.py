@@ -279,6 +279,18 @@ def test_errors(write, tmp_path):
         load_orders([write("o.csv", "customer_id,order_date\n1,2024-01-01\n")], LoadOptions(columns={"amount": "Price"}))
     with pytest.raises(DataError, match="no usable purchases"):
         load_orders([write("bad.csv", "customer_id,order_date,amount\n1,nope,5\n")])
+    # not text (a binary, or UTF-16 without its BOM), and a header the csv module cannot split
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00\n" * 50)
+    with pytest.raises(DataError, match="not a text file"):
+        load_orders([str(binary)])
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_bytes("customer_id,order_date,amount\n1,2024-01-01,5\n".encode("utf-16-le"))
+    with pytest.raises(DataError, match="not a text file.*utf-16le"):
+        load_orders([str(utf16)])
+    assert load_orders([str(utf16)], LoadOptions(encoding="utf-16le")).n_orders == 1
+    with pytest.raises(DataError, match="cannot read the header row"):
+        load_orders([write("cr.csv", "customer_id,order\rdate,amount\n1,2024-01-01,5\n")])
 
 
 def test_override_wins_over_alias(write):

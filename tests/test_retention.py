@@ -187,6 +187,7 @@ def test_daily_activity_is_exact_when_the_as_of_date_splits_a_period(write):
         # u3 signed up after the as-of date: only u4 is in January's cohort
         assert result.sizes.to_dict() == {JAN: 1}
         assert loaded.drops_for(loaded.window("2024-01-10")).after_as_of == 1
+        assert loaded.drops_for(loaded.window("2024-01-10")).lines() == ["ignored 1 event after the as-of date"]
 
 
 PERIOD_GRAIN_EVENTS = (

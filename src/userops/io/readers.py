@@ -156,7 +156,12 @@ def sniff_delimiter(text: str) -> str:
 
 
 def _headers(text: str, delimiter: str, name: str) -> tuple[str, ...]:
-    first = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    if "\x00" in text:
+        raise DataError("not a text file (it holds NUL bytes)", file=name, hint="export the data as CSV, or set --encoding utf-16le for a UTF-16 text file")
+    try:
+        first = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise DataError(f"cannot read the header row ({exc})", file=name, row=1, hint="export the data as CSV") from exc
     headers = [h.strip() for h in first]
     if not any(headers):
         raise DataError("no header row found", file=name, row=1, hint="the first line must name the columns")
