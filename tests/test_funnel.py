@@ -295,3 +295,16 @@ def test_step_times_are_contiguous_ordered_and_in_window(examples_dir):
         both = times[f"t{k}"].notna()
         assert (times.loc[both, f"t{k}"] >= times.loc[both, f"t{k - 1}"]).all()
         assert (times.loc[both, f"t{k}"] <= times.loc[both, "t1"] + pd.Timedelta(days=7)).all()
+
+
+def test_misspelt_step_or_exclusion_is_named(examples_dir):
+    """A step nobody reached, or an exclusion, whose event name is in no event gets a note."""
+    events = f"{examples_dir}/events.csv"
+    typo = CliRunner().invoke(app, ["funnel", events, "--steps", "home,Purchase", "--format", "csv"])
+    assert typo.exit_code == 0, typo.stderr
+    assert "no event named 'Purchase' in the data" in typo.stderr and "purchase" in typo.stderr
+    assert pd.read_csv(io.StringIO(typo.stdout))["users"].tolist()[1] == 0
+    excluded = CliRunner().invoke(app, ["funnel", events, "--steps", "home,purchase", "--exclude", "nope", "--format", "csv"])
+    assert "no event named 'nope'" in excluded.stderr
+    fine = CliRunner().invoke(app, ["funnel", events, "--steps", "home,purchase", "--exclude", "checkout", "--format", "csv"])
+    assert fine.exit_code == 0 and "no event named" not in fine.stderr

@@ -294,3 +294,15 @@ def test_matrix_with_blank_cells_in_every_format(examples_dir, tmp_path, fmt):
         june = next(r for r in rows if r[0] == "2025-06-01")
         assert june[1] == june[2] == 278 and june[3] is None  # a number, then a blank cell
         assert rows[-1][0] == "average" and all(isinstance(v, int) for v in rows[-1][1:])
+
+
+def test_start_or_return_event_that_matches_nothing_is_named(write):
+    path = write("e.csv", PERIOD_GRAIN_EVENTS)
+    for loaded in (load_events([path]), load_events([path], activity=(("Signup",), ()))):
+        none = retention(loaded, loaded.window(), period="month", start_event=("Signup",))
+        assert none.sizes.empty and any("no cohort: no user has a start event (Signup)" in n for n in none.notes)
+    loaded = load_events([path])
+    no_returns = retention(loaded, loaded.window(), period="month", start_event=("signup",), return_event=("Purchase",))
+    assert no_returns.sizes.sum() == 2 and any("no returns" in n and "Purchase" in n for n in no_returns.notes)
+    fine = retention(loaded, loaded.window(), period="month", start_event=("signup",), return_event=("purchase",))
+    assert not [n for n in fine.notes if n.startswith("no ")]

@@ -506,6 +506,16 @@ class Engine:
         ).fetchall()
         return [(str(e), int(n)) for e, n in rows]
 
+    def events_present(self, names: list[str]) -> set[str]:
+        """Which of these event names some usable event has (a scan of the events table)."""
+        if not names:
+            return set()
+        if self._event_rows != "count(*)":
+            raise DataError("event names are not kept in daily-activity mode")
+        listed = ", ".join(parse.sql_str(n) for n in names)
+        rows = self.con.execute(f"SELECT DISTINCT event FROM events WHERE reason IS NULL AND event IN ({listed})").fetchall()
+        return {str(r[0]) for r in rows}
+
     def events_after(self, window: Window) -> int:
         # activity rows: those wholly after the end (exact for days; periods never straddle it)
         first = "first_ts" if self._event_rows != "count(*)" else "event_ts"

@@ -163,6 +163,14 @@ def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, 
     )
 
 
+def missing_events(loaded: "LoadedEvents", spec: FunnelSpec) -> list[str]:
+    """Step and exclusion event names that no usable event has (a typo, another case): a
+    funnel with such a step is all zeros from there on, which looks like a real answer."""
+    names = sorted({name for step in spec.steps for name in step} | {name for names, _, _ in spec.exclusions for name in names})
+    present = loaded.engine.events_present(names)
+    return [name for name in names if name not in present]
+
+
 def users_table(users: "pd.DataFrame", spec: FunnelSpec, *, dropped_at: str | None = None) -> "pd.DataFrame":
     """The retargeting list: per user (and session), the furthest step reached, its event,
     the step-1 time and the time of the last step reached. ``dropped_at`` keeps the users whose

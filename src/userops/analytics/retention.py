@@ -202,4 +202,10 @@ def retention(
     result = retention_frames(cells, sizes, as_of=window.as_of, period=period, mode=mode, periods=periods)
     if source == "events":
         result = RetentionResult(result.counts, result.rates, None, result.sizes, result.incomplete, result.curve, result.notes)
+    # an event name that matches nothing (a typo, another case) gives empty rows, not an error:
+    # say so, since an empty matrix and a row of zeros look like real answers
+    if start_event and result.sizes.empty:
+        result.notes.append(f"no cohort: no user has a start event ({', '.join(start_event)}) in the window; event names are case-sensitive")
+    elif return_event and len(cells) == 0 and not result.sizes.empty:
+        result.notes.append(f"no returns: no cohort member has a return event ({', '.join(return_event)}) after their cohort period; event names are case-sensitive")
     return result
