@@ -323,3 +323,29 @@ def test_edge_cases(write):
     refunded = write("r.csv", "customer_id,order_date,amount,status\n1,2024-01-01,5,refunded\n2,2024-01-02,7,Cancelled\n")
     result = run("segment", refunded)
     assert result.exit_code == 65 and "no usable purchases" in result.stderr and "--include-refunds" in result.stderr
+
+
+def test_orders_without_amounts_segment_by_recency_and_frequency(write):
+    # no amount column: 3 customers with 1, 2 and 3 orders, last ones 30, 20 and 10 days before 1 Apr
+    path = write(
+        "o.csv",
+        "customer_id,order_id,order_date\n"
+        "a,1,2024-03-02\n"
+        "b,2,2024-02-01\nb,3,2024-03-12\n"
+        "c,4,2024-01-05\nc,5,2024-02-10\nc,6,2024-03-22\n",
+    )
+    result = run("segment", path, "--as-of", "2024-03-31", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    table = pd.read_csv(io.StringIO(result.stdout), dtype={"rfm_code": str}).set_index("customer_id")
+    assert table["recency_days"].to_dict() == {"a": 29, "b": 19, "c": 9}
+    assert table["frequency"].to_dict() == {"a": 1, "b": 2, "c": 3}
+    assert table["monetary"].isna().all() and table["m_score"].isna().all()  # blank, not a 1 for everyone
+    assert all(code.endswith("-") and len(code) == 3 for code in table["rfm_code"])
+    assert table.loc["c", "rfm_code"] == f"{table.loc['c', 'r_score']}{table.loc['c', 'f_score']}-"
+    assert "no M score (no amounts)" in result.stderr and "no amounts in the data" in result.stderr
+    summary = pd.read_csv(io.StringIO(run("segment", path, "--as-of", "2024-03-31", "--summary", "--format", "csv", "--quiet").stdout))
+    assert summary["customers"].sum() == 3 and summary["revenue"].isna().all() and summary["revenue_share"].isna().all()
+    for scheme in ("cn8", "kmeans"):
+        refused = run("segment", path, "--scheme", scheme)
+        assert refused.exit_code == 2 and "needs amounts" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1

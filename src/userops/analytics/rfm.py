@@ -72,7 +72,8 @@ class RfmCuts:
 
     def describe(self) -> str:
         fmt = lambda cuts: ",".join(f"{c:g}" for c in cuts)  # noqa: E731
-        return f"R cuts {fmt(self.recency)} days (recent = high); F cuts {fmt(self.frequency)}; M cuts {fmt(self.monetary)}"
+        m = f"M cuts {fmt(self.monetary)}" if self.monetary else "no M score (no amounts)"
+        return f"R cuts {fmt(self.recency)} days (recent = high); F cuts {fmt(self.frequency)}; {m}"
 
 
 @dataclass(frozen=True)
@@ -195,29 +196,46 @@ def rfm_scores(
     for cuts, flag in ((r_cuts, "--r-cuts"), (f_cuts, "--f-cuts"), (m_cuts, "--m-cuts")):
         if cuts is not None and len(cuts) != bins - 1:
             raise UsageError(f"{flag} needs {bins - 1} cut points for {bins} scores (got {len(cuts)})")
+    import pandas as pd
+
+    # without amounts (an export without prices, a clickstream) there is no M score: blank,
+    # not a 1 for everyone, and the code reads "RF-"
+    scored_m = not no_amounts(values)
     cuts = RfmCuts(
         recency=r_cuts if r_cuts is not None else quantile_cuts(values["recency_days"], bins),
         frequency=f_cuts if f_cuts is not None else quantile_cuts(values["frequency"], bins),
-        monetary=m_cuts if m_cuts is not None else quantile_cuts(values["monetary"], bins),
+        monetary=(m_cuts if m_cuts is not None else quantile_cuts(values["monetary"], bins)) if scored_m else (),
     )
     out = values.copy(deep=False)
     out["r_score"] = score(values["recency_days"], cuts.recency, higher_is_better=False) if len(values) else []
     out["f_score"] = score(values["frequency"], cuts.frequency) if len(values) else []
-    out["m_score"] = score(values["monetary"], cuts.monetary) if len(values) else []
-    out["rfm_code"] = digits_code(out["r_score"], out["f_score"], out["m_score"])
+    if scored_m:
+        out["m_score"] = score(values["monetary"], cuts.monetary) if len(values) else []
+    else:
+        out["m_score"] = pd.array([pd.NA] * len(values), dtype="Int64")
+    out["rfm_code"] = digits_code(out["r_score"], out["f_score"], out["m_score"] if scored_m else None)
     return out, cuts
 
 
+def no_amounts(values: "pd.DataFrame") -> bool:
+    """True when there are customers and none has a monetary value (the data has no amounts)."""
+    return len(values) > 0 and bool(values["monetary"].isna().all())
+
+
 def digits_code(r, f, m) -> "pd.Categorical":
-    """"545"-style codes as a categorical (at most bins³ distinct values: no per-row strings)."""
+    """"545"-style codes as a categorical (at most bins³ distinct values: no per-row strings);
+    ``m=None`` (no amounts) gives "54-"."""
     import numpy as np
     import pandas as pd
 
-    code = np.asarray(r, dtype="int64") * 100 + np.asarray(f, dtype="int64") * 10 + np.asarray(m, dtype="int64")
+    code = np.asarray(r, dtype="int64") * 10 + np.asarray(f, dtype="int64")
+    if m is not None:
+        code = code * 10 + np.asarray(m, dtype="int64")
     present = np.flatnonzero(np.bincount(code, minlength=1000)) if code.size else np.array([], dtype="int64")
     index = np.full(max(1000, int(code.max(initial=0)) + 1), -1, dtype="int64")
     index[present] = np.arange(present.size)
-    return pd.Categorical.from_codes(index[code], categories=[str(u) for u in present])
+    labels = [str(u) for u in present] if m is not None else [f"{u}-" for u in present]
+    return pd.Categorical.from_codes(index[code], categories=labels)
 
 
 def categorical_map(values: "pd.Categorical", mapping: dict[str, str], default: str = "") -> "pd.Categorical":
@@ -333,6 +351,9 @@ def segment_summary(table: "pd.DataFrame", *, revenue: "pd.Series", order: list[
     rest = sorted(s for s in grouped.index if s not in known)
     grouped = grouped.loc[known + rest].rename_axis("segment").reset_index()
     total_customers = grouped["customers"].sum()
+    no_revenue = len(revenue) > 0 and bool(np.isnan(columns["revenue"]).all())
+    if no_revenue:  # no amounts: blank, not 0
+        grouped["revenue"] = float("nan")
     total_revenue = grouped["revenue"].sum()
     out = pd.DataFrame(
         {
@@ -340,7 +361,7 @@ def segment_summary(table: "pd.DataFrame", *, revenue: "pd.Series", order: list[
             "customers": grouped["customers"].astype("int64"),
             "share": (grouped["customers"] / total_customers).round(schema.RATE_DECIMALS) if total_customers else 0.0,
             "revenue": grouped["revenue"].round(schema.MONEY_DECIMALS),
-            "revenue_share": (grouped["revenue"] / total_revenue).round(schema.RATE_DECIMALS) if total_revenue else 0.0,
+            "revenue_share": (grouped["revenue"] / total_revenue).round(schema.RATE_DECIMALS) if total_revenue else (float("nan") if no_revenue else 0.0),
             "mean_recency_days": grouped["mean_recency_days"].round(schema.DAYS_DECIMALS),
             "mean_frequency": grouped["mean_frequency"].round(2),
             "mean_monetary": grouped["mean_monetary"].round(schema.MONEY_DECIMALS),
