@@ -349,3 +349,12 @@ def test_orders_without_amounts_segment_by_recency_and_frequency(write):
         refused = run("segment", path, "--scheme", scheme)
         assert refused.exit_code == 2 and "needs amounts" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_as_of_before_every_purchase_gives_empty_tables(examples_dir):
+    orders = f"{examples_dir}/orders.csv"
+    for extra, columns in (([], rfm.CUSTOMER_COLUMNS), (["--summary"], rfm.SUMMARY_COLUMNS)):
+        result = run("segment", orders, "--as-of", "2023-01-01", "--format", "csv", *extra)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.strip() == ",".join(columns)
+        assert "no purchases up to 2023-01-01" in result.stderr and "cuts: none (no customers)" in result.stderr

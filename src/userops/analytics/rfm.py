@@ -72,6 +72,8 @@ class RfmCuts:
 
     def describe(self) -> str:
         fmt = lambda cuts: ",".join(f"{c:g}" for c in cuts)  # noqa: E731
+        if not self.recency and not self.frequency:
+            return "cuts: none (no customers)"
         m = f"M cuts {fmt(self.monetary)}" if self.monetary else "no M score (no amounts)"
         return f"R cuts {fmt(self.recency)} days (recent = high); F cuts {fmt(self.frequency)}; {m}"
 
@@ -347,6 +349,7 @@ def segment_summary(table: "pd.DataFrame", *, revenue: "pd.Series", order: list[
             **{col: float(sums[col][i]) / present[col][i] if present[col][i] else float("nan") for col in list(columns)[1:]},
         }
     grouped = pd.DataFrame.from_dict(rows, orient="index", columns=["customers", *columns])
+    grouped = grouped.astype({"customers": "int64", **{col: "float64" for col in columns}})  # typed even when empty
     known = [s for s in (order or []) if s in grouped.index]
     rest = sorted(s for s in grouped.index if s not in known)
     grouped = grouped.loc[known + rest].rename_axis("segment").reset_index()
