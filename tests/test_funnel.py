@@ -308,3 +308,10 @@ def test_misspelt_step_or_exclusion_is_named(examples_dir):
     assert "no event named 'nope'" in excluded.stderr
     fine = CliRunner().invoke(app, ["funnel", events, "--steps", "home,purchase", "--exclude", "checkout", "--format", "csv"])
     assert fine.exit_code == 0 and "no event named" not in fine.stderr
+
+
+def test_as_of_before_every_event_says_so(examples_dir):
+    for args in (["funnel", "--steps", "home,purchase"], ["retention"]):
+        result = CliRunner().invoke(app, [args[0], f"{examples_dir}/events.csv", *args[1:], "--as-of", "2020-01-01", "--format", "csv"])
+        assert result.exit_code == 0, result.stderr
+        assert "no events up to 2020-01-01 (the data has events from 2025-04-07 to 2025-06-29)" in result.stderr

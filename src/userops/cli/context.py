@@ -170,6 +170,11 @@ class RunContext:
                 f"no purchases{since} up to {window.as_of} (the data has purchases from "
                 f"{loaded.first_ts.date()} to {loaded.last_ts.date()}): the tables are empty"
             )
+        elif not hasattr(loaded, "n_orders") and loaded.first_ts is not None and loaded.first_ts >= window.end:
+            self.note(
+                f"no events up to {window.as_of} (the data has events from "
+                f"{loaded.first_ts.date()} to {loaded.last_ts.date()}): the tables are empty"
+            )
         return window
 
     def emit(self, frame: "pd.DataFrame", *, title: str | None = None, as_of: str | None = None, columns: str | None = None) -> None:
