@@ -250,3 +250,11 @@ def test_period_start():
     assert [period_start(day, p) for p in ("day", "week", "month", "quarter", "year")] == [
         day, dt.date(2025, 8, 11), dt.date(2025, 8, 1), dt.date(2025, 7, 1), dt.date(2025, 1, 1)
     ]
+
+
+def test_misspelt_funnel_step_is_noted_in_the_report(examples_dir, tmp_path):
+    out = tmp_path / "r.html"
+    result = run("report", f"{examples_dir}/orders.csv", "--events", f"{examples_dir}/events.csv", "--steps", "home,Nope", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    text = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser").get_text(" ")
+    assert "no event named 'Nope' in the events" in text
