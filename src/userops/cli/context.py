@@ -53,12 +53,16 @@ class RunContext:
             value = self.config.option(name)
         return default if value is None else value
 
-    def choose(self, name: str, value: Any, default: Any, choices: tuple[str, ...] | None = None) -> Any:
-        """A command's own option: ``value`` if given on the command line, else config, else default."""
+    def choose(self, name: str, value: Any, default: Any, choices: tuple[str, ...] | None = None, *, whole: bool = False) -> Any:
+        """A command's own option: ``value`` if given on the command line, else config, else default.
+        ``whole``: the value must be a whole number (the command line checks its own; this
+        catches a config file's ``bins = "x"``)."""
         if value is None:
             value = self.config.option(name, default)
         if choices is not None and value is not None and value not in choices:  # None: an option left unset
             raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)} (got {value!r})")
+        if whole and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise UsageError(f"--{name.replace('_', '-')} must be a whole number (got {value!r})", hint="check userops.toml")
         return value
 
     @property

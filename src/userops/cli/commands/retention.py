@@ -41,6 +41,10 @@ def retention(
     )
     shown = run.choose("values", values, "count", ret.VALUES)
     if input_has_events(inputs, run.load_options()):
+        if shown == "revenue":  # before reading the events
+            from userops.errors import UsageError
+
+            raise UsageError("--values revenue needs order data (an amount column)")
         # retention needs only who was active in which period; as of the last event (the
         # default) whole periods can be kept, else days (an as-of date may split a period)
         grain = (options["period"], options["week_start"]) if run.get("as_of") is None else ("day", "monday")

@@ -43,22 +43,24 @@ def segment(
 
     keep_columns = run.keep_columns(keep)
     period = run.choose("period", period, "month", PERIODS)
+    # every option is checked before the (possibly long) read of the data
+    options = dict(
+        scheme=run.choose("scheme", scheme, "rfm10", SCHEMES), bins=run.choose("bins", bins, 5, whole=True),
+        monetary=run.choose("monetary", monetary, "total", ("total", "mean")),
+        r_cuts=parse_cuts(run.choose("r_cuts", r_cuts, None), "--r-cuts"),
+        f_cuts=parse_cuts(run.choose("f_cuts", f_cuts, None), "--f-cuts"),
+        m_cuts=parse_cuts(run.choose("m_cuts", m_cuts, None), "--m-cuts"),
+        split=run.choose("split", split, "mean", ("mean", "median")), lang=run.choose("lang", lang, "zh", ("zh", "en")),
+        k=run.choose("k", k, None, whole=True), period=period, actions=actions(run.config.playbook),
+    )
     loaded = run.load_orders(inputs, order_detail=False, keep=keep_columns)
     window = run.window(loaded)
     if lifecycle:
         run.emit(seg.lifecycle_table(loaded, window, period=period), title=f"lifecycle by {period}", as_of=window.as_of.isoformat(), columns=columns)
         return
     with run.progress("segmenting"):
-        result = seg.segment_customers(
-            loaded, window, keep=keep_columns, release=True,  # the scan's memory goes back before scoring
-            scheme=run.choose("scheme", scheme, "rfm10", SCHEMES), bins=run.choose("bins", bins, 5),
-            monetary=run.choose("monetary", monetary, "total", ("total", "mean")),
-            r_cuts=parse_cuts(run.choose("r_cuts", r_cuts, None), "--r-cuts"),
-            f_cuts=parse_cuts(run.choose("f_cuts", f_cuts, None), "--f-cuts"),
-            m_cuts=parse_cuts(run.choose("m_cuts", m_cuts, None), "--m-cuts"),
-            split=run.choose("split", split, "mean", ("mean", "median")), lang=run.choose("lang", lang, "zh", ("zh", "en")),
-            k=run.choose("k", k, None), period=period, actions=actions(run.config.playbook),
-        )
+        # release: the scan's memory goes back before scoring
+        result = seg.segment_customers(loaded, window, keep=keep_columns, release=True, **options)
     for note in result.notes:
         run.note(note)
     table = result.summary if summary else result.customers
