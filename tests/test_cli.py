@@ -189,6 +189,10 @@ def test_config_file_sets_defaults_and_columns(write, tmp_path, monkeypatch):
     assert json.loads(result.stdout)[0]["customers"] == 2
     # --config names another file; a missing one is an input error
     assert run("profile", path, "--config", tmp_path / "missing.toml").exit_code == 66
+    # a misspelt table is an error, not silently ignored
+    (tmp_path / "typo.toml").write_text('[profle]\nper = "customer"\n')
+    typo = run("profile", path, "--config", tmp_path / "typo.toml")
+    assert typo.exit_code == 2 and "unknown table [profle]" in typo.stderr and len(typo.stderr.strip().splitlines()) == 1
 
 
 def test_stdin_dash(small_orders):

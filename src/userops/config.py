@@ -67,6 +67,11 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
         raise UsageError("[playbook] must map segment names to actions (strings)", file=path)
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         raise UsageError("[columns] must map roles to header names (strings)", file=path)
+    unknown = sorted(k for k, v in data.items() if isinstance(v, dict) and k not in COMMANDS)
+    if unknown:  # a misspelt [segmnet] would otherwise be ignored without a word
+        raise UsageError(
+            f"unknown table [{unknown[0]}]", file=path, hint=f"tables are [columns], [playbook] and one per command: {', '.join(COMMANDS)}"
+        )
     options = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
     if command and isinstance(data.get(command), dict):
         options.update({k.replace("-", "_"): v for k, v in data[command].items()})

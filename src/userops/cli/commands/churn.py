@@ -41,6 +41,9 @@ def churn(
     by = run.choose("by", by, None, ch.BY_CHOICES)
     if sum([model_report, survival or by is not None, cox]) > 1:
         raise UsageError("--model-report, --survival/--by and --cox each write their own table: choose one")
+    discount_monthly = run.choose("discount", discount, ch.DEFAULT_DISCOUNT)
+    if isinstance(discount_monthly, bool) or not isinstance(discount_monthly, (int, float)) or not 0 <= discount_monthly < 1:
+        raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly!r})", hint="e.g. 0.01 for 1% a month")
     keep_columns = run.keep_columns(keep)
     loaded = run.load_orders(inputs, line_detail=cox or by == "category", keep=keep_columns)
     window = run.window(loaded)
@@ -68,7 +71,7 @@ def churn(
     with run.progress("fitting churn and value models"):
         result = ch.churn_customers(
             loaded, window, horizon_days=horizon_days, threshold_days=threshold_days,
-            discount_monthly=run.choose("discount", discount, ch.DEFAULT_DISCOUNT), actions=actions(run.config.playbook),
+            discount_monthly=discount_monthly, actions=actions(run.config.playbook),
         )
     for note in result.notes:
         run.note(note)
