@@ -213,4 +213,4 @@ class RunContext:
             return
         writers.write_table(frame, spec)
         if spec.path:
-            self.note(f"wrote {len(frame):,} rows to {spec.path}")
+            self.note(f"wrote {len(frame):,} row{'' if len(frame) == 1 else 's'} to {spec.path}")

@@ -249,7 +249,7 @@ def load_events(
         raise DataError("no usable events (" + "; ".join(DropReport(n_read, dropped, {}).lines()) + ")", file=file, hint="check the column mapping with 'userops inspect'")
     if options.strict and dropped:
         reason, n = next(iter(dropped.items()))
-        raise DataError(f"{n:,} event rows {reason} (--strict)", file=file, hint="fix the rows or run without --strict to drop them")
+        raise DataError(f"{_count(n, 'event row')} {reason} (--strict)", file=file, hint="fix the rows or run without --strict to drop them")
     return LoadedEvents(engine, [s.info for s in sources], mappings, DropReport(n_read, dropped, {}), first_ts, last_ts, n_ok, tuple(properties), sessions)
 
 
@@ -381,13 +381,13 @@ def _fail_strict(engine: Engine, specs: list[OrdersSpec], files: list[str], drop
             line, column, raw = found
             shown = f" ({raw!r})" if raw is not None else ""
             raise DataError(
-                f"{n:,} rows {reason}, the first here{shown} (--strict)",
+                f"{_rows(n)} {reason}, the first here{shown} (--strict)",
                 file=file,
                 row=line,
                 column=column,
                 hint="fix the rows or run without --strict to drop them",
             )
-    raise DataError(f"{n:,} rows {reason} (--strict)", hint="fix the rows or run without --strict to drop them")
+    raise DataError(f"{_rows(n)} {reason} (--strict)", hint="fix the rows or run without --strict to drop them")
 
 
 @dataclass(frozen=True)
