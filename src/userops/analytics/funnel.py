@@ -163,9 +163,13 @@ def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, 
     )
 
 
-def missing_events(loaded: "LoadedEvents", spec: FunnelSpec) -> list[str]:
+def missing_events(loaded: "LoadedEvents", spec: FunnelSpec, table: "pd.DataFrame") -> list[str]:
     """Step and exclusion event names that no usable event has (a typo, another case): a
-    funnel with such a step is all zeros from there on, which looks like a real answer."""
+    funnel with such a step is all zeros from there on, which looks like a real answer. The
+    check is a scan of the events, so it runs only when ``table`` (the funnel's output) has
+    a step nobody reached or is empty, or exclusions are given (a misspelt one excludes nothing)."""
+    if not (spec.exclusions or table.empty or ("users" in table and (table["users"] == 0).any())):
+        return []
     names = sorted({name for step in spec.steps for name in step} | {name for names, _, _ in spec.exclusions for name in names})
     present = loaded.engine.events_present(names)
     return [name for name in names if name not in present]

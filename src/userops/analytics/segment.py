@@ -56,14 +56,15 @@ def segment_frame(
     if scheme == "rfm10" and bins != 5:
         raise UsageError("the rfm10 grid is defined on 5 scores", hint="drop --bins or use --scheme cn8/kmeans")
     values = rfm.rfm_values(customers, as_of=as_of, monetary=monetary)
-    if rfm.no_amounts(values) and scheme != "rfm10":
+    no_amounts = rfm.no_amounts(values)
+    if no_amounts and scheme != "rfm10":
         raise UsageError(
             f"--scheme {scheme} needs amounts (the M of RFM) and the data has none",
             hint="map an amount column (--amount-col) or use --scheme rfm10, which names segments by recency and frequency",
         )
     table, cuts = rfm.rfm_scores(values, bins=bins, r_cuts=r_cuts, f_cuts=f_cuts, m_cuts=m_cuts)
     notes = [f"RFM {cuts.describe()}"]
-    if rfm.no_amounts(values):
+    if no_amounts:
         notes.append("no amounts in the data: monetary, m_score and revenue are blank; the segments use recency and frequency")
     order: list[str] = rfm.segment_order(scheme, lang)
     if scheme == "rfm10":

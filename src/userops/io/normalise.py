@@ -71,7 +71,7 @@ class DropReport:
     dropped: dict[str, int]  # data problems: reason -> rows
     excluded: dict[str, int]  # business rules: reason -> rows
     after_as_of: int = 0  # purchases (or events) after the as-of date, ignored
-    unit: str = "orders"  # what ``after_as_of`` counts, for the message
+    unit: str = "order"  # what ``after_as_of`` counts, for the message
 
     @property
     def n_dropped(self) -> int:
@@ -93,7 +93,7 @@ class DropReport:
                 + " (--include-refunds keeps them)"
             )
         if self.after_as_of:
-            out.append(f"ignored {_count(self.after_as_of, self.unit[:-1])} after the as-of date")
+            out.append(f"ignored {_count(self.after_as_of, self.unit)} after the as-of date")
         return out
 
     def as_dict(self) -> dict:
@@ -192,7 +192,7 @@ class LoadedEvents:
         return resolve_window(self.last_ts, as_of, start=start, end=end, end_bounds_starts=end_bounds_starts)
 
     def drops_for(self, window: Window) -> DropReport:
-        return DropReport(self.drops.rows_read, self.drops.dropped, {}, self.engine.events_after(window), unit="events")
+        return DropReport(self.drops.rows_read, self.drops.dropped, {}, self.engine.events_after(window), unit="event")
 
 
 def load_events(

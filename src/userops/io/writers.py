@@ -314,13 +314,6 @@ def _parquet_bytes(frame: "pd.DataFrame") -> bytes:
     return buf.getvalue()
 
 
-def _blank_cell(v) -> bool:
-    """A missing value of any kind (None, NaN, NaT, pandas' NA of nullable columns): an empty cell."""
-    import pandas as pd
-
-    return v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v)
-
-
 def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False) -> bytes:
     """A workbook with one sheet per table: bold frozen header, column widths, ids and text as
     text cells (never formulas), numbers as numbers, dates as dates."""
@@ -331,6 +324,9 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False) -> bytes
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+
+    def blank(v) -> bool:  # a missing value of any kind (None, NaN, NaT, nullable columns' NA)
+        return v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v)
 
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
@@ -347,7 +343,7 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False) -> bytes
                 widths.append(12 if midnight else 20)
             else:
                 kinds.append("other")
-                lengths = [len(str(v)) for v in s.head(1000).tolist() if not _blank_cell(v)]
+                lengths = [len(str(v)) for v in s.head(1000).tolist() if not blank(v)]
                 widths.append(max(lengths) + 2 if lengths else 10)
         for i, col in enumerate(frame.columns):
             widths[i] = min(max(widths[i], len(str(col)) + 2, 8), 60)
@@ -361,7 +357,7 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False) -> bytes
         for row in frame.itertuples(index=False, name=None):
             cells = []
             for v, kind in zip(row, kinds):
-                if _blank_cell(v):
+                if blank(v):
                     cells.append(None)
                     continue
                 if kind in ("date", "datetime"):

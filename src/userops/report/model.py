@@ -240,10 +240,9 @@ class _Builder:
             )
         spec = fun.FunnelSpec(parsed, fun.parse_window(window_text))
         table = fun.funnel_table(events, ewindow, spec)
-        if (table["users"] == 0).any():  # a misspelt step name reads as a real drop to zero
-            missing = fun.missing_events(events, spec)
-            if missing:
-                self.notes.append(f"no event named {', '.join(repr(m) for m in missing)} in the events: check --steps (names are case-sensitive)")
+        missing = fun.missing_events(events, spec, table)  # a misspelt step reads as a real drop to zero
+        if missing:
+            self.notes.append(f"no event named {', '.join(repr(m) for m in missing)} in the events: check --steps (names are case-sensitive)")
         trend = fun.funnel_table(events, ewindow, spec, trend="week")
         t = self.t
         view = TableView(

@@ -62,11 +62,8 @@ def funnel(
             table = fun.users_table(fun.funnel_users(loaded, frame_window, spec, session=session), spec, dropped_at=dropped_at)
         else:
             table = fun.funnel_table(loaded, frame_window, spec, by=by, trend=trend, session=session)
-    # a step nobody reached may be a misspelt event name, and a misspelt exclusion silently
-    # excludes nothing: check the names then (a scan of the events)
-    if spec.exclusions or table.empty or ("users" in table and (table["users"] == 0).any()):
-        missing = fun.missing_events(loaded, spec)
-        if missing:
-            common = ", ".join(name for name, _ in loaded.engine.event_user_counts(frame_window, limit=8))
-            run.note(f"no event named {', '.join(repr(m) for m in missing)} in the data (names are case-sensitive; the most common: {common})")
+    missing = fun.missing_events(loaded, spec, table)
+    if missing:
+        common = ", ".join(name for name, _ in loaded.engine.event_user_counts(frame_window, limit=8))
+        run.note(f"no event named {', '.join(repr(m) for m in missing)} in the data (names are case-sensitive; the most common: {common})")
     run.emit(table, title=f"funnel ({spec.order}, window {window or '14d'})", as_of=frame_window.as_of.isoformat())
