@@ -161,8 +161,10 @@ def test_strict_fails_with_line(small_orders):
     assert "line" in result.stderr and "--strict" in result.stderr
 
 
-def test_quiet_silences_notes(small_orders):
-    result = run("profile", small_orders, "--quiet")
+@pytest.mark.parametrize("flag", ["--quiet", "-q"])
+def test_quiet_silences_notes(small_orders, flag):
+    assert run("profile", small_orders).stderr != ""  # the file has notes to silence
+    result = run("profile", small_orders, flag)
     assert result.exit_code == 0 and result.stderr == ""
 
 

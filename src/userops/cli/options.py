@@ -43,9 +43,9 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
     _flag("bom", "--bom", help="Same as --excel.", panel=OUTPUT_PANEL),
     _flag("raw", "--raw", help="Do not neutralise cells starting with = + - @ (formula injection guard).", panel=OUTPUT_PANEL),
     # input
-    _opt("as_of", Optional[str], "--as-of", help="Reference date YYYY-MM-DD or 'today' (default: the latest purchase in the data). Later rows are ignored.", panel=INPUT_PANEL),
-    _opt("date_from", Optional[str], "--from", help="Only orders on or after this date.", panel=INPUT_PANEL),
-    _opt("date_to", Optional[str], "--to", help="Only orders on or before this date.", panel=INPUT_PANEL),
+    _opt("as_of", Optional[str], "--as-of", help="Reference date YYYY-MM-DD or 'today' (default: the latest order or event in the data). Later rows are ignored.", panel=INPUT_PANEL),
+    _opt("date_from", Optional[str], "--from", help="Only rows on or after this date (funnel: the step-1 event; retention: the cohort's start).", panel=INPUT_PANEL),
+    _opt("date_to", Optional[str], "--to", help="Only rows on or before this date (funnel: the step-1 event; retention: the cohort's start).", panel=INPUT_PANEL),
     _opt("encoding", Optional[str], "--encoding", help="Input text encoding (default: detect UTF-8/BOM/GBK).", panel=INPUT_PANEL),
     _opt("decimal", Optional[str], "--decimal", help="Decimal separator of amounts: '.' or ',' (default: detect).", panel=INPUT_PANEL),
     _flag("dayfirst", "--dayfirst/--monthfirst", help="Read 01/02/2024 as 1 February (default: detect, else month first).", panel=INPUT_PANEL),
@@ -59,7 +59,7 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
     ],
     # general
     _opt("config", Optional[str], "--config", help="Read defaults from this TOML file (default: ./userops.toml if present).", panel=GENERAL_PANEL),
-    _flag("quiet", "--quiet", help="No notes or progress on stderr (errors still show).", panel=GENERAL_PANEL),
+    _opt("quiet", Optional[bool], "--quiet", "-q", help="No notes or progress on stderr (errors still show).", panel=GENERAL_PANEL),
     _flag("debug", "--debug", help="Show Python tracebacks for internal errors.", panel=GENERAL_PANEL),
 ]
 
