@@ -257,3 +257,16 @@ def test_command_options_keep_their_declared_names_and_help():
     out = CliRunner().invoke(app, ["segment", "--help"], env={"COLUMNS": "200"}).stdout
     assert "--filter " in out and "--filter-" not in out and "the campaign list" in out
     assert "summary (dataset KPIs)" in CliRunner().invoke(app, ["profile", "--help"], env={"COLUMNS": "200"}).stdout
+
+
+def test_terminal_table_names_the_columns_that_did_not_fit(examples_dir):
+    """On an 80-column terminal the funnel keeps every step and number, wraps its long headers,
+    and says which columns it left out (instead of cropping the right edge); 100 fit them all."""
+    args = ["funnel", f"{examples_dir}/events.csv", "--steps", "home,product_view,add_to_cart,checkout,purchase", "--format", "table"]
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "conversion_" in result.stdout and "7,359" in result.stdout and "purchase" in result.stdout
+    assert "2 columns did not fit the terminal (median_time_from_previous_s, mean_time_from_previous_s)" in result.stderr
+    wide = CliRunner(env={"COLUMNS": "100"}).invoke(app, args)
+    assert "mean_time_" in wide.stdout and "2h 03m" in wide.stdout and "did not fit" not in wide.stderr

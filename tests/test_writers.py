@@ -125,3 +125,56 @@ def test_large_tables_are_formatted_in_slices_with_the_same_bytes(frame, fmt, mo
     sliced = to_bytes(big, OutputSpec(fmt, bom=True))
     assert sliced == whole
     assert sliced.count(b"customer id") == 1 and len(sliced.splitlines()) == 36
+
+
+# --- the terminal table ---------------------------------------------------------------------
+
+
+def _render(shown, width: int) -> list[str]:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(shown.table)
+    return console.export_text().splitlines()
+
+
+def test_wrap_header_breaks_after_underscores():
+    from userops.render.table import wrap_header
+
+    assert wrap_header("conversion_from_previous", 10) == "conversion_\nfrom_\nprevious"
+    assert wrap_header("median_time_from_previous_s", 10) == "median_\ntime_from_\nprevious_s"
+    assert wrap_header("users", 10) == "users"
+
+
+def test_terminal_table_fits_or_names_what_it_leaves_out():
+    """A table wider than the terminal wraps its long headers, never cuts numbers, and leaves
+    out whole columns from the right (named) instead of cropping the edge."""
+    from rich.cells import cell_len
+
+    from userops.render.table import rich_table
+
+    frame = pd.DataFrame(
+        {
+            "segment": ["重要价值客户", "Champions"],  # CJK: two terminal cells a character
+            "customers": [1507, 3],
+            "conversion_from_previous": [0.795, 0.5],
+            "median_time_from_previous_s": [303.0, 60.0],
+            "action": ["重点维护：VIP 权益、专属客服、新品优先体验", "Reward them: early access, loyalty perks"],
+        }
+    )
+    wide = rich_table(frame, width=200)
+    lines = _render(wide, 200)
+    assert wide.hidden == [] and "conversion_from_previous" in lines[1]  # room: one header line
+    for width in (120, 80, 60, 45):
+        shown = rich_table(frame, width=width)
+        lines = _render(shown, width)
+        assert max(cell_len(line) for line in lines) <= width
+        assert all(line.endswith(("┃", "│", "┓", "┩", "┛", "┘", "┐")) for line in lines)  # right edge drawn
+        text = "\n".join(lines)
+        assert "1,507" in text and "重要价值客户" in text  # numbers and short labels whole
+        assert shown.hidden == list(frame.columns[len(frame.columns) - len(shown.hidden):])
+    narrow = "\n".join(_render(rich_table(frame, width=80), 80))
+    assert rich_table(frame, width=80).hidden == [] and "Reward them: early ac…" in narrow  # long text: ellipsis
+    assert "time_from_" in narrow and "previous_s" in narrow  # headers wrapped, not cut
+    assert rich_table(frame, width=60).hidden == ["action"]
+    assert rich_table(frame, width=45).hidden == ["median_time_from_previous_s", "action"]

@@ -207,7 +207,14 @@ class RunContext:
 
             from userops.render.table import MAX_ROWS, rich_table
 
-            Console(highlight=False).print(rich_table(frame, title=title))
+            console = Console(highlight=False)
+            shown = rich_table(frame, title=title, width=console.width)
+            console.print(shown.table)
+            if shown.hidden:
+                self.note(
+                    f"{len(shown.hidden)} column{'' if len(shown.hidden) == 1 else 's'} did not fit the terminal "
+                    f"({', '.join(shown.hidden)}): widen it, or use --format csv / -o FILE for every column"
+                )
             if len(frame) > MAX_ROWS:
                 self.note(f"showing {MAX_ROWS} of {len(frame):,} rows; use -o FILE or a pipe for all of them")
             return

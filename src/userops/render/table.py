@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from userops.render import formats
@@ -11,6 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.table import Table
 
 MAX_ROWS = 50
+TEXT_MAX_WIDTH = 48  # long text (actions) is cut with an ellipsis beyond this
 
 
 def _kind(series: "pd.Series") -> str:
@@ -28,12 +30,42 @@ def _kind(series: "pd.Series") -> str:
 
 
 def _min_text_width(values: list[str]) -> int:
-    """Short labels (dates, segment names) are never cut; long text may be."""
-    return min(max([len(v) for v in values] + [0]), 16)
+    """Short labels (dates, segment names) are never cut; long text may be (terminal cells:
+    a Chinese character takes two)."""
+    from rich.cells import cell_len
+
+    return min(max([cell_len(v) for v in values] + [0]), 16)
 
 
-def rich_table(frame: "pd.DataFrame", *, title: str | None = None, max_rows: int = MAX_ROWS) -> "Table":
-    """A rich Table; a one-row frame is shown vertically (metric | value)."""
+def wrap_header(name: str, width: int) -> str:
+    """``conversion_from_previous`` as lines of at most ``width`` characters (more for a longer
+    single word), broken after underscores: the name stays the one CSV and --columns use."""
+    words = [w + "_" for w in name.split("_")]
+    words[-1] = words[-1][:-1]
+    lines = [""]
+    for word in words:
+        if lines[-1] and len(lines[-1]) + len(word) > width:
+            lines.append("")
+        lines[-1] += word
+    return "\n".join(lines)
+
+
+@dataclass
+class TerminalTable:
+    """What a terminal shows of a frame: the rich Table and the columns left out of it."""
+
+    table: "Table"
+    hidden: list[str]
+
+
+def rich_table(frame: "pd.DataFrame", *, title: str | None = None, max_rows: int = MAX_ROWS, width: int | None = None) -> TerminalTable:
+    """A rich Table; a one-row frame is shown vertically (metric | value).
+
+    Numbers and dates are never cut. When the table is wider than ``width`` (the terminal),
+    headers longer than their column's values are broken after underscores; columns that
+    still do not fit are left out from the right and named in ``hidden`` (rich would
+    otherwise crop the right edge or squeeze a column to nothing, without a word)."""
+    from rich.cells import cell_len
     from rich.table import Table
 
     kinds = {c: _kind(frame[c]) for c in frame.columns}
@@ -45,16 +77,46 @@ def rich_table(frame: "pd.DataFrame", *, title: str | None = None, max_rows: int
         row = frame.iloc[0]
         for c in frame.columns:
             table.add_row(c, fmts[c](row[c]))
-        return table
-    table = Table(title=title, show_header=True, header_style="bold")
+        return TerminalTable(table, [])
     rows = [[fmts[c](v) for c, v in zip(frame.columns, row)] for row in frame.head(max_rows).itertuples(index=False, name=None)]
+    values = [max([cell_len(r[i]) for r in rows] + [1]) for i in range(len(frame.columns))]
+    text_cap = lambda c, w: w if kinds[c] in ("int", "float", "datetime", "bool") else min(w, TEXT_MAX_WIDTH)  # noqa: E731
+    natural = 1 + sum(3 + text_cap(c, max(cell_len(str(c)), v)) for c, v in zip(frame.columns, values))  # cells, padding, rules
+    wrap = width is not None and natural > width
+    columns = []  # (name, header, min width, add_column keywords)
     for i, c in enumerate(frame.columns):
+        name = str(c)
         if kinds[c] in ("int", "float", "datetime", "bool"):  # numbers and dates are never cut
-            width = max([len(str(c))] + [len(r[i]) for r in rows])
-            table.add_column(c, justify="right" if kinds[c] in ("int", "float") else "left", no_wrap=True, min_width=width)
+            header = wrap_header(name, max(values[i], 10)) if wrap else name
+            least = max([values[i]] + [cell_len(line) for line in header.split("\n")])
+            keywords = dict(justify="right" if kinds[c] in ("int", "float") else "left", no_wrap=True, min_width=least)
         else:  # long text (actions) is cut with an ellipsis rather than wrapped into a tower
-            width = _min_text_width([r[i] for r in rows])
-            table.add_column(c, overflow="ellipsis", no_wrap=True, max_width=max(48, width), min_width=max(width, len(str(c)) if len(str(c)) <= 16 else 0))
+            text_width = _min_text_width([r[i] for r in rows])
+            header = wrap_header(name, max(text_width, 10)) if wrap and cell_len(name) > 16 else name
+            longest = max(cell_len(line) for line in header.split("\n"))
+            least = max(text_width, longest if longest <= 16 else 0)
+            keywords = dict(overflow="ellipsis", no_wrap=True, max_width=max(TEXT_MAX_WIDTH, text_width, longest), min_width=least)
+        columns.append((name, header, least, keywords))
+    shown = len(columns)
+    if width is not None:
+        used = 1
+        for shown, (_, _, least, _) in enumerate(columns):
+            used += least + 3
+            if used > width and shown > 0:
+                break
+        else:
+            shown = len(columns)
+        # the room left over goes to the text columns, left to right, so that rich never has
+        # to squeeze (it would crop the right edge, or shrink a column to nothing)
+        spare = width - 1 - sum(least + 3 for _, _, least, _ in columns[:shown])
+        for i, (_, header, least, keywords) in enumerate(columns[:shown]):
+            if "max_width" in keywords:
+                wanted = min(keywords["max_width"], max([values[i]] + [cell_len(line) for line in header.split("\n")]))
+                keywords["max_width"] = max(least, min(wanted, least + spare))
+                spare -= keywords["max_width"] - least
+    table = Table(title=title, show_header=True, header_style="bold")
+    for _, header, _, keywords in columns[:shown]:
+        table.add_column(header, **keywords)
     for r in rows:
-        table.add_row(*r)
-    return table
+        table.add_row(*r[:shown])
+    return TerminalTable(table, [name for name, *_ in columns[shown:]])
