@@ -96,6 +96,26 @@ def test_unordered_and_alternatives(write):
     assert unordered["median_time_from_previous_s"].tolist()[1:] == [600.0, 600.0]
 
 
+def test_unordered_repeated_step_needs_distinct_events(write):
+    """``view,view,cart`` in any order: two different views and a cart. One event never fills
+    two steps (it did, inflating the funnel, before)."""
+    rows = [
+        ("u1", "view", "2025-01-01 10:00:00", "web"), ("u1", "cart", "2025-01-01 10:10:00", "web"), ("u1", "view", "2025-01-01 10:20:00", "web"),
+        ("u2", "view", "2025-01-01 10:00:00", "web"), ("u2", "cart", "2025-01-01 10:05:00", "web"),  # one view only
+        # the second view is 70 min after the cart; from the first view, the cart came before it
+        ("u3", "cart", "2025-01-01 10:00:00", "web"), ("u3", "view", "2025-01-01 10:30:00", "web"), ("u3", "view", "2025-01-01 11:10:00", "web"),
+        ("u4", "view", "2025-01-01 10:00:00", "web"),
+    ]
+    table = funnel(write, rows, "view,view,cart", order="unordered")
+    assert users(table) == [4, 3, 1]
+    # step 2 times: u1 600 s (10:00 -> 10:10), u2 300 s, u3 1800 s (its earliest best attempt, from the cart)
+    assert table["median_time_from_previous_s"].tolist()[1:] == [600.0, 600.0]
+    assert table["mean_time_from_previous_s"].tolist()[1:] == [900.0, 600.0]
+    assert users(funnel(write, rows[:1], "view,view", order="unordered")) == [1, 0]
+    with pytest.raises(UsageError, match="share some events but not all"):
+        funnel(write, rows, "view|cart,cart", order="unordered")
+
+
 def test_breakdown_with_missing_value(write):
     rows = [
         ("u9", "a", "2025-01-01 10:00:00", "email"), ("u9", "b", "2025-01-01 10:10:00", "web"),  # first touch: email

@@ -605,12 +605,29 @@ class Engine:
         else:
             ctes.append(f"a0 AS (SELECT user_id, ts AS t0, seq AS q0{carry} FROM e WHERE (m & {(1 << n) - 1}) <> 0 AND {window.starts_before('ts')})")
             found = []
+            # steps naming the same events (``view,view,cart``) need as many distinct events:
+            # the first from the attempt start on, the next ones the class's following events
+            classes: dict[frozenset, list[int]] = {}
+            for k, step in enumerate(steps, 1):
+                classes.setdefault(frozenset(step), []).append(k)
             for k in range(1, n + 1):
                 prev = "a0" if k == 1 else f"u{k - 1}"
-                ctes.append(
-                    f"u{k} AS (SELECT a.*, CASE WHEN s.ts <= a.t0 + {limit} THEN s.ts END AS f{k} "
-                    f"FROM {prev} a ASOF LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq >= a.q0)"
-                )
+                same = classes[frozenset(steps[k - 1])]
+                within = f"CASE WHEN s.ts <= a.t0 + {limit} THEN s.ts END AS f{k}"
+                if len(same) == 1:
+                    ctes.append(f"u{k} AS (SELECT a.*, {within} FROM {prev} a ASOF LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq >= a.q0)")
+                elif k == same[0]:  # the class's events numbered per user; the first one's number carried
+                    ctes.append(f"c{k} AS (SELECT user_id, ts, seq, row_number() OVER (PARTITION BY user_id ORDER BY seq) AS r FROM s{k})")
+                    ctes.append(
+                        f"u{k} AS (SELECT a.*, {within}, s.r AS r{k} "
+                        f"FROM {prev} a ASOF LEFT JOIN c{k} s ON a.user_id = s.user_id AND s.seq >= a.q0)"
+                    )
+                else:
+                    first = same[0]
+                    ctes.append(
+                        f"u{k} AS (SELECT a.*, {within} "
+                        f"FROM {prev} a LEFT JOIN c{first} s ON a.user_id = s.user_id AND s.r = a.r{first} + {same.index(k)})"
+                    )
                 found.append(f"f{k}")
             sorted_times = f"list_sort([{', '.join(found)}], 'ASC', 'NULLS LAST')"
             reached = " + ".join(f"({f} IS NOT NULL)::INT" for f in found)

@@ -12,7 +12,8 @@ Definitions (what the tests pin down):
   is taken for each step. ``strict``: step k must be the user's very next event after step
   k-1 (any other event of the user breaks the attempt). ``unordered``: from an attempt start
   (any step event), every step with an event in the window counts, in any order; the step
-  times, sorted, give the times between steps.
+  times, sorted, give the times between steps. One event fills one step: ``view,view,cart``
+  needs two views; steps that share some events but not all are refused (ambiguous).
 * Each user is counted once, at the furthest step any attempt reached; their times are those
   of the earliest attempt that reached it. With ``session`` the unit is a user's session
   (attempts never span sessions), so a user who converts in one session but not in another
@@ -55,6 +56,24 @@ class FunnelSpec:
     #: (event names, from step, to step): an attempt with one of these events between the two
     #: steps is not counted (see parse_exclusions)
     exclusions: tuple[tuple[tuple[str, ...], int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        """Checked on construction, so the command line refuses a bad spec before reading data."""
+        if self.order not in ORDERS:
+            raise UsageError(f"--order must be one of {', '.join(ORDERS)} (got {self.order!r})")
+        if self.order != "unordered":
+            return
+        if self.exclusions:
+            raise UsageError("--exclude applies to ordered and strict funnels")
+        # steps naming the same events need distinct events each; partly shared ones are refused
+        for i, a in enumerate(self.steps):
+            for j, b in enumerate(self.steps[i + 1:], i + 2):
+                if set(a) != set(b) and set(a) & set(b):
+                    raise UsageError(
+                        f"in an unordered funnel, step {i + 1} ({'|'.join(a)}) and step {j} ({'|'.join(b)}) share some events but not all: "
+                        "which step an event fills would be ambiguous",
+                        hint="make them the same step list, or use --order ordered",
+                    )
 
     @property
     def labels(self) -> list[str]:
@@ -146,8 +165,6 @@ USER_COLUMNS = ["user_id", "furthest_step", "furthest_event", "step1_time", "las
 
 def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False) -> "pd.DataFrame":
     """One row per user (or session) with their best attempt: ``furthest`` and ``t1``..``tn``."""
-    if spec.order not in ORDERS:
-        raise UsageError(f"--order must be one of {', '.join(ORDERS)} (got {spec.order!r})")
     if by is not None and trend is not None:
         raise UsageError("use --by or --trend, not both")
     if by is not None and by not in loaded.properties:
@@ -156,8 +173,6 @@ def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, 
         raise UsageError("--session needs a session column", hint="set --session-col")
     if session and not loaded.sessions:
         raise UsageError("the events were loaded without their session ids", hint="load them with sessions=True")
-    if spec.exclusions and spec.order == "unordered":
-        raise UsageError("--exclude applies to ordered and strict funnels")
     return loaded.engine.funnel_users(
         window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session, exclusions=spec.exclusions
     )
