@@ -306,3 +306,21 @@ def test_start_or_return_event_that_matches_nothing_is_named(write):
     assert no_returns.sizes.sum() == 2 and any("no returns" in n and "Purchase" in n for n in no_returns.notes)
     fine = retention(loaded, loaded.window(), period="month", start_event=("signup",), return_event=("purchase",))
     assert not [n for n in fine.notes if n.startswith("no ")]
+
+
+def test_percent_matrix_shows_percentages_on_a_terminal(examples_dir, tmp_path):
+    """The rates matrix is 0-1 in machine formats; the terminal shows it as percentages, and
+    XLSX formats the 0-1 cells as %."""
+    args = ["retention", f"{examples_dir}/events.csv", "--period", "week", "--values", "percent", "--quiet"]
+    shown = CliRunner(env={"COLUMNS": "200"}).invoke(app, args + ["--format", "table"])
+    assert shown.exit_code == 0, shown.stderr
+    first = next(line for line in shown.stdout.splitlines() if "2025-04-07" in line)
+    assert "100.0%" in first and "13.7%" in first  # 183 of 1,339 came back in week 1
+    csv = CliRunner().invoke(app, args + ["--format", "csv"])
+    assert csv.stdout.splitlines()[1].startswith('"2025-04-07",1339,1,0.1367,')
+    import openpyxl
+
+    out = tmp_path / "rates.xlsx"
+    assert CliRunner().invoke(app, args + ["-o", str(out)]).exit_code == 0
+    row = [c for c in list(openpyxl.load_workbook(out).active.iter_rows())[1]]
+    assert row[3].value == 0.1367 and row[3].number_format == "0.0%" and row[1].number_format == "General"

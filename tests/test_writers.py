@@ -178,3 +178,30 @@ def test_terminal_table_fits_or_names_what_it_leaves_out():
     assert "time_from_" in narrow and "previous_s" in narrow  # headers wrapped, not cut
     assert rich_table(frame, width=60).hidden == ["action"]
     assert rich_table(frame, width=45).hidden == ["median_time_from_previous_s", "action"]
+
+
+def test_xlsx_shows_ratios_as_percent_and_keeps_the_values(tmp_path):
+    """A manager opening the workbook sees 79.5%; the cell still holds 0.7952 (a number)."""
+    import openpyxl
+
+    frame = pd.DataFrame(
+        {
+            "step": [1, 2],
+            "conversion_from_previous": [1.0, 0.7952],
+            "repeat_rate": [0.425, None],
+            "period_1": [0.1367, 0.1246],  # a ratio only the caller knows about
+            "rate": ["n/a", "n/a"],  # text under a ratio name stays text
+            "revenue": [10.5, 3.0],
+        }
+    )
+    data = writers.xlsx_bytes({"data": frame}, ratios=("period_1",))
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(data)
+    rows = list(openpyxl.load_workbook(path).active.iter_rows())
+    second = {h.value: c for h, c in zip(rows[0], rows[2])}
+    assert second["conversion_from_previous"].value == 0.7952 and second["conversion_from_previous"].number_format == "0.0%"
+    assert second["period_1"].value == 0.1246 and second["period_1"].number_format == "0.0%"
+    assert second["repeat_rate"].value is None
+    assert rows[1][2].number_format == "0.0%"  # repeat_rate 0.425
+    assert second["rate"].value == "n/a" and second["rate"].number_format == "General"
+    assert second["revenue"].number_format == "General" and second["step"].number_format == "General"

@@ -86,3 +86,9 @@ PROFILE_PERIOD_COLUMNS = [
 MONEY_DECIMALS = 2
 DAYS_DECIMALS = 2
 RATE_DECIMALS = 4
+
+
+def is_ratio(column: str) -> bool:
+    """Whether a column holds a 0–1 ratio, from its name: ``*_rate``, ``*_share``,
+    ``conversion_*``, ``share``, ``rate`` (the terminal shows these as %, XLSX formats them as %)."""
+    return column.endswith(("_rate", "_share")) or column.startswith("conversion") or column in ("share", "rate")

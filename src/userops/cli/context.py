@@ -181,9 +181,13 @@ class RunContext:
             )
         return window
 
-    def emit(self, frame: "pd.DataFrame", *, title: str | None = None, as_of: str | None = None, columns: str | None = None) -> None:
+    def emit(
+        self, frame: "pd.DataFrame", *, title: str | None = None, as_of: str | None = None, columns: str | None = None,
+        display: dict[str, str] | None = None,
+    ) -> None:
         """Write the table: rich on a terminal, else the chosen machine format (stdout or -o).
-        ``columns`` ("a,b,c") chooses and orders the columns."""
+        ``columns`` ("a,b,c") chooses and orders the columns; ``display`` says how to show columns
+        whose name does not say it (``"percent"``: % on the terminal and in XLSX; the values stay 0-1)."""
         from userops.io import writers
 
         if columns:
@@ -202,13 +206,17 @@ class RunContext:
             inputs=tuple(self.inputs),
             as_of=as_of,
         )
+        if display:
+            import dataclasses
+
+            spec = dataclasses.replace(spec, ratios=tuple(c for c, name in display.items() if name == "percent"))
         if spec.format == "table":
             from rich.console import Console
 
             from userops.render.table import MAX_ROWS, rich_table
 
             console = Console(highlight=False)
-            shown = rich_table(frame, title=title, width=console.width)
+            shown = rich_table(frame, title=title, width=console.width, display=display)
             console.print(shown.table)
             if shown.hidden:
                 self.note(

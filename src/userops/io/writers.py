@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Callable
 
+from userops import schema
 from userops.errors import OutputError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,6 +51,8 @@ class OutputSpec:
     bom: bool = False
     raw: bool = False
     inputs: tuple[str, ...] = ()
+    #: columns holding 0-1 ratios whose name does not say so (XLSX shows them as %)
+    ratios: tuple[str, ...] = ()
 
 
 def resolve_output(
@@ -149,7 +152,7 @@ def to_bytes(frame: "pd.DataFrame", spec: OutputSpec) -> bytes:
     if fmt == "markdown":
         return _markdown_bytes(frame, spec)
     if fmt == "xlsx":
-        return xlsx_bytes({"data": frame}, raw=spec.raw)
+        return xlsx_bytes({"data": frame}, raw=spec.raw, ratios=spec.ratios)
     if fmt == "parquet":
         return _parquet_bytes(frame)
     raise UsageError(f"cannot write format {fmt!r} to a file")
@@ -314,7 +317,7 @@ def _parquet_bytes(frame: "pd.DataFrame") -> bytes:
     return buf.getvalue()
 
 
-def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False) -> bytes:
+def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: tuple[str, ...] = ()) -> bytes:
     """A workbook with one sheet per table: bold frozen header, column widths, ids and text as
     text cells (never formulas), numbers as numbers, dates as dates."""
     import datetime as dt
@@ -341,6 +344,9 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False) -> bytes
                 midnight = bool((valid == valid.dt.normalize()).all()) if len(valid) else True
                 kinds.append("date" if midnight else "datetime")
                 widths.append(12 if midnight else 20)
+            elif (schema.is_ratio(str(col)) or col in ratios) and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+                kinds.append("ratio")  # the 0-1 value stays in the cell; Excel shows 13.7%
+                widths.append(9)
             else:
                 kinds.append("other")
                 lengths = [len(str(v)) for v in s.head(1000).tolist() if not blank(v)]
@@ -377,6 +383,8 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False) -> bytes
                     c = WriteOnlyCell(ws, value=v.item())
                 else:
                     c = WriteOnlyCell(ws, value=v)
+                if kind == "ratio":
+                    c.number_format = "0.0%"
                 cells.append(c)
             ws.append(cells)
     buf = io.BytesIO()

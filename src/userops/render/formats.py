@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from userops import schema
+
 
 def is_missing(value) -> bool:
     """None, NaN, NaT and pandas' NA."""
@@ -80,7 +82,7 @@ def duration(seconds) -> str:
 
 def formatter_for(column: str, value_kind: str):
     """The formatter for a column, from its name (units in names) and its kind."""
-    if column.endswith(("_rate", "_share")) or column.startswith("conversion") or column in ("share", "rate"):
+    if schema.is_ratio(column):
         return percent
     if column.endswith("_s") and value_kind in ("float", "int"):
         return duration

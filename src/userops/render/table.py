@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from userops.render import formats
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Mapping
+
     import pandas as pd
     from rich.table import Table
 
@@ -58,8 +60,15 @@ class TerminalTable:
     hidden: list[str]
 
 
-def rich_table(frame: "pd.DataFrame", *, title: str | None = None, max_rows: int = MAX_ROWS, width: int | None = None) -> TerminalTable:
+def rich_table(
+    frame: "pd.DataFrame", *, title: str | None = None, max_rows: int = MAX_ROWS, width: int | None = None,
+    display: "Mapping[str, str] | None" = None,
+) -> TerminalTable:
     """A rich Table; a one-row frame is shown vertically (metric | value).
+
+    Cells are formatted by column name (units in names, :func:`formats.formatter_for`);
+    ``display`` names the formatter for columns whose name does not say it (``{"period_1":
+    "percent"}`` for a matrix of rates).
 
     Numbers and dates are never cut. When the table is wider than ``width`` (the terminal),
     headers longer than their column's values are broken after underscores; columns that
@@ -70,6 +79,7 @@ def rich_table(frame: "pd.DataFrame", *, title: str | None = None, max_rows: int
 
     kinds = {c: _kind(frame[c]) for c in frame.columns}
     fmts = {c: formats.formatter_for(c, kinds[c]) for c in frame.columns}
+    fmts.update({c: getattr(formats, name) for c, name in (display or {}).items() if c in fmts})
     if len(frame) == 1 and len(frame.columns) > 3:
         table = Table(title=title, show_header=True, header_style="bold")
         table.add_column("metric")

@@ -57,4 +57,5 @@ def retention(
     for note in result.notes:
         run.note(note)
     table = ret.long_table(result) if long else ret.matrix_table(result, shown)
-    run.emit(table, title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat())
+    rates = {c: "percent" for c in table.columns if c.startswith("period_")} if shown == "percent" and not long else None
+    run.emit(table, title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat(), display=rates)
