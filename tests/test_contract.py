@@ -49,3 +49,23 @@ def test_stdout_is_data_only(command, small_orders):
     result = run(command, small_orders, "--format", "csv")
     assert result.exit_code == 0
     assert "userops:" not in result.stdout and "dropped" in result.stderr
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_option_errors_are_one_line(command, small_orders):
+    """A usage error found while parsing the command line (unknown option, a value of the wrong
+    type, no input) is one line and exit 2 too, not Typer's boxed panel under the usage."""
+    unknown = run(command, small_orders, "--no-such-option", *COMMANDS[command])
+    assert unknown.exit_code == 2 and one_clean_line(unknown), unknown.stderr
+    assert "--no-such-option" in unknown.stderr and f"userops {command} --help" in unknown.stderr
+    missing = run(command)
+    assert missing.exit_code == 2 and one_clean_line(missing) and "Missing argument" in missing.stderr
+
+
+def test_bad_option_value_and_unknown_command_are_one_line(small_orders):
+    for args in (["funnel", small_orders, "--repeat", "1"], ["retention", small_orders, "--periods", "x"], ["nosuchcommand"]):
+        result = run(*args)
+        assert result.exit_code == 2 and one_clean_line(result), result.stderr
+    assert "1 is not in the range" in run("funnel", small_orders, "--repeat", "1").stderr
+    bare = run()  # no command: the help, as before
+    assert bare.exit_code == 2 and "Usage" in bare.stdout + bare.stderr and "Traceback" not in bare.stderr

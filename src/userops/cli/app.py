@@ -12,12 +12,38 @@ import sys
 from typing import Annotated, Callable, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from userops import __version__
 from userops.cli.options import SHARED_NAMES, SHARED_OPTIONS
 from userops.errors import UseropsError
 
+class _OneLineErrors(TyperGroup):
+    """Typer prints a usage error (a bad option value, an unknown option, a missing file
+    argument) as a boxed panel under the usage line; userops prints it like every other error:
+    one line, ``userops: error: ...``, exit 2. Everything else is Typer's own handling."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except Exception as exc:
+            # click's ClickException (vendored by Typer >= 0.26, plain click before), by shape
+            message = getattr(exc, "format_message", None)
+            if message is None or not isinstance(getattr(exc, "exit_code", None), int):
+                raise
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `userops` alone: the help is already out
+                sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+            typer.echo(f"userops: error: {message().rstrip('.')}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="userops",
     help="User-operations analytics for e-commerce: profiles, RFM segments, funnels, retention, churn and reports from CSV exports.",
     pretty_exceptions_enable=False,
