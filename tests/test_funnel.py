@@ -116,6 +116,43 @@ def test_unordered_repeated_step_needs_distinct_events(write):
         funnel(write, rows, "view|cart,cart", order="unordered")
 
 
+def test_events_at_the_same_time_count_in_funnel_order(write):
+    """Ties on the timestamp are broken by step order, not by name: 'signup' then 'add_card' at
+    the same second converts though 'add_card' sorts first (it did not, before); PostHog's
+    case of two page views at one time filling two steps (posthog#25048)."""
+    t0, t1, t2 = "2025-01-01 10:00:00", "2025-01-01 10:05:00", "2025-01-01 10:06:00"
+    rows = [("u1", "signup", t0, "web"), ("u1", "add_card", t0, "web")]
+    assert users(funnel(write, rows, "signup,add_card")) == [1, 1]
+    assert funnel(write, rows, "signup,add_card")["median_time_from_previous_s"].tolist()[1] == 0.0
+    # strict: a third event at the same time goes after the steps, so it does not break them
+    rows_strict = rows + [("u1", "aaa_other", t0, "web")]
+    assert users(funnel(write, rows_strict, "signup,add_card", order="strict")) == [1, 1]
+    views = [("u2", "onboarded", t0, "web"), ("u2", "view", t1, "web"), ("u2", "view", t1, "web"), ("u2", "view", t2, "web")]
+    assert users(funnel(write, views, "onboarded,view,view")) == [1, 1, 1]
+    assert users(funnel(write, views, "onboarded,view,view,view")) == [1, 1, 1, 1]
+
+
+def test_dates_only_export_counts_a_day_in_funnel_order_and_says_so(write):
+    """A daily export (no times): home, product_view, add_to_cart on one day convert in that
+    order (alphabetically add_to_cart came first, and the funnel fell to a fraction)."""
+    text = "user_id,event,timestamp\n" + "\n".join(
+        ["u1,home,2025-01-01", "u1,product_view,2025-01-01", "u1,add_to_cart,2025-01-01",
+         "u2,home,2025-01-01", "u2,add_to_cart,2025-01-02", "u3,add_to_cart,2025-01-01", "u3,home,2025-01-01"]
+    ) + "\n"
+    path = write("daily.csv", text)
+    result = CliRunner().invoke(app, ["funnel", path, "--steps", "home,product_view,add_to_cart", "--format", "csv"])
+    assert result.exit_code == 0, result.stderr
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert table["users"].tolist() == [3, 1, 1]  # u2 skipped product_view; u3 too
+    assert "no time of day" in result.stderr
+    two = CliRunner().invoke(app, ["funnel", path, "--steps", "home,add_to_cart", "--format", "csv"])
+    # u1 and u3 on the same day, u2 a day later: 0 s, 0 s, 86400 s
+    assert pd.read_csv(io.StringIO(two.stdout))["users"].tolist() == [3, 3]
+    assert pd.read_csv(io.StringIO(two.stdout))["median_time_from_previous_s"].tolist()[1] == 0.0
+    timed = write("timed.csv", "user_id,event,timestamp\nu1,home,2025-01-01 10:00\nu1,buy,2025-01-01 10:05\n")
+    assert "no time of day" not in CliRunner().invoke(app, ["funnel", timed, "--steps", "home,buy"]).stderr
+
+
 def test_breakdown_with_missing_value(write):
     rows = [
         ("u9", "a", "2025-01-01 10:00:00", "email"), ("u9", "b", "2025-01-01 10:10:00", "web"),  # first touch: email

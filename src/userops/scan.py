@@ -516,6 +516,15 @@ class Engine:
         rows = self.con.execute(f"SELECT DISTINCT event FROM events WHERE reason IS NULL AND event IN ({listed})").fetchall()
         return {str(r[0]) for r in rows}
 
+    def events_have_times(self) -> bool:
+        """Whether some usable event has a time of day (an export of dates only has none).
+        Stops at the first such event: instant on ordinary data."""
+        if self._event_rows != "count(*)":
+            raise DataError("event times are not kept in daily-activity mode")
+        return self.con.execute(
+            "SELECT 1 FROM events WHERE reason IS NULL AND CAST(event_ts AS TIME) <> TIME '00:00:00' LIMIT 1"
+        ).fetchone() is not None
+
     def events_after(self, window: Window) -> int:
         # activity rows: those wholly after the end (exact for days; periods never straddle it)
         first = "first_ts" if self._event_rows != "count(*)" else "event_ts"
@@ -559,15 +568,20 @@ class Engine:
         # the unit of the funnel: a user, or with ``session`` a user's session (user \x1f session)
         unit = "concat_ws(chr(31), user_id, coalesce(session_id, ''))" if session else "user_id"
         # each event carries a bit mask of the steps (and exclusions) it belongs to instead of its
-        # name; all events are numbered (strict needs the gaps), only step events are kept
+        # name; all events are numbered (strict needs the gaps), only step events are kept.
+        # Events at the same time are numbered in funnel order (the earliest step they can fill
+        # first, then exclusions, then other events; then by name), so a later step may happen
+        # at the same time as the one before it, as in PostHog, and a date-only export is read
+        # as "in funnel order within a day" rather than alphabetically
         names = lambda step: "event IN (" + ", ".join(parse.sql_str(e) for e in step) + ")"  # noqa: E731
         sets = [step for step in steps] + [x[0] for x in exclusions]
         mask = " + ".join(f"(({names(step)})::INTEGER << {bit})" for bit, step in enumerate(sets))
+        first_set = "CASE " + " ".join(f"WHEN (m & {1 << bit}) <> 0 THEN {bit}" for bit in range(len(sets))) + f" ELSE {len(sets)} END"
         keep = "" if order == "strict" else "WHERE m <> 0"
         events = (
-            f"SELECT * FROM (SELECT {unit} AS user_id, {mask} AS m, event_ts AS ts, "
-            f"row_number() OVER (PARTITION BY {unit} ORDER BY event_ts, event) AS seq{group} "
-            f"FROM events WHERE reason IS NULL AND {' AND '.join(cond)}) {keep}"
+            f"SELECT * FROM (SELECT user_id, m, ts, row_number() OVER (PARTITION BY user_id ORDER BY ts, {first_set}, event) AS seq"
+            f"{', grp' if by else ''} FROM (SELECT {unit} AS user_id, {mask} AS m, event_ts AS ts, event{group} "
+            f"FROM events WHERE reason IS NULL AND {' AND '.join(cond)})) {keep}"
         )
         has_bit = lambda bit: f"(m & {1 << bit}) <> 0"  # noqa: E731
         limit = f"INTERVAL {int(window_s)} SECOND"

@@ -6,8 +6,10 @@ Definitions (what the tests pin down):
 * An *attempt* starts at a step-1 event (whose time must lie in the window; later steps may
   follow it up to the as-of date). Step k is reached when, after the event that reached step
   k-1, an event of step k happens no later than ``window`` after the step-1 time (the limit
-  itself counts; one second more does not). A user's events are ordered by time, then by
-  event name (so events with the same timestamp have a fixed, documented order).
+  itself counts; one second more does not). A user's events are ordered by time; events with the
+  same timestamp in funnel order (the earliest step they can fill first, then exclusion
+  events, then any others, then by name), so a step may happen at the same time as the one
+  before it (as in PostHog) and a dates-only export counts a day's steps in funnel order.
 * ``ordered`` (default): other events may come between steps; the earliest qualifying event
   is taken for each step. ``strict``: step k must be the user's very next event after step
   k-1 (any other event of the user breaks the attempt). ``unordered``: from an attempt start
@@ -176,6 +178,14 @@ def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, 
     return loaded.engine.funnel_users(
         window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session, exclusions=spec.exclusions
     )
+
+
+def dates_only_note(loaded: "LoadedEvents") -> str | None:
+    """A note when the events carry dates but no times of day (a daily export): steps of one
+    day then count in funnel order and step times are whole days; None otherwise."""
+    if loaded.engine.events_have_times():
+        return None
+    return "the timestamps have no time of day: events of the same day count in funnel order, and times between steps are whole days"
 
 
 def missing_events(loaded: "LoadedEvents", spec: FunnelSpec, table: "pd.DataFrame") -> list[str]:

@@ -243,6 +243,9 @@ class _Builder:
         missing = fun.missing_events(events, spec, table)  # a misspelt step reads as a real drop to zero
         if missing:
             self.notes.append(f"no event named {', '.join(repr(m) for m in missing)} in the events: check --steps (names are case-sensitive)")
+        dates_only = fun.dates_only_note(events)
+        if dates_only:
+            self.notes.append(dates_only)
         trend = fun.funnel_table(events, ewindow, spec, trend="week")
         t = self.t
         view = TableView(

@@ -62,6 +62,9 @@ def funnel(
             table = fun.users_table(fun.funnel_users(loaded, frame_window, spec, session=session), spec, dropped_at=dropped_at)
         else:
             table = fun.funnel_table(loaded, frame_window, spec, by=by, trend=trend, session=session)
+    dates_only = fun.dates_only_note(loaded)
+    if dates_only:
+        run.note(dates_only)
     missing = fun.missing_events(loaded, spec, table)
     if missing:
         common = ", ".join(name for name, _ in loaded.engine.event_user_counts(frame_window, limit=8))
