@@ -270,3 +270,6 @@ def test_terminal_table_names_the_columns_that_did_not_fit(examples_dir):
     assert "2 columns did not fit the terminal (median_time_from_previous_s, mean_time_from_previous_s)" in result.stderr
     wide = CliRunner(env={"COLUMNS": "100"}).invoke(app, args)
     assert "mean_time_" in wide.stdout and "2h 03m" in wide.stdout and "did not fit" not in wide.stderr
+    daily = CliRunner(env={"COLUMNS": "100"}).invoke(app, ["retention", f"{examples_dir}/events.csv", "--period", "day", "--format", "table"])
+    note = next(line for line in daily.stderr.splitlines() if "did not fit" in line)
+    assert note.startswith("userops: 77 columns did not fit the terminal (period_7, period_8, period_9, period_10, …, period_83)")

@@ -219,9 +219,10 @@ class RunContext:
             shown = rich_table(frame, title=title, width=console.width, display=display)
             console.print(shown.table)
             if shown.hidden:
+                hidden = shown.hidden if len(shown.hidden) <= 6 else shown.hidden[:4] + ["…", shown.hidden[-1]]
                 self.note(
                     f"{len(shown.hidden)} column{'' if len(shown.hidden) == 1 else 's'} did not fit the terminal "
-                    f"({', '.join(shown.hidden)}): widen it, or use --format csv / -o FILE for every column"
+                    f"({', '.join(hidden)}): widen it, or use --format csv / -o FILE for every column"
                 )
             if len(frame) > MAX_ROWS:
                 self.note(f"showing {MAX_ROWS} of {len(frame):,} rows; use -o FILE or a pipe for all of them")
