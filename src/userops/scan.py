@@ -227,6 +227,20 @@ class Engine:
         finally:
             self.con.execute("SET preserve_insertion_order = false")
 
+    @contextlib.contextmanager
+    def _one_thread_more(self):
+        """Run a hash aggregation that leads to a few rows per user (retention's activity
+        and cohort cells) on one DuckDB thread more than there are cores. Measured on the
+        2-core machine at 10M events: the activity group-by 1.74-1.99 s -> 1.54-1.58 s and the
+        cohort query 0.76-0.89 s -> 0.69-0.72 s, with less CPU time; the funnel's window
+        queries and segment's order roll-up gained nothing, so only these statements do it."""
+        threads = int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
+        self.con.execute(f"SET threads = {threads + 1}")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET threads = {threads}")
+
     def count_rows(self, view: str, *, file: str | None = None) -> int:
         return self._sql(f"SELECT count(*) FROM {view}", file=file).fetchone()[0]
 
@@ -451,9 +465,13 @@ class Engine:
                               min(event_ts) AS first_ts, max(event_ts) AS last_ts,
                               {had(activity[0])} AS s, {had(activity[1])} AS r, count(*) AS n
                        FROM ({rows}) GROUP BY reason, user_id, 3"""
-        self._sql(f"CREATE OR REPLACE TABLE events AS {rows}", file=files[0] if len(files) == 1 else None)
+        file = files[0] if len(files) == 1 else None
         if activity is not None:
+            with self._one_thread_more():
+                self._sql(f"CREATE OR REPLACE TABLE events AS {rows}", file=file)
             self._clean_activity_ids()
+        else:
+            self._sql(f"CREATE OR REPLACE TABLE events AS {rows}", file=file)
 
     def _clean_activity_ids(self) -> None:
         """Activity rows are grouped on the raw (only blanked) user ids: a few million keys
@@ -744,7 +762,8 @@ class Engine:
             UNION ALL
             SELECT c, last_k, count(*), NULL FROM per_user WHERE last_k IS NOT NULL GROUP BY 1, 2
             ORDER BY 1, 2"""
-        table = self.frame(rows)
+        with self._one_thread_more():
+            table = self.frame(rows)
         first = table["k"] == 0
         sizes = table[first].rename(columns={"users": "size", "revenue": "revenue0"})[["cohort", "size", "revenue0"]].reset_index(drop=True)
         cells = table[~first & (table["users"] > 0)].reset_index(drop=True)
