@@ -17,7 +17,8 @@
     python benchmarks/run.py --commands segment --rows 1000000 --repeat 5
 
 Data is generated with the demo generator (userops.demo) into benchmarks/data/ (kept
-between runs). Wall time and peak RSS come from os.wait4 on each child process; the
+between runs). Each tool runs once untimed (``--warmup``), then the tools take turns
+``--repeat`` times. Wall time and peak RSS come from os.wait4 on each child process; the
 median of the runs is reported, with the ratio userops / DuckDB. Both outputs are
 compared (row count, ids, revenue) so the two really compute the same table.
 """
@@ -151,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each tool first (default 1)")
     parser.add_argument("--commands", nargs="+", default=["profile", "segment"], choices=sorted(COMPARED))
     args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
@@ -183,9 +185,18 @@ def main() -> None:
         baseline = os.path.join(HERE, f"duckdb_{command}.py")
         if os.path.exists(baseline):
             tools[f"DuckDB SQL script ({command})"] = [sys.executable, baseline, path, base_out]
+        # one discarded warm-up run each (the first run after a pause pays for a cold page cache,
+        # and the tool that goes first would always pay it), then the tools take turns, so a
+        # drift of the machine's speed during the runs touches both alike
+        for _ in range(args.warmup):
+            for cmd in tools.values():
+                measure(cmd)
+        timed = {name: [] for name in tools}
+        for _ in range(args.repeat):
+            for name, cmd in tools.items():
+                timed[name].append(measure(cmd))
         medians = {}
-        for name, cmd in tools.items():
-            runs = [measure(cmd) for _ in range(args.repeat)]
+        for name, runs in timed.items():
             wall = statistics.median(r[0] for r in runs)
             rss = statistics.median(r[1] for r in runs)
             medians[name] = (wall, rss)
