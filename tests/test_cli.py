@@ -273,3 +273,34 @@ def test_terminal_table_names_the_columns_that_did_not_fit(examples_dir):
     daily = CliRunner(env={"COLUMNS": "100"}).invoke(app, ["retention", f"{examples_dir}/events.csv", "--period", "day", "--format", "table"])
     note = next(line for line in daily.stderr.splitlines() if "did not fit" in line)
     assert note.startswith("userops: 77 columns did not fit the terminal (period_7, period_8, period_9, period_10, …, period_83)")
+
+
+def test_brackets_in_data_and_notes_are_text_not_markup(write, tmp_path, monkeypatch):
+    """'[promo] banner' in a cell and '[1]' in a file name are shown as written: rich read them
+    as markup (a cell '[/]' crashed the table, '[1]' vanished from notes)."""
+    import io as _io
+
+    from rich.console import Console
+
+    from userops.cli.context import RunContext
+    from userops.render.table import rich_table
+
+    frame = pd.DataFrame({"event": ["[promo] banner", "[/]"], "users": [1, 2]})
+    console = Console(width=60, record=True, file=_io.StringIO())
+    console.print(rich_table(frame, width=60).table)
+    text = console.export_text()
+    assert "[promo] banner" in text and "[/]" in text
+
+    path = write("o.csv", "customer_id,order_date,amount\nc1,2024-01-01,5\n")
+    out = tmp_path / "out[1].csv"
+    result = run("profile", path, "-o", out)
+    assert result.exit_code == 0 and f"to {out}" in result.stderr  # a pipe: plain text
+
+    class Terminal(_io.StringIO):
+        def isatty(self):
+            return True
+
+    fake = Terminal()
+    monkeypatch.setattr("sys.stderr", fake)
+    RunContext.from_flags("profile", {}).note("set [report] steps in userops.toml")
+    assert "userops:\x1b[0m set [report] steps in userops.toml" in fake.getvalue()  # dim prefix, text as written

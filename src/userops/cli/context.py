@@ -111,15 +111,24 @@ class RunContext:
         return self._console
 
     def note(self, message: str) -> None:
-        """A line of chatter on stderr (drop summaries, chosen thresholds); ``--quiet`` hides it."""
-        if not self.quiet:
-            self.console.print(f"[dim]userops:[/dim] {message}", markup=True, highlight=False, soft_wrap=True)
+        """A line of chatter on stderr (drop summaries, chosen thresholds); ``--quiet`` hides it.
+        The message is plain text (a '[report]' in it is not markup); on a terminal the prefix
+        is dimmed, elsewhere (pipes, cron mail) the line is written as is, without loading rich."""
+        if self.quiet:
+            return
+        if not sys.stderr.isatty():
+            sys.stderr.write(f"userops: {message}\n")
+            sys.stderr.flush()
+            return
+        from rich.text import Text
+
+        self.console.print(Text.assemble(("userops:", "dim"), " ", message), highlight=False, soft_wrap=True)
 
     @contextlib.contextmanager
     def progress(self, message: str, *, after: float = 1.0) -> Iterator[None]:
         """A spinner on stderr for work that takes longer than ``after`` seconds — only on a
         terminal, never in pipes or cron mail."""
-        if self.quiet or not self.console.is_terminal:
+        if self.quiet or not sys.stderr.isatty() or not self.console.is_terminal:
             yield
             return
         import threading

@@ -76,6 +76,7 @@ def rich_table(
     otherwise crop the right edge or squeeze a column to nothing, without a word)."""
     from rich.cells import cell_len
     from rich.table import Table
+    from rich.text import Text  # data as plain text: '[promo] banner' is not rich markup
 
     kinds = {c: _kind(frame[c]) for c in frame.columns}
     fmts = {c: formats.formatter_for(c, kinds[c]) for c in frame.columns}
@@ -86,7 +87,7 @@ def rich_table(
         table.add_column("value", justify="right")
         row = frame.iloc[0]
         for c in frame.columns:
-            table.add_row(c, fmts[c](row[c]))
+            table.add_row(Text(str(c)), Text(fmts[c](row[c])))
         return TerminalTable(table, [])
     rows = [[fmts[c](v) for c, v in zip(frame.columns, row)] for row in frame.head(max_rows).itertuples(index=False, name=None)]
     values = [max([cell_len(r[i]) for r in rows] + [1]) for i in range(len(frame.columns))]
@@ -126,7 +127,7 @@ def rich_table(
                 spare -= keywords["max_width"] - least
     table = Table(title=title, show_header=True, header_style="bold")
     for _, header, _, keywords in columns[:shown]:
-        table.add_column(header, **keywords)
+        table.add_column(Text(header), **keywords)
     for r in rows:
-        table.add_row(*r[:shown])
+        table.add_row(*(Text(v) for v in r[:shown]))
     return TerminalTable(table, [name for name, *_ in columns[shown:]])
