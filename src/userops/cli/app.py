@@ -18,6 +18,7 @@ from userops import __version__
 from userops.cli.options import SHARED_NAMES, SHARED_OPTIONS
 from userops.errors import UseropsError
 
+
 class _OneLineErrors(TyperGroup):
     """Typer prints a usage error (a bad option value, an unknown option, a missing file
     argument) as a boxed panel under the usage line; userops prints it like every other error:
