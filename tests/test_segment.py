@@ -234,7 +234,7 @@ def test_kmeans_is_deterministic_and_named(examples_dir):
 def test_filter_segments():
     table = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["At risk", "New", "At risk"]})
     assert filter_segments(table, ["At risk"])["customer_id"].tolist() == ["a", "c"]
-    with pytest.raises(UsageError, match="segments here: At risk, New"):
+    with pytest.raises(UsageError, match="segments: At risk, New"):
         filter_segments(table, ["Nope"])
 
 
@@ -368,3 +368,18 @@ def test_config_option_errors_come_before_reading_the_data(write, tmp_path, monk
         result = run("segment", path)
         assert result.exit_code == 2 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1  # no "dropped 1 row" first: the data was not read
+
+
+def test_filter_names_are_checked_against_the_scheme(examples_dir, tmp_path):
+    """A real segment with nobody in it is an empty campaign list, not an error (it was: the
+    check only knew the segments present); a misspelt one fails before the data is read."""
+    table = pd.DataFrame({"customer_id": ["a"], "segment": pd.Categorical(["Loyal"], categories=["Champions", "Loyal"])})
+    assert filter_segments(table, ["Champions"]).empty
+    empty = pd.DataFrame({"customer_id": pd.Series([], dtype=str), "segment": pd.Series([], dtype=float)})
+    assert filter_segments(empty, ["At risk"], scheme_names=["At risk", "Loyal"]).empty
+    result = run("segment", f"{examples_dir}/orders.csv", "--filter", "Champions", "--as-of", "2023-01-01", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip().splitlines() == [",".join(rfm.CUSTOMER_COLUMNS)]
+    early = run("segment", tmp_path / "not_there.csv", "--filter", "Champion")  # exit 2, not 66: before reading
+    assert early.exit_code == 2 and "no segment named 'Champion'" in early.stderr and "Champions" in early.stderr
+    assert run("segment", tmp_path / "not_there.csv", "--filter", "Champions", "--scheme", "cn8").exit_code == 2

@@ -17,6 +17,8 @@ from userops.analytics.periods import PERIODS, is_complete
 from userops.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+
     import pandas as pd
 
     from userops.io.normalise import LoadedOrders
@@ -111,13 +113,24 @@ def segment_frame(
     return rfm.SegmentResult(table, summary, cuts, notes)
 
 
-def filter_segments(table: "pd.DataFrame", names: list[str]) -> "pd.DataFrame":
-    """Only the customers in the named segments (the campaign list); unknown names are an error."""
-    known = sorted(set(table["segment"].astype(str)))
+def check_segment_names(names: list[str], known: list[str]) -> None:
+    """A --filter name that is not one of ``known`` (a typo, the other language) is an error."""
     missing = [n for n in names if n not in known]
     if missing:
-        raise UsageError(f"no segment named {', '.join(repr(m) for m in missing)}", hint=f"segments here: {', '.join(known)}")
-    return table[table["segment"].isin(names)].reset_index(drop=True)
+        raise UsageError(f"no segment named {', '.join(repr(m) for m in missing)}", hint=f"segments: {', '.join(known)}")
+
+
+def filter_segments(table: "pd.DataFrame", names: list[str], *, scheme_names: "Sequence[str]" = ()) -> "pd.DataFrame":
+    """Only the customers in the named segments (the campaign list). A name that is neither
+    one of the scheme's (``scheme_names``, e.g. :func:`rfm.segment_order`) nor in the table is
+    an error; a known segment with no customers gives an empty list."""
+    import pandas as pd
+
+    segment = table["segment"]
+    categories = list(segment.cat.categories) if isinstance(segment.dtype, pd.CategoricalDtype) else []
+    known = list(dict.fromkeys([*scheme_names, *categories, *sorted(set(segment.dropna().astype(str)))]))
+    check_segment_names(names, known)
+    return table[segment.isin(names)].reset_index(drop=True)
 
 
 def segment_customers(

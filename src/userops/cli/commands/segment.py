@@ -39,7 +39,7 @@ def segment(
     from userops.analytics import segment as seg
     from userops.analytics.playbook import actions
     from userops.analytics.periods import PERIODS
-    from userops.analytics.rfm import SCHEMES, parse_cuts
+    from userops.analytics.rfm import SCHEMES, parse_cuts, segment_order
 
     keep_columns = run.keep_columns(keep)
     period = run.choose("period", period, "month", PERIODS)
@@ -53,6 +53,10 @@ def segment(
         split=run.choose("split", split, "mean", ("mean", "median")), lang=run.choose("lang", lang, "zh", ("zh", "en")),
         k=run.choose("k", k, None, whole=True), period=period, actions=actions(run.config.playbook),
     )
+    wanted = [s.strip() for s in filter_.split(",") if s.strip()] if filter_ else []
+    scheme_names = segment_order(options["scheme"], options["lang"])  # kmeans names its clusters later
+    if wanted and scheme_names:
+        seg.check_segment_names(wanted, scheme_names)
     loaded = run.load_orders(inputs, order_detail=False, keep=keep_columns)
     window = run.window(loaded)
     if lifecycle:
@@ -64,6 +68,6 @@ def segment(
     for note in result.notes:
         run.note(note)
     table = result.summary if summary else result.customers
-    if filter_:
-        table = seg.filter_segments(table, [s.strip() for s in filter_.split(",") if s.strip()])
+    if wanted:
+        table = seg.filter_segments(table, wanted, scheme_names=scheme_names)
     run.emit(table, title="segments" if summary else "customers by segment", as_of=window.as_of.isoformat(), columns=columns)
