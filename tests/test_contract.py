@@ -69,3 +69,24 @@ def test_bad_option_value_and_unknown_command_are_one_line(small_orders):
     assert "1 is not in the range" in run("funnel", small_orders, "--repeat", "1").stderr
     bare = run()  # no command: the help, as before
     assert bare.exit_code == 2 and "Usage" in bare.stdout + bare.stderr and "Traceback" not in bare.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["funnel", "--steps", "a,b", "--dropped-at", "c"],
+        ["funnel", "--steps", "a,b", "--by", "channel", "--trend", "week"],
+        ["funnel", "--steps", "a|b,b", "--order", "unordered"],
+        ["funnel", "--steps", "a,b", "--order", "unordered", "--exclude", "c"],
+        ["churn", "--tier", "extreme"],
+        ["segment", "--filter", "Champion"],
+        ["segment", "--scheme", "rfm11"],
+        ["retention", "--values", "pct"],
+        ["profile", "--per", "shop"],
+    ],
+)
+def test_option_errors_come_before_reading_the_data(args, tmp_path):
+    """A wrong option value fails at once (exit 2), not after a long read: the input here does
+    not even exist, which would be exit 66."""
+    result = run(args[0], tmp_path / "missing.csv", *args[1:])
+    assert result.exit_code == 2 and one_clean_line(result), result.stderr

@@ -167,8 +167,7 @@ USER_COLUMNS = ["user_id", "furthest_step", "furthest_event", "step1_time", "las
 
 def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False) -> "pd.DataFrame":
     """One row per user (or session) with their best attempt: ``furthest`` and ``t1``..``tn``."""
-    if by is not None and trend is not None:
-        raise UsageError("use --by or --trend, not both")
+    check_by_trend(by, trend)
     if by is not None and by not in loaded.properties:
         raise UsageError(f"--by {by!r} was not loaded as a property")
     if session and not all(m.get("session") for m in loaded.mappings):
@@ -223,11 +222,22 @@ def users_table(users: "pd.DataFrame", spec: FunnelSpec, *, dropped_at: str | No
     if "session_id" in users:
         out.insert(1, "session_id", users["session_id"].to_numpy())
     if dropped_at is not None:
-        matches = [i + 1 for i, label in enumerate(labels) if dropped_at == label or dropped_at in label.split("|")]
-        if not matches:
-            raise UsageError(f"--dropped-at {dropped_at!r} is not a step", hint=f"steps: {', '.join(labels)}")
-        out = out[out["furthest_step"] == matches[0]].reset_index(drop=True)
+        out = out[out["furthest_step"] == dropped_step(spec, dropped_at)].reset_index(drop=True)
     return out
+
+
+def dropped_step(spec: FunnelSpec, dropped_at: str) -> int:
+    """The step number ``--dropped-at`` names (a step's label or one of its alternatives)."""
+    labels = spec.labels
+    matches = [i + 1 for i, label in enumerate(labels) if dropped_at == label or dropped_at in label.split("|")]
+    if not matches:
+        raise UsageError(f"--dropped-at {dropped_at!r} is not a step", hint=f"steps: {', '.join(labels)}")
+    return matches[0]
+
+
+def check_by_trend(by: str | None, trend: str | None) -> None:
+    if by is not None and trend is not None:
+        raise UsageError("use --by or --trend, not both")
 
 
 def repeat_funnel(loaded, window: "Window", n: int = 3, *, window_s: int | None = None) -> "pd.DataFrame":

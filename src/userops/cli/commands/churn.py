@@ -44,6 +44,10 @@ def churn(
     discount_monthly = run.choose("discount", discount, ch.DEFAULT_DISCOUNT)
     if isinstance(discount_monthly, bool) or not isinstance(discount_monthly, (int, float)) or not 0 <= discount_monthly < 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly!r})", hint="e.g. 0.01 for 1% a month")
+    tiers = [t.strip() for t in tier.split(",") if t.strip()] if tier else []
+    unknown = [t for t in tiers if t not in ch.RISK_TIERS]
+    if unknown:  # before the (possibly long) read
+        raise UsageError(f"no risk tier named {', '.join(repr(t) for t in unknown)}", hint=f"tiers: {', '.join(ch.RISK_TIERS)}")
     keep_columns = run.keep_columns(keep)
     loaded = run.load_orders(inputs, line_detail=cox or by == "category", keep=keep_columns)
     window = run.window(loaded)
@@ -79,12 +83,8 @@ def churn(
         run.emit(ch.model_report(result), title="churn model report", as_of=as_of, columns=columns)
         return
     table = result.customers
-    if tier:
-        wanted = [t.strip() for t in tier.split(",") if t.strip()]
-        unknown = [t for t in wanted if t not in ch.RISK_TIERS]
-        if unknown:
-            raise UsageError(f"no risk tier named {', '.join(repr(t) for t in unknown)}", hint=f"tiers: {', '.join(ch.RISK_TIERS)}")
-        table = table[table["risk_tier"].isin(wanted)].reset_index(drop=True)
+    if tiers:
+        table = table[table["risk_tier"].isin(tiers)].reset_index(drop=True)
     if top is not None:
         table = table.head(top)
     if keep_columns:

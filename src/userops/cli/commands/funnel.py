@@ -55,6 +55,9 @@ def funnel(
     )
     trend = run.choose("trend", trend, None, PERIODS + (None,))
     by = run.choose("by", by, None)
+    fun.check_by_trend(by, trend)  # option errors before the (possibly long) read
+    if dropped_at:
+        fun.dropped_step(spec, dropped_at)
     loaded = run.load_events(inputs, properties=(by,) if by else (), sessions=session)
     frame_window = run.window(loaded, end_bounds_starts=True)
     with run.progress("computing the funnel"):
