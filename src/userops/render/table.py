@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_ROWS = 50
 TEXT_MAX_WIDTH = 48  # long text (actions) is cut with an ellipsis beyond this
+NEVER_CUT = ("int", "float", "datetime", "bool")  # column kinds shown whole: numbers and dates
 
 
 def _kind(series: "pd.Series") -> str:
@@ -50,6 +51,13 @@ def wrap_header(name: str, width: int) -> str:
             lines.append("")
         lines[-1] += word
     return "\n".join(lines)
+
+
+def _header_width(header: str) -> int:
+    """Terminal cells of a (possibly wrapped) header's longest line."""
+    from rich.cells import cell_len
+
+    return max(cell_len(line) for line in header.split("\n"))
 
 
 @dataclass
@@ -91,20 +99,20 @@ def rich_table(
         return TerminalTable(table, [])
     rows = [[fmts[c](v) for c, v in zip(frame.columns, row)] for row in frame.head(max_rows).itertuples(index=False, name=None)]
     values = [max([cell_len(r[i]) for r in rows] + [1]) for i in range(len(frame.columns))]
-    text_cap = lambda c, w: w if kinds[c] in ("int", "float", "datetime", "bool") else min(w, TEXT_MAX_WIDTH)  # noqa: E731
+    text_cap = lambda c, w: w if kinds[c] in NEVER_CUT else min(w, TEXT_MAX_WIDTH)  # noqa: E731
     natural = 1 + sum(3 + text_cap(c, max(cell_len(str(c)), v)) for c, v in zip(frame.columns, values))  # cells, padding, rules
     wrap = width is not None and natural > width
     columns = []  # (name, header, min width, add_column keywords)
     for i, c in enumerate(frame.columns):
         name = str(c)
-        if kinds[c] in ("int", "float", "datetime", "bool"):  # numbers and dates are never cut
+        if kinds[c] in NEVER_CUT:
             header = wrap_header(name, max(values[i], 10)) if wrap else name
-            least = max([values[i]] + [cell_len(line) for line in header.split("\n")])
+            least = max(values[i], _header_width(header))
             keywords = dict(justify="right" if kinds[c] in ("int", "float") else "left", no_wrap=True, min_width=least)
         else:  # long text (actions) is cut with an ellipsis rather than wrapped into a tower
             text_width = _min_text_width([r[i] for r in rows])
             header = wrap_header(name, max(text_width, 10)) if wrap and cell_len(name) > 16 else name
-            longest = max(cell_len(line) for line in header.split("\n"))
+            longest = _header_width(header)
             least = max(text_width, longest if longest <= 16 else 0)
             keywords = dict(overflow="ellipsis", no_wrap=True, max_width=max(TEXT_MAX_WIDTH, text_width, longest), min_width=least)
         columns.append((name, header, least, keywords))
@@ -122,7 +130,7 @@ def rich_table(
         spare = width - 1 - sum(least + 3 for _, _, least, _ in columns[:shown])
         for i, (_, header, least, keywords) in enumerate(columns[:shown]):
             if "max_width" in keywords:
-                wanted = min(keywords["max_width"], max([values[i]] + [cell_len(line) for line in header.split("\n")]))
+                wanted = min(keywords["max_width"], max(values[i], _header_width(header)))
                 keywords["max_width"] = max(least, min(wanted, least + spare))
                 spare -= keywords["max_width"] - least
     table = Table(title=title, show_header=True, header_style="bold")
