@@ -59,6 +59,7 @@ class RawSource:
     csv_compression: str | None = None
     table: "pa.Table | None" = None
     paths: tuple[str, ...] = field(default_factory=tuple)  # real files behind it (for output==input checks)
+    quoted_newlines: bool = False  # the CSV sample has a line break inside a quoted cell
 
 
 def open_source(path: str, *, encoding: str | None = None, stdin: BinaryIO | None = None) -> RawSource:
@@ -96,7 +97,9 @@ def open_source(path: str, *, encoding: str | None = None, stdin: BinaryIO | Non
             delimiter = sniff_delimiter(text)
             headers = _headers(text, delimiter, path)
             info = ReadInfo(path, "csv", compression, "utf-8-sig" if sample.startswith(codecs.BOM_UTF8) else "utf-8", delimiter, headers)
-            return RawSource(info, csv_path=path, csv_compression=compression, paths=(path,))
+            return RawSource(
+                info, csv_path=path, csv_compression=compression, paths=(path,), quoted_newlines=has_quoted_newline(text, delimiter)
+            )
 
     try:
         with open(path, "rb") as fh:
@@ -153,6 +156,18 @@ def sniff_delimiter(text: str) -> str:
         if score > best_score:
             best, best_score = delim, score
     return best
+
+
+def has_quoted_newline(text: str, delimiter: str) -> bool:
+    """True when a record of the sample (the last, perhaps cut, left out) has a line break
+    inside a quoted cell, or a cell too long for the csv module's default limit."""
+    if '"' not in text:
+        return False
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return True
+    return any("\n" in cell or "\r" in cell for row in rows[:-1] for cell in row)
 
 
 def _headers(text: str, delimiter: str, name: str) -> tuple[str, ...]:

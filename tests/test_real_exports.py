@@ -1,0 +1,133 @@
+"""Real exports read right: the defects a new analyst hits in the first week (issue 13), each
+pinned with a hand-worked answer, on files laid out as Shopify and Taobao export them."""
+
+import csv
+import io
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from userops.cli.app import app
+from userops.errors import DataError, UseropsError
+from userops.scan import Engine
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def csv_rows(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+# --- 1. valid CSV that DuckDB's fast scanner refuses ------------------------------------
+
+NOTE = "gift\nplease wrap"
+
+
+def test_line_break_inside_a_quoted_cell(write):
+    path = write("o.csv", f'customer_id,order_date,amount,note\nA1,2024-01-02,10.00,"{NOTE}"\nA2,2024-01-03,20.00,ok\n')
+    result = run("segment", path, "--keep", "note", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = csv_rows(result.stdout)
+    assert [(r["customer_id"], r["monetary"], r["note"]) for r in rows] == [("A1", "10", NOTE), ("A2", "20", "ok")]
+
+
+def test_line_break_past_the_sample_is_read_on_a_second_try(write):
+    """The sample (256 KB) has no quoted line break, so the fast scanner starts, refuses the
+    record at the end, and the careful one reads the file: every row, as Python's csv reads it."""
+    lines = [f"C{i:06d},2024-01-02,10.00,ok" for i in range(20_000)]
+    text = "customer_id,order_date,amount,note\n" + "\n".join(lines) + f'\nLAST,2024-01-03,5.00,"{NOTE}"\n'
+    path = write("late.csv", text)
+    result = run("profile", path, "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    (kpis,) = csv_rows(result.stdout)
+    assert kpis["customers"] == "20001" and kpis["revenue"] == "200005"
+
+
+def test_a_cell_of_several_megabytes(write):
+    html = "<p>" + "x" * 5_000_000 + "</p>"
+    path = write("big.csv", f'customer_id,order_date,amount,description\nA1,2024-01-02,10.00,"{html}"\nA2,2024-01-03,20.00,ok\n')
+    result = run("profile", path, "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert csv_rows(result.stdout)[0]["orders"] == "2"
+
+
+# --- 2. every command on every input kind that becomes an Arrow table ------------------
+
+ORDERS = (
+    "customer_id,order_date,amount,收货地址\n"
+    "A1,2024-01-02,10.00,北京市\n"
+    "A1,2024-02-02,30.00,北京市\n"
+    "A2,2024-01-03,20.00,上海市\n"
+    "A3,2024-03-01,15.00,广州市\n"
+)
+EVENTS = "user_id,event,timestamp\nu1,view,2024-01-01 10:00\nu1,buy,2024-01-01 10:05\nu2,view,2024-01-02 11:00\n"
+
+
+def _as(kind, text, write, name):
+    if kind == "gbk":
+        return write(f"{name}.csv", text, encoding="gbk")
+    frame = pd.read_csv(io.StringIO(text), dtype=str)
+    path = write(f"{name}.{kind}", b"")
+    if kind == "xlsx":
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gbk", "xlsx", "parquet"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["profile", "--per", "customer"],
+        ["profile", "--per", "period"],
+        ["segment", "--keep", "收货地址"],
+        ["segment", "--summary"],
+        ["retention"],
+        ["churn", "--keep", "收货地址"],
+        ["inspect"],
+    ],
+)
+def test_every_order_command_on_every_input_kind(kind, args, write):
+    path = _as(kind, ORDERS, write, "orders")
+    result = run(args[0], path, *args[1:], "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    if "--keep" in args:
+        kept = {r["customer_id"]: r["收货地址"] for r in csv_rows(result.stdout)}
+        assert kept == {"A1": "北京市", "A2": "上海市", "A3": "广州市"}
+
+
+@pytest.mark.parametrize("kind", ["gbk", "xlsx", "parquet"])
+def test_event_commands_and_report_on_every_input_kind(kind, write, tmp_path):
+    orders = _as(kind, ORDERS, write, "orders")
+    events = _as(kind, EVENTS, write, "events")
+    funnel = run("funnel", events, "--steps", "view,buy", "--format", "csv", "--users", "--dropped-at", "buy")
+    assert funnel.exit_code == 0, funnel.stderr
+    assert [r["user_id"] for r in csv_rows(funnel.stdout)] == ["u1"]
+    assert run("retention", events, "--format", "csv").exit_code == 0
+    report = run("report", orders, "--events", events, "-o", tmp_path / "r.html")
+    assert report.exit_code == 0, report.stderr
+
+
+# --- 7. engine failures that are not the file's fault ----------------------------------
+
+
+def test_engine_errors_blame_the_file_only_when_it_is_the_file():
+    engine = Engine()
+    with pytest.raises(UseropsError) as bug:
+        engine._sql("SELEC 1", file="orders.csv")
+    assert not isinstance(bug.value, DataError) and bug.value.exit_code == 1
+    assert "orders.csv" not in str(bug.value) and "cannot read the data" not in str(bug.value)
+    assert "Parser" in str(bug.value)
+    with pytest.raises(UseropsError) as wrong_type:
+        engine._sql("SELECT CAST('x' AS INTEGER)", file="orders.csv")
+    assert wrong_type.value.exit_code == 1 and "orders.csv" not in str(wrong_type.value)
+
+
+def test_a_broken_csv_still_blames_the_file(write):
+    path = write("bad.csv", 'customer_id,order_date,amount\nA1,2024-01-02,"10.00\n')
+    result = run("profile", path)
+    assert result.exit_code == 65 and "bad.csv" in result.stderr and "quoting" in result.stderr
