@@ -83,6 +83,8 @@ def test_bad_option_value_and_unknown_command_are_one_line(small_orders):
         ["segment", "--scheme", "rfm11"],
         ["retention", "--values", "pct"],
         ["profile", "--per", "shop"],
+        ["profile", "--tz", "Mars/Olympus"],
+        ["funnel", "--steps", "a,b", "--tz", "Nowhere"],
     ],
 )
 def test_option_errors_come_before_reading_the_data(args, tmp_path):

@@ -66,8 +66,11 @@ def test_shopify_export(write):
     assert (m["user"], m["order"], m["time"], m["amount"], m["status"]) == ("Email", "Name", "Created at", "Total", "Financial Status")
     # the order total is on the first line only: the order amount is that total, not a sum
     assert orders["amount"].tolist() == [59.0, 10.0]
-    # offsets converted to UTC
-    assert orders["order_ts"].tolist() == [pd.Timestamp("2024-03-01 09:00"), pd.Timestamp("2024-03-04 04:30")]
+    # by default the shop's own wall-clock time, as written; converted with --tz
+    assert orders["order_ts"].tolist() == [pd.Timestamp("2024-03-01 10:00"), pd.Timestamp("2024-03-03 23:30")]
+    assert loaded.notes == ("timestamps carry UTC offsets (+0100, -0500); they are read as the export's own local time (--tz ZONE converts them)",)
+    _, in_utc = orders_of(write("orders_export.csv", text), tz="UTC")
+    assert in_utc["order_ts"].tolist() == [pd.Timestamp("2024-03-01 09:00"), pd.Timestamp("2024-03-04 04:30")]
     # the refund status on #1002's first line excludes its second line too
     assert loaded.drops.excluded == {REASON_EXCLUDED_STATUS: 2}
     assert loaded.drops.dropped == {}

@@ -131,3 +131,34 @@ def test_a_broken_csv_still_blames_the_file(write):
     path = write("bad.csv", 'customer_id,order_date,amount\nA1,2024-01-02,"10.00\n')
     result = run("profile", path)
     assert result.exit_code == 65 and "bad.csv" in result.stderr and "quoting" in result.stderr
+
+
+# --- 4. time zones ------------------------------------------------------------------------
+
+
+def test_offset_timestamps_keep_the_shops_own_day(write):
+    """Shopify writes the shop's local time with its offset: 03:47 on 1 January +0800 is a
+    January order, not a bogus December cohort (it was 2023-12-31 19:47 in UTC)."""
+    path = write("o.csv", "customer_id,order_date,amount\nA1,2024-01-01 03:47:01 +0800,10\nA1,2024-02-01 09:00:00 +0800,20\n")
+    result = run("retention", path, "--period", "month", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert [r["cohort"] for r in csv_rows(result.stdout)][0] == "2024-01-01"
+    assert "UTC offsets (+0800)" in result.stderr and "own local time" in result.stderr
+    converted = run("profile", path, "--per", "customer", "--tz", "UTC", "--format", "csv")
+    assert csv_rows(converted.stdout)[0]["first_order"] == "2023-12-31 19:47:01"
+    assert "converted to UTC" in converted.stderr
+
+
+@pytest.mark.parametrize("data", ["A1,2024-01-01 03:47:01 +0800,10", "A1,2024-01-01 03:47:01,10"])
+def test_an_unknown_time_zone_is_a_usage_error(data, write):
+    path = write("o.csv", f"customer_id,order_date,amount\n{data}\n")
+    result = run("profile", path, "--tz", "Mars/Olympus")
+    assert result.exit_code == 2 and "--tz 'Mars/Olympus' is not a time zone" in result.stderr
+    assert "o.csv" not in result.stderr
+
+
+def test_tz_on_plain_timestamps_says_it_changes_nothing(write):
+    path = write("o.csv", "customer_id,order_date,amount\nA1,2024-01-01 03:47:01,10\n")
+    result = run("profile", path, "--tz", "asia/shanghai", "--per", "customer", "--format", "csv")
+    assert result.exit_code == 0 and csv_rows(result.stdout)[0]["first_order"] == "2024-01-01 03:47:01"
+    assert "--tz Asia/Shanghai: the timestamps carry no UTC offset" in result.stderr

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,7 +74,7 @@ class OrdersSpec:
     include_refunds: bool = False
     decimal: str | None = None  # None: detect from a sample
     dayfirst: bool | None = None  # None: detect from a sample
-    tz: str = "UTC"
+    tz: str | None = None  # None: the wall-clock time written in the export
     keep: tuple[str, ...] = ()  # raw columns carried through per customer (--keep)
 
 
@@ -88,7 +89,7 @@ class EventsSpec:
     time: str
     session: str | None = None
     properties: tuple[tuple[str, str | None], ...] = ()  # (property name, raw header or None)
-    tz: str = "UTC"
+    tz: str | None = None  # None: the wall-clock time written in the export
     dayfirst: bool | None = None
 
 
@@ -139,6 +140,15 @@ def _needs_careful_csv(message: str) -> bool:
     return "parallel=false" in message or "Maximum line size" in message
 
 
+@functools.lru_cache(maxsize=1)
+def time_zone_names() -> frozenset[str]:
+    """The time zone names the engine converts to (IANA names and aliases such as ``UTC``)."""
+    import duckdb
+
+    with duckdb.connect(":memory:") as con:
+        return frozenset(r[0] for r in con.execute("SELECT name FROM pg_timezone_names()").fetchall())
+
+
 def status_spellings(statuses: tuple[str, ...]) -> list[str]:
     """Lower-case spellings of each status: ``pending payment`` also as ``pending_payment``,
     ``pending-payment``, ``wc-pending-payment``... (sorted, for stable SQL)."""
@@ -169,6 +179,7 @@ class Engine:
         self._arrow_tables: dict[str, object] = {}  # name -> pyarrow Table behind a raw view
         self._csv_views: dict[str, tuple[str, list[str]]] = {}  # view -> (path, read_csv options)
         self._csv_careful = False  # CSV views use the single-threaded scanner
+        self.time_offsets: set[str] = set()  # UTC offsets seen in sampled timestamps (+0800, Z)
         self.has_order_id = False
         self.has_amount = False
         self.has_category_lists = False
@@ -309,8 +320,10 @@ class Engine:
         return self._sql(f"SELECT count(*) FROM {view}", file=file).fetchone()[0]
 
     # --- format detection on samples ----------------------------------------------
-    def detect_timestamp_order(self, view: str, column: str, dtype: str, *, tz: str, dayfirst: bool | None, file: str | None) -> list[str]:
-        """Choose which timestamp layouts to try, from a sample of the column."""
+    def detect_timestamp_order(self, view: str, column: str, dtype: str, *, tz: str | None, dayfirst: bool | None, file: str | None) -> list[str]:
+        """Choose which timestamp layouts to try, from a sample of the column. The UTC offsets
+        written in the sample are added to ``time_offsets`` (for the note that says how they
+        were read)."""
         if not parse.is_text(dtype):
             return []
         col = q(column)
@@ -318,8 +331,11 @@ class Engine:
         counts_sql = ", ".join(f"count({expr})" for expr in cands.values())
         sample_sql = f"SELECT {col} FROM {view} WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT 2000"
         with self._file_order():
-            row = self._sql(f"SELECT count(*), {counts_sql} FROM ({sample_sql})", file=file).fetchone()
-        total, counts = row[0], dict(zip(cands.keys(), row[1:]))
+            row = self._sql(
+                f"SELECT count(*), {counts_sql}, list(DISTINCT {parse.offset_of(col)}) FROM ({sample_sql})", file=file
+            ).fetchone()
+        total, counts, offsets = row[0], dict(zip(cands.keys(), row[1:-1])), row[-1]
+        self.time_offsets.update(o.strip() for o in offsets or () if o)
         order = []
         if counts["iso_tz"] > 0:
             order.append("iso_tz")
@@ -1089,7 +1105,7 @@ class Engine:
             f"FROM ({self._scope(window)}) ORDER BY customer_id, order_ts, order_id"
         )
 
-    def time_range(self, view: str, column: str, dtype: str, *, tz: str = "UTC", dayfirst: bool | None = None, file: str | None = None):
+    def time_range(self, view: str, column: str, dtype: str, *, tz: str | None = None, dayfirst: bool | None = None, file: str | None = None):
         """First and last parsed timestamp of a raw column, and how many non-blank values failed."""
         order = self.detect_timestamp_order(view, column, dtype, tz=tz, dayfirst=dayfirst, file=file)
         ts = parse.timestamp_expr(q(column), dtype, tz=tz, order=order or None)

@@ -77,7 +77,7 @@ class RunContext:
         return cols
 
     def load_options(self, *, keep: tuple[str, ...] = ()):
-        from userops.io.normalise import LoadOptions
+        from userops.io.normalise import LoadOptions, check_time_zone
 
         decimal = self.get("decimal")
         if decimal not in (None, ".", ","):
@@ -87,7 +87,7 @@ class RunContext:
             encoding=self.get("encoding"),
             decimal=decimal,
             dayfirst=self.get("dayfirst"),
-            tz=self.get("tz", "UTC"),
+            tz=check_time_zone(self.get("tz")),
             include_refunds=bool(self.get("include_refunds", False)),
             strict=bool(self.get("strict", False)),
             keep=keep,
@@ -150,8 +150,12 @@ class RunContext:
         from userops.io.normalise import load_orders
 
         self.inputs = list(inputs)
+        options = self.load_options(keep=keep)
         with self.progress(f"reading {', '.join(inputs)}"):
-            return load_orders(list(inputs), self.load_options(keep=keep), line_detail=line_detail, order_detail=order_detail)
+            loaded = load_orders(list(inputs), options, line_detail=line_detail, order_detail=order_detail)
+        for line in loaded.notes:
+            self.note(line)
+        return loaded
 
     def load_events(
         self, inputs: list[str], *, properties: tuple[str, ...] = (), activity=None, grain=("day", "monday"), sessions: bool = True
@@ -159,8 +163,12 @@ class RunContext:
         from userops.io.normalise import load_events
 
         self.inputs = list(inputs)
+        options = self.load_options()
         with self.progress(f"reading {', '.join(inputs)}"):
-            return load_events(list(inputs), self.load_options(), properties=properties, activity=activity, grain=grain, sessions=sessions)
+            loaded = load_events(list(inputs), options, properties=properties, activity=activity, grain=grain, sessions=sessions)
+        for line in loaded.notes:
+            self.note(line)
+        return loaded
 
     def window(self, loaded: "LoadedOrders | LoadedEvents", *, end_bounds_starts: bool = False) -> "Window":
         """The window from --as-of/--from/--to. With ``end_bounds_starts`` (funnels, retention)

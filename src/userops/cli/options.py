@@ -49,7 +49,7 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
     _opt("encoding", Optional[str], "--encoding", help="Input text encoding (default: detect UTF-8/BOM/GBK).", panel=INPUT_PANEL),
     _opt("decimal", Optional[str], "--decimal", help="Decimal separator of amounts: '.' or ',' (default: detect).", panel=INPUT_PANEL),
     _flag("dayfirst", "--dayfirst/--monthfirst", help="Read 01/02/2024 as 1 February (default: detect, else month first).", panel=INPUT_PANEL),
-    _opt("tz", Optional[str], "--tz", help="Time zone that timezone-aware timestamps are converted to (default UTC).", panel=INPUT_PANEL),
+    _opt("tz", Optional[str], "--tz", help="Time zone to convert timestamps with a UTC offset to (default: the export's own local time as written; epoch numbers UTC).", panel=INPUT_PANEL),
     _flag("include_refunds", "--include-refunds", help="Keep cancelled/refunded/unpaid orders and negative totals as purchases.", panel=INPUT_PANEL),
     _flag("strict", "--strict", help="Fail (exit 65) instead of dropping unusable rows.", panel=INPUT_PANEL),
     # columns

@@ -56,7 +56,7 @@ class LoadOptions:
     encoding: str | None = None
     decimal: str | None = None  # "." or ","; None detects
     dayfirst: bool | None = None  # None detects
-    tz: str = "UTC"
+    tz: str | None = None  # None: the wall-clock time written in the export (see time_notes)
     include_refunds: bool = False
     strict: bool = False
     keep: tuple[str, ...] = ()  # raw columns to carry through per customer (--keep email,phone)
@@ -121,6 +121,7 @@ class LoadedOrders:
     first_ts: dt.datetime | None
     last_ts: dt.datetime | None
     n_orders: int
+    notes: tuple[str, ...] = ()  # how the data was read, for stderr (time offsets...)
 
     def window(
         self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None, end_bounds_starts: bool = False
@@ -184,6 +185,7 @@ class LoadedEvents:
     properties: tuple[str, ...] = ()
     #: whether session ids were kept (``load_events(sessions=False)`` skips them)
     sessions: bool = True
+    notes: tuple[str, ...] = ()  # how the data was read, for stderr (time offsets...)
 
     def window(
         self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None, end_bounds_starts: bool = False
@@ -250,7 +252,10 @@ def load_events(
     if options.strict and dropped:
         reason, n = next(iter(dropped.items()))
         raise DataError(f"{_count(n, 'event row')} {reason} (--strict)", file=file, hint="fix the rows or run without --strict to drop them")
-    return LoadedEvents(engine, [s.info for s in sources], mappings, DropReport(n_read, dropped, {}), first_ts, last_ts, n_ok, tuple(properties), sessions)
+    return LoadedEvents(
+        engine, [s.info for s in sources], mappings, DropReport(n_read, dropped, {}), first_ts, last_ts, n_ok, tuple(properties), sessions,
+        notes=time_notes(engine.time_offsets, options.tz),
+    )
 
 
 def input_has_events(paths: list[str], options: LoadOptions | None = None) -> bool:
@@ -266,6 +271,31 @@ def input_has_events(paths: list[str], options: LoadOptions | None = None) -> bo
         if schema.ROLE_EVENT not in mapping:
             return False
     return True
+
+
+def time_notes(offsets: set[str], tz: str | None) -> tuple[str, ...]:
+    """What was done with the UTC offsets written in the timestamps (e.g. Shopify's ``+0800``)."""
+    if not offsets:
+        return (f"--tz {tz}: the timestamps carry no UTC offset, so they are read as written",) if tz else ()
+    shown = ", ".join(sorted(offsets)[:3]) + (", ..." if len(offsets) > 3 else "")
+    if tz:
+        return (f"timestamps with UTC offsets ({shown}) are converted to {tz} (--tz)",)
+    return (f"timestamps carry UTC offsets ({shown}); they are read as the export's own local time (--tz ZONE converts them)",)
+
+
+def check_time_zone(tz: str | None) -> str | None:
+    """A --tz value the engine knows (``Asia/Shanghai``, ``UTC``), before any data is read."""
+    if tz is None:
+        return None
+    from userops.scan import time_zone_names
+
+    names = time_zone_names()
+    if tz in names:
+        return tz
+    by_lower = {n.lower(): n for n in names}
+    if tz.lower() in by_lower:
+        return by_lower[tz.lower()]
+    raise UsageError(f"--tz {tz!r} is not a time zone", hint="use a name such as Asia/Shanghai, America/New_York or UTC")
 
 
 def parse_date(text: str, *, flag: str) -> dt.date:
@@ -358,7 +388,9 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
     if n_orders == 0:
         summary = "; ".join(drops.lines())
         raise DataError(f"no usable purchases ({summary})", file=files[0] if len(files) == 1 else None, hint="check the column mapping with 'userops inspect'")
-    return LoadedOrders(engine, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders)
+    return LoadedOrders(
+        engine, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders, notes=time_notes(engine.time_offsets, options.tz)
+    )
 
 
 def _keep_columns(keep: tuple[str, ...], headers: list[str], name: str) -> tuple[str, ...]:

@@ -39,6 +39,8 @@ OTHER_FORMATS = [
     "%b %d %Y",
 ]
 TZ_SUFFIX = r"\d:\d\d(:\d\d(\.\d+)?)?\s*([Zz]|[+-]\d\d(:?\d\d)?)$"
+#: The offset itself, with the spaces before it (what is cut to keep the wall-clock time).
+OFFSET_SUFFIX = r"\s*([Zz]|[+-]\d\d(:?\d\d)?)$"
 
 
 def quote_ident(name: str) -> str:
@@ -126,17 +128,22 @@ def money_expr(col: str, dtype: str, decimal: str = ".") -> str:
     return f"COALESCE(TRY_CAST({col} AS DOUBLE), {slow})"
 
 
-def timestamp_candidates(col: str, tz: str) -> dict[str, str]:
-    """Named SQL expressions for every supported timestamp layout (text input)."""
-    tz_lit = sql_str(tz)
+def timestamp_candidates(col: str, tz: str | None) -> dict[str, str]:
+    """Named SQL expressions for every supported timestamp layout (text input).
+
+    ``tz`` None keeps a timestamp with an offset at the wall-clock time written in the export
+    (``2024-01-01 03:47:01 +0800`` is 03:47 on 1 January, the shop's own day); a zone name
+    converts it to that zone. Epoch numbers have no wall time of their own: UTC unless ``tz``."""
+    tz_lit = sql_str(tz or "UTC")
     fmt = lambda formats: "[" + ", ".join(sql_str(f) for f in formats) + "]"  # noqa: E731
     trimmed = f"trim({col})"
+    if tz is None:
+        with_offset = f"TRY_CAST(regexp_replace({trimmed}, {sql_str(OFFSET_SUFFIX)}, '') AS TIMESTAMP)"
+    else:
+        with_offset = f"timezone({tz_lit}, TRY_CAST(regexp_replace({trimmed}, '\\s*([+-]\\d\\d):?(\\d\\d)$', '\\1:\\2') AS TIMESTAMPTZ))"
     return {
         "iso": f"TRY_CAST({col} AS TIMESTAMP)",  # the cast skips surrounding spaces itself
-        "iso_tz": (
-            f"CASE WHEN regexp_matches({trimmed}, {sql_str(TZ_SUFFIX)}) "
-            f"THEN timezone({tz_lit}, TRY_CAST(regexp_replace({trimmed}, '\\s*([+-]\\d\\d):?(\\d\\d)$', '\\1:\\2') AS TIMESTAMPTZ)) END"
-        ),
+        "iso_tz": f"CASE WHEN regexp_matches({trimmed}, {sql_str(TZ_SUFFIX)}) THEN {with_offset} END",
         "mdy": f"try_strptime({trimmed}, {fmt(MDY_FORMATS)})",
         "dmy": f"try_strptime({trimmed}, {fmt(DMY_FORMATS)})",
         "other": f"try_strptime({trimmed}, {fmt(OTHER_FORMATS)})",
@@ -149,8 +156,14 @@ def timestamp_candidates(col: str, tz: str) -> dict[str, str]:
     }
 
 
-def timestamp_expr(col: str, dtype: str, *, tz: str = "UTC", order: list[str] | None = None) -> str:
-    """A TIMESTAMP (naive wall-clock in ``tz``) expression.
+def offset_of(col: str) -> str:
+    """SQL: the UTC offset written at the end of a timestamp (``+0800``, ``Z``), else NULL."""
+    return f"CASE WHEN regexp_matches(trim({col}), {sql_str(TZ_SUFFIX)}) THEN regexp_extract(trim({col}), {sql_str(OFFSET_SUFFIX)}) END"
+
+
+def timestamp_expr(col: str, dtype: str, *, tz: str | None = None, order: list[str] | None = None) -> str:
+    """A TIMESTAMP (naive wall-clock in ``tz``; None: as written in the export, see
+    :func:`timestamp_candidates`) expression.
 
     ``order`` lists candidate names (see :func:`timestamp_candidates`) to try, in order;
     the engine picks it from a sample (offsets first if the sample has them; day-first or
@@ -158,12 +171,12 @@ def timestamp_expr(col: str, dtype: str, *, tz: str = "UTC", order: list[str] | 
     """
     base = _base_type(dtype)
     if base == "TIMESTAMP WITH TIME ZONE" or base == "TIMESTAMPTZ" or dtype.upper() == "TIMESTAMP WITH TIME ZONE":
-        return f"timezone({sql_str(tz)}, {col})"
+        return f"timezone({sql_str(tz or 'UTC')}, {col})"
     if base.startswith("TIMESTAMP") or base == "DATE":
         return f"CAST({col} AS TIMESTAMP)"
     if base in NUMERIC_TYPES or base in FLOAT_TYPES:
         return (
-            f"timezone({sql_str(tz)}, to_timestamp(CASE WHEN {col} > 1e11 THEN {col} / 1000.0 ELSE {col} END))"
+            f"timezone({sql_str(tz or 'UTC')}, to_timestamp(CASE WHEN {col} > 1e11 THEN {col} / 1000.0 ELSE {col} END))"
         )
     cands = timestamp_candidates(col, tz)
     names = order or ["iso", "mdy", "other", "epoch"]
