@@ -162,3 +162,95 @@ def test_tz_on_plain_timestamps_says_it_changes_nothing(write):
     result = run("profile", path, "--tz", "asia/shanghai", "--per", "customer", "--format", "csv")
     assert result.exit_code == 0 and csv_rows(result.stdout)[0]["first_order"] == "2024-01-01 03:47:01"
     assert "--tz Asia/Shanghai: the timestamps carry no UTC offset" in result.stderr
+
+
+# --- the Shopify and Taobao layouts, with known answers ----------------------------------
+
+SHOPIFY = (
+    "Name,Email,Financial Status,Paid at,Fulfillment Status,Currency,Subtotal,Total,Refunded Amount,"
+    "Lineitem quantity,Lineitem name,Lineitem price,Notes,Phone,Created at,Id\n"
+    '#1001,a@example.com,paid,2024-01-01 03:47:01 +0800,fulfilled,CNY,100.00,100.00,0.00,1,Shirt,60.00,"gift\nplease wrap",'
+    "'13800138000,2024-01-01 03:47:01 +0800,5001\n"
+    "#1001,a@example.com,,,,CNY,,,,1,Socks,40.00,,,2024-01-01 03:47:01 +0800,5001\n"
+    "#1002,b@example.com,partially_refunded,2024-01-05 10:00:00 +0800,fulfilled,CNY,200.00,200.00,50.00,"
+    "2,Pants,100.00,,'13900139000,2024-01-05 10:00:00 +0800,5002\n"
+    "#1003,a@example.com,refunded,2024-01-20 12:00:00 +0800,,CNY,80.00,80.00,80.00,1,Hat,80.00,,,2024-01-20 12:00:00 +0800,5003\n"
+    "#1004,c@example.com,paid,2024-02-10 23:30:00 +0800,fulfilled,CNY,60.00,60.00,0.00,1,Pin,60.00,,,2024-02-10 23:30:00 +0800,5004\n"
+    "#1005,d@example.com,paid,2024-02-11 08:00:00 -0500,fulfilled,USD,30.00,30.00,0.00,1,Pin,30.00,,,2024-02-11 08:00:00 -0500,5005\n"
+)
+
+
+@pytest.fixture
+def shopify(write):
+    return write("orders_export.csv", SHOPIFY)
+
+
+def test_shopify_mixed_currencies_are_refused_then_kept_one(shopify):
+    mixed = run("profile", shopify)
+    assert mixed.exit_code == 65 and "2 currencies (3 in CNY, 1 in USD)" in mixed.stderr and "--currency CNY" in mixed.stderr
+    result = run("profile", shopify, "--currency", "cny", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    (kpis,) = csv_rows(result.stdout)
+    # #1001 100 + #1002 200 less 50 refunded + #1004 60; #1003 refunded, #1005 in USD
+    assert (kpis["customers"], kpis["orders"], kpis["revenue"]) == ("3", "3", "310")
+    assert kpis["first_date"] == "2024-01-01"  # the shop's own day, not 2023-12-31 in UTC
+    assert "net of refunds: 1 order less 50.00 refunded (column 'Refunded Amount'" in result.stderr
+    assert "1 in another currency (--currency)" in result.stderr
+    gross = run("profile", shopify, "--currency", "CNY", "--include-refunds", "--format", "csv")
+    assert csv_rows(gross.stdout)[0]["revenue"] == "440"  # 100 + 200 + 80 + 60, as exported
+
+
+def test_shopify_campaign_list_carries_clean_contacts(shopify):
+    result = run("segment", shopify, "--currency", "CNY", "--keep", "Phone,Notes", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["customer_id"]: r for r in csv_rows(result.stdout)}
+    assert rows["a@example.com"]["Phone"] == "13800138000"  # the Excel guard ' is gone
+    assert rows["a@example.com"]["Notes"] == "gift\nplease wrap"
+    assert rows["b@example.com"]["monetary"] == "150"
+
+
+TAOBAO = (
+    "订单编号,买家会员名,买家应付货款,总金额,买家实际支付金额,订单状态,买家留言,收货人姓名,收货地址,联系手机,"
+    "订单创建时间,订单付款时间,宝贝总数量,退款金额\n"
+    '="2362884076109014719",张三,199.00,199.00,199.00,交易成功,"请尽快发货\n谢谢",张三,北京市朝阳区,'
+    "'13800138000,2024-03-05 09:58:00,2024-03-05 10:00:00,1,0.00\n"
+    '="2362884076109014720",李四,88.00,88.00,88.00,交易成功,,李四,上海市,="13900139000",2024-03-06 10:59:00,2024-03-06 11:00:00,2,20.00\n'
+    '="2362884076109014721",张三,50.00,50.00,50.00,交易关闭,,张三,北京市,,2024-03-07 10:00:00,2024-03-07 10:01:00,1,50.00\n'
+    '="2362884076109014722",王五,66.00,66.00,66.00,等待买家付款,,王五,广州市,,2024-03-08 10:00:00,,1,0.00\n'
+    '="2362884076109014723",李四,120.00,120.00,120.00,交易成功,,李四,上海市,,2024-04-01 09:29:00,2024-04-01 09:30:00,1,0.00\n'
+)
+
+
+@pytest.fixture
+def taobao(write):
+    return write("ExportOrderList.csv", TAOBAO, encoding="gbk")
+
+
+def test_taobao_gbk_export(taobao):
+    result = run("profile", taobao, "--per", "customer", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["customer_id"]: r for r in csv_rows(result.stdout)}
+    # 张三: 199; 李四: 88 less 20 refunded + 120; 交易关闭 and 等待买家付款 are not purchases
+    assert set(rows) == {"张三", "李四"}
+    assert (rows["张三"]["orders"], rows["张三"]["revenue"]) == ("1", "199")
+    assert (rows["李四"]["orders"], rows["李四"]["revenue"]) == ("2", "188")
+    assert rows["李四"]["first_order"] == "2024-03-06 11:00:00"  # 订单付款时间
+    assert "column '退款金额'" in result.stderr and "excluded 2 rows as not purchases" in result.stderr
+
+
+def test_taobao_campaign_list(taobao):
+    result = run("segment", taobao, "--keep", "联系手机,买家留言,收货地址", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["customer_id"]: r for r in csv_rows(result.stdout)}
+    assert rows["张三"]["联系手机"] == "13800138000" and rows["李四"]["联系手机"] == "13900139000"
+    assert rows["张三"]["买家留言"] == "请尽快发货\n谢谢"
+    assert rows["李四"]["收货地址"] == "上海市"
+
+
+def test_taobao_order_ids_stay_exact(taobao):
+    from userops.io.normalise import LoadOptions, load_orders
+
+    loaded = load_orders([taobao], LoadOptions())
+    orders = loaded.engine.orders_frame(loaded.window())
+    assert orders["order_id"].tolist() == ["2362884076109014719", "2362884076109014720", "2362884076109014723"]
+    assert orders["amount"].tolist() == [199.0, 68.0, 120.0]

@@ -37,8 +37,10 @@ REASON_BAD_TIME = "unparseable dates"
 REASON_BAD_AMOUNT = "unparseable amounts"
 REASON_NO_AMOUNT = "orders without an amount"
 REASON_NEGATIVE = "refunds (negative order total)"
-#: Reasons that are business rules (refund exclusion), not data problems.
-EXCLUSION_REASONS = (REASON_EXCLUDED_STATUS, REASON_NEGATIVE)
+REASON_REFUNDED_IN_FULL = "refunded in full (refunded amount)"
+REASON_OTHER_CURRENCY = "in another currency (--currency)"
+#: Reasons that are business rules (refund exclusion, --currency), not data problems.
+EXCLUSION_REASONS = (REASON_EXCLUDED_STATUS, REASON_NEGATIVE, REASON_REFUNDED_IN_FULL, REASON_OTHER_CURRENCY)
 #: Row-level reasons are small codes in the parsed rows (NULL = usable).
 ROW_REASONS = (REASON_NO_CUSTOMER, REASON_EXCLUDED_STATUS, REASON_BAD_TIME, REASON_BAD_AMOUNT)
 CODE = {reason: i + 1 for i, reason in enumerate(ROW_REASONS)}
@@ -69,6 +71,9 @@ class OrdersSpec:
     status: str | None = None
     category: str | None = None
     channel: str | None = None
+    refunded: str | None = None  # amount refunded on the order (order level, like a total)
+    currency: str | None = None
+    keep_currency: str | None = None  # --currency: other currencies are excluded
     excluded_statuses: tuple[str, ...] = ()
     cancel_invoice_prefix: str | None = None  # Online Retail: invoices starting with "C"
     include_refunds: bool = False
@@ -183,6 +188,7 @@ class Engine:
         self.has_order_id = False
         self.has_amount = False
         self.has_category_lists = False
+        self.has_refunds = False  # order amounts are net of a refunded-amount column
 
     def close(self) -> None:
         """Free the connection and every table in it (a command whose numbers are computed
@@ -402,6 +408,16 @@ class Engine:
             amount_failed = "false"
         category = parse.text_expr(q(spec.category), t[spec.category]) if spec.category else "NULL::VARCHAR"
         channel = parse.text_expr(q(spec.channel), t[spec.channel]) if spec.channel else "NULL::VARCHAR"
+        currency = f"upper({parse.text_expr(q(spec.currency), t[spec.currency])})" if spec.currency else "NULL::VARCHAR"
+        if spec.refunded:
+            money_inner += (
+                f", {parse.money_expr(q(spec.refunded), t[spec.refunded], decimal)} AS __refunded,"
+                f" {parse.blank(q(spec.refunded), t[spec.refunded])} AS __refunded_blank"
+            )
+            refunded = "TRY_CAST(round(__refunded, 4) AS DECIMAL(18, 4))"
+            amount_failed = f"({amount_failed} OR (NOT __refunded_blank AND __refunded IS NULL))"
+        else:
+            refunded = "NULL::DECIMAL(18, 4)"
 
         excluded = []
         if spec.status and spec.excluded_statuses:
@@ -415,7 +431,9 @@ class Engine:
         excluded_sql = " OR ".join(excluded) if excluded and not spec.include_refunds else "false"
 
         kept_outer = "".join(f", {q(keep_column(c))}" for c in spec.keep)
-        kept_inner = "".join(f", CAST({q(c)} AS VARCHAR) AS {q(keep_column(c))}" for c in spec.keep)
+        # contacts for a CRM or SMS upload: Excel's text guards (="0123", '138...) are unwrapped
+        # as ids are, and a phone read as a number keeps no ".0"
+        kept_inner = "".join(f", {parse.id_expr(q(c), t[c])} AS {q(keep_column(c))}" for c in spec.keep)
         source, traced_outer, traced_inner = spec.view, "", ""
         if trace is not None:
             source = f"(SELECT *, row_number() OVER () AS __rn FROM {spec.view})"
@@ -430,11 +448,11 @@ class Engine:
                     WHEN {amount_failed} THEN {CODE[REASON_BAD_AMOUNT]}
                 END AS UTINYINT) AS reason,
                 customer_id, order_id, category, channel, order_ts,
-                TRY_CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount, quantity{kept_outer}
+                TRY_CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount, quantity, {refunded} AS refunded, currency{kept_outer}
             FROM (
                 SELECT {traced_inner}{user} AS customer_id, {order_id} AS order_id, {ts} AS order_ts,
                        {money_inner}, {quantity} AS quantity, {category} AS category,
-                       {channel} AS channel, ({excluded_sql}) AS excluded{kept_inner}
+                       {channel} AS channel, {currency} AS currency, ({excluded_sql}) AS excluded{kept_inner}
                 FROM {source}
             )
         """
@@ -466,10 +484,11 @@ class Engine:
             ok = "FILTER (WHERE reason IS NULL)"
             detail = f"sum(quantity) {ok} AS quantity, min(channel) {ok} AS channel" if order_detail else "NULL::DOUBLE AS quantity, NULL::VARCHAR AS channel"
             amount = f"max(amount) {ok}" if order_total else f"sum(amount) {ok}"
+            # the refunded amount is an order-level figure (on the first line only, or repeated)
             orders = f"""
                 SELECT customer_id, order_id, min(order_ts) {ok} AS order_ts,
                        TRY_CAST({amount} AS DECIMAL(18, 4)) AS amount, count(*) {ok} AS lines,
-                       {detail}, NULL::VARCHAR AS category,
+                       {detail}, NULL::VARCHAR AS category, max(refunded) {ok} AS refunded, min(currency) {ok} AS currency,
                        {dropped}{categories}
                 FROM ({self._parsed}) GROUP BY customer_id, order_id"""
         else:  # every row is an order
@@ -478,20 +497,29 @@ class Engine:
             )
             orders = f"""
                 SELECT customer_id, order_id, CASE WHEN reason IS NULL THEN order_ts END AS order_ts, amount,
-                       (reason IS NULL)::BIGINT AS lines, quantity, channel, category, {per_row}
+                       (reason IS NULL)::BIGINT AS lines, quantity, channel, category, refunded, currency, {per_row}
                 FROM ({self._parsed})"""
         include_refunds = all(s.include_refunds for s in specs)
         negative = "false" if include_refunds else "amount < 0"
         no_amount = "amount IS NULL" if self.has_amount else "false"
         excluded = q(DROP_COLUMNS[REASON_EXCLUDED_STATUS])
+        self.has_refunds = any(s.refunded for s in specs) and not include_refunds
+        # revenue is net of refunds where the export gives them (Shopify partially_refunded keeps
+        # its full Total otherwise); --include-refunds keeps gross amounts, as it keeps refunds
+        net = "TRY_CAST(amount - coalesce(refunded, 0) AS DECIMAL(18, 4))" if self.has_refunds else "amount"
+        in_full = "refunded > 0 AND amount <= 0" if self.has_refunds else "false"
+        keep_currency = next((s.keep_currency for s in specs if s.keep_currency), None)
+        other_currency = f"currency IS DISTINCT FROM {parse.sql_str(keep_currency.upper())}" if keep_currency else "false"
         # A status on any line applies to the whole order (Shopify fills it on the first line only).
         self._sql(
             f"""CREATE OR REPLACE TABLE orders AS
             SELECT *, CASE WHEN lines = 0 THEN '{ROWS_DROPPED}'
                            WHEN {excluded} > 0 THEN '{REASON_EXCLUDED_STATUS}'
+                           WHEN {other_currency} THEN '{REASON_OTHER_CURRENCY}'
                            WHEN {no_amount} THEN '{REASON_NO_AMOUNT}'
+                           WHEN {in_full} THEN '{REASON_REFUNDED_IN_FULL}'
                            WHEN {negative} THEN '{REASON_NEGATIVE}' END AS reason
-            FROM ({orders})""",
+            FROM (SELECT * REPLACE ({net} AS amount) FROM ({orders}))""",
             file=file,
         )
 
@@ -866,6 +894,22 @@ class Engine:
                GROUP BY reason HAVING sum(n) > 0 ORDER BY sum(n) DESC, reason"""
         ).fetchall()
         return {r: int(n) for r, n in rows}
+
+    def refund_totals(self) -> tuple[int, float]:
+        """Purchases whose amount was netted of a refund, and the amount taken off."""
+        if not self.has_refunds:
+            return 0, 0.0
+        n, total = self.con.execute("SELECT count(*), coalesce(sum(refunded), 0) FROM orders WHERE reason IS NULL AND refunded > 0").fetchone()
+        return int(n), float(total)
+
+    def currencies(self) -> list[tuple[str | None, int]]:
+        """The currencies of the purchases (NULL: none given) and how many orders each, most first."""
+        return [
+            (c, int(n))
+            for c, n in self.con.execute(
+                "SELECT currency, count(*) FROM orders WHERE reason IS NULL GROUP BY currency ORDER BY count(*) DESC, currency NULLS LAST"
+            ).fetchall()
+        ]
 
     def first_dropped_line(self, spec: OrdersSpec, reason: str, *, file: str | None) -> tuple[int, str, str | None] | None:
         """The data line number (header = line 1), the raw column at fault and its value in the

@@ -18,6 +18,8 @@ ROLE_CATEGORY = "category"
 ROLE_CHANNEL = "channel"
 ROLE_EVENT = "event"
 ROLE_SESSION = "session"
+ROLE_REFUNDED = "refunded"  # the amount refunded on an order (Shopify "Refunded Amount", 退款金额)
+ROLE_CURRENCY = "currency"
 
 ROLES = (
     ROLE_USER,
@@ -29,6 +31,8 @@ ROLES = (
     ROLE_STATUS,
     ROLE_CATEGORY,
     ROLE_CHANNEL,
+    ROLE_REFUNDED,
+    ROLE_CURRENCY,
     ROLE_EVENT,
     ROLE_SESSION,
 )

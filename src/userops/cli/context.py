@@ -89,6 +89,7 @@ class RunContext:
             dayfirst=self.get("dayfirst"),
             tz=check_time_zone(self.get("tz")),
             include_refunds=bool(self.get("include_refunds", False)),
+            currency=self.get("currency"),
             strict=bool(self.get("strict", False)),
             keep=keep,
         )

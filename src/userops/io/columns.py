@@ -74,6 +74,15 @@ ROLE_ALIASES: dict[str, list[list[str]]] = {
             "referring site", "sales channel", "渠道", "来源", "订单来源", "流量来源",
         ],
     ],
+    schema.ROLE_REFUNDED: [
+        [
+            "refunded amount", "refunded_amount", "refund amount", "refund_amount", "amount refunded", "total refunded",
+            "order refund amount", "退款金额", "退款总额", "已退款金额",
+        ],
+    ],
+    schema.ROLE_CURRENCY: [
+        ["currency", "currency code", "currency_code", "order currency", "presentment currency", "币种", "货币", "币别"],
+    ],
     schema.ROLE_EVENT: [
         ["event", "event_name", "event name", "event_type", "event type", "action", "事件", "事件名", "行为", "行为类型"],
     ],

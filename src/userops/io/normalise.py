@@ -21,7 +21,7 @@ from userops import schema
 from userops.errors import DataError, UsageError
 from userops.io import columns as colmod
 from userops.io.readers import RawSource, ReadInfo, open_source
-from userops.scan import EXCLUSION_REASONS, Engine, EventsSpec, OrdersSpec, Window
+from userops.scan import EXCLUSION_REASONS, REASON_OTHER_CURRENCY, Engine, EventsSpec, OrdersSpec, Window
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -58,6 +58,7 @@ class LoadOptions:
     dayfirst: bool | None = None  # None detects
     tz: str | None = None  # None: the wall-clock time written in the export (see time_notes)
     include_refunds: bool = False
+    currency: str | None = None  # keep only orders in this currency (an export mixing several)
     strict: bool = False
     keep: tuple[str, ...] = ()  # raw columns to carry through per customer (--keep email,phone)
 
@@ -87,10 +88,11 @@ class DropReport:
         if self.dropped:
             out.append(f"dropped {_rows(self.n_dropped)}: " + ", ".join(f"{n:,} {r}" for r, n in self.dropped.items()))
         if self.excluded:
+            refunds = any(r != REASON_OTHER_CURRENCY for r in self.excluded)
             out.append(
                 f"excluded {_rows(self.n_excluded)} as not purchases: "
                 + ", ".join(f"{n:,} {r}" for r, n in self.excluded.items())
-                + " (--include-refunds keeps them)"
+                + (" (--include-refunds keeps them)" if refunds else "")
             )
         if self.after_as_of:
             out.append(f"ignored {_count(self.after_as_of, self.unit)} after the as-of date")
@@ -362,6 +364,9 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
                 status=mapping.get(schema.ROLE_STATUS),
                 category=mapping.get(schema.ROLE_CATEGORY),
                 channel=mapping.get(schema.ROLE_CHANNEL),
+                refunded=mapping.get(schema.ROLE_REFUNDED),
+                currency=mapping.get(schema.ROLE_CURRENCY),
+                keep_currency=options.currency,
                 excluded_statuses=EXCLUDED_STATUSES,
                 cancel_invoice_prefix="C" if order and colmod.normalise_header(order) in INVOICE_HEADERS else None,
                 include_refunds=options.include_refunds,
@@ -371,9 +376,14 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
                 keep=_keep_columns(options.keep, headers, name),
             )
         )
+        if options.currency and schema.ROLE_CURRENCY not in mapping:
+            raise UsageError(
+                f"--currency {options.currency}: the file has no currency column", file=name, hint=f"set --currency-col; columns found: {', '.join(headers)}"
+            )
         mappings.append(mapping)
         files.append(name)
     engine.build_orders(specs, files=files, category_lists=line_detail, order_detail=order_detail)
+    notes = _money_notes(engine, specs, files, options)
 
     counts = engine.drop_counts()
     dropped = {r: n for r, n in counts.items() if r not in EXCLUSION_REASONS}
@@ -389,8 +399,34 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
         summary = "; ".join(drops.lines())
         raise DataError(f"no usable purchases ({summary})", file=files[0] if len(files) == 1 else None, hint="check the column mapping with 'userops inspect'")
     return LoadedOrders(
-        engine, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders, notes=time_notes(engine.time_offsets, options.tz)
+        engine, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders,
+        notes=time_notes(engine.time_offsets, options.tz) + notes,
     )
+
+
+def _money_notes(engine: Engine, specs: list[OrdersSpec], files: list[str], options: LoadOptions) -> tuple[str, ...]:
+    """Refunds netted out, and one currency: amounts in different currencies are never summed."""
+    file = files[0] if len(files) == 1 else None
+    currencies = engine.currencies()
+    named = [(c, n) for c, n in currencies if c is not None]
+    if options.currency is None and len(named) > 1:
+        listed = ", ".join(f"{n:,} in {c}" for c, n in named[:5])
+        raise DataError(
+            f"the orders are in {len(named)} currencies ({listed}); their amounts cannot be added up",
+            file=file,
+            hint=f"keep one with --currency {named[0][0]}",
+        )
+    notes = []
+    if options.currency:
+        notes.append(f"amounts in {options.currency.upper()} only (--currency); orders in other currencies are excluded")
+    n, total = engine.refund_totals()
+    if n:
+        columns = sorted({s.refunded for s in specs if s.refunded})
+        notes.append(
+            f"revenue is net of refunds: {n:,} order{'' if n == 1 else 's'} less {total:,.2f} refunded "
+            f"(column {', '.join(repr(c) for c in columns)}; --include-refunds keeps gross amounts)"
+        )
+    return tuple(notes)
 
 
 def _keep_columns(keep: tuple[str, ...], headers: list[str], name: str) -> tuple[str, ...]:
