@@ -128,7 +128,7 @@ def test_unwritable_output_exits_73(small_orders, tmp_path):
     a_dir = tmp_path / "adir.csv"
     a_dir.mkdir()
     result = run("profile", small_orders, "-o", a_dir)
-    assert result.exit_code == 73 and "cannot write" in result.stderr
+    assert result.exit_code == 73 and "the output path is a folder" in result.stderr
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(stat.S_IRUSR | stat.S_IXUSR)

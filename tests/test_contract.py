@@ -92,3 +92,24 @@ def test_option_errors_come_before_reading_the_data(args, tmp_path):
     not even exist, which would be exit 66."""
     result = run(args[0], tmp_path / "missing.csv", *args[1:])
     assert result.exit_code == 2 and one_clean_line(result), result.stderr
+
+
+@pytest.mark.parametrize("command", ["profile", "segment", "funnel", "retention", "churn", "report"])
+def test_output_errors_come_before_reading_the_data(command, tmp_path):
+    """A missing output folder, or an output that is an input, fails at once (exit 73), before
+    minutes of work: the input here does not even exist, which would be exit 66."""
+    extra = [a for a in COMMANDS[command] if a not in ("-o", "r.html")]
+    name = "r.html" if command == "report" else "out.csv"
+    missing_input = tmp_path / "missing.csv"
+    result = run(command, missing_input, *extra, "-o", tmp_path / "no" / "such" / name)
+    assert result.exit_code == 73 and one_clean_line(result) and "output folder does not exist" in result.stderr, result.stderr
+    dated = run(command, missing_input, *extra, "-o", tmp_path / "no" / ("weekly-{as_of}." + name.split(".")[1]))
+    assert dated.exit_code == 73, dated.stderr
+    if command != "report":
+        assert run(command, missing_input, *extra, "-o", tmp_path / "out.foo").exit_code == 2
+
+
+def test_report_refuses_to_overwrite_its_events_before_reading(tmp_path, write):
+    events = write("events.csv", "user_id,event,timestamp\nu1,view,2024-01-01\n")
+    result = run("report", tmp_path / "missing.csv", "--events", events, "-o", events)
+    assert result.exit_code == 73 and "is an input file" in result.stderr

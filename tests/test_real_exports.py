@@ -254,3 +254,25 @@ def test_taobao_order_ids_stay_exact(taobao):
     orders = loaded.engine.orders_frame(loaded.window())
     assert orders["order_id"].tolist() == ["2362884076109014719", "2362884076109014720", "2362884076109014723"]
     assert orders["amount"].tolist() == [199.0, 68.0, 120.0]
+
+
+# --- 16. stale data -------------------------------------------------------------------------
+
+
+def test_stale_export_warns_even_when_quiet(write):
+    path = write("o.csv", "customer_id,order_date,amount\nA1,2024-01-02,10\nA2,2024-01-03,20\n")
+    result = run("segment", path, "--as-of", "2024-03-01", "-q", "--format", "csv")
+    assert result.exit_code == 0
+    assert result.stderr.strip() == (
+        "userops: warning: the latest purchase in the data is 2024-01-03, 58 days before the as-of date 2024-03-01: "
+        "the export looks stale, and every recency counts those 58 days; export fresh data, or set --as-of to the export's date"
+    )
+    assert run("segment", path, "--as-of", "2024-01-10", "--format", "csv").stderr.count("warning") == 0  # a week is not stale
+    strict = run("segment", path, "--as-of", "2024-03-01", "--strict")
+    assert strict.exit_code == 65 and "stale" in strict.stderr and strict.stdout == ""
+
+
+def test_stale_events_warn_too(write):
+    path = write("e.csv", EVENTS)
+    result = run("funnel", path, "--steps", "view,buy", "--as-of", "2024-02-01", "--format", "csv")
+    assert "the latest event in the data is 2024-01-02, 30 days before" in result.stderr

@@ -20,6 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from userops.scan import Window
 
 
+#: Days between the latest row and the as-of date beyond which the export is called stale.
+STALE_DAYS = 7
+
+
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
@@ -125,6 +129,16 @@ class RunContext:
 
         self.console.print(Text.assemble(("userops:", "dim"), " ", message), highlight=False, soft_wrap=True)
 
+    def warn(self, message: str, *, hint: str | None = None) -> None:
+        """A warning: shown even with ``--quiet`` (cron mails it); ``--strict`` makes it fail the
+        run (exit 65) instead."""
+        if self.get("strict", False):
+            from userops.errors import DataError
+
+            raise DataError(f"{message} (--strict)", hint=hint)
+        sys.stderr.write(f"userops: warning: {message}{'; ' + hint if hint else ''}\n")
+        sys.stderr.flush()
+
     @contextlib.contextmanager
     def progress(self, message: str, *, after: float = 1.0) -> Iterator[None]:
         """A spinner on stderr for work that takes longer than ``after`` seconds — only on a
@@ -145,6 +159,17 @@ class RunContext:
             status.stop()
 
     # --- the steps ----------------------------------------------------------------------
+    def check_output(self, inputs: list[str], *, html: bool = False) -> None:
+        """Fail on the output (unknown format, missing folder, an input's path) before the data
+        is read, not after minutes of work."""
+        from userops.io import writers
+
+        output = self.get("output")
+        if not html:
+            writers.resolve_output(self.get("format"), output, stdout_is_terminal=stdout_is_terminal(), inputs=tuple(inputs))
+        if output is not None:
+            writers.check_output_path(str(output), tuple(inputs))
+
     def load_orders(
         self, inputs: list[str], *, line_detail: bool = False, order_detail: bool = True, keep: tuple[str, ...] = ()
     ) -> "LoadedOrders":
@@ -152,6 +177,7 @@ class RunContext:
 
         self.inputs = list(inputs)
         options = self.load_options(keep=keep)
+        self.check_output(self.inputs, html=self.command == "report")
         with self.progress(f"reading {', '.join(inputs)}"):
             loaded = load_orders(list(inputs), options, line_detail=line_detail, order_detail=order_detail)
         for line in loaded.notes:
@@ -165,6 +191,7 @@ class RunContext:
 
         self.inputs = list(inputs)
         options = self.load_options()
+        self.check_output(self.inputs, html=self.command == "report")
         with self.progress(f"reading {', '.join(inputs)}"):
             loaded = load_events(list(inputs), options, properties=properties, activity=activity, grain=grain, sessions=sessions)
         for line in loaded.notes:
@@ -186,6 +213,14 @@ class RunContext:
         )
         for line in loaded.drops_for(window).lines():
             self.note(line)
+        stale = (window.as_of - loaded.last_ts.date()).days if loaded.last_ts is not None else 0
+        if stale > STALE_DAYS:
+            what = "purchase" if hasattr(loaded, "n_orders") else "event"
+            self.warn(
+                f"the latest {what} in the data is {loaded.last_ts.date()}, {stale:,} days before the as-of date {window.as_of}: "
+                f"the export looks stale, and every recency counts those {stale:,} days",
+                hint="export fresh data, or set --as-of to the export's date",
+            )
         if hasattr(loaded, "n_orders") and loaded.engine.count_in(window) == 0:
             since = f" from {window.start.date()}" if window.start else ""
             self.note(

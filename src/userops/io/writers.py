@@ -200,6 +200,24 @@ def write_atomic(path: str, data: "bytes | Callable[[BinaryIO], None]", *, input
             os.unlink(tmp)
 
 
+def check_output_path(path: str, inputs: tuple[str, ...] = ()) -> None:
+    """What can be known about an output path before any work: its folder exists and can be
+    written, it is not a folder itself, and it is not an input. A ``{as_of}`` in the path is
+    filled in later; the folder before it is checked now."""
+    if path == "-":
+        return
+    fixed = path.split("{as_of}")[0]
+    folder = os.path.dirname(os.path.abspath(fixed if "{as_of}" not in path else fixed + "x"))
+    if not os.path.isdir(folder):
+        raise OutputError("the output folder does not exist", file=path, hint="create it first")
+    if not os.access(folder, os.W_OK):
+        raise OutputError("the output folder is not writable (permission denied)", file=path)
+    if "{as_of}" not in path:
+        if os.path.isdir(path):
+            raise OutputError("the output path is a folder", file=path, hint="give a file name")
+        check_not_input(path, inputs)
+
+
 def check_not_input(path: str, inputs: tuple[str, ...]) -> None:
     """Refuse to write over an input file."""
     target = os.path.realpath(path)

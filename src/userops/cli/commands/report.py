@@ -43,6 +43,7 @@ def report(
         raise UsageError("the report is HTML", hint="drop --format, or use the other commands for tables")
     if output is None:
         raise UsageError("the report needs an output file", hint="add -o report.html (the name may contain {as_of}), or -o - for stdout")
+    run.check_output(list(inputs) + ([events] if events else []), html=True)
     loaded = run.load_orders(inputs)
     window = run.window(loaded)
     loaded_events = None

@@ -40,6 +40,7 @@ def retention(
         start_event=as_list(start_event), return_event=as_list(return_event), periods=periods,
     )
     shown = run.choose("values", values, "count", ret.VALUES)
+    run.check_output(inputs)  # before the header read that tells events from orders
     if input_has_events(inputs, run.load_options()):
         if shown == "revenue":  # before reading the events
             from userops.errors import UsageError
