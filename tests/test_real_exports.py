@@ -276,3 +276,34 @@ def test_stale_events_warn_too(write):
     path = write("e.csv", EVENTS)
     result = run("funnel", path, "--steps", "view,buy", "--as-of", "2024-02-01", "--format", "csv")
     assert "the latest event in the data is 2024-01-02, 30 days before" in result.stderr
+
+
+# --- 3. a clickstream given to an orders command ------------------------------------------
+
+CLICKS = (
+    "user_id,event,timestamp,price\n"
+    "u1,view,2024-01-01 10:00,\nu1,purchase,2024-01-01 10:05,19.90\nu2,view,2024-01-02 11:00,\n"
+    'u2,purchase,2024-01-03 11:00,5.10\nu1,purchase,2024-01-04 11:00,"1,000.00"\nu3,view,2024-01-04 12:00,\n'
+)
+
+
+@pytest.mark.parametrize("command", ["profile", "segment", "churn", "report"])
+def test_a_clickstream_is_not_taken_as_orders(command, write, tmp_path):
+    path = write("events.csv", CLICKS)
+    result = run(command, path, "-o", tmp_path / ("r.html" if command == "report" else "out.csv"))
+    assert result.exit_code == 65 and not (tmp_path / "out.csv").exists()
+    assert "this looks like a clickstream, not orders (column 'event': purchase, view)" in result.stderr
+    assert "--purchase-event" in result.stderr
+
+
+def test_orders_from_purchase_events(write):
+    path = write("events.csv", CLICKS)
+    result = run("profile", path, "--purchase-event", "purchase", "--per", "customer", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["customer_id"]: (r["orders"], r["revenue"]) for r in csv_rows(result.stdout)}
+    assert rows == {"u1": ("2", "1019.9"), "u2": ("1", "5.1")}  # u3 never bought
+    assert "orders are the clickstream's 'purchase' events, amounts from 'price'" in result.stderr
+    typo = run("profile", path, "--purchase-event", "buy")
+    assert typo.exit_code == 65 and "no event named 'buy'" in typo.stderr and "include purchase, view" in typo.stderr
+    orders = write("orders.csv", ORDERS)
+    assert run("profile", orders, "--purchase-event", "purchase").exit_code == 2

@@ -74,6 +74,8 @@ class OrdersSpec:
     refunded: str | None = None  # amount refunded on the order (order level, like a total)
     currency: str | None = None
     keep_currency: str | None = None  # --currency: other currencies are excluded
+    event: str | None = None  # a clickstream's event column: only ``purchase_events`` rows are orders
+    purchase_events: tuple[str, ...] = ()
     excluded_statuses: tuple[str, ...] = ()
     cancel_invoice_prefix: str | None = None  # Online Retail: invoices starting with "C"
     include_refunds: bool = False
@@ -322,6 +324,16 @@ class Engine:
         finally:
             self.con.execute(f"SET threads = {threads}")
 
+    def common_values(self, view: str, column: str, *, limit: int = 6, sample: int = 200_000, file: str | None = None) -> list[tuple[str, int]]:
+        """The most common values of a raw column among its first ``sample`` rows (for messages)."""
+        c = q(column)
+        rows = self._sql(
+            f"SELECT v, count(*) FROM (SELECT trim(CAST({c} AS VARCHAR)) AS v FROM {view} LIMIT {int(sample)}) "
+            f"WHERE v IS NOT NULL AND v <> '' GROUP BY v ORDER BY count(*) DESC, v LIMIT {int(limit)}",
+            file=file,
+        ).fetchall()
+        return [(str(v), int(n)) for v, n in rows]
+
     def count_rows(self, view: str, *, file: str | None = None) -> int:
         return self._sql(f"SELECT count(*) FROM {view}", file=file).fetchone()[0]
 
@@ -430,6 +442,10 @@ class Engine:
             excluded.append(f"coalesce(starts_with(upper(trim(CAST({q(spec.order)} AS VARCHAR))), {parse.sql_str(spec.cancel_invoice_prefix)}), false)")
         excluded_sql = " OR ".join(excluded) if excluded and not spec.include_refunds else "false"
 
+        only_purchases = ""
+        if spec.event and spec.purchase_events:
+            listed = ", ".join(parse.sql_str(e) for e in spec.purchase_events)
+            only_purchases = f" WHERE trim(CAST({q(spec.event)} AS VARCHAR)) IN ({listed})"
         kept_outer = "".join(f", {q(keep_column(c))}" for c in spec.keep)
         # contacts for a CRM or SMS upload: Excel's text guards (="0123", '138...) are unwrapped
         # as ids are, and a phone read as a number keeps no ".0"
@@ -453,7 +469,7 @@ class Engine:
                 SELECT {traced_inner}{user} AS customer_id, {order_id} AS order_id, {ts} AS order_ts,
                        {money_inner}, {quantity} AS quantity, {category} AS category,
                        {channel} AS channel, {currency} AS currency, ({excluded_sql}) AS excluded{kept_inner}
-                FROM {source}
+                FROM {source}{only_purchases}
             )
         """
 

@@ -94,6 +94,7 @@ class RunContext:
             tz=check_time_zone(self.get("tz")),
             include_refunds=bool(self.get("include_refunds", False)),
             currency=self.get("currency"),
+            purchase_events=tuple(e.strip() for e in str(self.get("purchase_event") or "").split(",") if e.strip()),
             strict=bool(self.get("strict", False)),
             keep=keep,
         )

@@ -52,6 +52,7 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
     _opt("tz", Optional[str], "--tz", help="Time zone to convert timestamps with a UTC offset to (default: the export's own local time as written; epoch numbers UTC).", panel=INPUT_PANEL),
     _flag("include_refunds", "--include-refunds", help="Keep cancelled/refunded/unpaid orders and negative totals as purchases.", panel=INPUT_PANEL),
     _opt("currency", Optional[str], "--currency", help="Keep only orders in this currency (e.g. CNY) when the export mixes currencies.", panel=INPUT_PANEL),
+    _opt("purchase_event", Optional[str], "--purchase-event", help="Orders from a clickstream: the event(s) that are purchases (e.g. purchase); a price column, if any, is the amount.", panel=INPUT_PANEL),
     _flag("strict", "--strict", help="Fail (exit 65) instead of dropping unusable rows.", panel=INPUT_PANEL),
     # columns
     *[

@@ -59,6 +59,7 @@ class LoadOptions:
     tz: str | None = None  # None: the wall-clock time written in the export (see time_notes)
     include_refunds: bool = False
     currency: str | None = None  # keep only orders in this currency (an export mixing several)
+    purchase_events: tuple[str, ...] = ()  # a clickstream given as orders: these events are the orders
     strict: bool = False
     keep: tuple[str, ...] = ()  # raw columns to carry through per customer (--keep email,phone)
 
@@ -350,6 +351,9 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
         colmod.require_roles(mapping, colmod.REQUIRED_FOR_ORDERS, headers, file=name)
         amount = mapping.get(schema.ROLE_AMOUNT)
         order = mapping.get(schema.ROLE_ORDER)
+        event = _purchase_event_column(engine, view, mapping, options, name)
+        if event and amount is None and mapping.get(schema.ROLE_QUANTITY) is None:
+            amount = mapping.get(schema.ROLE_UNIT_PRICE)  # a purchase event's price is its amount
         specs.append(
             OrdersSpec(
                 view=view,
@@ -367,6 +371,8 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
                 refunded=mapping.get(schema.ROLE_REFUNDED),
                 currency=mapping.get(schema.ROLE_CURRENCY),
                 keep_currency=options.currency,
+                event=event,
+                purchase_events=options.purchase_events if event else (),
                 excluded_statuses=EXCLUDED_STATUSES,
                 cancel_invoice_prefix="C" if order and colmod.normalise_header(order) in INVOICE_HEADERS else None,
                 include_refunds=options.include_refunds,
@@ -384,6 +390,14 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
         files.append(name)
     engine.build_orders(specs, files=files, category_lists=line_detail, order_detail=order_detail)
     notes = _money_notes(engine, specs, files, options)
+    if any(s.event for s in specs):
+        purchases = ", ".join(repr(e) for e in options.purchase_events)
+        amounts = sorted({s.amount for s in specs if s.event and s.amount} | {s.unit_price for s in specs if s.event and s.unit_price and s.quantity})
+        notes = (
+            f"orders are the clickstream's {purchases} events"
+            + (f", amounts from {', '.join(repr(a) for a in amounts)}" if amounts else ", without amounts")
+            + " (--purchase-event)",
+        ) + notes
 
     counts = engine.drop_counts()
     dropped = {r: n for r, n in counts.items() if r not in EXCLUSION_REASONS}
@@ -393,6 +407,12 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
     if options.strict and dropped:
         _fail_strict(engine, specs, files, dropped)
     first_ts, last_ts, n_orders = engine.time_bounds()
+    if rows_read == 0 and any(s.event for s in specs):
+        raise DataError(
+            f"no event named {', '.join(repr(e) for e in options.purchase_events)} (--purchase-event)",
+            file=files[0] if len(files) == 1 else None,
+            hint=f"events here include {_listed(engine.common_values(specs[0].view, specs[0].event))}",
+        )
     if rows_read == 0:
         raise DataError("the file has a header but no data rows", file=files[0] if len(files) == 1 else None)
     if n_orders == 0:
@@ -402,6 +422,28 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
         engine, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders,
         notes=time_notes(engine.time_offsets, options.tz) + notes,
     )
+
+
+def _purchase_event_column(engine: Engine, view: str, mapping: colmod.ColumnMapping, options: LoadOptions, name: str) -> str | None:
+    """A clickstream given where orders are expected: refused (its page views would count as
+    orders), unless ``--purchase-event`` says which events are the orders."""
+    event = mapping.get(schema.ROLE_EVENT)
+    if event is None:
+        if options.purchase_events:
+            raise UsageError("--purchase-event: the file has no event column", file=name, hint="set --event-col, or drop --purchase-event for an order export")
+        return None
+    if options.purchase_events:
+        return event
+    common = engine.common_values(view, event, file=name)
+    raise DataError(
+        f"this looks like a clickstream, not orders (column {event!r}: {_listed(common)})",
+        file=name,
+        hint="pass the order export, or take the orders from its purchase events with --purchase-event NAME",
+    )
+
+
+def _listed(values: list[tuple[str, int]]) -> str:
+    return ", ".join(v for v, _ in values) or "none"
 
 
 def _money_notes(engine: Engine, specs: list[OrdersSpec], files: list[str], options: LoadOptions) -> tuple[str, ...]:
