@@ -307,3 +307,97 @@ def test_orders_from_purchase_events(write):
     assert typo.exit_code == 65 and "no event named 'buy'" in typo.stderr and "include purchase, view" in typo.stderr
     orders = write("orders.csv", ORDERS)
     assert run("profile", orders, "--purchase-event", "purchase").exit_code == 2
+
+
+# --- 8-10. churn numbers that must not mislead -------------------------------------------
+
+
+def _auc_against_next(path, customers, start, days):
+    from sklearn.metrics import roc_auc_score
+
+    from userops.io.normalise import LoadOptions, load_orders
+
+    loaded = load_orders([path], LoadOptions())
+    orders = loaded.engine.frame("SELECT customer_id, order_ts FROM orders WHERE reason IS NULL")
+    begin = pd.Timestamp(start)
+    later = orders[(orders["order_ts"] >= begin) & (orders["order_ts"] < begin + pd.Timedelta(days=days))]
+    lost = ~customers["customer_id"].isin(set(later["customer_id"]))
+    return roc_auc_score(lost, customers["churn_probability"]), roc_auc_score(lost, customers["recency_days"])
+
+
+def test_cdnow_fallback_ranks_at_least_as_well_as_recency(cdnow_path):
+    """With 39 weeks of history there is no snapshot to train the risk model on. 1 − p_alive
+    gave every one-time buyer 0 (ROC-AUC 0.32 against who really bought nothing in the next
+    273 days); the fallback ranks by recency on BG/NBD's P(no purchase) scale."""
+    result = run("churn", cdnow_path, "--as-of", "1997-09-30", "--horizon", "39w", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    customers = pd.read_csv(io.StringIO(result.stdout), dtype={"customer_id": str})
+    ours, recency = _auc_against_next(cdnow_path, customers, "1997-10-01", 273)
+    assert ours >= recency > 0.76
+    assert "churn_probability: recency ranking, on the scale of BG/NBD's probability of no purchase within 273 days" in result.stderr
+    one_timers = customers[(customers["frequency"] == 1) & (customers["risk_tier"] == "churned")]
+    assert len(one_timers) > 1000 and (one_timers["churn_probability"] > 0.5).all() and (one_timers["value_at_risk"] > 0).all()
+    report = run("churn", cdnow_path, "--as-of", "1997-09-30", "--horizon", "39w", "--model-report", "--format", "csv")
+    rows = {(r["section"], r["metric"]): r for r in csv_rows(report.stdout)}
+    assert rows[("risk_model", "churn_probability")]["detail"].startswith("recency ranking")
+
+
+def test_cdnow_back_test_counts_only_customers_known_at_the_as_of_date(cdnow_path):
+    result = run("churn", cdnow_path, "--as-of", "1997-02-28", "--horizon", "39w", "--model-report", "--format", "csv")
+    rows = {(r["section"], r["metric"]): r for r in csv_rows(result.stdout)}
+    assert rows[("bg_nbd", "actual_purchases")]["value"] == "1729"  # not the 3,266 of every customer
+
+
+def test_probability_of_no_purchase_by_hand():
+    """r = α = a = 1, b = 2. x = 0, T = 10, t = 5: alive for sure, P(0) = (11/16)^1.
+    x = 2, t_x = 5, T = 10: d = a/(b+x−1)·((α+T)/(α+t_x))^(r+x) = (1/3)(11/6)^3;
+    P(alive) = 1/(1+d); P(0) = 1 − P(alive) + P(alive)(11/16)^3."""
+    from userops.analytics.clv import BetaGeoModel
+
+    model = BetaGeoModel()
+    model.params_ = {"r": 1.0, "alpha": 1.0, "a": 1.0, "b": 2.0}
+    summary = pd.DataFrame({"frequency": [0, 2], "recency": [0.0, 5.0], "T": [10.0, 10.0]})
+    d = (1 / 3) * (11 / 6) ** 3
+    alive = 1 / (1 + d)
+    expected = [11 / 16, 1 - alive + alive * (11 / 16) ** 3]
+    assert model.conditional_probability_of_no_purchase(5.0, summary).tolist() == pytest.approx(expected, rel=1e-12)
+    assert not model.finds_no_dropout()
+    model.params_ = {"r": 1.0, "alpha": 1.0, "a": 1e-6, "b": 2.0}
+    assert model.finds_no_dropout()
+
+
+def test_degenerate_fit_is_called_out(write):
+    """300 customers who each buy every week up to the as-of date: nobody drops out, BG/NBD's
+    a goes to 0, and the list says the model cannot tell who is leaving."""
+    lines = ["customer_id,order_date,amount"]
+    for c in range(300):
+        first = c % 20
+        lines += [f"C{c:03d},{(pd.Timestamp('2024-01-01') + pd.Timedelta(days=first + 7 * k)).date()},10" for k in range(30) if first + 7 * k <= 230]
+    result = run("churn", write("steady.csv", "\n".join(lines) + "\n"), "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: BG/NBD finds no dropout on this data" in result.stderr
+
+
+def test_the_verdict_is_on_every_metric():
+    from userops.analytics.churn_risk import compare_with_baseline
+
+    base = {"roc_auc": 0.76, "pr_auc": 0.89, "precision_top_decile": 0.974}
+    beats, text = compare_with_baseline({"roc_auc": 0.80, "pr_auc": 0.90, "precision_top_decile": 0.972}, base)
+    assert not beats
+    assert text == (
+        "the model beats recency alone on ROC-AUC and PR-AUC but NOT on top-decile precision "
+        "(ROC-AUC 0.800 vs 0.760; PR-AUC 0.900 vs 0.890; top-decile precision 97.2% vs 97.4%)"
+    )
+    beats, text = compare_with_baseline({"roc_auc": 0.80, "pr_auc": 0.90, "precision_top_decile": 0.98}, base)
+    assert beats and text.startswith("the model beats recency alone on every metric")
+    beats, text = compare_with_baseline({"roc_auc": 0.70, "pr_auc": 0.80, "precision_top_decile": 0.90}, base)
+    assert not beats and text.endswith("it does not help here")
+
+
+def test_recency_ranked_keeps_the_scale_and_recencys_order():
+    import numpy as np
+
+    from userops.analytics.churn import recency_ranked
+
+    got = recency_ranked(np.array([5, 1, 5, 10]), np.array([0.2, 0.9, 0.4, 0.6]))
+    assert got.tolist() == pytest.approx([0.5, 0.2, 0.5, 0.9])  # the two at 5 days share 0.4 and 0.6

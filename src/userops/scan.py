@@ -1148,13 +1148,14 @@ class Engine:
             FROM firsts LEFT JOIN top USING (customer_id) ORDER BY customer_id"""
         )
 
-    def purchase_days_between(self, start: dt.datetime, end: dt.datetime) -> int:
-        """Distinct (customer, day) purchases in [start, end): what BG/NBD forecasts."""
+    def purchase_days_after(self, window: Window, end: dt.datetime) -> int:
+        """Distinct (customer, day) purchases in [window end, ``end``) by the customers who had
+        bought in the window: what BG/NBD forecasts (customers acquired later are not in it)."""
         return int(
             self.con.execute(
                 "SELECT count(*) FROM (SELECT DISTINCT customer_id, CAST(order_ts AS DATE) FROM orders "
-                "WHERE reason IS NULL AND order_ts >= ? AND order_ts < ?)",
-                [start, end],
+                f"WHERE reason IS NULL AND order_ts >= ? AND order_ts < ? AND customer_id IN (SELECT customer_id FROM ({self._scope(window)})))",
+                [window.end, end],
             ).fetchone()[0]
         )
 

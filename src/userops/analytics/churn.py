@@ -9,7 +9,9 @@ Puts together the pieces — the churn threshold (:mod:`lifecycle`), survival cu
 * ``p_alive`` (BG/NBD), ``expected_purchases`` over the horizon (BG/NBD, purchase days),
   ``expected_order_value`` (Gamma–Gamma), ``clv`` = their discounted product over the horizon;
 * ``churn_probability``: the risk model's calibrated probability of no purchase within the
-  horizon (when the model cannot be fitted: 1 − p_alive, said on stderr);
+  horizon. When the model cannot be fitted, or ranks worse than recency out of time, the
+  customers are ranked by recency (the baseline) on the scale of the available probabilities
+  (BG/NBD's P(no purchase within the horizon), or the model's), said on stderr;
 * ``value_at_risk`` = churn_probability × clv: the value expected over the horizon that is
   likely to be lost — what a win-back campaign is trying to keep. The list is sorted by it
   (then by churn probability, then id: without amounts, the likeliest to churn come first);
@@ -66,8 +68,9 @@ class ChurnResult:
     gamma_gamma: clvmod.GammaGammaModel | None
     risk: churn_risk.RiskResult
     forecast: float  # expected purchase days over the horizon, all customers
-    actual: int | None  # purchase days that happened in the horizon after the as-of date (back-test)
+    actual: int | None  # purchase days that happened in the horizon after the as-of date, by the customers known then (back-test)
     notes: list[str] = field(default_factory=list)
+    probability_source: str = ""  # what churn_probability is (the model, or the recency fallback)
 
 
 def tier_action_key(tier: str) -> str:
@@ -192,13 +195,28 @@ def churn_customers(
         value = np.full(len(ids), np.nan)
         notes.append(f"no Gamma–Gamma spend model ({exc.message}): expected order value and CLV are blank")
 
+    if bgnbd.finds_no_dropout():
+        notes.append(
+            f"warning: BG/NBD finds no dropout on this data (a = {bgnbd.params_['a']:.2g}, b = {bgnbd.params_['b']:.2g}): "
+            "p_alive is about 1 for everyone and cannot tell who is leaving"
+        )
     scored = churn_risk.risk_model(engine, window, horizon_days=horizon_days, seed=seed)
     notes.extend(scored.notes)
-    if scored.scores is not None:
+    no_purchase = bgnbd.conditional_probability_of_no_purchase(horizon_units, summary).to_numpy()
+    if scored.scores is not None and scored.ranks_better_than_recency:
         churn_probability = scored.scores.reindex(ids.to_numpy()).to_numpy("float64")
+        source = f"the risk model ({scored.model}, calibrated)"
+    elif scored.scores is not None:
+        churn_probability = recency_ranked(recency, scored.scores.reindex(ids.to_numpy()).to_numpy("float64"))
+        source = "recency ranking (the risk model ranked worse out of time), on the model's probability scale"
+        notes.append(f"churn_probability: {source}")
     else:
-        churn_probability = 1.0 - p_alive
-        notes.append(f"risk model skipped: {scored.skipped}; churn_probability = 1 − p_alive (BG/NBD)")
+        # 1 − p_alive would give every one-time buyer 0 (BG/NBD's p_alive is 1 for them) and
+        # rank worse than chance; recency is the baseline any ranking has to beat, so the
+        # fallback ranks by it, on the scale of BG/NBD's P(no purchase within the horizon)
+        churn_probability = recency_ranked(recency, no_purchase)
+        source = f"recency ranking, on the scale of BG/NBD's probability of no purchase within {horizon_days} days"
+        notes.append(f"risk model skipped: {scored.skipped}; churn_probability: {source}")
 
     tier_code = np.select(
         [recency > threshold.days, churn_probability >= TIER_CUTS["high"], churn_probability >= TIER_CUTS["medium"]], [0, 1, 2], default=3
@@ -215,7 +233,7 @@ def churn_customers(
             "frequency": customers["orders"].to_numpy("int64"),
             "monetary": customers["revenue"].to_numpy("float64").round(2),
             "p_alive": p_alive.round(4),
-            "churn_probability": churn_probability.round(4),
+            "churn_probability": churn_probability.round(6),  # 4 places would tie neighbouring ranks
             "expected_purchases": expected.round(4),
             "expected_order_value": order_value.round(2),
             "clv": value.round(2),
@@ -235,12 +253,28 @@ def churn_customers(
     horizon_end = window.end + dt.timedelta(days=horizon_days)
     last = loaded.last_ts
     if last is not None and last >= horizon_end - dt.timedelta(days=1):
-        actual = engine.purchase_days_between(window.end, horizon_end)
+        actual = engine.purchase_days_after(window, horizon_end)
         notes.append(
             f"back-test: BG/NBD forecast {forecast:,.1f} purchase days over the {horizon_days} days after the as-of date; "
-            f"{actual:,} happened ({(forecast - actual) / actual:+.1%})"
+            f"{actual:,} happened ({(forecast - actual) / actual:+.1%}), counting the customers known at the as-of date"
         )
-    return ChurnResult(table[CUSTOMER_COLUMNS], threshold, horizon_days, discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes)
+    return ChurnResult(
+        table[CUSTOMER_COLUMNS], threshold, horizon_days, discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes, source
+    )
+
+
+def recency_ranked(recency: "np.ndarray", probabilities: "np.ndarray") -> "np.ndarray":
+    """The given probabilities reassigned in order of recency (the longest since the last
+    purchase gets the highest; equal recency, the mean of their share): the ranking is
+    exactly recency's, the distribution of probabilities is the model's."""
+    import numpy as np
+    import pandas as pd
+
+    values = np.sort(np.nan_to_num(np.asarray(probabilities, dtype="float64"), nan=np.nanmean(probabilities) if len(probabilities) else 0.0))
+    order = np.argsort(recency, kind="stable")
+    assigned = np.empty(len(values))
+    assigned[order] = values
+    return pd.Series(assigned).groupby(np.asarray(recency)).transform("mean").to_numpy()
 
 
 def model_report(result: ChurnResult) -> "pd.DataFrame":
@@ -264,13 +298,14 @@ def model_report(result: ChurnResult) -> "pd.DataFrame":
     rows.append(("bg_nbd", "forecast_purchases", result.forecast, f"expected purchase days over {result.horizon_days} days, all customers"))
     if result.actual is not None:
         gap = (result.forecast - result.actual) / result.actual if result.actual else float("nan")
-        rows.append(("bg_nbd", "actual_purchases", float(result.actual), f"purchase days that happened in those {result.horizon_days} days (back-test): forecast {gap:+.1%}"))
+        rows.append(("bg_nbd", "actual_purchases", float(result.actual), f"purchase days that happened in those {result.horizon_days} days, by the customers known at the as-of date (back-test): forecast {gap:+.1%}"))
     if result.gamma_gamma is not None:
         g = result.gamma_gamma.params_
         for name, label in (("p", "p"), ("q", "q"), ("v", "gamma")):
             rows.append(("gamma_gamma", label, g[name], ""))
         rows.append(("gamma_gamma", "customers", float(result.gamma_gamma.n_customers_), "customers with repeat purchases (fitted on)"))
     scored = result.risk
+    rows.append(("risk_model", "churn_probability", None, result.probability_source))
     if scored.skipped:
         rows.append(("risk_model", "skipped", None, scored.skipped))
     else:
@@ -284,8 +319,7 @@ def model_report(result: ChurnResult) -> "pd.DataFrame":
                 if value is None or (isinstance(value, float) and math.isnan(value)):
                     continue
                 rows.append(("risk_model", f"{prefix}_{metric}", float(value), m["model"] + ", out of time"))
-        verdict = "beats" if scored.beats_baseline else "does NOT beat"
-        rows.append(("risk_model", "beats_baseline", float(bool(scored.beats_baseline)), f"the model {verdict} recency alone on ROC-AUC"))
+        rows.append(("risk_model", "beats_baseline", float(bool(scored.beats_baseline)), scored.verdict))
     frame = pd.DataFrame(rows, columns=REPORT_COLUMNS)
     frame["value"] = frame["value"].astype("float64").round(6)
     return frame

@@ -113,6 +113,24 @@ class BetaGeoModel:
         _, _, _, _, d = self._pieces(summary)
         return pd.Series(1.0 / (1.0 + d), index=summary.index, name="p_alive")
 
+    def conditional_probability_of_no_purchase(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
+        """P(no purchase in the next ``t`` units | x, t_x, T). A customer drops out only right
+        after a purchase, so none in the interval means: inactive already, or active with no
+        purchase at the posterior rate λ | alive ~ Gamma(r + x, α + T):
+        1 − P(alive) + P(alive) · ((α + T) / (α + T + t))^(r + x)."""
+        import pandas as pd
+
+        p, x, tx, T, d = self._pieces(summary)
+        alive = 1.0 / (1.0 + d)
+        quiet = ((p["alpha"] + T) / (p["alpha"] + T + t)) ** (p["r"] + x)
+        return pd.Series(1.0 - alive + alive * quiet, index=summary.index, name="p_no_purchase")
+
+    def finds_no_dropout(self) -> bool:
+        """The fit is degenerate: the dropout probability p ~ Beta(a, b) is about 0 for everyone
+        (a → 0), so P(alive) is 1 whatever the customer did."""
+        a, b = self.params_["a"], self.params_["b"]
+        return a < 1e-3 or a / (a + b) < 1e-4
+
     def conditional_expected_number_of_purchases_up_to_time(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
         """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` units (FHL 2005, eq. 10)."""
         import numpy as np
