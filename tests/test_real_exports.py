@@ -401,3 +401,25 @@ def test_recency_ranked_keeps_the_scale_and_recencys_order():
 
     got = recency_ranked(np.array([5, 1, 5, 10]), np.array([0.2, 0.9, 0.4, 0.6]))
     assert got.tolist() == pytest.approx([0.5, 0.2, 0.5, 0.9])  # the two at 5 days share 0.4 and 0.6
+
+
+# --- 11. the funnel trend's last periods are not final --------------------------------------
+
+
+def test_funnel_trend_flags_periods_whose_window_has_not_elapsed(write):
+    """As of Wed 2025-01-15 with a 2-day window: the week of 6 January is final (its last
+    attempt's window closed on 14 January); the week of 13 January is not — u3's attempt on the
+    14th may still convert until the 16th, and counted as a failure it reads as a drop."""
+    path = write(
+        "e.csv",
+        "user_id,event,timestamp\n"
+        "u1,a,2025-01-06 10:00\nu1,b,2025-01-06 11:00\nu2,a,2025-01-12 09:00\nu2,b,2025-01-13 09:00\n"
+        "u3,a,2025-01-14 10:00\nu4,a,2025-01-15 08:00\nu4,b,2025-01-15 09:00\n",
+    )
+    result = run("funnel", path, "--steps", "a,b", "--window", "2d", "--trend", "week", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = [(r["period"], r["complete"], r["step"], r["users"]) for r in csv_rows(result.stdout)]
+    assert rows == [
+        ("2025-01-06", "true", "1", "2"), ("2025-01-06", "true", "2", "2"),
+        ("2025-01-13", "false", "1", "2"), ("2025-01-13", "false", "2", "1"),
+    ]

@@ -21,7 +21,8 @@ Definitions (what the tests pin down):
   (attempts never span sessions), so a user who converts in one session but not in another
   counts twice. ``--by PROPERTY`` takes the property of that
   attempt's step-1 event (missing values as ``(none)``). Trends use the best attempt per user
-  and period of the step-1 time.
+  and period of the step-1 time; a period is ``complete`` when every attempt in it has had its
+  whole window by the as-of date (otherwise its conversion is not final and reads low).
 
 The scan (:meth:`userops.scan.Engine.funnel_attempts`) returns one row per user (per group);
 this module turns them into the per-step table.
@@ -266,9 +267,25 @@ def funnel_table(
     for value, part in users.groupby(key, sort=True):
         table = step_table(part, spec)
         table.insert(0, by if by is not None else "period", value if key == "group" else pd.Timestamp(value).date())
+        if trend is not None:
+            table.insert(1, "complete", trend_period_complete(pd.Timestamp(value).date(), trend, spec.window_s, window))
         frames.append(table)
     if not frames:
         empty = step_table(users.iloc[0:0], spec).iloc[0:0]
         empty.insert(0, by if by is not None else "period", [])
+        if trend is not None:
+            empty.insert(1, "complete", pd.Series([], dtype=bool))
         return empty
     return pd.concat(frames, ignore_index=True)
+
+
+def trend_period_complete(start: "dt.date", period: str, window_s: int, window: "Window") -> bool:
+    """A trend period is complete when every attempt starting in it has had its whole window
+    by the as-of date: its last step-1 time plus the window is before the window's end. In an
+    incomplete period, attempts still inside their window count as failures, so its conversion
+    reads low (a false drop at the end of every trend)."""
+    import datetime as dt
+
+    from userops.analytics.periods import next_period_start
+
+    return dt.datetime.combine(next_period_start(start, period), dt.time()) + dt.timedelta(seconds=window_s) <= window.end

@@ -257,7 +257,11 @@ class _Builder:
         bars = Chart("bar", t["funnel"], labels=[str(e) for e in table["event"]], values=[float(v) for v in table["users"]],
                      value_labels=[f"{fmt.integer(u)} · {fmt.percent(c)}" for u, c in zip(table["users"], table["conversion_from_start"])])
         charts = [bars]
-        last = trend[trend["step"] == len(spec.steps)]
+        # weeks whose attempts are still inside their window would end the line with a false drop
+        last_step = trend[trend["step"] == len(spec.steps)]
+        last = last_step[last_step["complete"]]
+        if len(last) < len(last_step):
+            self.notes.append(t["funnel_trend_incomplete"].format(n=len(last_step) - len(last), window=window_text))
         if len(last) > 1:
             charts.append(Chart("line", t["funnel_trend"], x_labels=[fmt.date(p) for p in last["period"]],
                                 series=[(spec.labels[-1], [None if fmt.is_missing(v) else float(v) for v in last["conversion_from_start"]])],
