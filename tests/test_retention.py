@@ -55,6 +55,9 @@ def test_rolling(write):
     result = result_for(write, mode="rolling")
     # Jan: A last back in Apr (k3), B in Mar (k2) -> 2, 2, 1; Feb: C in Apr (k2) -> 1, 1
     assert rows(result.counts) == [[2, 2, 2, 1], [1, 1, 1, None], [1, 0, None, None]]
+    # "back in k or later" has no one period for its revenue: period 0 only, then blank (was 0)
+    assert rows(result.revenue) == [[15.0, None, None, None], [10.0, None, None, None], [6.0, None, None, None]]
+    assert any("--mode rolling: revenue is given for period 0 only" in n for n in result.notes)
 
 
 def test_recurring_cohorts(write):
@@ -79,7 +82,9 @@ def test_tables(write):
     result = result_for(write)
     matrix = matrix_table(result, "count")
     assert list(matrix.columns) == ["cohort", "size", "period_0", "period_1", "period_2", "period_3"]
-    assert matrix.iloc[-1].tolist()[:2] == ["average", 4]
+    # the mean cohort, not totals: size (2+1+1)/3; k0 (2+1+1)/3, k1 (1+0+0)/3, k2 (1+1)/2, k3 1/1
+    assert matrix.iloc[-1].tolist() == ["average", 1.3, 1.3, 0.3, 1.0, 1.0]
+    assert matrix.iloc[0].tolist() == ["2024-01-01", 2, 2, 1, 1, 1]
     percent = matrix_table(result, "percent")
     assert percent.iloc[0, 2:].tolist() == [1.0, 0.5, 0.5, 0.5]
     long = long_table(result)
@@ -277,7 +282,7 @@ def test_a_period_no_cohort_has_completed_has_a_blank_average(write):
     assert result.curve["users"].isna().tolist() == [False, True] and np.isnan(result.curve["rate"][1])
     table = matrix_table(result)
     assert table["period_1"].isna().all()  # blank in the cohort row and in the average, never 0
-    assert table["period_0"].tolist() == [2, 2]
+    assert table["period_0"].tolist() == [2, 2]  # one cohort: its mean is itself
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "tsv", "json", "jsonl", "markdown", "xlsx", "parquet"])
@@ -293,7 +298,8 @@ def test_matrix_with_blank_cells_in_every_format(examples_dir, tmp_path, fmt):
         rows = [[c.value for c in r] for r in openpyxl.load_workbook(out).active.iter_rows()]
         june = next(r for r in rows if r[0] == "2025-06-01")
         assert june[1] == june[2] == 278 and june[3] is None  # a number, then a blank cell
-        assert rows[-1][0] == "average" and all(isinstance(v, int) for v in rows[-1][1:])
+        assert rows[-1][0] == "average" and all(isinstance(v, (int, float)) for v in rows[-1][1:])
+        assert rows[-1][1] == pytest.approx(sum(r[1] for r in rows[1:-1]) / len(rows[1:-1]), abs=0.05)  # the mean size
 
 
 def test_start_or_return_event_that_matches_nothing_is_named(write):

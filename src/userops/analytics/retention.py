@@ -9,7 +9,10 @@
 * A cell whose period had not ended by the as-of date is *incomplete*: blank, never 0, and
   left out of the average curve, which weights cohorts by size over the cohorts observable
   at each k (sum of users / sum of sizes).
-* For orders, revenue per cohort and period (classic) is available too.
+* For orders, revenue per cohort and period (classic) is available too; in ``rolling`` mode
+  only period 0 has revenue (a return "in k or later" has no single period), the rest blank.
+* The ``average`` row of the matrix: for rates, the size-weighted curve; for counts, the mean
+  cohort over the cohorts observable at each period (not the total).
 
 The scan (:meth:`userops.scan.Engine.retention_cells`) returns per (cohort, k) counts;
 :func:`retention_frames` builds the matrix, the incomplete mask and the curve.
@@ -104,6 +107,9 @@ def retention_frames(
     )
     counts = counts.mask(incomplete)
     revenue = revenue.mask(incomplete).round(2)
+    if mode == "rolling":
+        # "back in k or later" has no one period to put its revenue in: blank, not 0
+        revenue.loc[:, [k for k in ks if k >= 1]] = np.nan
     rates = counts.div(size, axis=0).round(4)
     observed = ~incomplete
     curve_rows = []
@@ -125,7 +131,8 @@ def retention_frames(
 
 def matrix_table(result: RetentionResult, values: str = "count") -> "pd.DataFrame":
     """Wide table: cohort, size, period_0..period_n (counts, rates or revenue) and an
-    ``average`` row (size-weighted over the observable cohorts)."""
+    ``average`` row over the cohorts observable at each period: for rates size-weighted (the
+    curve), for counts the mean cohort (mean size, mean users; one decimal)."""
     import pandas as pd
 
     if values == "revenue" and result.revenue is None:
@@ -136,15 +143,27 @@ def matrix_table(result: RetentionResult, values: str = "count") -> "pd.DataFram
     table.insert(0, "size", result.sizes.to_numpy())
     # cohort start dates as ISO text: the column also holds the "average" row's label
     table.insert(0, "cohort", [c.isoformat() for c in result.sizes.index])
-    if values != "revenue":
-        avg = {"cohort": "average", "size": int(result.sizes.sum())}
-        for row in result.curve.itertuples(index=False):
-            avg[f"period_{row.period}"] = row.rate if values == "percent" else row.users
-        table = pd.concat([table, pd.DataFrame([avg])], ignore_index=True)
     if values == "count":  # whole numbers, blank where incomplete
         for col in table.columns[2:]:
             table[col] = table[col].astype("Int64")
+    if values != "revenue":
+        # percent: the size-weighted rate over the cohorts observable at k (the curve); count:
+        # the mean cohort — the mean size, and the mean users over the cohorts observable at k
+        # (not their total, which grows with the number of cohorts)
+        avg = {"cohort": "average", "size": int(result.sizes.sum()) if values == "percent" else _mean(result.sizes.sum(), len(result.sizes))}
+        for row in result.curve.itertuples(index=False):
+            if values == "percent":
+                avg[f"period_{row.period}"] = row.rate
+            else:
+                avg[f"period_{row.period}"] = None if pd.isna(row.users) else _mean(row.users, row.cohorts)
+        if values == "count":  # the mean row is fractional: the columns become decimal numbers
+            table = table.astype({c: "Float64" for c in table.columns[1:]})
+        table = pd.concat([table, pd.DataFrame([avg]).astype({c: "Float64" for c in avg if c != "cohort"} if values == "count" else {})], ignore_index=True)
     return table.reset_index(drop=True)
+
+
+def _mean(total: float, n: int) -> float | None:
+    return round(float(total) / n, 1) if n else None
 
 
 def long_table(result: RetentionResult) -> "pd.DataFrame":
@@ -202,6 +221,8 @@ def retention(
     result = retention_frames(cells, sizes, as_of=window.as_of, period=period, mode=mode, periods=periods)
     if source == "events":
         result = RetentionResult(result.counts, result.rates, None, result.sizes, result.incomplete, result.curve, result.notes)
+    elif mode == "rolling":
+        result.notes.append("--mode rolling: revenue is given for period 0 only (blank after it); --mode classic gives revenue per period")
     # an event name that matches nothing (a typo, another case) gives empty rows, not an error:
     # say so, since an empty matrix and a row of zeros look like real answers
     if start_event and result.sizes.empty:

@@ -24,6 +24,14 @@ def number(value, decimals: int = 0) -> str:
     return f"{float(value):,.{decimals}f}"
 
 
+def count(value) -> str:
+    """A count that may be a mean: ``1,234`` when whole, else one decimal (``37.2``)."""
+    if is_missing(value):
+        return ""
+    value = float(value)
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,.1f}"
+
+
 def integer(value) -> str:
     if is_missing(value):
         return ""

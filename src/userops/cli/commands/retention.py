@@ -58,5 +58,7 @@ def retention(
     for note in result.notes:
         run.note(note)
     table = ret.long_table(result) if long else ret.matrix_table(result, shown)
-    rates = {c: "percent" for c in table.columns if c.startswith("period_")} if shown == "percent" and not long else None
-    run.emit(table, title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat(), display=rates)
+    display = None
+    if not long and shown in ("percent", "count"):  # rates as %; counts whole, the mean row to one decimal
+        display = {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
+    run.emit(table, title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat(), display=display)
