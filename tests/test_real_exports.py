@@ -423,3 +423,25 @@ def test_funnel_trend_flags_periods_whose_window_has_not_elapsed(write):
         ("2025-01-06", "true", "1", "2"), ("2025-01-06", "true", "2", "2"),
         ("2025-01-13", "false", "1", "2"), ("2025-01-13", "false", "2", "1"),
     ]
+
+
+# --- 13. survival that starts at 1, p-values that are not 0 ----------------------------------
+
+
+def test_cdnow_survival_starts_at_one_and_has_a_real_median(cdnow_path):
+    result = run("churn", cdnow_path, "--as-of", "1997-09-30", "--survival", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    curve = pd.read_csv(io.StringIO(result.stdout))
+    # churn threshold 124 days: nobody is lost before it (one-time buyers died at day 0, the
+    # curve started at 0.40 and the median lifetime read "0 days")
+    assert curve["survival"].iloc[0] == 1.0 and (curve.loc[curve["days"] < 124, "survival"] == 1.0).all()
+    assert "median lifetime (all): 124 days (2,357 customers, 1,812 churned)" in result.stderr
+
+
+def test_p_values_keep_their_size():
+    from userops.analytics.survival import _significant
+    from userops.render import formats
+
+    assert _significant([2.2081e-8, 0.123456, 0.0]).tolist() == [2.208e-8, 0.1235, 0.0]
+    assert formats.formatter_for("p_value", "float")(2.208e-8) == "2.2e-08"
+    assert formats.formatter_for("ph_test_p", "float")(0.0312) == "0.0312"

@@ -11,15 +11,16 @@ from userops.analytics.survival import churn_lifetimes, kaplan_meier, median_lif
 def test_lifetimes_churned_and_censored():
     customers = pd.DataFrame(
         {
-            "customer_id": ["a", "b"],
-            "first_order": pd.to_datetime(["2024-01-01 10:00", "2024-03-01 09:00"]),
-            "last_order": pd.to_datetime(["2024-02-01 18:00", "2024-06-20 12:00"]),
+            "customer_id": ["a", "b", "c"],
+            "first_order": pd.to_datetime(["2024-01-01 10:00", "2024-03-01 09:00", "2024-02-10 08:00"]),
+            "last_order": pd.to_datetime(["2024-02-01 18:00", "2024-06-20 12:00", "2024-02-10 08:00"]),
         }
     )
     out = churn_lifetimes(customers, as_of=dt.date(2024, 6, 30), threshold_days=60)
-    # a: recency 150 > 60 -> churned, lifetime Jan 1 -> Feb 1 = 31 days
-    # b: recency 10 -> alive, censored at Mar 1 -> Jun 30 = 121 days
-    assert out.to_dict("list") == {"customer_id": ["a", "b"], "duration_days": [31, 121], "churned": [True, False]}
+    # a: recency 150 > 60 -> churned, lost 60 days after the last purchase: Jan 1 -> Feb 1 = 31, + 60
+    # b: recency 10 -> active, censored at Mar 1 -> Jun 30 = 121 days
+    # c: one purchase, recency 141 -> churned at 0 + 60 days (not at day 0: curves start at 1)
+    assert out.to_dict("list") == {"customer_id": ["a", "b", "c"], "duration_days": [91, 121, 60], "churned": [True, False, True]}
 
 
 def test_kaplan_meier_product_limit_by_hand():

@@ -4,9 +4,12 @@
   ``threshold_days`` by the as-of date (recency > threshold); the default threshold is the
   90th percentile of the gaps between consecutive purchases (see
   :func:`userops.analytics.lifecycle.default_churn_threshold`).
-* Lifetime = whole days from the first to the last purchase for churned customers (the
-  event is observed), and from the first purchase to the as-of date for the others (right-
-  censored: still alive when we stopped watching).
+* Lifetime = whole days from the first purchase to the day the customer counts as lost —
+  the last purchase plus the threshold, when no purchase had come by then (the event is
+  observed) — and from the first purchase to the as-of date for the others (right-censored:
+  still active when we stopped watching). So every curve starts at 1: a one-time buyer is
+  lost ``threshold`` days after that purchase, not at day 0 (which made curves start at
+  49–77% and the CDNOW median lifetime read "0 days").
 * Kaplan–Meier curves (lifelines, imported here only) overall or per group, with the
   survival, its 95% confidence interval and the number at risk at each event time.
 """
@@ -36,7 +39,7 @@ def churn_lifetimes(customers: "pd.DataFrame", *, as_of: dt.date, threshold_days
     last = customers["last_order"].to_numpy("datetime64[us]").astype("datetime64[D]")
     recency = (as_of_day - last).astype("int64")
     churned = recency > threshold_days
-    duration = np.where(churned, (last - first).astype("int64"), (as_of_day - first).astype("int64"))
+    duration = np.where(churned, (last - first).astype("int64") + threshold_days, (as_of_day - first).astype("int64"))
     return pd.DataFrame({"customer_id": customers["customer_id"].to_numpy(), "duration_days": duration, "churned": churned})
 
 
@@ -143,7 +146,7 @@ def cox_table(lifetimes: "pd.DataFrame", covariates: "pd.DataFrame", *, referenc
     data = covariates.reset_index(drop=True).copy()
     data["duration_days"] = lifetimes["duration_days"].to_numpy("float64")
     data["churned"] = lifetimes["churned"].to_numpy("bool")
-    # a customer whose lifetime is 0 days has churned on the first day: lifelines wants > 0
+    # a customer first seen on the as-of date is censored at 0 days: lifelines wants > 0
     data["duration_days"] = data["duration_days"].clip(lower=0.5)
     constant = [c for c in covariates.columns if data[c].nunique() < 2]
     data = data.drop(columns=constant)
@@ -165,9 +168,16 @@ def cox_table(lifetimes: "pd.DataFrame", covariates: "pd.DataFrame", *, referenc
             "hazard_ratio": s["exp(coef)"].to_numpy().round(4),
             "ci_lower": s["exp(coef) lower 95%"].to_numpy().round(4),
             "ci_upper": s["exp(coef) upper 95%"].to_numpy().round(4),
-            "p_value": s["p"].to_numpy().round(6),
-            "ph_test_p": ph["p"].reindex(s.index).to_numpy().round(6),
+            # four significant digits, not six places: a p-value of 1e-40 is not 0
+            "p_value": _significant(s["p"].to_numpy()),
+            "ph_test_p": _significant(ph["p"].reindex(s.index).to_numpy()),
         }
     )[COX_COLUMNS]
     violations = [c for c, p in zip(table["covariate"], table["ph_test_p"]) if p is not None and not np.isnan(p) and p < 0.05]
     return CoxResult(table, float(cph.concordance_index_), int(len(data)), int(data["churned"].sum()), sampled, violations)
+
+
+def _significant(values: "np.ndarray", digits: int = 4) -> "np.ndarray":
+    import numpy as np
+
+    return np.array([float(f"{v:.{digits}g}") if np.isfinite(v) else v for v in np.asarray(values, dtype="float64")])

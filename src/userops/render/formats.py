@@ -24,6 +24,14 @@ def number(value, decimals: int = 0) -> str:
     return f"{float(value):,.{decimals}f}"
 
 
+def p_value(value) -> str:
+    """``0.0312``, and in scientific notation below 0.001 (``3.2e-12``: never ``0``)."""
+    if is_missing(value):
+        return ""
+    value = float(value)
+    return f"{value:.1e}" if 0 < value < 1e-3 else f"{value:.4f}"
+
+
 def count(value) -> str:
     """A count that may be a mean: ``1,234`` when whole, else one decimal (``37.2``)."""
     if is_missing(value):
@@ -92,6 +100,8 @@ def formatter_for(column: str, value_kind: str):
     """The formatter for a column, from its name (units in names) and its kind."""
     if schema.is_ratio(column):
         return percent
+    if column in ("p_value", "ph_test_p"):
+        return p_value
     if column.endswith("_s") and value_kind in ("float", "int"):
         return duration
     if column.endswith("_days") or column.startswith("mean_days") or column.startswith("median_days"):

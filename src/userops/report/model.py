@@ -283,7 +283,7 @@ class _Builder:
         except DataError:
             curves, medians = ch.survival_curves(self.loaded, self.window, result.threshold)
         self.notes.extend(medians)
-        charts.append(self._survival_chart(curves))
+        charts.append(self._survival_chart(curves, result.threshold.days))
         metrics = result.risk.metrics
         tables = []
         if not metrics.empty:
@@ -304,7 +304,7 @@ class _Builder:
         notes = [result.risk.skipped] if result.risk.skipped else []
         return Section("churn", t["churn"], intro, charts=charts, tables=tables, notes=[n for n in notes if n])
 
-    def _survival_chart(self, curves) -> Chart:
+    def _survival_chart(self, curves, threshold_days: int) -> Chart:
         """Step curves sampled on a common day grid (the value at or before each day)."""
         import numpy as np
 
@@ -316,7 +316,7 @@ class _Builder:
             values = part["survival"].to_numpy()
             idx = np.searchsorted(days, grid, side="right") - 1
             series.append((str(group), [float(values[i]) if i >= 0 else 1.0 for i in idx]))
-        return Chart("line", self.t["survival_chart"], x_labels=[str(d) for d in grid], series=series, y_format="percent", y_max=1.0, step=True)
+        return Chart("line", self.t["survival_chart"].format(threshold=threshold_days), x_labels=[str(d) for d in grid], series=series, y_format="percent", y_max=1.0, step=True)
 
 
 def build_report_model(
