@@ -445,3 +445,55 @@ def test_p_values_keep_their_size():
     assert _significant([2.2081e-8, 0.123456, 0.0]).tolist() == [2.208e-8, 0.1235, 0.0]
     assert formats.formatter_for("p_value", "float")(2.208e-8) == "2.2e-08"
     assert formats.formatter_for("ph_test_p", "float")(0.0312) == "0.0312"
+
+
+# --- 14. the report shows people at risk and a funnel that makes sense -----------------------
+
+
+def _clicks_without_steps():
+    """Browsing is the most widespread (catalog, search, filter_results by everyone); the
+    purchasers u1..u4 went home -> product_view -> cart -> purchase, in that order."""
+    lines = ["user_id,event,timestamp"]
+    for u in range(1, 11):
+        lines += [f"v{u},catalog,2024-03-0{1 + u % 5} 09:00", f"v{u},search,2024-03-0{1 + u % 5} 09:01", f"v{u},filter_results,2024-03-0{1 + u % 5} 09:02"]
+    for u in range(1, 5):
+        day = f"2024-03-0{u}"
+        lines += [f"u{u},catalog,{day} 08:00", f"u{u},home,{day} 10:00", f"u{u},product_view,{day} 10:05", f"u{u},cart,{day} 10:20", f"u{u},purchase,{day} 10:30"]
+    return "\n".join(lines) + "\n"
+
+
+def test_inferred_funnel_ends_at_a_purchase_in_the_order_users_move(write):
+    from userops.analytics.funnel import infer_steps
+    from userops.io.normalise import load_events
+
+    loaded = load_events([write("e.csv", _clicks_without_steps())])
+    steps, note = infer_steps(loaded, loaded.window(), max_steps=5)
+    # catalog is done by every purchaser too, earliest: it leads; search/filter never precede a purchase
+    assert steps == (("catalog",), ("home",), ("product_view",), ("cart",), ("purchase",))
+    assert "the 4 purchasers did before 'purchase'" in note
+
+
+def test_report_leaves_out_a_funnel_with_no_purchase_and_says_why(write, tmp_path):
+    orders = write("o.csv", ORDERS)
+    browsing = write("e.csv", "user_id,event,timestamp\nu1,catalog,2024-01-02 10:00\nu1,search,2024-01-02 10:01\nu2,catalog,2024-01-03 10:00\n")
+    result = run("report", orders, "--events", browsing, "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.stderr
+    assert "left out: Conversion funnel: no purchase-like event to end a funnel at (events: catalog, search)" in result.stderr
+
+
+def test_report_says_when_events_and_orders_do_not_overlap(write, tmp_path):
+    orders = write("o.csv", ORDERS)  # January to March 2024
+    later = write("e.csv", "user_id,event,timestamp\nu1,view,2025-01-02 10:00\nu1,purchase,2025-01-02 10:05\n")
+    result = run("report", orders, "--events", later, "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.stderr
+    assert "the two files do not overlap in time" in result.stderr and "fewer than two kinds" not in result.stderr
+
+
+def test_report_at_risk_table_lists_people_at_risk(examples_dir, tmp_path):
+    from bs4 import BeautifulSoup
+
+    out = tmp_path / "r.html"
+    assert run("report", f"{examples_dir}/orders.csv", "-o", out, "-q").exit_code == 0
+    soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
+    tiers = [cells[-2].get_text(strip=True) for cells in (tr.find_all("td") for tr in soup.select("#churn table")[-1].select("tbody tr"))]
+    assert tiers and set(tiers) <= {"high", "medium"} and tiers == sorted(tiers, key=["high", "medium"].index)

@@ -648,6 +648,31 @@ class Engine:
         ).fetchall()
         return [(str(e), int(n)) for e, n in rows]
 
+    def purchase_paths(self, window: Window, purchase: tuple[str, ...], limit: int = 10) -> tuple[int, list[tuple[str, int, float]]]:
+        """How users move to a purchase: the users with a ``purchase`` event in the window and,
+        per other event, how many of them did it before their first purchase and the median
+        seconds from its first time to that purchase (most users first)."""
+        if self._event_rows != "count(*)":
+            raise DataError("event names are not kept in daily-activity mode")
+        def scope(alias: str) -> str:
+            cond = f"{alias}.reason IS NULL AND {alias}.event_ts < TIMESTAMP '{window.end.isoformat(sep=' ')}'"
+            if window.start is not None:
+                cond += f" AND {alias}.event_ts >= TIMESTAMP '{window.start.isoformat(sep=' ')}'"
+            return cond
+
+        listed = ", ".join(parse.sql_str(e) for e in purchase)
+        buyers = f"SELECT user_id, min(event_ts) AS pt FROM events b WHERE {scope('b')} AND event IN ({listed}) GROUP BY user_id"
+        n = int(self.con.execute(f"SELECT count(*) FROM ({buyers})").fetchone()[0])
+        rows = self.con.execute(
+            f"""WITH p AS ({buyers}),
+                f AS (SELECT e.user_id, e.event, min(e.event_ts) AS ft FROM events e JOIN p ON e.user_id = p.user_id
+                      WHERE {scope('e')} AND e.event NOT IN ({listed}) AND e.event_ts <= p.pt
+                      GROUP BY e.user_id, e.event)
+            SELECT f.event, count(*) AS users, median(epoch(p.pt - f.ft)) AS lead
+            FROM f JOIN p ON f.user_id = p.user_id GROUP BY f.event ORDER BY users DESC, f.event LIMIT {int(limit)}"""
+        ).fetchall()
+        return n, [(str(e), int(u), float(lead)) for e, u, lead in rows]
+
     def events_present(self, names: list[str]) -> set[str]:
         """Which of these event names some usable event has (a scan of the events table)."""
         if not names:

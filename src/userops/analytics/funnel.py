@@ -236,6 +236,42 @@ def dropped_step(spec: FunnelSpec, dropped_at: str) -> int:
     return matches[0]
 
 
+#: Event names that mean a purchase, best first (exact names, then patterns), for a funnel
+#: whose steps were not given.
+PURCHASE_NAMES = ("purchase", "order_completed", "order completed", "checkout_completed", "purchased", "order", "paid", "pay_success", "购买", "支付成功", "下单", "成交")
+PURCHASE_PATTERN = re.compile(r"purchase|order.?(complete|placed|paid|success)|checkout.?(complete|success)|transaction|payment.?success|paid|购买|支付|成交|下单", re.I)
+#: An inferred step must come before the purchase for at least this share of purchasers.
+INFERRED_STEP_SHARE = 0.25
+
+
+def infer_steps(loaded: "LoadedEvents", window: "Window", *, max_steps: int = 5) -> tuple[tuple[tuple[str, ...], ...], str]:
+    """Funnel steps when none are given: ending at a purchase-like event, the events most
+    purchasers did before their first purchase (at least a quarter of them), ordered by how far
+    ahead of the purchase they come (median time), so the steps follow how users move. Raises
+    a DataError naming what is missing when no sensible funnel can be built."""
+    from userops.errors import DataError
+
+    names = [name for name, _ in loaded.engine.event_user_counts(window, limit=200)]
+    if len(names) < 2:
+        raise DataError("fewer than two kinds of event in the window to build a funnel from")
+    exact = [n for n in PURCHASE_NAMES if n in names]
+    purchase = exact[0] if exact else next((n for n in names if PURCHASE_PATTERN.search(n)), None)
+    if purchase is None:
+        raise DataError(f"no purchase-like event to end a funnel at (events: {', '.join(names[:6])}); set the steps")
+    buyers, paths = loaded.engine.purchase_paths(window, (purchase,), limit=50)
+    before = [(event, users, lead) for event, users, lead in paths if users >= INFERRED_STEP_SHARE * buyers]
+    if not before:
+        raise DataError(f"no event comes before {purchase!r} for a quarter of its users; set the steps")
+    kept = sorted(before, key=lambda row: (-row[1], row[0]))[: max_steps - 1]
+    ordered = sorted(kept, key=lambda row: (-row[2], row[0]))
+    steps = tuple((event,) for event, _, _ in ordered) + ((purchase,),)
+    note = (
+        f"funnel steps inferred: the events most of the {buyers:,} purchasers did before {purchase!r}, in the order they "
+        f"came ({' → '.join(s[0] for s in steps)}); set them with --steps"
+    )
+    return steps, note
+
+
 def check_by_trend(by: str | None, trend: str | None) -> None:
     if by is not None and trend is not None:
         raise UsageError("use --by or --trend, not both")

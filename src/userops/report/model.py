@@ -227,17 +227,21 @@ class _Builder:
         from userops.analytics import funnel as fun
 
         ewindow = events.window(self.window.as_of, end_bounds_starts=True)
+        if events.first_ts is not None and events.first_ts >= self.window.end:
+            raise DataError(
+                f"the events ({fmt.date(events.first_ts)} – {fmt.date(events.last_ts)}) all come after the orders' as-of date "
+                f"{self.window.as_of}: the two files do not overlap in time"
+            )
+        if events.last_ts is not None and self.loaded.first_ts is not None and events.last_ts < self.loaded.first_ts:
+            self.notes.append(
+                f"the events ({fmt.date(events.first_ts)} – {fmt.date(events.last_ts)}) end before the first order "
+                f"({fmt.date(self.loaded.first_ts)}): the funnel and the orders describe different times"
+            )
         if steps:
             parsed = fun.parse_steps(steps)
         else:
-            common = events.engine.event_user_counts(ewindow, FUNNEL_STEPS_INFERRED)
-            if len(common) < 2:
-                raise DataError("fewer than two kinds of event to build a funnel from")
-            parsed = tuple((name,) for name, _ in common)
-            self.notes.append(
-                "funnel steps inferred from the most widespread events (" + ", ".join(e for e, _ in common)
-                + "); set them with --steps or [report] steps in userops.toml"
-            )
+            parsed, note = fun.infer_steps(events, ewindow, max_steps=FUNNEL_STEPS_INFERRED)
+            self.notes.append(note + " or [report] steps in userops.toml")
         spec = fun.FunnelSpec(parsed, fun.parse_window(window_text))
         table = fun.funnel_table(events, ewindow, spec)
         missing = fun.missing_events(events, spec, table)  # a misspelt step reads as a real drop to zero
@@ -293,7 +297,10 @@ class _Builder:
                 [[fmt.text(m.model), fmt.number(m.roc_auc, 3), fmt.number(m.pr_auc, 3), fmt.percent(m.precision_top_decile), fmt.number(m.lift_top_decile, 2)]
                  for m in metrics.itertuples(index=False)],
             ))
-        top = result.customers.head(TOP_AT_RISK)
+        # the customers at risk (high, then medium tier), by value at risk: the low-risk big
+        # spenders that lead the whole list need no win-back, and the churned are already lost
+        at_risk = result.customers[result.customers["risk_tier"].isin(["high", "medium"])]
+        top = at_risk.sort_values(["risk_tier", "value_at_risk", "customer_id"], ascending=[True, False, True], key=_tier_first, kind="stable").head(TOP_AT_RISK)
         tables.append(TableView(
             [t["col_customer"], t["col_recency"], t["col_frequency"], t["col_churn_probability"], t["col_clv"], t["col_value_at_risk"], t["col_risk_tier"], t["col_action"]],
             [False, True, True, True, True, True, False, False],
@@ -317,6 +324,11 @@ class _Builder:
             idx = np.searchsorted(days, grid, side="right") - 1
             series.append((str(group), [float(values[i]) if i >= 0 else 1.0 for i in idx]))
         return Chart("line", self.t["survival_chart"].format(threshold=threshold_days), x_labels=[str(d) for d in grid], series=series, y_format="percent", y_max=1.0, step=True)
+
+
+def _tier_first(column):
+    """Sort key: ``high`` before ``medium``; other columns as they are."""
+    return column.map({"high": 0, "medium": 1}).astype("int64") if column.name == "risk_tier" else column
 
 
 def build_report_model(
