@@ -77,7 +77,7 @@ def test_bad_option_value_and_unknown_command_are_one_line(small_orders):
         ["funnel", "--steps", "a,b", "--dropped-at", "c"],
         ["funnel", "--steps", "a,b", "--by", "channel", "--trend", "week"],
         ["funnel", "--steps", "a|b,b", "--order", "unordered"],
-        ["funnel", "--steps", "a,b", "--order", "unordered", "--exclude", "c"],
+        ["funnel", "--steps", "a,b,d", "--order", "unordered", "--exclude", "c:1-2"],
         ["churn", "--tier", "extreme"],
         ["segment", "--filter", "Champion"],
         ["segment", "--scheme", "rfm11"],

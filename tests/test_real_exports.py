@@ -497,3 +497,70 @@ def test_report_at_risk_table_lists_people_at_risk(examples_dir, tmp_path):
     soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
     tiers = [cells[-2].get_text(strip=True) for cells in (tr.find_all("td") for tr in soup.select("#churn table")[-1].select("tbody tr"))]
     assert tiers and set(tiers) <= {"high", "medium"} and tiers == sorted(tiers, key=["high", "medium"].index)
+
+
+# --- 15. funnel semantics as PostHog's --------------------------------------------------------
+
+
+def _funnel_rows(write, text, steps, *, window="1h", order="ordered", exclude=None, by=None, tz=None):
+    from userops.analytics.funnel import FunnelSpec, funnel_table, parse_exclusions, parse_steps, parse_window
+    from userops.io.normalise import LoadOptions, load_events
+
+    loaded = load_events([write("f.csv", text)], LoadOptions(tz=tz), properties=(by,) if by else ())
+    parsed = parse_steps(steps)
+    spec = FunnelSpec(parsed, parse_window(window), order, parse_exclusions(exclude, len(parsed)))
+    return funnel_table(loaded, loaded.window(), spec, by=by)
+
+
+def test_conversion_window_is_an_absolute_duration_across_dst(write):
+    """US/Pacific moved to daylight time on 10 March 2024. 10:00 PST on 1 March to 10:17 PDT on
+    15 March is 14 days and 17 minutes on the wall clock but 13 days 23 h 17 min in real time:
+    inside a 14-day window. 11:01 PDT is 14 days and 1 minute: outside."""
+    text = (
+        "user_id,event,timestamp\n"
+        "u1,a,2024-03-01T18:00:00Z\nu1,b,2024-03-15T17:17:00Z\n"
+        "u2,a,2024-03-01T18:00:00Z\nu2,b,2024-03-15T18:01:00Z\n"
+    )
+    assert _funnel_rows(write, text, "a,b", window="14d", tz="US/Pacific")["users"].tolist() == [2, 1]
+
+
+def test_a_person_whose_furthest_attempt_is_excluded_leaves_the_funnel(write):
+    """u1's furthest attempt (a, b, x, c: three steps) has x between steps 2 and 3: u1 is out
+    entirely, though a later clean attempt reached step 2. u2's attempts both reach step 2, one
+    with x before its window ended, one clean: the clean one counts."""
+    text = (
+        "user_id,event,timestamp\n"
+        "u1,a,2025-01-01 10:00\nu1,b,2025-01-01 10:01\nu1,x,2025-01-01 10:02\nu1,c,2025-01-01 10:03\n"
+        "u1,a,2025-01-01 12:00\nu1,b,2025-01-01 12:01\n"
+        "u2,a,2025-01-01 10:00\nu2,b,2025-01-01 10:01\nu2,x,2025-01-01 10:02\n"
+        "u2,a,2025-01-01 12:00\nu2,b,2025-01-01 12:01\n"
+    )
+    assert _funnel_rows(write, text, "a,b,c", exclude="x:2-3")["users"].tolist() == [1, 1, 0]
+
+
+def test_first_touch_breakdown_is_the_first_non_empty_value(write):
+    """u1's step-1 event has no channel, its step-2 event 'email': first touch is email (was
+    '(none)'). u2's best attempt is its second, from 'ads'; its first event, 'web', is the touch."""
+    text = (
+        "user_id,event,timestamp,channel\n"
+        "u1,a,2025-01-01 10:00,\nu1,b,2025-01-01 10:10,email\n"
+        "u2,a,2025-01-01 09:00,web\nu2,a,2025-01-01 11:00,ads\nu2,b,2025-01-01 11:10,ads\n"
+    )
+    table = _funnel_rows(write, text, "a,b", by="channel")
+    assert table[["channel", "step", "users"]].values.tolist() == [["email", 1, 1], ["email", 2, 1], ["web", 1, 1], ["web", 2, 1]]
+
+
+def test_unordered_exclusion_resets_progress_and_later_steps_count(write):
+    """Unordered a,b excluding x over the whole funnel. u1: b, x, a — the attempt from b is cut
+    by x; a after x starts afresh (step 1). u2: a, b, x — complete before x. u3: a, x — its only
+    attempt is cut short: not in the funnel."""
+    text = (
+        "user_id,event,timestamp\n"
+        "u1,b,2025-01-01 10:00\nu1,x,2025-01-01 10:01\nu1,a,2025-01-01 10:02\n"
+        "u2,a,2025-01-01 10:00\nu2,b,2025-01-01 10:01\nu2,x,2025-01-01 10:02\n"
+        "u3,a,2025-01-01 10:00\nu3,x,2025-01-01 10:01\n"
+    )
+    assert _funnel_rows(write, text, "a,b", order="unordered", exclude="x")["users"].tolist() == [2, 1]
+    assert _funnel_rows(write, text, "a,b", order="unordered")["users"].tolist() == [3, 2]
+    with pytest.raises(UseropsError):
+        _funnel_rows(write, text, "a,b,c", order="unordered", exclude="x:1-2")

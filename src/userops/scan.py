@@ -581,6 +581,10 @@ class Engine:
             )
         rows = " UNION ALL ".join(f"({sel})" for sel in selects)
         self.events_activity = activity
+        # the zone the event times were converted to: funnel windows are measured in absolute
+        # time through it (a 14-day window across a DST change is 14 x 24 hours, as in PostHog)
+        zones = {spec.tz for spec in specs}
+        self.events_tz = zones.pop() if len(zones) == 1 else None
         self.events_grain = tuple(grain) if activity is not None else None
         if activity is not None:
             # whether the row had a start / return event (any event: true, no aggregate needed)
@@ -752,6 +756,13 @@ class Engine:
         )
         has_bit = lambda bit: f"(m & {1 << bit}) <> 0"  # noqa: E731
         limit = f"INTERVAL {int(window_s)} SECOND"
+        tz = getattr(self, "events_tz", None)
+        if tz and tz.upper() != "UTC":
+            # wall-clock times in a zone with DST: compare the instants they stand for
+            instant = lambda col: f"timezone({parse.sql_str(tz)}, {col})"  # noqa: E731
+        else:
+            instant = lambda col: col  # noqa: E731
+        in_window = lambda later, start: f"{instant(later)} <= {instant(start)} + {limit}"  # noqa: E731
         ctes = [f"e AS MATERIALIZED ({events})"]
         carry = ", grp" if by else ""
         for k in range(1, n + 1):
@@ -765,7 +776,7 @@ class Engine:
                     join = f"LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq = a.q{k - 1} + 1"
                 # an attempt that missed step k-1 cannot reach step k (older DuckDB ASOF joins
                 # match a NULL inequality key, so say it explicitly)
-                reached = f"a.q{k - 1} IS NOT NULL AND s.ts <= a.t1 + {limit}"
+                reached = f"a.q{k - 1} IS NOT NULL AND {in_window('s.ts', 'a.t1')}"
                 ctes.append(
                     f"a{k} AS (SELECT a.*, CASE WHEN {reached} THEN s.ts END AS t{k}, "
                     f"CASE WHEN {reached} THEN s.seq END AS q{k} FROM a{k - 1} a {join})"
@@ -773,18 +784,33 @@ class Engine:
             times = ", ".join(f"t{k}" for k in range(1, n + 1))
             furthest = " + ".join(f"(t{k} IS NOT NULL)::INT" for k in range(1, n + 1))
             # an attempt with an excluded event after step FROM and before step TO (or, when TO
-            # was not reached, before the end of its window) does not count
+            # was not reached, before the end of its window) is excluded; a person whose
+            # furthest attempt is excluded leaves the funnel (below)
             dropped = []
             for j, (_, first, last) in enumerate(exclusions):
                 ctes.append(f"x{j} AS (SELECT user_id, ts, seq FROM e WHERE {has_bit(n + j)})")
                 dropped.append(
                     f"EXISTS (SELECT 1 FROM x{j} x WHERE x.user_id = a.user_id AND a.q{first} IS NOT NULL AND x.seq > a.q{first} "
-                    f"AND CASE WHEN a.q{last} IS NOT NULL THEN x.seq < a.q{last} ELSE x.ts <= a.t1 + {limit} END)"
+                    f"AND CASE WHEN a.q{last} IS NOT NULL THEN x.seq < a.q{last} ELSE {in_window('x.ts', 'a.t1')} END)"
                 )
-            keep = f"WHERE NOT ({' OR '.join(dropped)})" if dropped else ""
-            attempts = f"SELECT user_id{carry}, {furthest} AS furthest, {times}, q1 FROM a{n} a {keep}"
+            excluded = f"({' OR '.join(dropped)})" if dropped else "false"
+            attempts = f"SELECT user_id{carry}, {furthest} AS furthest, {excluded} AS excluded, {times}, q1 FROM a{n} a"
         else:
             ctes.append(f"a0 AS (SELECT user_id, ts AS t0, seq AS q0{carry} FROM e WHERE (m & {(1 << n) - 1}) <> 0 AND {window.starts_before('ts')})")
+            if exclusions:
+                # an excluded event resets an attempt's progress: its steps count up to the
+                # first excluded event after its start (within its window); an attempt it cuts
+                # short counts for nothing, and later attempts start afresh (PostHog)
+                bits = sum(1 << (n + j) for j in range(len(exclusions)))
+                ctes.append(f"x AS (SELECT user_id, ts, seq FROM e WHERE (m & {bits}) <> 0)")
+                ctes.append(
+                    f"a0x AS (SELECT a.*, CASE WHEN x.seq IS NOT NULL AND {in_window('x.ts', 'a.t0')} THEN x.seq END AS qx "
+                    f"FROM a0 a ASOF LEFT JOIN x ON a.user_id = x.user_id AND x.seq > a.q0)"
+                )
+                cut = " AND (a.qx IS NULL OR s.seq < a.qx)"
+            else:
+                ctes.append("a0x AS (SELECT *, NULL::BIGINT AS qx FROM a0)")
+                cut = ""
             found = []
             # steps naming the same events (``view,view,cart``) need as many distinct events:
             # the first from the attempt start on, the next ones the class's following events
@@ -792,9 +818,9 @@ class Engine:
             for k, step in enumerate(steps, 1):
                 classes.setdefault(frozenset(step), []).append(k)
             for k in range(1, n + 1):
-                prev = "a0" if k == 1 else f"u{k - 1}"
+                prev = "a0x" if k == 1 else f"u{k - 1}"
                 same = classes[frozenset(steps[k - 1])]
-                within = f"CASE WHEN s.ts <= a.t0 + {limit} THEN s.ts END AS f{k}"
+                within = f"CASE WHEN {in_window('s.ts', 'a.t0')}{cut} THEN s.ts END AS f{k}"
                 if len(same) == 1:
                     ctes.append(f"u{k} AS (SELECT a.*, {within} FROM {prev} a ASOF LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq >= a.q0)")
                 elif k == same[0]:  # the class's events numbered per user; the first one's number carried
@@ -812,20 +838,29 @@ class Engine:
                 found.append(f"f{k}")
             sorted_times = f"list_sort([{', '.join(found)}], 'ASC', 'NULLS LAST')"
             reached = " + ".join(f"({f} IS NOT NULL)::INT" for f in found)
-            ctes.append(f"sorted AS (SELECT user_id{carry}, q0 AS q1, {sorted_times} AS ts_sorted, {reached} AS furthest FROM u{n})")
+            ctes.append(f"sorted AS (SELECT user_id{carry}, q0 AS q1, qx, {sorted_times} AS ts_sorted, {reached} AS furthest FROM u{n})")
             times = ", ".join(f"ts_sorted[{k}] AS t{k}" for k in range(1, n + 1))
-            attempts = f"SELECT user_id{carry}, furthest, {times}, q1 FROM sorted"
+            # cut short by an excluded event before it completed: the attempt is void
+            attempts = f"SELECT user_id{carry}, furthest, false AS excluded, {times}, q1 FROM sorted WHERE qx IS NULL OR furthest = {n}"
         period = f", date_trunc('{PERIOD_UNITS[trend]}', t1) AS period" if trend else ""
         partition = "user_id, period" if trend else "user_id"
-        out_group = ", grp AS \"group\"" if by else ""
         out_times = ", ".join(f"t{k}" for k in range(1, n + 1))
+        first_touch = ""
+        if by:
+            # first-touch attribution, as PostHog: the first non-empty value of the property
+            # among the person's funnel events, whichever attempt counts
+            ctes.append(f"touch AS (SELECT user_id, arg_min(grp, seq) FILTER (WHERE grp IS NOT NULL) AS first_grp FROM e WHERE m <> 0 GROUP BY user_id)")
+            first_touch = " LEFT JOIN touch USING (user_id)"
+        out_group = ", first_grp AS \"group\"" if by else ""
+        # the person's furthest attempt (a clean one before an excluded one that gets as far);
+        # when that is excluded, the person is not in the funnel at all, step 1 included
         sql = f"""
             WITH {', '.join(ctes)},
             attempts AS (SELECT *{period} FROM ({attempts})),
-            ranked AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY furthest DESC, t1, q1) AS rank FROM attempts)
+            ranked AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY furthest DESC, excluded, t1, q1) AS rank FROM attempts)
             SELECT {"split_part(user_id, chr(31), 1) AS user_id, split_part(user_id, chr(31), 2) AS session_id" if session else "user_id"}
                    {out_group}{', period' if trend else ''}, furthest, {out_times}
-            FROM ranked WHERE rank = 1 ORDER BY 1{', 2' if session else ''}{', period' if trend else ''}"""
+            FROM ranked{first_touch} WHERE rank = 1 AND NOT excluded ORDER BY 1{', 2' if session else ''}{', period' if trend else ''}"""
         return self.frame(sql)
 
     def repeat_users(self, window: Window, n: int, window_s: int | None = None) -> "pd.DataFrame":

@@ -6,7 +6,9 @@ Definitions (what the tests pin down):
 * An *attempt* starts at a step-1 event (whose time must lie in the window; later steps may
   follow it up to the as-of date). Step k is reached when, after the event that reached step
   k-1, an event of step k happens no later than ``window`` after the step-1 time (the limit
-  itself counts; one second more does not). A user's events are ordered by time; events with the
+  itself counts; one second more does not). The window is a duration in real time: event
+  times converted to a zone with ``--tz`` are compared as instants, so 14 days across a DST
+  change is 14 × 24 hours (as in PostHog). A user's events are ordered by time; events with the
   same timestamp in funnel order (the earliest step they can fill first, then exclusion
   events, then any others, then by name), so a step may happen at the same time as the one
   before it (as in PostHog) and a dates-only export counts a day's steps in funnel order.
@@ -19,8 +21,15 @@ Definitions (what the tests pin down):
 * Each user is counted once, at the furthest step any attempt reached; their times are those
   of the earliest attempt that reached it. With ``session`` the unit is a user's session
   (attempts never span sessions), so a user who converts in one session but not in another
-  counts twice. ``--by PROPERTY`` takes the property of that
-  attempt's step-1 event (missing values as ``(none)``). Trends use the best attempt per user
+  counts twice. ``--by PROPERTY`` is first-touch, as in PostHog: the first non-empty value of
+  the property among the user's funnel events (``(none)`` when every one is blank).
+* Exclusions (ordered, strict): an attempt with an excluded event after its step FROM and
+  before its step TO (or, never reaching TO, before its window ended) is excluded; the user's
+  furthest attempt decides (a clean one wins a tie), and a user whose furthest attempt is
+  excluded is not in the funnel at all, step 1 included. Unordered funnels take exclusions
+  over the whole funnel only: an excluded event resets an attempt's progress (an attempt it
+  cuts short before completion counts for nothing) and later attempts start afresh.
+* Trends use the best attempt per user
   and period of the step-1 time; a period is ``complete`` when every attempt in it has had its
   whole window by the as-of date (otherwise its conversion is not final and reads low).
 
@@ -66,8 +75,12 @@ class FunnelSpec:
             raise UsageError(f"--order must be one of {', '.join(ORDERS)} (got {self.order!r})")
         if self.order != "unordered":
             return
-        if self.exclusions:
-            raise UsageError("--exclude applies to ordered and strict funnels")
+        partial = [names for names, first, last in self.exclusions if (first, last) != (1, len(self.steps))]
+        if partial:
+            raise UsageError(
+                f"--exclude {'|'.join(partial[0])}: an unordered funnel has no steps between which to exclude",
+                hint="exclude over the whole funnel (no :FROM-TO), or use --order ordered",
+            )
         # steps naming the same events need distinct events each; partly shared ones are refused
         for i, a in enumerate(self.steps):
             for j, b in enumerate(self.steps[i + 1:], i + 2):
@@ -96,9 +109,10 @@ def parse_steps(text: str | list[str]) -> tuple[tuple[str, ...], ...]:
 def parse_exclusions(items: list[str] | str | None, n_steps: int) -> tuple[tuple[tuple[str, ...], int, int], ...]:
     """``--exclude refund`` (between step 1 and the last) or ``--exclude refund|cancel:2-4``.
 
-    Rule: an attempt is not counted when an excluded event happens after its step-FROM event
+    Rule: an attempt is excluded when an excluded event happens after its step-FROM event
     and before its step-TO event — or, if it never reached step TO, before the end of its
-    conversion window. A user whose every attempt is excluded is not in the funnel at all."""
+    conversion window. A user whose furthest attempt is excluded is not in the funnel at all
+    (see the module docstring)."""
     if not items:
         return ()
     out = []
