@@ -564,3 +564,12 @@ def test_unordered_exclusion_resets_progress_and_later_steps_count(write):
     assert _funnel_rows(write, text, "a,b", order="unordered")["users"].tolist() == [3, 2]
     with pytest.raises(UseropsError):
         _funnel_rows(write, text, "a,b,c", order="unordered", exclude="x:1-2")
+
+
+def test_report_data_quality_says_how_the_export_was_read(shopify, tmp_path):
+    out = tmp_path / "r.html"
+    result = run("report", shopify, "--currency", "CNY", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    html = out.read_text(encoding="utf-8")
+    for said in ("UTC offsets (+0800, -0500)", "net of refunds: 1 order less 50.00 refunded", "amounts in CNY only"):
+        assert said in html

@@ -371,6 +371,7 @@ def build_report_model(
     drops = loaded.drops_for(window)
     quality = [(t["q_as_of"], window.as_of.isoformat()), (t["q_rows_read"], fmt.integer(drops.rows_read))]
     quality += [("", line) for line in drops.lines()]
+    quality += [("", line) for line in loaded.notes]  # how it was read: time offsets, refunds netted, currency
     for info, mapping in zip(loaded.infos, loaded.mappings):
         used = ", ".join(f"{role} = {column}" for role, column in mapping.columns.items())
         quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
@@ -378,6 +379,7 @@ def build_report_model(
         edrops = events.drops_for(events.window(window.as_of))
         quality.append((t["q_events"], f"{fmt.integer(edrops.rows_read)} rows"))
         quality += [("", line) for line in edrops.lines()]
+        quality += [("", line) for line in events.notes]
         for info, mapping in zip(events.infos, events.mappings):
             used = ", ".join(f"{role} = {column}" for role, column in mapping.columns.items())
             quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
