@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 REASON_NO_CUSTOMER = "without customer id"
 REASON_EXCLUDED_STATUS = "cancelled/refunded/unpaid status"
 REASON_BAD_TIME = "unparseable dates"
+REASON_TIME_RANGE = "with dates before 1990 or after tomorrow"
 REASON_BAD_AMOUNT = "unparseable amounts"
 REASON_NO_AMOUNT = "orders without an amount"
 REASON_NEGATIVE = "refunds (negative order total)"
@@ -42,7 +43,7 @@ REASON_OTHER_CURRENCY = "in another currency (--currency)"
 #: Reasons that are business rules (refund exclusion, --currency), not data problems.
 EXCLUSION_REASONS = (REASON_EXCLUDED_STATUS, REASON_NEGATIVE, REASON_REFUNDED_IN_FULL, REASON_OTHER_CURRENCY)
 #: Row-level reasons are small codes in the parsed rows (NULL = usable).
-ROW_REASONS = (REASON_NO_CUSTOMER, REASON_EXCLUDED_STATUS, REASON_BAD_TIME, REASON_BAD_AMOUNT)
+ROW_REASONS = (REASON_NO_CUSTOMER, REASON_EXCLUDED_STATUS, REASON_BAD_TIME, REASON_TIME_RANGE, REASON_BAD_AMOUNT)
 CODE = {reason: i + 1 for i, reason in enumerate(ROW_REASONS)}
 #: Per order, the rows dropped for each row-level reason.
 DROP_COLUMNS = {reason: f"dropped_{i + 1}" for i, reason in enumerate(ROW_REASONS)}
@@ -50,7 +51,18 @@ DROP_COLUMNS = {reason: f"dropped_{i + 1}" for i, reason in enumerate(ROW_REASON
 ROWS_DROPPED = "(rows dropped)"
 
 #: Event rows not used, in order of precedence (codes 1..3 in ``events.reason``).
-EVENT_REASONS = ("without user id", "without event name", REASON_BAD_TIME)
+EVENT_REASONS = ("without user id", "without event name", REASON_BAD_TIME, REASON_TIME_RANGE)
+
+#: Timestamps before this are typos or placeholders (1900-01-01, epoch 0), not orders or events.
+EARLIEST_PLAUSIBLE = dt.datetime(1990, 1, 1)
+
+
+def plausible_times() -> str:
+    """SQL condition on ``{col}``: a time no earlier than 1990 and no later than tomorrow (a
+    ``2099`` typo would make it the default as-of date and every customer churned;
+    ``9999-12-31`` has no next day)."""
+    latest = dt.datetime.combine(dt.date.today() + dt.timedelta(days=2), dt.time())
+    return f"{{col}} >= TIMESTAMP '{EARLIEST_PLAUSIBLE.isoformat(sep=' ')}' AND {{col}} < TIMESTAMP '{latest.isoformat(sep=' ')}'"
 
 PERIOD_UNITS = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}
 
@@ -298,7 +310,7 @@ class Engine:
         # 买家留言, pasted HTML), so those files are read by the single-threaded scanner
         careful = [f"parallel = false, max_line_size = {CAREFUL_MAX_LINE_BYTES}"] if self._csv_careful else []
         self.con.execute(
-            f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_csv({parse.sql_str(path)}, {', '.join(opts + careful)})"
+            f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_csv({parse.sql_str(parse.literal_path(path))}, {', '.join(opts + careful)})"
         )
 
     @contextlib.contextmanager
@@ -367,20 +379,29 @@ class Engine:
         order.sort(key=lambda n: (-(counts[n] if n != "iso_tz" else total + 1), rank[n]))
         return order
 
-    def detect_decimal_comma(self, view: str, column: str, dtype: str, *, file: str | None) -> bool:
-        """True when most sampled amounts look like ``1.234,50`` / ``12,5`` rather than ``1,234.50``."""
+    def detect_decimal(self, view: str, column: str, dtype: str, *, file: str | None) -> str:
+        """The decimal convention of a money column, from a sample: ``","`` when its values
+        show a decimal comma (``12,50 €``, ``1.234,00``), ``"."`` otherwise. A sample with both
+        (``1,234.56`` and ``12,50``) is refused: either reading would be silently wrong."""
         if not parse.is_text(dtype):
-            return False
+            return "."
         col = q(column)
         sample_sql = f"SELECT trim({col}) AS v FROM {view} WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT 2000"
+        dot, comma = f"regexp_matches({parse.separators('v')}, {parse.sql_str(parse.DOT_DECIMAL)})", f"regexp_matches({parse.separators('v')}, {parse.sql_str(parse.COMMA_DECIMAL)})"
         with self._file_order():
-            comma, dot = self._sql(
-                "SELECT count(*) FILTER (WHERE regexp_matches(v, ',\\d{1,2}$')),"
-                " count(*) FILTER (WHERE regexp_matches(v, '\\.\\d{1,2}$') OR regexp_matches(v, ',\\d{3}\\.'))"
-                f" FROM ({sample_sql})",
+            n_comma, n_dot, comma_example, dot_example = self._sql(
+                f"SELECT count(*) FILTER (WHERE {comma}), count(*) FILTER (WHERE {dot}), "
+                f"min(v) FILTER (WHERE {comma}), min(v) FILTER (WHERE {dot}) FROM ({sample_sql})",
                 file=file,
             ).fetchone()
-        return comma > dot
+        if n_comma and n_dot:
+            raise DataError(
+                f"the amounts mix decimal styles: {dot_example!r} has a decimal point, {comma_example!r} a decimal comma",
+                file=file,
+                column=column,
+                hint="set --decimal . or --decimal , (values in the other style are then counted as unparseable)",
+            )
+        return "," if n_comma else "."
 
     # --- orders ----------------------------------------------------------------------
     def _parsed_select(self, spec: OrdersSpec, *, file: str | None, trace: str | None = None) -> str:
@@ -395,7 +416,7 @@ class Engine:
         money_col = spec.amount or spec.unit_price
         decimal = spec.decimal
         if decimal is None:
-            decimal = "," if money_col and self.detect_decimal_comma(spec.view, money_col, t[money_col], file=file) else "."
+            decimal = self.detect_decimal(spec.view, money_col, t[money_col], file=file) if money_col else "."
         # every parse expression is evaluated once, in the inner query; the outer one derives
         # the failures from its results (a value fails when it was not blank and gave NULL)
         quantity = parse.money_expr(q(spec.quantity), t[spec.quantity], decimal) if spec.quantity else "NULL::DOUBLE"
@@ -461,6 +482,7 @@ class Engine:
                     WHEN customer_id IS NULL THEN {CODE[REASON_NO_CUSTOMER]}
                     WHEN excluded THEN {CODE[REASON_EXCLUDED_STATUS]}
                     WHEN order_ts IS NULL THEN {CODE[REASON_BAD_TIME]}
+                    WHEN NOT ({plausible_times().format(col='order_ts')}) THEN {CODE[REASON_TIME_RANGE]}
                     WHEN {amount_failed} THEN {CODE[REASON_BAD_AMOUNT]}
                 END AS UTINYINT) AS reason,
                 customer_id, order_id, category, channel, order_ts,
@@ -572,7 +594,8 @@ class Engine:
             )
             props_outer = "".join(f", {q(property_column(name))}" for name, _ in spec.properties)
             selects.append(
-                f"""SELECT CAST(CASE WHEN user_id IS NULL THEN 1 WHEN event IS NULL THEN 2 WHEN event_ts IS NULL THEN 3 END AS UTINYINT) AS reason,
+                f"""SELECT CAST(CASE WHEN user_id IS NULL THEN 1 WHEN event IS NULL THEN 2 WHEN event_ts IS NULL THEN 3
+                                     WHEN NOT ({plausible_times().format(col='event_ts')}) THEN 4 END AS UTINYINT) AS reason,
                        user_id, event, event_ts, session_id{props_outer}
                 FROM (SELECT {parse.id_expr(q(spec.user), t[spec.user], clean=activity is None)} AS user_id,
                              {parse.text_expr(q(spec.event), t[spec.event])} AS event, {ts} AS event_ts,
@@ -993,7 +1016,7 @@ class Engine:
 
         A second pass over the raw rows, used only to explain a ``--strict`` failure.
         """
-        column = {REASON_BAD_TIME: spec.time, REASON_BAD_AMOUNT: spec.amount or spec.unit_price}.get(reason, spec.user)
+        column = {REASON_BAD_TIME: spec.time, REASON_TIME_RANGE: spec.time, REASON_BAD_AMOUNT: spec.amount or spec.unit_price}.get(reason, spec.user)
         parsed = self._parsed_select(spec, file=file, trace=column)
         with self._file_order():  # row_number() follows the file
             row = self._sql(f"SELECT __rn, __raw FROM ({parsed}) WHERE reason = {CODE[reason]} ORDER BY __rn LIMIT 1", file=file).fetchone()

@@ -47,6 +47,13 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def literal_path(path: str) -> str:
+    """A file path for DuckDB's readers, which expand glob patterns: ``[``, ``*`` and ``?``
+    are bracketed so the path names the one file it spells (``glob_[1].csv`` is that file,
+    not ``glob_1.csv``; ``star_*.csv`` is not every match)."""
+    return "".join(f"[{c}]" if c in "[*?" else c for c in path)
+
+
 def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -112,17 +119,33 @@ def text_expr(col: str, dtype: str) -> str:
     return f"CAST({col} AS VARCHAR)"
 
 
+#: In a money string with only its digits and separators left: signs of a decimal point
+#: (``1,234.56``, ``12.5``, ``1,234,567``) and of a decimal comma (``1.234,56``, ``12,5``,
+#: ``1.234.567``). Values with neither (``100``, ``1,234``) fit both conventions.
+DOT_DECIMAL = r"\.\d{1,2}$|,\d{3}\.|,\d{3},\d{3}"
+COMMA_DECIMAL = r",\d{1,2}$|\.\d{3},|\.\d{3}\.\d{3}"
+
+
+def separators(col: str) -> str:
+    """SQL: the digits and ``,`` ``.`` of a money string (what the convention is read from)."""
+    return f"regexp_replace({col}, '[^0-9,.]', '', 'g')"
+
+
 def money_expr(col: str, dtype: str, decimal: str = ".") -> str:
-    """Money / numbers as DOUBLE from ``$1,234.50``, ``¥1,234.50``, ``(12.50)``, ``1.234,50``."""
+    """Money / numbers as DOUBLE from ``$1,234.50``, ``¥1,234.50``, ``(12.50)``, ``1.234,50``,
+    ``12,50 €``. A value written in the other decimal convention (``12,50`` when the column
+    uses a decimal point) is NULL — counted as unparseable, never read as 1250."""
     if not is_text(dtype):
         return f"CAST({col} AS DOUBLE)"
     cleaned = f"regexp_replace({col}, '[^0-9,.()\\-]', '', 'g')"
     if decimal == ",":
         normalised = f"replace(replace({cleaned}, '.', ''), ',', '.')"
+        other = DOT_DECIMAL
     else:
         normalised = f"replace({cleaned}, ',', '')"
+        other = COMMA_DECIMAL
     signed = f"replace(replace({normalised}, '(', '-'), ')', '')"
-    slow = f"TRY_CAST({signed} AS DOUBLE)"
+    slow = f"CASE WHEN NOT regexp_matches({separators(col)}, {sql_str(other)}) THEN TRY_CAST({signed} AS DOUBLE) END"
     if decimal == ",":
         return slow
     return f"COALESCE(TRY_CAST({col} AS DOUBLE), {slow})"
