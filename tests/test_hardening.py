@@ -71,3 +71,108 @@ def test_input_names_are_not_glob_patterns(tmp_path):
     assert set(per_customer(run("profile", tmp_path / "glob_[1].csv", "--per", "customer", "--format", "csv"))) == {"B1"}
     assert set(per_customer(run("profile", tmp_path / "star_*.csv", "--per", "customer", "--format", "csv"))) == {"C1"}
     assert run("profile", tmp_path / "nope_*.csv").exit_code == 66
+
+
+# --- 4-6. outputs that replaced the wrong thing --------------------------------------------
+
+ORDERS = "customer_id,order_date,amount\nA1,2024-01-02,10\nA2,2024-01-03,20\n"
+
+
+def test_dev_stdout_and_fifos_are_written_through(write, tmp_path):
+    import os
+    import stat
+    import threading
+
+    from userops.io.writers import OutputSpec, write_table
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = {}
+    reader = threading.Thread(target=lambda: got.setdefault("data", fifo.read_bytes()))
+    reader.start()
+    result = run("profile", write("o.csv", ORDERS), "-o", fifo, "-q")  # no extension: CSV, as a pipe gets
+    reader.join(5)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and got["data"].startswith(b"customers,orders")
+    import pandas as pd
+
+    write_table(pd.DataFrame({"a": [1]}), OutputSpec("csv", "/dev/null"))  # a character device stays one
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_symlink_is_followed_and_its_target_replaced(write, tmp_path):
+    import os
+
+    target = tmp_path / "real.csv"
+    target.write_text("old")
+    target.chmod(0o640)
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert run("profile", write("o.csv", ORDERS), "-o", link, "-q").exit_code == 0
+    assert link.is_symlink() and target.read_text().startswith("customers,orders")
+    assert oct(os.stat(target).st_mode & 0o777) == "0o640"  # the replaced file keeps its mode (was 0600)
+
+
+def test_stdin_redirected_from_the_output_file_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "x.csv"
+    data.write_text(ORDERS)
+    with open(data, "rb") as stdin:
+        done = subprocess.run([sys.executable, "-m", "userops", "profile", "-", "-o", str(data)], stdin=stdin, capture_output=True, text=True)
+    assert done.returncode == 73 and "the file on standard input" in done.stderr
+    assert data.read_text() == ORDERS
+
+
+def test_closed_or_full_stdout_is_an_output_error(write):
+    import subprocess
+    import sys
+
+    path = write("o.csv", ORDERS)
+    closed = subprocess.run(f"{sys.executable} -m userops profile {path} -q >&-", shell=True, capture_output=True, text=True)
+    assert closed.returncode == 73 and "standard output is closed" in closed.stderr
+    full = subprocess.run(f"{sys.executable} -m userops profile {path} -q > /dev/full", shell=True, capture_output=True, text=True)
+    assert full.returncode == 73 and "No space left on device" in full.stderr
+
+
+def test_sigterm_mid_write_leaves_no_temp_file_and_stale_ones_are_removed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys, time\n"
+        "from userops.cli.app import _terminate, Terminated\n"
+        "from userops.io.writers import write_atomic\n"
+        "signal.signal(signal.SIGTERM, _terminate)\n"
+        "def slow(fh):\n"
+        "    fh.write(b'half'); fh.flush(); os.kill(os.getpid(), signal.SIGTERM); time.sleep(5)\n"
+        "try:\n"
+        f"    write_atomic({str(tmp_path / 'out.csv')!r}, slow)\n"
+        "except Terminated:\n"
+        "    sys.exit(143)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 143, done.stderr
+    assert os.listdir(tmp_path) == []
+    stale = tmp_path / ".userops-999999999-abc.tmp"  # a killed process's (no such pid)
+    stale.write_text("x")
+    live = tmp_path / f".userops-{os.getpid()}-abc.tmp"  # this one is still writing
+    live.write_text("x")
+    from userops.io.writers import write_atomic
+
+    write_atomic(str(tmp_path / "out.csv"), b"data")
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, "out.csv"])
+
+
+def test_xlsx_refuses_more_rows_than_a_sheet_holds(monkeypatch):
+    import pandas as pd
+
+    from userops.errors import OutputError
+    from userops.io import writers
+
+    monkeypatch.setattr(writers, "XLSX_MAX_ROWS", 3)
+    with pytest.raises(OutputError, match="3 rows do not fit an Excel sheet"):
+        writers.xlsx_bytes({"data": pd.DataFrame({"a": [1, 2, 3]})})
+    assert writers.xlsx_bytes({"data": pd.DataFrame({"a": [1, 2]})})[:2] == b"PK"

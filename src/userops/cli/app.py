@@ -136,6 +136,22 @@ def _register() -> None:
 _register()
 
 
+class Terminated(BaseException):
+    """SIGTERM (a cron timeout, ``kill``): unwinds like Ctrl-C, so a half-written output's
+    temp file is removed on the way out."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app()
+    except Terminated:
+        sys.stderr.write("userops: error: terminated\n")
+        sys.exit(143)

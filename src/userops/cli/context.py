@@ -25,7 +25,7 @@ STALE_DAYS = 7
 
 
 def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+    return sys.stdout is not None and sys.stdout.isatty()  # None: stdout closed (>&-)
 
 
 def _stderr_console() -> "Console":

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ def resolve_output(
             raise UsageError(f"unknown format {fmt!r}", hint=f"choose one of {', '.join(FORMATS)}")
     if fmt is None and path is not None:
         fmt = EXTENSIONS.get(os.path.splitext(path)[1].lower())
+        if fmt is None and _is_stream(path):
+            fmt = "csv"  # /dev/stdout, a named pipe: what a pipe gets
         if fmt is None:
             raise UsageError(f"cannot tell the format from {path!r}", hint="add --format or use a known extension (.csv, .xlsx, .json, ...)")
     if fmt is None:
@@ -169,35 +172,122 @@ def write_table(frame: "pd.DataFrame", spec: OutputSpec, *, stdout: BinaryIO | N
             fh.write(to_bytes(frame, spec))
 
     if spec.path is None:
-        out = stdout if stdout is not None else sys.stdout.buffer
-        write(out)
-        out.flush()
+        write_stdout(write, stdout)
     else:
         write_atomic(spec.path, write, inputs=spec.inputs)
 
 
+def write_stdout(write: "Callable[[BinaryIO], None]", stdout: BinaryIO | None = None) -> None:
+    """Write to standard output; a closed or full stdout is an output error (exit 73). A reader
+    that stopped early (``| head``) is a BrokenPipeError, handled by the CLI (exit 0)."""
+    if stdout is None:
+        if sys.stdout is None or getattr(sys.stdout, "buffer", None) is None:
+            raise OutputError("standard output is closed", hint="write to a file with -o")
+        stdout = sys.stdout.buffer
+    try:
+        write(stdout)
+        stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: I/O on a closed file
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise OutputError(f"cannot write to standard output ({reason})", hint="write to a file with -o") from exc
+
+
+#: Temp files this module leaves in an output folder while writing: ``.userops-<pid>-<random>.tmp``.
+TEMP_PREFIX = ".userops-"
+_TEMP_NAME = re.compile(r"^\.userops-(\d+)-.*\.tmp$")
+
+
 def write_atomic(path: str, data: "bytes | Callable[[BinaryIO], None]", *, inputs: tuple[str, ...] = ()) -> None:
     """Write ``data`` (bytes, or a function writing to a binary file) to ``path`` through a temp
-    file in the same folder and ``os.replace``: readers never see half a file."""
+    file in the same folder and ``os.replace``: readers never see half a file.
+
+    A character device or FIFO (``/dev/stdout``, a named pipe) is written through: there is
+    no file to replace. A symlink is followed and its target replaced (the link stays)."""
     check_not_input(path, inputs)
-    folder = os.path.dirname(os.path.abspath(path))
+    if _is_stream(path):
+        try:
+            with open(path, "wb") as fh:
+                data(fh) if callable(data) else fh.write(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write the output ({exc.strerror or exc})", file=path) from exc
+        return
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         raise OutputError("the output folder does not exist", file=path, hint="create it first")
+    remove_stale_temps(folder)
     tmp = None
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".userops-", suffix=".tmp", delete=False) as fh:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp", delete=False) as fh:
             tmp = fh.name
+            # the temp file is private (0600); the output gets the mode a new file would get,
+            # or keeps the one of the file it replaces
+            os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o666 & ~_umask())
             if callable(data):
                 data(fh)
             else:
                 fh.write(data)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
         tmp = None
     except OSError as exc:
         raise OutputError(f"cannot write the output ({exc.strerror or exc})", file=path) from exc
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temps(folder: str) -> None:
+    """Remove the temp files of userops processes that are gone (killed mid-write: SIGKILL
+    leaves no chance to clean up); a live process's temp file is left alone."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        match = _TEMP_NAME.match(name)
+        if not match or _alive(int(match.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _is_stream(path: str) -> bool:
+    """A character device or FIFO: written through, not replaced."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def _stdin_is(path: str) -> bool:
+    try:
+        given, out = os.fstat(0), os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(given.st_mode) and (given.st_dev, given.st_ino) == (out.st_dev, out.st_ino)
 
 
 def check_output_path(path: str, inputs: tuple[str, ...] = ()) -> None:
@@ -219,10 +309,12 @@ def check_output_path(path: str, inputs: tuple[str, ...] = ()) -> None:
 
 
 def check_not_input(path: str, inputs: tuple[str, ...]) -> None:
-    """Refuse to write over an input file."""
+    """Refuse to write over an input file (also one given as ``-``: stdin redirected from it)."""
     target = os.path.realpath(path)
     for src in inputs:
         if src == "-":
+            if _stdin_is(path):
+                raise OutputError("the output path is the file on standard input; refusing to overwrite it", file=path, hint="choose another -o path")
             continue
         same = os.path.realpath(src) == target
         if not same and os.path.exists(path) and os.path.exists(src):
@@ -335,6 +427,10 @@ def _parquet_bytes(frame: "pd.DataFrame") -> bytes:
     return buf.getvalue()
 
 
+#: Rows in an Excel worksheet, the header included.
+XLSX_MAX_ROWS = 1_048_576
+
+
 def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: tuple[str, ...] = ()) -> bytes:
     """A workbook with one sheet per table: bold frozen header, column widths, ids and text as
     text cells (never formulas), numbers as numbers, dates as dates."""
@@ -349,6 +445,12 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: 
     def blank(v) -> bool:  # a missing value of any kind (None, NaN, NaT, nullable columns' NA)
         return v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v)
 
+    for name, frame in sheets.items():
+        if len(frame) + 1 > XLSX_MAX_ROWS:
+            raise OutputError(
+                f"{len(frame):,} rows do not fit an Excel sheet ({XLSX_MAX_ROWS - 1:,} at most)",
+                hint="write CSV or Parquet (-o out.csv, -o out.parquet), or narrow the list (--top, --tier, --filter)",
+            )
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
     for name, frame in sheets.items():

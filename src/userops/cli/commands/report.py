@@ -62,10 +62,7 @@ def report(
     for line in model.skipped:
         run.note(f"left out: {line}")
     if output == "-":  # e.g. piped into a mail command
-        import sys
-
-        sys.stdout.buffer.write(html.encode("utf-8"))
-        sys.stdout.flush()
+        writers.write_stdout(lambda fh: fh.write(html.encode("utf-8")))
         return
     path = output.replace("{as_of}", window.as_of.isoformat())
     writers.write_atomic(path, html.encode("utf-8"), inputs=tuple(run.inputs))
