@@ -13,8 +13,11 @@ Snapshots. Features are computed from the purchases before a *cutoff*
 
 The classifier is a logistic regression on log features or shallow histogram gradient
 boosting, whichever has the better cross-validated ROC-AUC on the training snapshot, with
-isotonic (or, under 10,000 customers, sigmoid) calibration so the probabilities can be read
-as probabilities; seeds are fixed and folds are not shuffled, so reruns are identical.
+calibration so the probabilities can be read as probabilities: under 10,000 customers a 3-fold
+ensemble with sigmoid calibration, above one model with isotonic calibration on a held-out
+third. Large snapshots are fitted on a fixed stratified
+sample (FIT_CUSTOMERS); every customer is scored and evaluated. Seeds are fixed and folds are
+not shuffled, so reruns are identical.
 """
 
 from __future__ import annotations
@@ -100,9 +103,13 @@ def feature_matrix(features: "pd.DataFrame", channels: list[str]) -> "np.ndarray
     with np.errstate(divide="ignore", invalid="ignore"):
         derived = {"aov": monetary / np.maximum(frequency, 1), "recency_over_gap": np.where(gap > 0, recency / gap, np.nan)}
     columns = [derived[c] if c in derived else f[c].astype("float64").to_numpy() for c in NUMERIC_FEATURES]
-    lookup = {c: float(i) for i, c in enumerate(channels)}
-    first = f["first_channel"].astype(object).to_numpy()
-    columns.append(np.array([lookup.get(v, np.nan) if isinstance(v, str) else np.nan for v in first], dtype="float64"))
+    import pandas as pd
+
+    # the channel's position in ``channels`` (unknown or missing: NaN), vectorised: this runs
+    # on every customer of three snapshots
+    codes = pd.Categorical(f["first_channel"].astype(object), categories=channels).codes.astype("float64")
+    codes[codes < 0] = np.nan
+    columns.append(codes)
     return np.column_stack(columns)
 
 
@@ -134,7 +141,7 @@ def candidate_models(seed: int) -> dict[str, object]:
     return {
         "logistic regression": make_pipeline(FunctionTransformer(log_numeric), StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)),
         "gradient boosting": HistGradientBoostingClassifier(
-            max_iter=200, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=40, l2_regularization=1.0,
+            max_iter=100, learning_rate=0.1, max_leaf_nodes=8, min_samples_leaf=40, l2_regularization=1.0,
             categorical_features=[len(NUMERIC_FEATURES)], early_stopping=False, random_state=seed,
         ),
     }
@@ -142,20 +149,82 @@ def candidate_models(seed: int) -> dict[str, object]:
 
 def select_model(X: "np.ndarray", y: "np.ndarray", seed: int) -> tuple[str, dict[str, float]]:
     """The candidate with the best 3-fold cross-validated ROC-AUC *on the training snapshot*
-    (the test snapshot is never looked at to choose), and every candidate's score."""
+    (the test snapshot is never looked at to choose), and every candidate's score; on at most
+    SELECT_CUSTOMERS of them (a fixed stratified sample)."""
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+    X, y = stratified_sample(X, y, SELECT_CUSTOMERS, seed)
     folds = StratifiedKFold(n_splits=3, shuffle=False)
     scores = {name: float(cross_val_score(model, X, y, cv=folds, scoring="roc_auc").mean()) for name, model in candidate_models(seed).items()}
     best = max(scores, key=lambda name: (scores[name], name))
     return best, scores
 
 
-def calibrated(name: str, n: int, seed: int):
-    """The chosen model with isotonic (sigmoid under 10,000 customers) calibration."""
-    from sklearn.calibration import CalibratedClassifierCV
+#: Customers the classifier is fitted and calibrated on at most, and chosen on: a fixed
+#: stratified sample of a larger snapshot. A dozen features need no more; every customer is
+#: still scored, and the evaluation uses the whole test snapshot.
+FIT_CUSTOMERS = 60_000
+SELECT_CUSTOMERS = 20_000
 
-    return CalibratedClassifierCV(candidate_models(seed)[name], method="isotonic" if n >= 10_000 else "sigmoid", cv=3)
+
+def stratified_sample(X: "np.ndarray", y: "np.ndarray", limit: int, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
+    """At most ``limit`` rows, the same share of each outcome, in their original order."""
+    import numpy as np
+
+    if len(y) <= limit:
+        return X, y
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(y), dtype=bool)
+    for outcome in (False, True):
+        rows = np.flatnonzero(y == outcome)
+        take = int(round(limit * len(rows) / len(y)))
+        keep[rng.choice(rows, size=take, replace=False)] = True
+    return X[keep], y[keep]
+
+
+#: Below this many customers the model is a 3-fold cross-validated ensemble with sigmoid
+#: calibration (every customer is needed to fit and to calibrate); above, one model.
+ENSEMBLE_BELOW = 10_000
+
+
+class CalibratedModel:
+    """The chosen classifier with calibrated probabilities. Under ENSEMBLE_BELOW customers,
+    sklearn's 3-fold calibrated ensemble (sigmoid); above, one model fitted on two thirds of
+    the (sampled) snapshot and isotonic regression on the last third: a third of the fitting
+    and of the scoring of every customer (on 1M order lines the ensemble took 13 s)."""
+
+    def __init__(self, name: str, seed: int) -> None:
+        self.name = name
+        self.seed = seed
+
+    def fit(self, X: "np.ndarray", y: "np.ndarray") -> "CalibratedModel":
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.isotonic import IsotonicRegression
+        from sklearn.model_selection import StratifiedShuffleSplit
+
+        model = candidate_models(self.seed)[self.name]
+        if len(y) < ENSEMBLE_BELOW:
+            self.model_, self.calibrator_ = CalibratedClassifierCV(model, method="sigmoid", cv=3).fit(X, y), None
+            return self
+        X, y = stratified_sample(X, y, FIT_CUSTOMERS, self.seed)
+        fit_rows, calibrate_rows = next(StratifiedShuffleSplit(n_splits=1, test_size=1 / 3, random_state=self.seed).split(X, y))
+        self.model_ = model.fit(X[fit_rows], y[fit_rows])
+        raw = self.model_.predict_proba(X[calibrate_rows])[:, 1]
+        self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y[calibrate_rows])
+        return self
+
+    def predict_proba(self, X: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        if self.calibrator_ is None:
+            return self.model_.predict_proba(X)
+        p = self.calibrator_.predict(self.model_.predict_proba(X)[:, 1])
+        return np.column_stack([1 - p, p])
+
+
+def calibrated(name: str, n: int, seed: int) -> CalibratedModel:
+    """The chosen model, calibrated (see :class:`CalibratedModel`)."""
+    return CalibratedModel(name, seed)
 
 
 def ranking_metrics(label: "np.ndarray", score: "np.ndarray", ids: "np.ndarray") -> dict[str, float]:

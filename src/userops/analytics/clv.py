@@ -47,14 +47,28 @@ def calibration_summary(loaded: "LoadedOrders", window, *, unit_days: float = 7.
 
 
 def _fit(negative_ll, start: "np.ndarray") -> "np.ndarray":
-    """Minimise over log-parameters (keeps them positive): L-BFGS-B to get close (tens of
-    gradient steps), then a Nelder–Mead polish from there (robust where the surface is flat);
-    the better of the two wins."""
+    """Minimise over log-parameters (keeps them positive). ``negative_ll`` returns the value
+    and its gradient: L-BFGS-B with the exact gradient converges in tens of evaluations to
+    the optimum (a numerical gradient and a Nelder–Mead polish took thousands: 4 s of the
+    churn command on 1M order lines). Nelder–Mead is only the fallback when it does not
+    converge (a flat surface)."""
     import numpy as np
     from scipy.optimize import minimize
 
-    quick = minimize(negative_ll, np.log(start), method="L-BFGS-B")
-    polished = minimize(negative_ll, quick.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-7, "maxfev": 3000})
+    def guarded(z: "np.ndarray") -> tuple[float, "np.ndarray"]:
+        # a step far out (a degenerate fit heading to 0 or infinity) overflows: report it as
+        # an infinitely bad point, which the line search backs away from, not as a warning
+        with np.errstate(all="ignore"):
+            value, grad = negative_ll(z)
+        if not np.isfinite(value) or not np.all(np.isfinite(grad)):
+            return np.inf, np.zeros_like(z)
+        return value, grad
+
+    quick = minimize(guarded, np.log(start), jac=True, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
+    if quick.success:
+        return np.exp(quick.x)
+    value = lambda z: guarded(z)[0]  # noqa: E731
+    polished = minimize(value, quick.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-7, "maxfev": 3000})
     x = polished.x if polished.fun <= quick.fun else quick.x
     return np.exp(x)
 
@@ -68,7 +82,7 @@ class BetaGeoModel:
 
     def fit(self, summary: "pd.DataFrame") -> "BetaGeoModel":
         import numpy as np
-        from scipy.special import gammaln
+        from scipy.special import digamma, gammaln
 
         if len(summary) < 2:
             raise DataError("BG/NBD needs at least two customers")
@@ -81,18 +95,31 @@ class BetaGeoModel:
         weight = triples["n"].to_numpy("float64")
         repeat = x > 0
 
-        def negative_ll(log_params: "np.ndarray") -> float:
+        def negative_ll(log_params: "np.ndarray") -> tuple[float, "np.ndarray"]:
             r, alpha, a, b = np.exp(log_params)
             a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
             a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-            a3 = -(r + x) * np.log(alpha + T)
-            a4 = np.where(repeat, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + tx), -np.inf)
-            ll = a1 + a2 + np.logaddexp(a3, a4)
-            return -float(weight @ ll) + self.penalizer * float(np.sum(np.exp(log_params) ** 2))
+            la_T, la_tx = np.log(alpha + T), np.log(alpha + tx)
+            b_x1 = np.maximum(b + x - 1, 1e-12)
+            a3 = -(r + x) * la_T
+            a4 = np.where(repeat, np.log(a) - np.log(b_x1) - (r + x) * la_tx, -np.inf)
+            both = np.logaddexp(a3, a4)
+            ll = a1 + a2 + both
+            # the share of each branch (alive at T / dropped out after t_x) in the likelihood
+            w3 = np.exp(a3 - both)
+            w4 = np.where(repeat, np.exp(a4 - both), 0.0)
+            d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * la_T - w4 * la_tx
+            d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + tx)
+            d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
+            d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - w4 / b_x1
+            params = np.array([r, alpha, a, b])
+            grad = -np.array([weight @ d_r, weight @ d_alpha, weight @ d_a, weight @ d_b]) * params
+            value = -float(weight @ ll) + self.penalizer * float(np.sum(params**2))
+            return value, grad + 2 * self.penalizer * params**2
 
         r, alpha, a, b = _fit(negative_ll, np.array([1.0, 1.0, 1.0, 1.0]))
         self.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
-        self.log_likelihood_ = float(-negative_ll(np.log([r, alpha, a, b])))
+        self.log_likelihood_ = float(-negative_ll(np.log([r, alpha, a, b]))[0])
         return self
 
     def _pieces(self, summary: "pd.DataFrame"):
@@ -154,7 +181,7 @@ class GammaGammaModel:
 
     def fit(self, summary: "pd.DataFrame") -> "GammaGammaModel":
         import numpy as np
-        from scipy.special import gammaln
+        from scipy.special import digamma, gammaln
 
         rows = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
         if len(rows) < 2:
@@ -162,13 +189,20 @@ class GammaGammaModel:
         x = rows["frequency"].to_numpy("float64")
         m = rows["monetary_value"].to_numpy("float64")
 
-        def negative_ll(log_params: "np.ndarray") -> float:
+        log_m, log_x = np.log(m), np.log(x)
+
+        def negative_ll(log_params: "np.ndarray") -> tuple[float, "np.ndarray"]:
             p, q, g = np.exp(log_params)
-            ll = (
-                gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(g)
-                + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(g + m * x)
-            )
-            return -(ll.sum()) + self.penalizer * float(np.sum(np.exp(log_params) ** 2))
+            px = p * x
+            log_gmx = np.log(g + m * x)
+            ll = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g) + (px - 1) * log_m + px * log_x - (px + q) * log_gmx
+            psi = digamma(px + q)
+            d_p = x * (psi - digamma(px) + log_m + log_x - log_gmx)
+            d_q = psi - digamma(q) + np.log(g) - log_gmx
+            d_g = q / g - (px + q) / (g + m * x)
+            params = np.array([p, q, g])
+            grad = -np.array([d_p.sum(), d_q.sum(), d_g.sum()]) * params
+            return -float(ll.sum()) + self.penalizer * float(np.sum(params**2)), grad + 2 * self.penalizer * params**2
 
         p, q, g = _fit(negative_ll, np.array([1.0, 1.0, 1.0]))
         self.params_ = {"p": float(p), "q": float(q), "v": float(g)}
