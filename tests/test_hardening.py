@@ -176,3 +176,42 @@ def test_xlsx_refuses_more_rows_than_a_sheet_holds(monkeypatch):
     with pytest.raises(OutputError, match="3 rows do not fit an Excel sheet"):
         writers.xlsx_bytes({"data": pd.DataFrame({"a": [1, 2, 3]})})
     assert writers.xlsx_bytes({"data": pd.DataFrame({"a": [1, 2]})})[:2] == b"PK"
+
+
+# --- 11. bounded options ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["funnel", "--repeat", "1000000"], "1000000 is not in the range"),
+        (["churn", "--horizon", "99999999999d"], "must be between 1 day and 3,650 days"),
+        (["churn", "--threshold", "4000d"], "must be between 1 day and 3,650 days"),
+        (["funnel", "--steps", "a,b", "--window", "99999w"], "longer than 3,650 days"),
+        (["funnel", "--steps", ",".join(f"s{i}" for i in range(21))], "21 steps: a funnel takes at most 20"),
+        (["funnel", "--steps", ",".join(f"s{i}" for i in range(9)), "--order", "unordered"], "9 steps: an unordered funnel takes at most 8"),
+        (["segment", "--bins", "1000"], "1000 is not in the range"),
+    ],
+)
+def test_unbounded_options_are_refused_before_reading(args, said, tmp_path):
+    result = run(args[0], tmp_path / "missing.csv", *args[1:])
+    assert result.exit_code == 2 and said in result.stderr, result.stderr
+
+
+def test_config_values_are_bounded_too(write, tmp_path):
+    config = write("userops.toml", "[segment]\nbins = 1000\n[churn]\nhorizon = 999999\n")
+    assert "--bins must be between 2 and 10" in run("segment", tmp_path / "missing.csv", "--config", config).stderr
+    assert "--horizon 999999 must be between" in run("churn", tmp_path / "missing.csv", "--config", config).stderr
+
+
+def test_a_breakdown_by_a_near_unique_property_pools_small_groups(write):
+    lines = ["user_id,event,timestamp,channel"]
+    for u in range(120):
+        channel = "web" if u < 10 else f"c{u:03d}"  # 'web' has 10 users, 110 channels have one each
+        lines += [f"u{u},a,2025-01-01 10:00,{channel}", f"u{u},b,2025-01-01 10:05,{channel}"]
+    result = run("funnel", write("e.csv", "\n".join(lines) + "\n"), "--steps", "a,b", "--by", "channel", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    groups = {r["channel"]: int(r["users"]) for r in rows if r["step"] == "1"}
+    assert len(groups) == 51 and groups["web"] == 10 and groups["(other)"] == 61  # 110 singles: the first 49 by name kept
+    assert "61 groups beyond the 50 with the most users are pooled into (other)" in result.stderr

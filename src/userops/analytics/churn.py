@@ -82,12 +82,22 @@ def parse_days(text: str | int | None, flag: str) -> int | None:
     """``90d``, ``13w``, ``90`` (days) -> whole days."""
     import re
 
-    if text is None or isinstance(text, int):
-        return text
-    match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", str(text).lower())
-    if not match or int(match.group(1)) <= 0:
+    from userops.analytics.periods import LONGEST_SPAN_DAYS
+
+    if text is None:
+        return None
+    if isinstance(text, bool):
         raise UsageError(f"{flag} {text!r} is not a number of days or weeks", hint="use e.g. 90d or 13w")
-    return int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+    if isinstance(text, int):
+        days = text
+    else:
+        match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", str(text).lower())
+        if not match:
+            raise UsageError(f"{flag} {text!r} is not a number of days or weeks", hint="use e.g. 90d or 13w")
+        days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+    if not 0 < days <= LONGEST_SPAN_DAYS:
+        raise UsageError(f"{flag} {text!r} must be between 1 day and {LONGEST_SPAN_DAYS:,} days (ten years)")
+    return days
 
 
 def churn_threshold(loaded: "LoadedOrders", window: "Window", days: int | None = None) -> Threshold:

@@ -52,6 +52,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from userops.scan import Window
 
 ORDERS = ("ordered", "strict", "unordered")
+#: Steps a funnel takes at most: the scan joins once per step, and an unordered funnel looks
+#: for every step from every step event (20 unordered steps on 5M events took 8.8 GB).
+MAX_STEPS = 20
+MAX_UNORDERED_STEPS = 8
+#: Steps and exclusions together: each is a bit of one integer per event in the scan.
+MAX_EVENT_SETS = 30
+#: --by groups shown; the rest are pooled into "(other)" (PostHog shows 25 and "Other").
+MAX_GROUPS = 50
+OTHER_LABEL = "(other)"
 NONE_LABEL = "(none)"
 STEP_COLUMNS = [
     "step", "event", "users", "conversion_from_previous", "conversion_from_start", "dropped",
@@ -73,6 +82,14 @@ class FunnelSpec:
         """Checked on construction, so the command line refuses a bad spec before reading data."""
         if self.order not in ORDERS:
             raise UsageError(f"--order must be one of {', '.join(ORDERS)} (got {self.order!r})")
+        most = MAX_UNORDERED_STEPS if self.order == "unordered" else MAX_STEPS
+        if len(self.steps) > most:
+            raise UsageError(
+                f"{len(self.steps)} steps: {'an unordered' if self.order == 'unordered' else 'a'} funnel takes at most {most}",
+                hint="split it into shorter funnels" + (" or use --order ordered" if self.order == "unordered" else ""),
+            )
+        if len(self.steps) + len(self.exclusions) > MAX_EVENT_SETS:
+            raise UsageError(f"{len(self.steps)} steps and {len(self.exclusions)} exclusions: at most {MAX_EVENT_SETS} together")
         if self.order != "unordered":
             return
         partial = [names for names, first, last in self.exclusions if (first, last) != (1, len(self.steps))]
@@ -134,12 +151,17 @@ def parse_exclusions(items: list[str] | str | None, n_steps: int) -> tuple[tuple
 
 def parse_window(text: str | int) -> int:
     """``14d``, ``36h``, ``90m``, ``2w``, ``3600s`` or a number of seconds -> seconds."""
+    from userops.analytics.periods import LONGEST_SPAN_DAYS
+
     if isinstance(text, int):
-        return text
+        text = f"{text}s"
     match = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", str(text).lower())
     if not match or int(match.group(1)) <= 0:
         raise UsageError(f"--window {text!r} is not a duration", hint="use e.g. 30m, 12h, 14d, 2w")
-    return int(match.group(1)) * _UNITS[match.group(2) or "s"]
+    seconds = int(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds > LONGEST_SPAN_DAYS * 86400:
+        raise UsageError(f"--window {text!r} is longer than {LONGEST_SPAN_DAYS:,} days (ten years)")
+    return seconds
 
 
 def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
@@ -311,8 +333,10 @@ def funnel_table(
     if by is None and trend is None:
         return step_table(users, spec)
     key = "group" if by is not None else "period"
+    pooled = 0
     if by is not None:
         users = users.assign(group=users["group"].astype(object).where(users["group"].notna(), NONE_LABEL))
+        users, pooled = pool_small_groups(users)
     frames = []
     for value, part in users.groupby(key, sort=True):
         table = step_table(part, spec)
@@ -326,7 +350,21 @@ def funnel_table(
         if trend is not None:
             empty.insert(1, "complete", pd.Series([], dtype=bool))
         return empty
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    table.attrs["pooled_groups"] = pooled
+    return table
+
+
+def pool_small_groups(users: "pd.DataFrame", limit: int = MAX_GROUPS) -> tuple["pd.DataFrame", int]:
+    """Keep the ``limit`` groups with the most users (ties by name); pool the rest into
+    ``(other)``: a breakdown by a near-unique property (``--by user_id``) is one funnel per
+    value, thousands of tables nobody reads. Returns the users and how many groups were pooled."""
+    counts = users["group"].value_counts()
+    if len(counts) <= limit:
+        return users, 0
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    kept = {group for group, _ in ranked[:limit]}
+    return users.assign(group=users["group"].where(users["group"].isin(kept), OTHER_LABEL)), len(counts) - limit
 
 
 def trend_period_complete(start: "dt.date", period: str, window_s: int, window: "Window") -> bool:

@@ -6,6 +6,10 @@ import datetime as dt
 
 PERIODS = ("day", "week", "month", "quarter", "year")
 
+#: The longest horizon, threshold or conversion window an option takes: ten years. Longer
+#: spans mean nothing for a shop's customers and make the engine enumerate days without end.
+LONGEST_SPAN_DAYS = 3650
+
 #: Approximate length in days, for "within the last period" rules (lifecycle "new").
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
 

@@ -57,7 +57,10 @@ class RunContext:
             value = self.config.option(name)
         return default if value is None else value
 
-    def choose(self, name: str, value: Any, default: Any, choices: tuple[str, ...] | None = None, *, whole: bool = False) -> Any:
+    def choose(
+        self, name: str, value: Any, default: Any, choices: tuple[str, ...] | None = None, *, whole: bool = False,
+        bounds: tuple[int, int] | None = None,
+    ) -> Any:
         """A command's own option: ``value`` if given on the command line, else config, else default.
         ``whole``: the value must be a whole number (the command line checks its own; this
         catches a config file's ``bins = "x"``)."""
@@ -67,6 +70,8 @@ class RunContext:
             raise UsageError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)} (got {value!r})")
         if whole and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise UsageError(f"--{name.replace('_', '-')} must be a whole number (got {value!r})", hint="check userops.toml")
+        if bounds is not None and value is not None and not bounds[0] <= value <= bounds[1]:
+            raise UsageError(f"--{name.replace('_', '-')} must be between {bounds[0]} and {bounds[1]} (got {value!r})", hint="check userops.toml")
         return value
 
     @property

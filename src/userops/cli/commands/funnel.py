@@ -23,7 +23,7 @@ def funnel(
     users: Annotated[bool, typer.Option("--users", help="One row per user: the furthest step reached (the retargeting list).")] = False,
     dropped_at: Annotated[Optional[str], typer.Option("--dropped-at", help="With --users: only users whose furthest step is this one.")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", help="EVENT[:FROM-TO]: drop attempts with this event between steps FROM and TO (default first to last); repeatable.")] = None,
-    repeat: Annotated[Optional[int], typer.Option("--repeat", min=2, help="On orders: first order -> second -> ... -> this many (no event data needed).")] = None,
+    repeat: Annotated[Optional[int], typer.Option("--repeat", min=2, max=50, help="On orders: first order -> second -> ... -> this many (no event data needed).")] = None,
     *,
     run: RunContext,
 ) -> None:
@@ -65,6 +65,8 @@ def funnel(
             table = fun.users_table(fun.funnel_users(loaded, frame_window, spec, session=session), spec, dropped_at=dropped_at)
         else:
             table = fun.funnel_table(loaded, frame_window, spec, by=by, trend=trend, session=session)
+    if table.attrs.get("pooled_groups"):
+        run.note(f"--by {by}: {table.attrs['pooled_groups']:,} groups beyond the {fun.MAX_GROUPS} with the most users are pooled into {fun.OTHER_LABEL}")
     dates_only = fun.dates_only_note(loaded)
     if dates_only:
         run.note(dates_only)

@@ -15,7 +15,7 @@ from userops.cli.options import Inputs
 def segment(
     inputs: Inputs,
     scheme: Annotated[Optional[str], typer.Option("--scheme", help="rfm10 (R×F grid), cn8 (8 classes, high/low R F M) or kmeans.", show_default="rfm10")] = None,
-    bins: Annotated[Optional[int], typer.Option("--bins", help="Number of R/F/M scores (quantile bins).", show_default="5")] = None,
+    bins: Annotated[Optional[int], typer.Option("--bins", min=2, max=10, help="Number of R/F/M scores (quantile bins), 2 to 10.", show_default="5")] = None,
     monetary: Annotated[Optional[str], typer.Option("--monetary", help="total revenue or mean order value.", show_default="total")] = None,
     r_cuts: Annotated[Optional[str], typer.Option("--r-cuts", help="Explicit recency cut points in days, e.g. 30,60,120,240.")] = None,
     f_cuts: Annotated[Optional[str], typer.Option("--f-cuts", help="Explicit frequency cut points, e.g. 1,2,3,5.")] = None,
@@ -45,13 +45,13 @@ def segment(
     period = run.choose("period", period, "month", PERIODS)
     # every option is checked before the (possibly long) read of the data
     options = dict(
-        scheme=run.choose("scheme", scheme, "rfm10", SCHEMES), bins=run.choose("bins", bins, 5, whole=True),
+        scheme=run.choose("scheme", scheme, "rfm10", SCHEMES), bins=run.choose("bins", bins, 5, whole=True, bounds=(2, 10)),
         monetary=run.choose("monetary", monetary, "total", ("total", "mean")),
         r_cuts=parse_cuts(run.choose("r_cuts", r_cuts, None), "--r-cuts"),
         f_cuts=parse_cuts(run.choose("f_cuts", f_cuts, None), "--f-cuts"),
         m_cuts=parse_cuts(run.choose("m_cuts", m_cuts, None), "--m-cuts"),
         split=run.choose("split", split, "mean", ("mean", "median")), lang=run.choose("lang", lang, "zh", ("zh", "en")),
-        k=run.choose("k", k, None, whole=True), period=period, actions=actions(run.config.playbook),
+        k=run.choose("k", k, None, whole=True, bounds=(2, 20)), period=period, actions=actions(run.config.playbook),
     )
     wanted = [s.strip() for s in filter_.split(",") if s.strip()] if filter_ else []
     scheme_names = segment_order(options["scheme"], options["lang"])  # kmeans names its clusters later
