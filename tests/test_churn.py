@@ -231,8 +231,11 @@ def test_library_call_uses_the_shipped_playbook(examples_dir):
 def test_discount_is_checked_before_reading_the_data(write, tmp_path, monkeypatch):
     path = write("o.csv", "customer_id,order_date,amount\n,2024-01-01,5\nc1,2024-01-02,5\n")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "userops.toml").write_text('[churn]\ndiscount = "x"\n', encoding="utf-8")
-    for args in ([], ["--discount", "2"]):
+    (tmp_path / "userops.toml").write_text('[churn]\ndiscount = 2\n', encoding="utf-8")
+    for args in ([], ["--discount", "3"]):
         result = CliRunner().invoke(app, ["churn", path, *args])
         assert result.exit_code == 2 and "--discount is a monthly rate between 0 and 1" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1  # the data was not read (no "dropped 1 row")
+    (tmp_path / "userops.toml").write_text('[churn]\ndiscount = "x"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["churn", path])
+    assert result.exit_code == 2 and "discount = 'x' in the config must be a number" in result.stderr

@@ -215,3 +215,35 @@ def test_a_breakdown_by_a_near_unique_property_pools_small_groups(write):
     groups = {r["channel"]: int(r["users"]) for r in rows if r["step"] == "1"}
     assert len(groups) == 51 and groups["web"] == 10 and groups["(other)"] == 61  # 110 singles: the first 49 by name kept
     assert "61 groups beyond the 50 with the most users are pooled into (other)" in result.stderr
+
+
+# --- 8. config values have their option's type ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "toml, said",
+    [
+        ('strict = "false"\n', "strict = 'false' in the config must be true or false"),
+        ("stirct = true\n", "unknown option 'stirct' in the config"),
+        ("[segment]\nbins = 2.5\n", "bins = 2.5 in the config must be a whole number"),
+        ("[churn]\ndiscount = true\n", "discount = True in the config must be a number"),
+        ('[segment]\nkeep = ["email", 3]\n', "keep = ['email', 3] in the config must be text"),
+    ],
+)
+def test_config_values_are_type_checked(toml, said, write, tmp_path):
+    config = write("userops.toml", toml)
+    command = "churn" if "churn" in toml else "segment"
+    result = run(command, write("o.csv", ORDERS), "--config", config)
+    assert result.exit_code == 2 and said in result.stderr and result.stdout == "", result.stderr
+
+
+def test_config_that_fits_is_taken(write):
+    config = write("userops.toml", 'as_of = 2024-01-03\nexcel = false\n[segment]\nbins = 5\nkeep = ["customer_id"]\n[churn]\nhorizon = 30\n')
+    assert run("segment", write("o.csv", ORDERS), "--config", config, "--format", "csv").exit_code == 0
+
+
+def test_keeping_a_column_named_like_an_output_column(write):
+    result = run("segment", write("o.csv", "customer_id,order_date,amount,segment\nA1,2024-01-02,10,vip\n"), "--keep", "customer_id,segment", "--format", "csv")
+    assert result.exit_code == 0, result.stderr  # was an internal error (duplicate column label)
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert (row["customer_id (input)"], row["segment (input)"]) == ("A1", "vip")

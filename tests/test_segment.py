@@ -363,7 +363,7 @@ def test_as_of_before_every_purchase_gives_empty_tables(examples_dir):
 def test_config_option_errors_come_before_reading_the_data(write, tmp_path, monkeypatch):
     path = write("o.csv", "customer_id,order_date,amount\n,2024-01-01,5\nc1,2024-01-02,5\n")
     monkeypatch.chdir(tmp_path)
-    for text, message in (('[segment]\nbins = "x"\n', "--bins must be a whole number (got 'x')"), ('[segment]\nscheme = "nope"\n', "--scheme must be one of")):
+    for text, message in (('[segment]\nbins = "x"\n', "bins = 'x' in the config must be a whole number"), ('[segment]\nscheme = "nope"\n', "--scheme must be one of")):
         (tmp_path / "userops.toml").write_text(text, encoding="utf-8")
         result = run("segment", path)
         assert result.exit_code == 2 and message in result.stderr

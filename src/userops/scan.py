@@ -1095,10 +1095,12 @@ class Engine:
         """Per customer, the latest non-blank value of each --keep column in the window."""
         scope = self._line_scope(window)
         picks = ", ".join(
-            f"arg_max({q(keep_column(c))}, order_ts) FILTER (WHERE {q(keep_column(c))} IS NOT NULL AND {q(keep_column(c))} <> '') AS {q(c)}"
+            f"arg_max({q(keep_column(c))}, order_ts) FILTER (WHERE {q(keep_column(c))} IS NOT NULL AND {q(keep_column(c))} <> '') AS {q(f'kept:{c}')}"
             for c in columns
         )
-        return self.frame(f"SELECT customer_id, {picks} FROM ({scope}) GROUP BY customer_id ORDER BY customer_id")
+        frame = self.frame(f"SELECT customer_id, {picks} FROM ({scope}) GROUP BY customer_id ORDER BY customer_id")
+        frame.columns = ["customer_id", *columns]  # a kept column may itself be called customer_id
+        return frame
 
     def lifecycle_counts(self, window: Window, *, period: str = "month") -> "pd.DataFrame":
         """Per period: customers new (first purchase ever), returning (active this and the

@@ -153,8 +153,18 @@ def segment_customers(
     notes = list(result.notes) + [f"lifecycle: churned after {threshold} days without a purchase"]
     table = result.customers
     if attributes is not None:
-        table = table.merge(attributes, on="customer_id", how="left", sort=False)
+        table = with_kept_columns(table, attributes)
     return rfm.SegmentResult(table, result.summary, result.cuts, notes)
+
+
+def with_kept_columns(table: "pd.DataFrame", attributes: "pd.DataFrame") -> "pd.DataFrame":
+    """The customer list with the ``--keep`` columns (``attributes``: customer_id first, then
+    the kept columns) on the right; a kept column named like one of the list's own
+    (``customer_id``, ``segment``) is called ``<name> (input)``."""
+    kept = attributes.iloc[:, 1:]
+    kept.columns = [f"{c} (input)" if c in table.columns else c for c in kept.columns]
+    kept.insert(0, "customer_id", attributes.iloc[:, 0].to_numpy())
+    return table.merge(kept, on="customer_id", how="left", sort=False)
 
 
 def lifecycle_table(loaded: "LoadedOrders", window: "Window", *, period: str = "month") -> "pd.DataFrame":

@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from userops import __version__
-from userops.cli.options import SHARED_NAMES, SHARED_OPTIONS
+from userops.cli.options import SHARED_NAMES, SHARED_OPTIONS, check_config_types, option_kinds
 from userops.errors import UseropsError
 
 
@@ -84,6 +84,12 @@ def _quiet_broken_pipe() -> None:
         pass
 
 
+#: Every command's options (filled as the commands register): the keys userops.toml may use.
+KNOWN_OPTIONS: dict[str, type] = {}
+#: Keys only the config has (no flag of that name).
+CONFIG_ONLY = {"week_start", "lang", "headers"}
+
+
 def command(name: str, *, help_panel: str | None = None) -> Callable:
     """Register ``func`` as a command with the shared options and the error boundary.
 
@@ -94,6 +100,8 @@ def command(name: str, *, help_panel: str | None = None) -> Callable:
     def decorate(func: Callable) -> Callable:
         sig = inspect.signature(func, eval_str=True)  # the modules use `from __future__ import annotations`
         own = [p for p in sig.parameters.values() if p.name != "run"]
+        kinds = option_kinds(own + SHARED_OPTIONS)
+        KNOWN_OPTIONS.update(kinds)
 
         @functools.wraps(func)
         def wrapper(**kwargs):
@@ -103,6 +111,8 @@ def command(name: str, *, help_panel: str | None = None) -> Callable:
                 from userops.cli.context import RunContext
 
                 run = RunContext.from_flags(name, flags)
+                # a top-level key may be another command's option; a key no command has is a typo
+                check_config_types(run.config.options, kinds, set(KNOWN_OPTIONS) | CONFIG_ONLY, file=run.config.path)
                 return func(run=run, **kwargs)
             except UseropsError as err:
                 if debug:

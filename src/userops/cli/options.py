@@ -66,3 +66,56 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
 ]
 
 SHARED_NAMES = [p.name for p in SHARED_OPTIONS]
+
+
+def option_kinds(params: list[inspect.Parameter]) -> dict[str, type]:
+    """Option name -> the Python type its value has (bool, int, float, str, list), from the
+    ``Annotated[Optional[T], typer.Option(...)]`` annotations of a command's parameters."""
+    import typing
+
+    kinds = {}
+    for param in params:
+        annotation = param.annotation
+        if typing.get_origin(annotation) is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        base = args[0] if typing.get_origin(annotation) is typing.Union and args else annotation
+        base = typing.get_origin(base) or base
+        if base in (bool, int, float, str, list):
+            kinds[param.name] = base
+    return kinds
+
+
+def check_config_types(options: dict, kinds: dict[str, type], known: set[str], *, file: str | None) -> None:
+    """Every ``userops.toml`` value has its option's type (``strict = "false"`` is not a
+    boolean: it would turn --strict on), and every key is some command's option."""
+    import datetime as dt
+
+    from userops.errors import UsageError
+
+    for key, value in options.items():
+        if key not in known:
+            raise UsageError(f"unknown option {key!r} in the config", file=file, hint="keys are option names, e.g. as_of, period, strict")
+        kind = kinds.get(key)
+        if kind is None:
+            continue
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:  # text options: a string, a list of strings (keep, exclude), a TOML date, or a
+            # whole number where a duration is text ("90d" or 90 days)
+            ok = (
+                isinstance(value, (str, dt.date))
+                or (isinstance(value, int) and not isinstance(value, bool))
+                or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            )
+        if not ok:
+            wanted = {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list of text"}[kind]
+            raise UsageError(f"{key} = {value!r} in the config must be {wanted}", file=file, hint=f'e.g. {key} = {_example(kind)}')
+
+
+def _example(kind: type) -> str:
+    return {bool: "true", int: "5", float: "0.01", str: '"week"', list: '["email"]'}[kind]

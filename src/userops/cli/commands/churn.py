@@ -88,6 +88,7 @@ def churn(
     if top is not None:
         table = table.head(top)
     if keep_columns:
-        attributes = loaded.engine.customer_attributes(window, keep_columns)
-        table = table.merge(attributes, on="customer_id", how="left", sort=False)
+        from userops.analytics.segment import with_kept_columns
+
+        table = with_kept_columns(table, loaded.engine.customer_attributes(window, keep_columns))
     run.emit(table, title="customers by value at risk", as_of=as_of, columns=columns)
