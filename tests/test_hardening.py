@@ -247,3 +247,17 @@ def test_keeping_a_column_named_like_an_output_column(write):
     assert result.exit_code == 0, result.stderr  # was an internal error (duplicate column label)
     (row,) = csv.DictReader(io.StringIO(result.stdout))
     assert (row["customer_id (input)"], row["segment (input)"]) == ("A1", "vip")
+
+
+# --- 9. escape sequences in data do not reach the terminal ----------------------------------
+
+
+def test_control_characters_are_not_sent_to_the_terminal(write):
+    path = write("esc.csv", 'customer_id,order_date,amount,note\n"A1\x1b]0;pwned\x07",2024-01-02,10,"\x1b[2Jcleared"\n')
+    table = run("segment", path, "--keep", "note", "--format", "table")
+    assert table.exit_code == 0, table.stderr
+    assert "\x1b" not in table.stdout and "\x07" not in table.stdout and "\ufffd]0;pwned" in table.stdout
+    error = run("segment", path.replace("esc.csv", "no\x1b[2Jsuch.csv"))  # a path is shown as given
+    assert error.exit_code == 66 and "\x1b" not in error.stderr and "no\ufffd[2Jsuch.csv" in error.stderr
+    machine = run("segment", path, "--keep", "note", "--format", "json")
+    assert "\\u001b[2Jcleared" in machine.stdout  # machine formats keep the data as it is

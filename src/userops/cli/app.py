@@ -71,7 +71,9 @@ def main_callback(
 
 
 def fail(message: str, code: int) -> "typer.Exit":
-    typer.echo(f"userops: error: {message}", err=True)
+    from userops.render.formats import printable
+
+    typer.echo(f"userops: error: {printable(message)}", err=True)
     return typer.Exit(code)
 
 

@@ -127,6 +127,9 @@ class RunContext:
         is dimmed, elsewhere (pipes, cron mail) the line is written as is, without loading rich."""
         if self.quiet:
             return
+        from userops.render.formats import printable
+
+        message = printable(message)
         if not sys.stderr.isatty():
             sys.stderr.write(f"userops: {message}\n")
             sys.stderr.flush()
@@ -142,7 +145,9 @@ class RunContext:
             from userops.errors import DataError
 
             raise DataError(f"{message} (--strict)", hint=hint)
-        sys.stderr.write(f"userops: warning: {message}{'; ' + hint if hint else ''}\n")
+        from userops.render.formats import printable
+
+        sys.stderr.write(printable(f"userops: warning: {message}{'; ' + hint if hint else ''}") + "\n")
         sys.stderr.flush()
 
     @contextlib.contextmanager

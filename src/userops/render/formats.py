@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import math
 
@@ -72,6 +74,17 @@ def date(value) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
+
+
+#: Control characters other than tab and newline: in data they could retitle, clear or
+#: rewrite a terminal (ESC sequences, CR, BEL, the C1 range).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(value: str) -> str:
+    """Text safe to show on a terminal: control characters become U+FFFD (machine formats
+    keep the data as it is; only what a terminal shows goes through this)."""
+    return _CONTROL.sub("\ufffd", value)
 
 
 def text(value) -> str:

@@ -95,16 +95,16 @@ def rich_table(
         table.add_column("value", justify="right")
         row = frame.iloc[0]
         for c in frame.columns:
-            table.add_row(Text(str(c)), Text(fmts[c](row[c])))
+            table.add_row(Text(formats.printable(str(c))), Text(formats.printable(fmts[c](row[c]))))
         return TerminalTable(table, [])
-    rows = [[fmts[c](v) for c, v in zip(frame.columns, row)] for row in frame.head(max_rows).itertuples(index=False, name=None)]
+    rows = [[formats.printable(fmts[c](v)) for c, v in zip(frame.columns, row)] for row in frame.head(max_rows).itertuples(index=False, name=None)]
     values = [max([cell_len(r[i]) for r in rows] + [1]) for i in range(len(frame.columns))]
     text_cap = lambda c, w: w if kinds[c] in NEVER_CUT else min(w, TEXT_MAX_WIDTH)  # noqa: E731
     natural = 1 + sum(3 + text_cap(c, max(cell_len(str(c)), v)) for c, v in zip(frame.columns, values))  # cells, padding, rules
     wrap = width is not None and natural > width
     columns = []  # (name, header, min width, add_column keywords)
     for i, c in enumerate(frame.columns):
-        name = str(c)
+        name = formats.printable(str(c))
         if kinds[c] in NEVER_CUT:
             header = wrap_header(name, max(values[i], 10)) if wrap else name
             least = max(values[i], _header_width(header))
