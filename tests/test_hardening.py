@@ -261,3 +261,16 @@ def test_control_characters_are_not_sent_to_the_terminal(write):
     assert error.exit_code == 66 and "\x1b" not in error.stderr and "no\ufffd[2Jsuch.csv" in error.stderr
     machine = run("segment", path, "--keep", "note", "--format", "json")
     assert "\\u001b[2Jcleared" in machine.stdout  # machine formats keep the data as it is
+
+
+# --- 10. phones and signed numbers are not formulas ------------------------------------------
+
+
+def test_phone_numbers_keep_their_plus_in_campaign_csvs():
+    import pandas as pd
+
+    from userops.io.writers import OutputSpec, to_bytes
+
+    frame = pd.DataFrame({"phone": ["+8613800138000", "-12.5", "+86-138-0013-8000", "+86 138", "=1+1", "-1+2", "+1e5"]})
+    lines = to_bytes(frame, OutputSpec("csv")).decode().splitlines()[1:]
+    assert lines == ['"+8613800138000"', '"-12.5"', "\"'+86-138-0013-8000\"", "\"'+86 138\"", "\"'=1+1\"", "\"'-1+2\"", "\"'+1e5\""]

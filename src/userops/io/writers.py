@@ -41,6 +41,10 @@ EXTENSIONS = {
 }
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_PATTERN = r"^[=+\-@\t\r]"
+#: A signed number or an international phone number (``-12.5``, ``+8613800138000``): it starts
+#: like a formula but a spreadsheet reads it as a number, so SMS and CRM lists keep it as is.
+#: ``+86-138-...`` or ``+86 138 ...`` stay guarded (Excel would compute or intersect them).
+SIGNED_NUMBER_PATTERN = r"^[+\-][0-9]+(\.[0-9]+)?$"
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,10 @@ def _guarded(col):
     """Text cells that would run as a formula in a spreadsheet, prefixed with ``'``."""
     import pyarrow.compute as pc
 
-    risky = pc.fill_null(pc.match_substring_regex(col, FORMULA_PATTERN), False)
+    risky = pc.and_(
+        pc.fill_null(pc.match_substring_regex(col, FORMULA_PATTERN), False),
+        pc.invert(pc.fill_null(pc.match_substring_regex(col, SIGNED_NUMBER_PATTERN), False)),
+    )
     if not pc.any(risky).as_py():  # rebuilding a text column is the slow part: only when needed
         return col
     return pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
