@@ -130,7 +130,7 @@ def test_engine_errors_blame_the_file_only_when_it_is_the_file():
 def test_a_broken_csv_still_blames_the_file(write):
     path = write("bad.csv", 'customer_id,order_date,amount\nA1,2024-01-02,"10.00\n')
     result = run("profile", path)
-    assert result.exit_code == 65 and "bad.csv" in result.stderr and "quoting" in result.stderr
+    assert result.exit_code == 65 and "bad.csv, line 2" in result.stderr and "quote" in result.stderr
 
 
 # --- 4. time zones ------------------------------------------------------------------------

@@ -154,6 +154,12 @@ def keep_column(name: str) -> str:
 CAREFUL_MAX_LINE_BYTES = 1 << 30
 
 
+def _refused_csv(message: str) -> bool:
+    """DuckDB's CSV scanner could not read a file (its sniffer, a row, the encoding)."""
+    first = message.strip().splitlines()[0].lower() if message.strip() else ""
+    return "csv error" in first or "sniffing file" in first or "unicode" in message.lower()
+
+
 def _needs_careful_csv(message: str) -> bool:
     """The fast CSV scanner refused what the single-threaded one reads."""
     return "parallel=false" in message or "Maximum line size" in message
@@ -198,6 +204,8 @@ class Engine:
         self._arrow_tables: dict[str, object] = {}  # name -> pyarrow Table behind a raw view
         self._csv_views: dict[str, tuple[str, list[str]]] = {}  # view -> (path, read_csv options)
         self._csv_careful = False  # CSV views use the single-threaded scanner
+        self._csv_sources: dict[str, "RawSource"] = {}
+        self.read_notes: list[str] = []  # how a file had to be read (encoding changed...), for stderr
         self.time_offsets: set[str] = set()  # UTC offsets seen in sampled timestamps (+0800, Z)
         self.has_order_id = False
         self.has_amount = False
@@ -227,8 +235,33 @@ class Engine:
                         self._create_csv_view(view, path, opts)
                     return run()
                 except self._duckdb.Error as again:
+                    exc = again
+            if self._csv_views and _refused_csv(str(exc)):
+                # what the scanner refuses, Python's csv module may read (mixed line endings,
+                # an encoding that changes after the sample), or say on which line it cannot
+                self._read_csv_views_in_python()
+                try:
+                    return run()
+                except self._duckdb.Error as again:
                     raise self._error(again, file) from again
             raise self._error(exc, file) from exc
+
+    def _read_csv_views_in_python(self) -> None:
+        from userops.io.readers import read_csv_strictly
+
+        finish = getattr(self.con, "complete", None)  # DuckDB >= 1.5 refuses a new registration
+        if finish is not None:  # while an earlier statement's result is unfetched
+            with contextlib.suppress(self._duckdb.Error):
+                finish()
+        for view in list(self._csv_views):
+            source = self._csv_sources[view]
+            table, note = read_csv_strictly(source)
+            if note:
+                self.read_notes.append(note)
+            del self._csv_views[view]
+            self._arrow_tables[f"{view}_arrow"] = table
+            self.con.register(f"{view}_arrow", table)
+            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {view}_arrow")
 
     def _error(self, exc: Exception, file: str | None) -> UseropsError:
         """A DuckDB failure as a user-facing error: problems reading the data blame the file
@@ -293,6 +326,7 @@ class Engine:
                 f"compression = {parse.sql_str('gzip' if source.csv_compression == 'gzip' else 'none')}",
             ]
             self._csv_views[view] = (source.csv_path, opts)
+            self._csv_sources[view] = source
             # a line break inside a quoted cell seen in the sample: the careful scanner at once
             # (the fast one would fail on it, after a pass over the file)
             self._csv_careful = self._csv_careful or source.quoted_newlines
@@ -305,6 +339,8 @@ class Engine:
         return view, {r[0]: r[1] for r in rows}
 
     def _create_csv_view(self, view: str, path: str, opts: list[str]) -> None:
+        if view not in self._csv_views:  # read by Python's csv module instead (see _guarded)
+            return
         # DuckDB's parallel scanner refuses null_padding (kept for short rows) together with
         # quoted line breaks, and lines over 2 MB; valid CSV has both (Shopify notes, Taobao
         # 买家留言, pasted HTML), so those files are read by the single-threaded scanner
@@ -1016,10 +1052,18 @@ class Engine:
 
         A second pass over the raw rows, used only to explain a ``--strict`` failure.
         """
-        column = {REASON_BAD_TIME: spec.time, REASON_TIME_RANGE: spec.time, REASON_BAD_AMOUNT: spec.amount or spec.unit_price}.get(reason, spec.user)
+        money = spec.amount or spec.unit_price
+        column = {REASON_BAD_TIME: spec.time, REASON_TIME_RANGE: spec.time, REASON_BAD_AMOUNT: money, REASON_NO_AMOUNT: money}.get(reason, spec.user)
         parsed = self._parsed_select(spec, file=file, trace=column)
+        if reason in CODE:
+            sql = f"SELECT __rn, __raw FROM ({parsed}) WHERE reason = {CODE[reason]} ORDER BY __rn LIMIT 1"
+        else:  # an order-level reason (no amount): the first line of the first such order
+            sql = (
+                f"SELECT p.__rn, p.__raw FROM ({parsed}) p JOIN orders o ON o.customer_id = p.customer_id "
+                f"AND o.order_id IS NOT DISTINCT FROM p.order_id WHERE o.reason = {parse.sql_str(reason)} ORDER BY p.__rn LIMIT 1"
+            )
         with self._file_order():  # row_number() follows the file
-            row = self._sql(f"SELECT __rn, __raw FROM ({parsed}) WHERE reason = {CODE[reason]} ORDER BY __rn LIMIT 1", file=file).fetchone()
+            row = self._sql(sql, file=file).fetchone()
         if row is None:
             return None
         return int(row[0]) + 1, column, None if row[1] is None else str(row[1])

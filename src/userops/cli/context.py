@@ -43,6 +43,7 @@ class RunContext:
     config: Config
     inputs: list[str] = field(default_factory=list)
     _console: "Console | None" = None
+    _loaded: list = field(default_factory=list)  # what was loaded: read notes that come late
 
     @classmethod
     def from_flags(cls, command: str, flags: dict[str, Any]) -> "RunContext":
@@ -193,6 +194,7 @@ class RunContext:
             loaded = load_orders(list(inputs), options, line_detail=line_detail, order_detail=order_detail)
         for line in loaded.notes:
             self.note(line)
+        self._loaded.append(loaded)
         return loaded
 
     def load_events(
@@ -207,6 +209,7 @@ class RunContext:
             loaded = load_events(list(inputs), options, properties=properties, activity=activity, grain=grain, sessions=sessions)
         for line in loaded.notes:
             self.note(line)
+        self._loaded.append(loaded)
         return loaded
 
     def window(self, loaded: "LoadedOrders | LoadedEvents", *, end_bounds_starts: bool = False) -> "Window":
@@ -254,6 +257,10 @@ class RunContext:
         whose name does not say it (``"percent"``: % on the terminal and in XLSX; the values stay 0-1)."""
         from userops.io import writers
 
+        for loaded in self._loaded:  # a file the engine had to re-read after the load (rare)
+            for line in loaded.engine.read_notes:
+                if line not in loaded.notes:
+                    self.note(line)
         if columns:
             wanted = [c.strip() for c in columns.split(",") if c.strip()]
             unknown = [c for c in wanted if c not in frame.columns]

@@ -257,7 +257,7 @@ def load_events(
         raise DataError(f"{_count(n, 'event row')} {reason} (--strict)", file=file, hint="fix the rows or run without --strict to drop them")
     return LoadedEvents(
         engine, [s.info for s in sources], mappings, DropReport(n_read, dropped, {}), first_ts, last_ts, n_ok, tuple(properties), sessions,
-        notes=time_notes(engine.time_offsets, options.tz),
+        notes=tuple(n for src in sources for n in src.notes) + tuple(engine.read_notes) + time_notes(engine.time_offsets, options.tz),
     )
 
 
@@ -420,7 +420,7 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
         raise DataError(f"no usable purchases ({summary})", file=files[0] if len(files) == 1 else None, hint="check the column mapping with 'userops inspect'")
     return LoadedOrders(
         engine, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders,
-        notes=time_notes(engine.time_offsets, options.tz) + notes,
+        notes=tuple(n for src in sources for n in src.notes) + tuple(engine.read_notes) + time_notes(engine.time_offsets, options.tz) + notes,
     )
 
 

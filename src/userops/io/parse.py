@@ -148,7 +148,9 @@ def money_expr(col: str, dtype: str, decimal: str = ".") -> str:
     slow = f"CASE WHEN NOT regexp_matches({separators(col)}, {sql_str(other)}) THEN TRY_CAST({signed} AS DOUBLE) END"
     if decimal == ",":
         return slow
-    return f"COALESCE(TRY_CAST({col} AS DOUBLE), {slow})"
+    # NaN and Infinity cast to doubles but are no amounts: NULL, so they count as unparseable
+    fast = f"CASE WHEN isfinite(TRY_CAST({col} AS DOUBLE)) THEN TRY_CAST({col} AS DOUBLE) END"
+    return f"COALESCE({fast}, {slow})"
 
 
 def timestamp_candidates(col: str, tz: str | None) -> dict[str, str]:

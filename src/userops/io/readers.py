@@ -60,6 +60,7 @@ class RawSource:
     table: "pa.Table | None" = None
     paths: tuple[str, ...] = field(default_factory=tuple)  # real files behind it (for output==input checks)
     quoted_newlines: bool = False  # the CSV sample has a line break inside a quoted cell
+    notes: tuple[str, ...] = ()  # what is odd about the file, for stderr
 
 
 def open_source(path: str, *, encoding: str | None = None, stdin: BinaryIO | None = None) -> RawSource:
@@ -75,6 +76,15 @@ def open_source(path: str, *, encoding: str | None = None, stdin: BinaryIO | Non
         raise InputError("is a directory, not a file", file=path)
     if not os.access(path, os.R_OK):
         raise InputError("cannot read the file (permission denied)", file=path)
+    if not os.path.isfile(path):
+        # a pipe or device (/dev/stdin, <(zcat x.gz), a FIFO) can be read once: read it whole,
+        # as stdin is, rather than sniff its first bytes away
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise InputError(f"cannot read the file ({exc.strerror})", file=path) from exc
+        return _from_bytes(data, path, fmt=None, compression=_magic_compression(data), encoding=encoding)
 
     base, ext = os.path.splitext(path.lower())
     compression = COMPRESSIONS.get(ext)
@@ -98,7 +108,8 @@ def open_source(path: str, *, encoding: str | None = None, stdin: BinaryIO | Non
             headers = _headers(text, delimiter, path)
             info = ReadInfo(path, "csv", compression, "utf-8-sig" if sample.startswith(codecs.BOM_UTF8) else "utf-8", delimiter, headers)
             return RawSource(
-                info, csv_path=path, csv_compression=compression, paths=(path,), quoted_newlines=has_quoted_newline(text, delimiter)
+                info, csv_path=path, csv_compression=compression, paths=(path,), quoted_newlines=has_quoted_newline(text, delimiter),
+                notes=_trailing_nul_note(path) if compression is None else (),
             )
 
     try:
@@ -156,6 +167,22 @@ def sniff_delimiter(text: str) -> str:
         if score > best_score:
             best, best_score = delim, score
     return best
+
+
+def _trailing_nul_note(path: str) -> tuple[str, ...]:
+    """A note when the file ends in NUL bytes (a disk-full or crashed export, a padded file):
+    the rows before them are read, the NULs are no data and should not pass unsaid."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.path.getsize(path) - 65536))
+            tail = fh.read()
+    except OSError:
+        return ()
+    if b"\x00" not in tail:
+        return ()
+    run = len(tail) - len(tail.rstrip(b"\x00"))
+    size = f"at least {run:,}" if run == len(tail) < os.path.getsize(path) else f"{run:,}"
+    return (f"{path} ends in {size} NUL bytes after its rows (an export cut short or padded?): they are not data",)
 
 
 def has_quoted_newline(text: str, delimiter: str) -> bool:
@@ -289,6 +316,58 @@ def _read_csv_text(text: str, delimiter: str, headers: tuple[str, ...], name: st
         return pacsv.read_csv(io.BytesIO(text.encode("utf-8")), read_options=read, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         raise DataError(f"cannot parse the CSV ({_first_line(exc)})", file=name, hint="check the delimiter and quoting") from exc
+
+
+def read_csv_strictly(source: RawSource) -> tuple["pa.Table", str | None]:
+    """The careful reader, for a CSV file the engine's scanner refuses (mixed CRLF and LF line
+    endings, a quote left open, an encoding that changes after the sample): Python's csv
+    module in strict mode over the whole file, its encoding re-checked on all of it. Returns
+    the table (text columns named by the headers) and a note when the encoding changed. A row
+    it cannot read is a DataError naming the line."""
+    import pyarrow as pa
+
+    info = source.info
+    opener = gzip.open if source.csv_compression == "gzip" else open
+    try:
+        with opener(source.csv_path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read the file ({exc})", file=info.name) from exc
+    note = None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise DataError("the text is not UTF-8", file=info.name, row=line, hint="set --encoding (e.g. gb18030, latin-1)") from exc
+        note = f"{info.name} is not UTF-8 from line {line:,} on: read as GB18030 (set --encoding if that is wrong)"
+    width = len(info.headers)
+    columns: list[list[str | None]] = [[] for _ in range(width)]
+    limit = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)  # a pasted HTML description is one field of megabytes
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=info.delimiter or ",", strict=True)
+        next(reader, None)  # the header
+        for row in reader:
+            if not row:
+                continue
+            if len(row) > width:
+                raise DataError(
+                    f"the row has {len(row)} fields, the header {width}", file=info.name, row=reader.line_num,
+                    hint="check the delimiter and quoting on that line",
+                )
+            for i in range(width):
+                columns[i].append(row[i] if i < len(row) else None)
+    except csv.Error as exc:
+        raise DataError(
+            f"cannot read the CSV ({exc}; a quoted cell is left open?)", file=info.name, row=reader.line_num,
+            hint="close the quote on that line, or export the data again",
+        ) from exc
+    finally:
+        csv.field_size_limit(limit)
+    return pa.table({h: pa.array(col, type=pa.string()) for h, col in zip(info.headers, columns)}), note
 
 
 def _read_parquet(data: bytes, name: str) -> "pa.Table":
