@@ -47,7 +47,7 @@ def generate(rows: int, kind: str = "orders") -> str:
     from pyarrow import csv as pacsv
 
     from userops.demo import generate_events, generate_orders
-    from userops.io.writers import csv_write_options
+    from userops.io.writers import csv_header, csv_write_options
 
     path = os.path.join(DATA, f"{kind}_{rows}.csv")
     if os.path.exists(path):
@@ -66,7 +66,9 @@ def generate(rows: int, kind: str = "orders") -> str:
             else:
                 table = generate_events(n, seed=2000 + chunk, first_user=done, first_session=next_id, id_width=width)
             next_id += int(table.num_rows)
-            pacsv.write_csv(table, fh, csv_write_options(quoting_style="none", include_header=chunk == 0))
+            if chunk == 0:
+                fh.write(csv_header(table.column_names))
+            pacsv.write_csv(table, fh, csv_write_options(quoting_style="none", include_header=False))
             done += n
             chunk += 1
     os.replace(tmp, path)

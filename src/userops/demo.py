@@ -198,10 +198,12 @@ def write_csv(table: "pa.Table", path: str) -> None:
     """Plain CSV (generated values never need quoting), written atomically."""
     from pyarrow import csv as pacsv
 
-    from userops.io.writers import csv_write_options
+    from userops.io.writers import csv_header, csv_write_options
 
     tmp = path + ".tmp"
-    pacsv.write_csv(table, tmp, csv_write_options(quoting_style="none"))
+    with open(tmp, "wb") as fh:
+        fh.write(csv_header(table.column_names))
+        pacsv.write_csv(table, fh, csv_write_options(quoting_style="none", include_header=False))
     os.replace(tmp, path)
 
 

@@ -134,8 +134,10 @@ def customer_profile(
 
 def period_activity(periods: "pd.DataFrame", *, as_of: dt.date, period: str) -> "pd.DataFrame":
     """Per period: new and active customers, orders, revenue, AOV and whether it is complete."""
+    import pandas as pd
+
     df = periods.copy()
-    df["period"] = df["period"].dt.date
+    df["period"] = pd.to_datetime(df["period"]).dt.date  # a DATE (DuckDB < 1.2) or a TIMESTAMP
     for col in ("new_customers", "active_customers", "orders"):
         df[col] = df[col].astype("int64")
     revenue = df["revenue"].astype("float64")

@@ -176,8 +176,10 @@ def lifecycle_table(loaded: "LoadedOrders", window: "Window", *, period: str = "
 
 def lifecycle_frame(counts: "pd.DataFrame", *, as_of: dt.date, period: str) -> "pd.DataFrame":
     """Add ``active`` (= new + returning + resurrected) and ``complete`` to the counts."""
+    import pandas as pd
+
     df = counts.copy()
-    df["period"] = df["period"].dt.date
+    df["period"] = pd.to_datetime(df["period"]).dt.date  # a DATE (DuckDB < 1.2) or a TIMESTAMP
     for col in ("new", "returning", "resurrected", "dormant"):
         df[col] = df[col].astype("int64")
     df["active"] = df["new"] + df["returning"] + df["resurrected"]

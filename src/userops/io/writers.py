@@ -351,12 +351,24 @@ def _write_csv(frame: "pd.DataFrame", delimiter: str, spec: OutputSpec, fh: Bina
     table = text_table(frame, guard=not spec.raw)
     if spec.bom:
         fh.write(b"\xef\xbb\xbf")
-    plain_header = all(not any(ch in str(c) for ch in '",\t\r\n') for c in frame.columns)
-    options = csv_write_options(delimiter=delimiter, plain_header=plain_header)
+    # the header is written here, quoted only where needed (every pyarrow version quotes every
+    # header name, or needs >= 19 not to); the rows by pyarrow
+    fh.write(csv_header([str(c) for c in frame.columns], delimiter))
+    options = csv_write_options(delimiter=delimiter, include_header=False)
     if table.num_rows <= CSV_SLICE_ROWS:
         pacsv.write_csv(table, fh, options)
         return
-    _write_csv_sliced(table, options, csv_write_options(delimiter=delimiter, include_header=False), fh)
+    _write_csv_sliced(table, options, options, fh)
+
+
+def csv_header(names: list[str], delimiter: str = ",") -> bytes:
+    """The header line: names as they are, quoted only when they hold a delimiter, quote or
+    line break (as pyarrow quotes the cells)."""
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(names)
+    return buf.getvalue().encode("utf-8")
 
 
 def _write_csv_sliced(table: "pa.Table", first: "pacsv.WriteOptions", rest: "pacsv.WriteOptions", fh: BinaryIO) -> None:
@@ -383,17 +395,11 @@ def _write_csv_sliced(table: "pa.Table", first: "pacsv.WriteOptions", rest: "pac
             fh.write(pending.popleft().result())
 
 
-def csv_write_options(*, delimiter: str = ",", quoting_style: str = "needed", plain_header: bool = True, include_header: bool = True):
-    """pyarrow CSV options; the header is left unquoted when it can be (pyarrow >= 19)."""
+def csv_write_options(*, delimiter: str = ",", quoting_style: str = "needed", include_header: bool = True):
+    """pyarrow CSV options (userops writes its header itself: see :func:`csv_header`)."""
     from pyarrow import csv as pacsv
 
-    try:
-        return pacsv.WriteOptions(
-            include_header=include_header, delimiter=delimiter, quoting_style=quoting_style,
-            quoting_header="none" if plain_header else "needed",
-        )
-    except TypeError:  # older pyarrow: no quoting_header
-        return pacsv.WriteOptions(include_header=include_header, delimiter=delimiter, quoting_style=quoting_style)
+    return pacsv.WriteOptions(include_header=include_header, delimiter=delimiter, quoting_style=quoting_style)
 
 
 def _json_bytes(frame: "pd.DataFrame", fmt: str, spec: OutputSpec) -> bytes:
