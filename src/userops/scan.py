@@ -211,6 +211,7 @@ class Engine:
         self.has_amount = False
         self.has_category_lists = False
         self.has_refunds = False  # order amounts are net of a refunded-amount column
+        self.has_currency = False  # orders carry their currency
 
     def close(self) -> None:
         """Free the connection and every table in it (a command whose numbers are computed
@@ -553,16 +554,20 @@ class Engine:
             f"count(*) FILTER (WHERE reason = {code})::UINTEGER AS {q(DROP_COLUMNS[r])}" for r, code in CODE.items()
         )
         self.has_category_lists = bool(category_lists and self.has_order_id and all(s.category for s in specs))
+        # refunds and currencies only when an export has them: two columns less per order else
+        self.has_currency = any(s.currency for s in specs)
+        with_refunds = any(s.refunded for s in specs)
         categories = ", list(category) FILTER (WHERE reason IS NULL AND category IS NOT NULL) AS categories" if self.has_category_lists else ""
         if self.has_order_id:
             ok = "FILTER (WHERE reason IS NULL)"
             detail = f"sum(quantity) {ok} AS quantity, min(channel) {ok} AS channel" if order_detail else "NULL::DOUBLE AS quantity, NULL::VARCHAR AS channel"
             amount = f"max(amount) {ok}" if order_total else f"sum(amount) {ok}"
+            money_detail = (f", max(refunded) {ok} AS refunded" if with_refunds else "") + (f", min(currency) {ok} AS currency" if self.has_currency else "")
             # the refunded amount is an order-level figure (on the first line only, or repeated)
             orders = f"""
                 SELECT customer_id, order_id, min(order_ts) {ok} AS order_ts,
                        TRY_CAST({amount} AS DECIMAL(18, 4)) AS amount, count(*) {ok} AS lines,
-                       {detail}, NULL::VARCHAR AS category, max(refunded) {ok} AS refunded, min(currency) {ok} AS currency,
+                       {detail}, NULL::VARCHAR AS category{money_detail},
                        {dropped}{categories}
                 FROM ({self._parsed}) GROUP BY customer_id, order_id"""
         else:  # every row is an order
@@ -571,13 +576,13 @@ class Engine:
             )
             orders = f"""
                 SELECT customer_id, order_id, CASE WHEN reason IS NULL THEN order_ts END AS order_ts, amount,
-                       (reason IS NULL)::BIGINT AS lines, quantity, channel, category, refunded, currency, {per_row}
+                       (reason IS NULL)::BIGINT AS lines, quantity, channel, category{', refunded' if with_refunds else ''}{', currency' if self.has_currency else ''}, {per_row}
                 FROM ({self._parsed})"""
         include_refunds = all(s.include_refunds for s in specs)
         negative = "false" if include_refunds else "amount < 0"
         no_amount = "amount IS NULL" if self.has_amount else "false"
         excluded = q(DROP_COLUMNS[REASON_EXCLUDED_STATUS])
-        self.has_refunds = any(s.refunded for s in specs) and not include_refunds
+        self.has_refunds = with_refunds and not include_refunds
         # revenue is net of refunds where the export gives them (Shopify partially_refunded keeps
         # its full Total otherwise); --include-refunds keeps gross amounts, as it keeps refunds
         net = "TRY_CAST(amount - coalesce(refunded, 0) AS DECIMAL(18, 4))" if self.has_refunds else "amount"
@@ -1039,6 +1044,8 @@ class Engine:
 
     def currencies(self) -> list[tuple[str | None, int]]:
         """The currencies of the purchases (NULL: none given) and how many orders each, most first."""
+        if not self.has_currency:
+            return []
         return [
             (c, int(n))
             for c, n in self.con.execute(
