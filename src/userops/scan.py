@@ -225,7 +225,10 @@ class Engine:
     def _guarded(self, run, file: str | None):
         """Run a statement; when DuckDB's fast CSV scanner refuses a valid file (a line break
         inside a quoted cell, a cell of several MB), re-create the CSV views with the careful
-        settings and run it once more; map what still fails to the error a user can act on."""
+        settings and run it once more; when the scanner refuses a file still (mixed line
+        endings, an encoding that changes after the sample, a broken quote), read the CSV
+        files with Python's csv module (which names the line it cannot read) and run it again;
+        map what still fails to the error a user can act on."""
         try:
             return run()
         except self._duckdb.Error as exc:
@@ -250,8 +253,9 @@ class Engine:
     def _read_csv_views_in_python(self) -> None:
         from userops.io.readers import read_csv_strictly
 
-        finish = getattr(self.con, "complete", None)  # DuckDB >= 1.5 refuses a new registration
-        if finish is not None:  # while an earlier statement's result is unfetched
+        # newer DuckDB refuses a registration while an earlier statement's result is unfetched
+        finish = getattr(self.con, "complete", None)
+        if finish is not None:
             with contextlib.suppress(self._duckdb.Error):
                 finish()
         for view in list(self._csv_views):
