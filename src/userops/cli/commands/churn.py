@@ -11,6 +11,13 @@ from userops.cli.context import RunContext
 from userops.cli.options import Inputs
 
 
+#: What the models import, prefetched while the data is read.
+MODEL_MODULES = (
+    "pandas", "scipy.special", "scipy.optimize", "sklearn.ensemble", "sklearn.linear_model", "sklearn.calibration",
+    "sklearn.isotonic", "sklearn.metrics", "sklearn.model_selection", "sklearn.pipeline", "sklearn.preprocessing",
+)
+
+
 @command("churn")
 def churn(
     inputs: Inputs,
@@ -49,6 +56,7 @@ def churn(
     if unknown:  # before the (possibly long) read
         raise UsageError(f"no risk tier named {', '.join(repr(t) for t in unknown)}", hint=f"tiers: {', '.join(ch.RISK_TIERS)}")
     keep_columns = run.keep_columns(keep)
+    run.prefetch(*MODEL_MODULES)
     loaded = run.load_orders(inputs, line_detail=cox or by == "category", keep=keep_columns)
     window = run.window(loaded)
     as_of = window.as_of.isoformat()

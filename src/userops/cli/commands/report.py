@@ -44,6 +44,9 @@ def report(
     if output is None:
         raise UsageError("the report needs an output file", hint="add -o report.html (the name may contain {as_of}), or -o - for stdout")
     run.check_output(list(inputs) + ([events] if events else []), html=True)
+    from userops.cli.commands.churn import MODEL_MODULES
+
+    run.prefetch(*MODEL_MODULES, "lifelines")
     loaded = run.load_orders(inputs)
     window = run.window(loaded)
     loaded_events = None
