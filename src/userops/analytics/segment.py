@@ -161,7 +161,7 @@ def with_kept_columns(table: "pd.DataFrame", attributes: "pd.DataFrame") -> "pd.
     """The customer list with the ``--keep`` columns (``attributes``: customer_id first, then
     the kept columns) on the right; a kept column named like one of the list's own
     (``customer_id``, ``segment``) is called ``<name> (input)``."""
-    kept = attributes.iloc[:, 1:]
+    kept = attributes.iloc[:, 1:].copy()
     kept.columns = [f"{c} (input)" if c in table.columns else c for c in kept.columns]
     kept.insert(0, "customer_id", attributes.iloc[:, 0].to_numpy())
     return table.merge(kept, on="customer_id", how="left", sort=False)
