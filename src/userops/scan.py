@@ -206,6 +206,7 @@ class Engine:
         self._csv_careful = False  # CSV views use the single-threaded scanner
         self._csv_sources: dict[str, "RawSource"] = {}
         self.read_notes: list[str] = []  # how a file had to be read (encoding changed...), for stderr
+        self.events_tz: str | None = None  # the zone event times were converted to (build_events)
         self.time_offsets: set[str] = set()  # UTC offsets seen in sampled timestamps (+0800, Z)
         self.has_order_id = False
         self.has_amount = False
@@ -824,7 +825,7 @@ class Engine:
         )
         has_bit = lambda bit: f"(m & {1 << bit}) <> 0"  # noqa: E731
         limit = f"INTERVAL {int(window_s)} SECOND"
-        tz = getattr(self, "events_tz", None)
+        tz = self.events_tz
         if tz and tz.upper() != "UTC":
             # wall-clock times in a zone with DST: compare the instants they stand for
             instant = lambda col: f"timezone({parse.sql_str(tz)}, {col})"  # noqa: E731
@@ -917,7 +918,7 @@ class Engine:
         if by:
             # first-touch attribution, as PostHog: the first non-empty value of the property
             # among the person's funnel events, whichever attempt counts
-            ctes.append(f"touch AS (SELECT user_id, arg_min(grp, seq) FILTER (WHERE grp IS NOT NULL) AS first_grp FROM e WHERE m <> 0 GROUP BY user_id)")
+            ctes.append("touch AS (SELECT user_id, arg_min(grp, seq) FILTER (WHERE grp IS NOT NULL) AS first_grp FROM e WHERE m <> 0 GROUP BY user_id)")
             first_touch = " LEFT JOIN touch USING (user_id)"
         out_group = ", first_grp AS \"group\"" if by else ""
         # the person's furthest attempt (a clean one before an excluded one that gets as far);

@@ -31,6 +31,7 @@ from userops.analytics import churn_risk, lifecycle, survival
 from userops.errors import DataError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
 
     from userops.io.normalise import LoadedOrders

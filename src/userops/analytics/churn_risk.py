@@ -225,11 +225,6 @@ class CalibratedModel:
         return np.column_stack([1 - p, p])
 
 
-def calibrated(name: str, n: int, seed: int) -> CalibratedModel:
-    """The chosen model, calibrated (see :class:`CalibratedModel`)."""
-    return CalibratedModel(name, seed)
-
-
 def ranking_metrics(label: "np.ndarray", score: "np.ndarray", ids: "np.ndarray") -> dict[str, float]:
     """ROC-AUC, PR-AUC (average precision), and precision and lift among the top 10% by
     score (ties broken by customer id, so the decile is the same on every run)."""
@@ -284,7 +279,7 @@ def risk_model(engine: "Engine", window: "Window", *, horizon_days: int, seed: i
     channels = top_channels(train)
     X_train, y_train = feature_matrix(train, channels), train["churned"].to_numpy(bool)
     chosen, cv_scores = select_model(X_train, y_train, seed)
-    model = calibrated(chosen, len(train), seed).fit(X_train, y_train)
+    model = CalibratedModel(chosen, seed).fit(X_train, y_train)
     predicted = model.predict_proba(feature_matrix(test, channels))[:, 1]
     label = test["churned"].to_numpy(bool)
     ids = test["customer_id"].astype(str).to_numpy()
@@ -304,7 +299,7 @@ def risk_model(engine: "Engine", window: "Window", *, horizon_days: int, seed: i
 
     # refit on the latest labelled snapshot; score everyone as of the as-of date
     channels = top_channels(test)
-    final = calibrated(chosen, len(test), seed).fit(feature_matrix(test, channels), label)
+    final = CalibratedModel(chosen, seed).fit(feature_matrix(test, channels), label)
     current = engine.churn_features(window, end, horizon_days, label=False)
     scores = pd.Series(
         final.predict_proba(feature_matrix(current, channels))[:, 1] if len(current) else np.array([]),

@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING
 from userops.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import datetime as dt
+
     import pandas as pd
 
     from userops.io.normalise import LoadedEvents

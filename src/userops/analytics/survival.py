@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from userops.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
 
 CURVE_COLUMNS = ["group", "days", "survival", "ci_lower", "ci_upper", "at_risk"]

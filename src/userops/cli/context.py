@@ -209,10 +209,7 @@ class RunContext:
         self.check_output(self.inputs, html=self.command == "report")
         with self.progress(f"reading {', '.join(inputs)}"):
             loaded = load_orders(list(inputs), options, line_detail=line_detail, order_detail=order_detail)
-        for line in loaded.notes:
-            self.note(line)
-        self._loaded.append(loaded)
-        return loaded
+        return self._noted(loaded)
 
     def load_events(
         self, inputs: list[str], *, properties: tuple[str, ...] = (), activity=None, grain=("day", "monday"), sessions: bool = True
@@ -224,6 +221,11 @@ class RunContext:
         self.check_output(self.inputs, html=self.command == "report")
         with self.progress(f"reading {', '.join(inputs)}"):
             loaded = load_events(list(inputs), options, properties=properties, activity=activity, grain=grain, sessions=sessions)
+        return self._noted(loaded)
+
+    def _noted(self, loaded):
+        """Say how the data was read (time offsets, refunds netted...) and keep it for the
+        notes that come later (a file re-read by the engine after the load)."""
         for line in loaded.notes:
             self.note(line)
         self._loaded.append(loaded)
