@@ -189,7 +189,7 @@ def churn_customers(
     as_of_day = np.datetime64(window.as_of, "D")
     recency = (as_of_day - customers["last_order"].to_numpy("datetime64[us]").astype("datetime64[D]")).astype("int64")
 
-    summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS).reindex(ids.to_numpy())
+    summary = aligned(clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS), ids)
     bgnbd = clvmod.BetaGeoModel().fit(summary)
     if len(summary) < MIN_MODEL_CUSTOMERS:
         notes.append(f"BG/NBD fitted on only {len(summary)} customers: p_alive, expected purchases and CLV are rough at best")
@@ -215,10 +215,10 @@ def churn_customers(
     notes.extend(scored.notes)
     no_purchase = bgnbd.conditional_probability_of_no_purchase(horizon_units, summary).to_numpy()
     if scored.scores is not None and scored.ranks_better_than_recency:
-        churn_probability = scored.scores.reindex(ids.to_numpy()).to_numpy("float64")
+        churn_probability = aligned(scored.scores, ids).to_numpy("float64")
         source = f"the risk model ({scored.model}, calibrated)"
     elif scored.scores is not None:
-        churn_probability = recency_ranked(recency, scored.scores.reindex(ids.to_numpy()).to_numpy("float64"))
+        churn_probability = recency_ranked(recency, aligned(scored.scores, ids).to_numpy("float64"))
         source = "recency ranking (the risk model ranked worse out of time), on the model's probability scale"
         notes.append(f"churn_probability: {source}")
     else:
@@ -254,10 +254,10 @@ def churn_customers(
         }
     )
     # highest value at risk first; then (ties, or no amounts to value) the likeliest to churn;
-    # then the customer id, so reruns match
-    table = table.sort_values(
-        ["value_at_risk", "churn_probability", "customer_id"], ascending=[False, False, True], na_position="last", kind="stable"
-    ).reset_index(drop=True)
+    # then the customer id (the rows come ordered by it), so reruns match
+    order = np.lexsort((np.arange(len(table)), -np.nan_to_num(churn_probability.round(6), nan=-np.inf),
+                        -np.nan_to_num(table["value_at_risk"].to_numpy("float64"), nan=-np.inf)))
+    table = table.iloc[order].reset_index(drop=True)
 
     forecast = float(np.nansum(expected))
     actual = None
@@ -272,6 +272,15 @@ def churn_customers(
     return ChurnResult(
         table[CUSTOMER_COLUMNS], threshold, horizon_days, discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes, source
     )
+
+
+def aligned(frame: "pd.DataFrame | pd.Series", ids: "pd.Series") -> "pd.DataFrame | pd.Series":
+    """``frame`` (indexed by customer id) in the order of ``ids``: as it is when both come
+    from the engine ordered by customer id (the common case, without a hash lookup per
+    customer), else reindexed."""
+    if len(frame) == len(ids) and (frame.index.to_numpy() == ids.to_numpy()).all():
+        return frame
+    return frame.reindex(ids.to_numpy())
 
 
 def recency_ranked(recency: "np.ndarray", probabilities: "np.ndarray") -> "np.ndarray":

@@ -94,12 +94,17 @@ class BetaGeoModel:
         T = triples["T"].to_numpy("float64")
         weight = triples["n"].to_numpy("float64")
         repeat = x > 0
+        # frequency, recency and T each take few distinct values: the special functions are
+        # evaluated once per value and gathered (the same numbers, a fraction of the work)
+        x_values, x_at = np.unique(x, return_inverse=True)
+        T_values, T_at = np.unique(T, return_inverse=True)
+        tx_values, tx_at = np.unique(tx, return_inverse=True)
 
         def negative_ll(log_params: "np.ndarray") -> tuple[float, "np.ndarray"]:
             r, alpha, a, b = np.exp(log_params)
-            a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-            a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-            la_T, la_tx = np.log(alpha + T), np.log(alpha + tx)
+            a1 = gammaln(r + x_values)[x_at] - gammaln(r) + r * np.log(alpha)
+            a2 = gammaln(a + b) + (gammaln(b + x_values) - gammaln(a + b + x_values))[x_at] - gammaln(b)
+            la_T, la_tx = np.log(alpha + T_values)[T_at], np.log(alpha + tx_values)[tx_at]
             b_x1 = np.maximum(b + x - 1, 1e-12)
             a3 = -(r + x) * la_T
             a4 = np.where(repeat, np.log(a) - np.log(b_x1) - (r + x) * la_tx, -np.inf)
@@ -108,10 +113,11 @@ class BetaGeoModel:
             # the share of each branch (alive at T / dropped out after t_x) in the likelihood
             w3 = np.exp(a3 - both)
             w4 = np.where(repeat, np.exp(a4 - both), 0.0)
-            d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * la_T - w4 * la_tx
+            psi_abx = digamma(a + b + x_values)[x_at]
+            d_r = digamma(r + x_values)[x_at] - digamma(r) + np.log(alpha) - w3 * la_T - w4 * la_tx
             d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + tx)
-            d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-            d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - w4 / b_x1
+            d_a = digamma(a + b) - psi_abx + w4 / a
+            d_b = digamma(a + b) + digamma(b + x_values)[x_at] - digamma(b) - psi_abx - w4 / b_x1
             params = np.array([r, alpha, a, b])
             grad = -np.array([weight @ d_r, weight @ d_alpha, weight @ d_a, weight @ d_b]) * params
             value = -float(weight @ ll) + self.penalizer * float(np.sum(params**2))
@@ -190,16 +196,19 @@ class GammaGammaModel:
         m = rows["monetary_value"].to_numpy("float64")
 
         log_m, log_x = np.log(m), np.log(x)
+        mx = m * x
+        x_values, x_at = np.unique(x, return_inverse=True)  # few: special functions once per value
 
         def negative_ll(log_params: "np.ndarray") -> tuple[float, "np.ndarray"]:
             p, q, g = np.exp(log_params)
             px = p * x
-            log_gmx = np.log(g + m * x)
-            ll = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g) + (px - 1) * log_m + px * log_x - (px + q) * log_gmx
-            psi = digamma(px + q)
-            d_p = x * (psi - digamma(px) + log_m + log_x - log_gmx)
+            px_values = p * x_values
+            log_gmx = np.log(g + mx)
+            ll = (gammaln(px_values + q) - gammaln(px_values))[x_at] - gammaln(q) + q * np.log(g) + (px - 1) * log_m + px * log_x - (px + q) * log_gmx
+            psi = digamma(px_values + q)[x_at]
+            d_p = x * (psi - digamma(px_values)[x_at] + log_m + log_x - log_gmx)
             d_q = psi - digamma(q) + np.log(g) - log_gmx
-            d_g = q / g - (px + q) / (g + m * x)
+            d_g = q / g - (px + q) / (g + mx)
             params = np.array([p, q, g])
             grad = -np.array([d_p.sum(), d_q.sum(), d_g.sum()]) * params
             return -float(ll.sum()) + self.penalizer * float(np.sum(params**2)), grad + 2 * self.penalizer * params**2
