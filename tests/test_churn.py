@@ -14,6 +14,7 @@ from userops.analytics import churn, churn_risk, clv, survival
 from userops.cli.app import app
 from userops.errors import UsageError
 from userops.io.normalise import load_orders
+from userops.scan.churn import churn_features
 
 
 def run(*args):
@@ -49,7 +50,7 @@ def test_churn_features_and_label_by_hand(write):
     loaded = load_orders([write("orders.csv", FEATURE_ORDERS)])
     window = loaded.window()  # as of 2024-04-10
     # snapshot as of 2024-03-31 (cutoff midnight 04-01), horizon 30 days: label window [04-01, 05-01)
-    f = loaded.engine.churn_features(window, dt.datetime(2024, 4, 1), 30).set_index("customer_id")
+    f = churn_features(loaded, window, dt.datetime(2024, 4, 1), 30).set_index("customer_id")
     c1, c2, c3 = f.loc["c1"], f.loc["c2"], f.loc["c3"]
     assert (c1["recency_days"], c1["tenure_days"], c1["frequency"], c1["monetary"]) == (11, 86, 3, 60)
     assert c1["max_order_value"] == 30
@@ -59,7 +60,7 @@ def test_churn_features_and_label_by_hand(write):
     assert (c2["recency_days"], c2["frequency"]) == (71, 1) and pd.isna(c2["mean_gap_days"])
     assert (c3["recency_days"], c3["tenure_days"], c3["frequency"]) == (6, 6, 1)  # the 04-10 order is after the cutoff
     assert (bool(c1["churned"]), bool(c2["churned"]), bool(c3["churned"])) == (True, True, False)
-    unlabelled = loaded.engine.churn_features(window, dt.datetime(2024, 4, 1), 30, label=False)
+    unlabelled = churn_features(loaded, window, dt.datetime(2024, 4, 1), 30, label=False)
     assert "churned" not in unlabelled.columns
 
 

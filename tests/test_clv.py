@@ -12,6 +12,7 @@ import pytest
 
 from userops.analytics.clv import BetaGeoModel, GammaGammaModel, calibration_summary
 from userops.io.normalise import load_orders
+from userops.scan.load import orders_frame
 
 
 def sig3(value, expected):
@@ -51,7 +52,7 @@ def test_bgnbd_reproduces_published_parameters(cdnow):
 def test_holdout_actual_purchase_days(cdnow_path):
     # what the model under-forecasts: 1,882 purchase days in 1997-10-01 .. 1998-06-30
     loaded = load_orders([cdnow_path])
-    orders = loaded.engine.orders_frame(loaded.window("1998-06-30", start=dt.date(1997, 10, 1)))
+    orders = orders_frame(loaded.engine, loaded.window("1998-06-30", start=dt.date(1997, 10, 1)))
     assert orders.assign(day=orders["order_ts"].dt.date)[["customer_id", "day"]].drop_duplicates().shape[0] == 1882
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from userops.errors import DataError, UsageError
 from userops.io.normalise import LoadOptions, load_events
+from userops.scan.load import events_frame
 
 EVENTS = """user_id,session_id,event,timestamp,channel
 u1,s1,home,2025-05-01 10:00:00,email
@@ -24,7 +25,7 @@ def test_events_load_with_drops_and_properties(write):
     assert loaded.drops.dropped == {"without user id": 1, "without event name": 1, "unparseable dates": 1}
     assert loaded.n_events == 3
     assert (loaded.first_ts, loaded.last_ts) == (dt.datetime(2025, 5, 1, 10), dt.datetime(2025, 5, 3, 9))
-    frame = loaded.engine.events_frame(loaded.window())
+    frame = events_frame(loaded.engine, loaded.window())
     assert frame[["user_id", "session_id", "event"]].values.tolist() == [
         ["u1", "s1", "home"], ["u1", "s1", "product_view"], ["u2", "s3", "purchase"],
     ]
@@ -32,7 +33,7 @@ def test_events_load_with_drops_and_properties(write):
     # as of 2025-05-02 the purchase on the 3rd is after the as-of date
     window = loaded.window("2025-05-02")
     assert loaded.drops_for(window).after_as_of == 1
-    assert len(loaded.engine.events_frame(window)) == 2
+    assert len(events_frame(loaded.engine, window)) == 2
 
 
 def test_examples_events(examples_dir):

@@ -13,13 +13,13 @@ import pytest
 from userops.errors import DataError, InputError, UsageError
 from userops.io.normalise import LoadOptions, inspect_input, load_orders
 from userops.io.readers import detect_encoding, open_source, sniff_delimiter
-from userops.scan import REASON_BAD_AMOUNT, REASON_EXCLUDED_STATUS, REASON_NO_CUSTOMER
+from userops.scan.load import REASON_BAD_AMOUNT, REASON_EXCLUDED_STATUS, REASON_NO_CUSTOMER, orders_frame
 
 
 def orders_of(path_or_paths, **options):
     paths = path_or_paths if isinstance(path_or_paths, list) else [path_or_paths]
     loaded = load_orders(paths, LoadOptions(**options))
-    return loaded, loaded.engine.orders_frame(loaded.window())
+    return loaded, orders_frame(loaded.engine, loaded.window())
 
 
 def test_gbk_chinese_export(write):
@@ -173,7 +173,7 @@ def test_fallback_layouts_do_not_trim_every_value():
 
     import duckdb
 
-    from userops.io.parse import timestamp_expr
+    from userops.scan.sql import timestamp_expr
 
     con = duckdb.connect()
     con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('2024-03-05'), (' 3/5/2024 ')) v(d)")
@@ -326,7 +326,7 @@ def test_id_fast_path_equals_full_cleaning():
     every id gives, on padded, guarded, CR LF, combining-mark and CJK ids."""
     import duckdb
 
-    from userops.io.parse import id_expr
+    from userops.scan.sql import id_expr
 
     values = ["C1", " C1", "C1 ", "C1\t", "\tC1", "C1\r\n", '="012"', "'012", "", "  ", "e\u0301 ", "e\u0301", "客户1", "客户1 ", None, "a b", "x\n"]
     con = duckdb.connect()

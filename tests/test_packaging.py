@@ -8,7 +8,8 @@ import pandas as pd
 
 import userops
 from userops.io.normalise import prepare_orders
-from userops.scan import status_spellings
+from userops.scan.customers import customer_aggregates
+from userops.scan.sql import status_spellings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -59,6 +60,6 @@ def test_library_exports_segment_functions(small_orders):
     loaded = userops.load_orders([small_orders])
     result = userops.segment_customers(loaded, loaded.window(), scheme="rfm10")
     assert result.customers["segment"].tolist() == ["Loyal", "Hibernating", "New"]
-    values = userops.rfm_values(loaded.engine.customer_aggregates(loaded.window(), period=None, detail=False), as_of=loaded.window().as_of)
+    values = userops.rfm_values(customer_aggregates(loaded, loaded.window(), period=None, detail=False), as_of=loaded.window().as_of)
     scored, cuts = userops.rfm_scores(values)
     assert scored["rfm_code"].tolist() == ["353", "111", "515"]

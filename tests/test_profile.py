@@ -16,7 +16,7 @@ import pytest
 
 from userops.analytics.profile import customer_profile, dataset_kpis, period_activity, profile_table
 from userops.io.normalise import LoadOptions, load_orders
-from userops.scan import REASON_BAD_TIME, REASON_EXCLUDED_STATUS, REASON_NEGATIVE, REASON_NO_CUSTOMER
+from userops.scan.load import REASON_BAD_TIME, REASON_EXCLUDED_STATUS, REASON_NEGATIVE, REASON_NO_CUSTOMER
 
 AS_OF = dt.date(2024, 3, 31)
 

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from userops.cli.app import app
 from userops.errors import DataError, UseropsError
-from userops.scan import Engine
+from userops.scan.engine import Engine
+from userops.scan.load import orders_frame
 
 
 def run(*args, input=None):
@@ -118,12 +119,12 @@ def test_event_commands_and_report_on_every_input_kind(kind, write, tmp_path):
 def test_engine_errors_blame_the_file_only_when_it_is_the_file():
     engine = Engine()
     with pytest.raises(UseropsError) as bug:
-        engine._sql("SELEC 1", file="orders.csv")
+        engine.execute("SELEC 1", file="orders.csv")
     assert not isinstance(bug.value, DataError) and bug.value.exit_code == 1
     assert "orders.csv" not in str(bug.value) and "cannot read the data" not in str(bug.value)
     assert "Parser" in str(bug.value)
     with pytest.raises(UseropsError) as wrong_type:
-        engine._sql("SELECT CAST('x' AS INTEGER)", file="orders.csv")
+        engine.execute("SELECT CAST('x' AS INTEGER)", file="orders.csv")
     assert wrong_type.value.exit_code == 1 and "orders.csv" not in str(wrong_type.value)
 
 
@@ -251,7 +252,7 @@ def test_taobao_order_ids_stay_exact(taobao):
     from userops.io.normalise import LoadOptions, load_orders
 
     loaded = load_orders([taobao], LoadOptions())
-    orders = loaded.engine.orders_frame(loaded.window())
+    orders = orders_frame(loaded.engine, loaded.window())
     assert orders["order_id"].tolist() == ["2362884076109014719", "2362884076109014720", "2362884076109014723"]
     assert orders["amount"].tolist() == [199.0, 68.0, 120.0]
 

@@ -335,14 +335,14 @@ def test_percent_matrix_shows_percentages_on_a_terminal(examples_dir, tmp_path):
 def test_retention_statements_borrow_one_thread_and_give_it_back(write):
     """The activity group-by and the cohort query run on one DuckDB thread more than the
     engine's setting (faster on 2 cores); the setting is restored after, even on an error."""
-    from userops.scan import Engine
+    from userops.scan.engine import Engine
 
     engine = Engine(threads=2)
     setting = lambda: int(engine.con.execute("SELECT current_setting('threads')").fetchone()[0])  # noqa: E731
-    with engine._one_thread_more():
+    with engine.one_thread_more():
         assert setting() == 3
     assert setting() == 2
-    with pytest.raises(RuntimeError), engine._one_thread_more():
+    with pytest.raises(RuntimeError), engine.one_thread_more():
         raise RuntimeError("boom")
     assert setting() == 2
     path = write("e.csv", "user_id,event,timestamp\nu1,a,2025-01-06 10:00\nu1,a,2025-01-14 10:00\nu2,a,2025-01-27 09:00\n")

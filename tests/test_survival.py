@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pandas as pd
-import pytest
 
 from userops.analytics.survival import churn_lifetimes, kaplan_meier, median_lifetime
 

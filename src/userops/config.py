@@ -24,7 +24,6 @@ from typing import Any
 
 from userops.errors import InputError, UsageError
 
-
 CONFIG_NAME = "userops.toml"
 COMMANDS = ("profile", "segment", "funnel", "retention", "churn", "report", "inspect", "demo")
 

@@ -26,16 +26,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from userops.analytics import clv as clvmod
 from userops.analytics import churn_risk, lifecycle, survival
+from userops.analytics import clv as clvmod
 from userops.errors import DataError, UsageError
+from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
 
     from userops.io.normalise import LoadedOrders
-    from userops.scan import Window
+    from userops.scan.window import Window
 
 CUSTOMER_COLUMNS = [
     "customer_id", "recency_days", "frequency", "monetary", "p_alive", "churn_probability", "expected_purchases",
@@ -105,7 +106,7 @@ def churn_threshold(loaded: "LoadedOrders", window: "Window", days: int | None =
     """``days`` when given, else the 90th percentile of gaps between consecutive purchases."""
     if days is not None:
         return Threshold(days, "set with --threshold")
-    _, p90 = loaded.engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
+    _, p90 = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
     chosen = lifecycle.default_churn_threshold(p90)
     if p90 is None:
         return Threshold(chosen, f"nobody bought twice, so the fallback of {chosen} days")
@@ -114,7 +115,7 @@ def churn_threshold(loaded: "LoadedOrders", window: "Window", days: int | None =
 
 def customer_lifetimes(loaded: "LoadedOrders", window: "Window", threshold: Threshold) -> "pd.DataFrame":
     """Per customer: ``customer_id, duration_days, churned`` (see :mod:`survival`)."""
-    customers = loaded.engine.customer_aggregates(window, period=None, detail=False)
+    customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
     if customers.empty:
         raise DataError("no customers with a purchase in the window")
     return survival.churn_lifetimes(customers, as_of=window.as_of, threshold_days=threshold.days)
@@ -132,7 +133,7 @@ def survival_groups(loaded: "LoadedOrders", window: "Window", by: str, customer_
 
         table = segment_customers(loaded, window, lang="en").customers.set_index("customer_id")["segment"]
     else:
-        table = loaded.engine.first_order_attributes(window).set_index("customer_id")[f"first_{by}"]
+        table = scan_customers.first_order_attributes(loaded, window).set_index("customer_id")[f"first_{by}"]
         if table.isna().all():
             raise DataError(f"the data has no {by} column to group by", hint="map one with --columns or drop --by")
     return pd.Series(table.reindex(customer_ids.to_numpy()).astype(object).to_numpy(), index=customer_ids.index)
@@ -157,7 +158,7 @@ def survival_curves(loaded: "LoadedOrders", window: "Window", threshold: Thresho
 def cox_model(loaded: "LoadedOrders", window: "Window", threshold: Threshold) -> survival.CoxResult:
     """Cox proportional hazards of churn on what is known at the first purchase."""
     lifetimes = customer_lifetimes(loaded, window, threshold)
-    attributes = loaded.engine.first_order_attributes(window).set_index("customer_id").reindex(lifetimes["customer_id"].to_numpy())
+    attributes = scan_customers.first_order_attributes(loaded, window).set_index("customer_id").reindex(lifetimes["customer_id"].to_numpy())
     design, references = survival.cox_covariates(attributes.reset_index(drop=True))
     return survival.cox_table(lifetimes, design, references=references)
 
@@ -178,11 +179,10 @@ def churn_customers(
 
     if discount_monthly < 0 or discount_monthly >= 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly})", hint="e.g. 0.01 for 1% a month")
-    engine = loaded.engine
     threshold = churn_threshold(loaded, window, threshold_days)
     notes = [f"churn threshold: {threshold.days} days ({threshold.source})"]
 
-    customers = engine.customer_aggregates(window, period=None, detail=False)
+    customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
     if customers.empty:
         raise DataError("no customers with a purchase in the window")
     ids = customers["customer_id"]
@@ -211,7 +211,7 @@ def churn_customers(
             f"warning: BG/NBD finds no dropout on this data (a = {bgnbd.params_['a']:.2g}, b = {bgnbd.params_['b']:.2g}): "
             "p_alive is about 1 for everyone and cannot tell who is leaving"
         )
-    scored = churn_risk.risk_model(engine, window, horizon_days=horizon_days, seed=seed)
+    scored = churn_risk.risk_model(loaded, window, horizon_days=horizon_days, seed=seed)
     notes.extend(scored.notes)
     no_purchase = bgnbd.conditional_probability_of_no_purchase(horizon_units, summary).to_numpy()
     if scored.scores is not None and scored.ranks_better_than_recency:
@@ -264,7 +264,7 @@ def churn_customers(
     horizon_end = window.end + dt.timedelta(days=horizon_days)
     last = loaded.last_ts
     if last is not None and last >= horizon_end - dt.timedelta(days=1):
-        actual = engine.purchase_days_after(window, horizon_end)
+        actual = scan_customers.purchase_days_after(loaded, window, horizon_end)
         notes.append(
             f"back-test: BG/NBD forecast {forecast:,.1f} purchase days over the {horizon_days} days after the as-of date; "
             f"{actual:,} happened ({(forecast - actual) / actual:+.1%}), counting the customers known at the as-of date"

@@ -1,7 +1,7 @@
 """The churn risk model (SPEC §4 churn): who will not buy again within the horizon.
 
 Snapshots. Features are computed from the purchases before a *cutoff*
-(:meth:`userops.scan.Engine.churn_features`); the label of a snapshot is "no purchase in
+(:func:`userops.scan.churn.churn_features`); the label of a snapshot is "no purchase in
 [cutoff, cutoff + horizon)". With ``end`` the day after the as-of date and H the horizon:
 
 * **out-of-time evaluation**: train on the snapshot at end − 2H, test on the snapshot at
@@ -26,11 +26,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from userops.scan.churn import churn_features
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
 
-    from userops.scan import Engine, Window
+    from userops.scan.load import HasOrders
+    from userops.scan.window import Window
 
 NUMERIC_FEATURES = [
     "recency_days", "tenure_days", "frequency", "monetary", "aov", "max_order_value",
@@ -257,7 +260,7 @@ def _usable(snapshot: "pd.DataFrame", name: str) -> str | None:
     return None
 
 
-def risk_model(engine: "Engine", window: "Window", *, horizon_days: int, seed: int = 0) -> RiskResult:
+def risk_model(orders: "HasOrders", window: "Window", *, horizon_days: int, seed: int = 0) -> RiskResult:
     """Evaluate out of time, then refit and score every customer (see the module docstring)."""
     import numpy as np
     import pandas as pd
@@ -269,8 +272,8 @@ def risk_model(engine: "Engine", window: "Window", *, horizon_days: int, seed: i
     empty = pd.DataFrame(columns=METRIC_COLUMNS)
     if window.start is not None and train_cut <= window.start:
         return RiskResult(None, empty, skipped=f"the window is shorter than two horizons ({2 * horizon_days} days) before the as-of date")
-    train = engine.churn_features(window, train_cut, horizon_days)
-    test = engine.churn_features(window, test_cut, horizon_days)
+    train = churn_features(orders, window, train_cut, horizon_days)
+    test = churn_features(orders, window, test_cut, horizon_days)
     for snapshot, name in ((train, "training"), (test, "test")):
         reason = _usable(snapshot, name)
         if reason:
@@ -300,7 +303,7 @@ def risk_model(engine: "Engine", window: "Window", *, horizon_days: int, seed: i
     # refit on the latest labelled snapshot; score everyone as of the as-of date
     channels = top_channels(test)
     final = CalibratedModel(chosen, seed).fit(feature_matrix(test, channels), label)
-    current = engine.churn_features(window, end, horizon_days, label=False)
+    current = churn_features(orders, window, end, horizon_days, label=False)
     scores = pd.Series(
         final.predict_proba(feature_matrix(current, channels))[:, 1] if len(current) else np.array([]),
         index=pd.Index(current["customer_id"], name="customer_id"), name="churn_probability",

@@ -31,7 +31,9 @@ def calibration_summary(loaded: "LoadedOrders", window, *, unit_days: float = 7.
     and monetary_value (mean of the repeat purchase days' values; NaN without repeats)."""
     import pandas as pd
 
-    days = loaded.engine.purchase_day_summary(window)
+    from userops.scan.customers import purchase_day_summary
+
+    days = purchase_day_summary(loaded, window)
     as_of = pd.Timestamp(window.as_of)
     first = pd.to_datetime(days["first_day"])
     last = pd.to_datetime(days["last_day"])
@@ -166,7 +168,6 @@ class BetaGeoModel:
 
     def conditional_expected_number_of_purchases_up_to_time(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
         """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` units (FHL 2005, eq. 10)."""
-        import numpy as np
         import pandas as pd
         from scipy.special import hyp2f1
 

@@ -33,7 +33,7 @@ Definitions (what the tests pin down):
   and period of the step-1 time; a period is ``complete`` when every attempt in it has had its
   whole window by the as-of date (otherwise its conversion is not final and reads low).
 
-The scan (:meth:`userops.scan.Engine.funnel_attempts`) returns one row per user (per group);
+The scan (:func:`userops.scan.funnel.funnel_users`) returns one row per user (per group);
 this module turns them into the per-step table.
 """
 
@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from userops.errors import UsageError
+from userops.scan import funnel as scan_funnel
 
 if TYPE_CHECKING:  # pragma: no cover
     import datetime as dt
@@ -51,7 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from userops.io.normalise import LoadedEvents
-    from userops.scan import Window
+    from userops.scan.window import Window
 
 ORDERS = ("ordered", "strict", "unordered")
 #: Steps a funnel takes at most: the scan joins once per step, and an unordered funnel looks
@@ -213,7 +214,8 @@ def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, 
         raise UsageError("--session needs a session column", hint="set --session-col")
     if session and not loaded.sessions:
         raise UsageError("the events were loaded without their session ids", hint="load them with sessions=True")
-    return loaded.engine.funnel_users(
+    return scan_funnel.funnel_users(
+        loaded,
         window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session, exclusions=spec.exclusions
     )
 
@@ -221,7 +223,7 @@ def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, 
 def dates_only_note(loaded: "LoadedEvents") -> str | None:
     """A note when the events carry dates but no times of day (a daily export): steps of one
     day then count in funnel order and step times are whole days; None otherwise."""
-    if loaded.engine.events_have_times():
+    if scan_funnel.events_have_times(loaded):
         return None
     return "the timestamps have no time of day: events of the same day count in funnel order, and times between steps are whole days"
 
@@ -234,8 +236,13 @@ def missing_events(loaded: "LoadedEvents", spec: FunnelSpec, table: "pd.DataFram
     if not (spec.exclusions or table.empty or ("users" in table and (table["users"] == 0).any())):
         return []
     names = sorted({name for step in spec.steps for name in step} | {name for names, _, _ in spec.exclusions for name in names})
-    present = loaded.engine.events_present(names)
+    present = scan_funnel.events_present(loaded, names)
     return [name for name in names if name not in present]
+
+
+def common_events(loaded: "LoadedEvents", window: "Window", limit: int = 8) -> list[str]:
+    """The event names most users have in the window, most first (for a message)."""
+    return [name for name, _ in scan_funnel.event_user_counts(loaded, window, limit=limit)]
 
 
 def users_table(users: "pd.DataFrame", spec: FunnelSpec, *, dropped_at: str | None = None) -> "pd.DataFrame":
@@ -289,14 +296,14 @@ def infer_steps(loaded: "LoadedEvents", window: "Window", *, max_steps: int = 5)
     a DataError naming what is missing when no sensible funnel can be built."""
     from userops.errors import DataError
 
-    names = [name for name, _ in loaded.engine.event_user_counts(window, limit=200)]
+    names = [name for name, _ in scan_funnel.event_user_counts(loaded, window, limit=200)]
     if len(names) < 2:
         raise DataError("fewer than two kinds of event in the window to build a funnel from")
     exact = [n for n in PURCHASE_NAMES if n in names]
     purchase = exact[0] if exact else next((n for n in names if PURCHASE_PATTERN.search(n)), None)
     if purchase is None:
         raise DataError(f"no purchase-like event to end a funnel at (events: {', '.join(names[:6])}); set the steps")
-    buyers, paths = loaded.engine.purchase_paths(window, (purchase,), limit=50)
+    buyers, paths = scan_funnel.purchase_paths(loaded, window, (purchase,), limit=50)
     before = [(event, users, lead) for event, users, lead in paths if users >= INFERRED_STEP_SHARE * buyers]
     if not before:
         raise DataError(f"no event comes before {purchase!r} for a quarter of its users; set the steps")
@@ -322,7 +329,7 @@ def repeat_funnel(loaded, window: "Window", n: int = 3, *, window_s: int | None 
     if n < 2:
         raise UsageError("--repeat needs at least 2 orders")
     spec = FunnelSpec(tuple((f"order {k}",) for k in range(1, n + 1)), window_s or 0)
-    return step_table(loaded.engine.repeat_users(window, n, window_s), spec)
+    return step_table(scan_funnel.repeat_users(loaded, window, n, window_s), spec)
 
 
 def funnel_table(

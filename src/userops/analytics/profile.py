@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 from userops import schema
 from userops.analytics import lifecycle
 from userops.analytics.periods import is_complete
+from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from userops.io.normalise import LoadedOrders
-    from userops.scan import Window
+    from userops.scan.window import Window
 
 PER_CHOICES = ("summary", "customer", "period")
 
@@ -149,24 +150,23 @@ def period_activity(periods: "pd.DataFrame", *, as_of: dt.date, period: str) -> 
 
 def profile_kpis(loaded: "LoadedOrders", window: "Window") -> Kpis:
     """The headline KPIs of the window (what ``profile`` prints by default)."""
-    median_gap, _ = loaded.engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
-    customers = loaded.engine.customer_aggregates(window, period=None, detail=False)
+    median_gap, _ = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
+    customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
     return dataset_kpis(customers, as_of=window.as_of, median_gap_days=median_gap)
 
 
 def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month") -> ProfileResult:
     """Run the scan aggregates and the analysis for one ``--per`` choice."""
-    engine = loaded.engine
     notes = []
-    if not engine.has_amount:
+    if not loaded.facts.has_amount:
         notes.append("no amount column (nor quantity × unit price): revenue and AOV are blank")
     if per == "period":
-        table = period_activity(engine.period_aggregates(window, period=period), as_of=window.as_of, period=period)
+        table = period_activity(scan_customers.period_aggregates(loaded, window, period=period), as_of=window.as_of, period=period)
         return ProfileResult(table, notes)
     if per == "summary":
         return ProfileResult(profile_kpis(loaded, window).to_frame(), notes)
-    median_gap, p90_gap = engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
-    customers = engine.customer_aggregates(window, period=period, detail=True)
+    median_gap, p90_gap = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
+    customers = scan_customers.customer_aggregates(loaded, window, period=period, detail=True)
     threshold = lifecycle.default_churn_threshold(p90_gap)
     why = "90th percentile of gaps between orders" if p90_gap is not None else "default: no repeat purchases to learn from"
     notes.append(f"lifecycle: churned after {threshold} days without a purchase ({why})")

@@ -14,7 +14,7 @@
 * The ``average`` row of the matrix: for rates, the size-weighted curve; for counts, the mean
   cohort over the cohorts observable at each period (not the total).
 
-The scan (:meth:`userops.scan.Engine.retention_cells`) returns per (cohort, k) counts;
+The scan (:func:`userops.scan.retention.retention_cells`) returns per (cohort, k) counts;
 :func:`retention_frames` builds the matrix, the incomplete mask and the curve.
 """
 
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from userops.errors import UsageError
+from userops.scan.retention import retention_cells
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -214,7 +215,8 @@ def retention(
         raise UsageError("--start-event/--return-event need event data", hint="pass an events file")
     if period not in PERIODS:
         raise UsageError(f"--period must be one of {', '.join(PERIODS)} (got {period!r})")
-    sizes, cells = loaded.engine.retention_cells(
+    sizes, cells = retention_cells(
+        loaded,
         window, source=source, period=period, week_start=week_start, cohort=cohort, mode=mode,
         start_event=start_event, return_event=return_event,
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from userops.analytics import lifecycle, rfm
 from userops.analytics.periods import PERIODS, is_complete
 from userops.errors import UsageError
+from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
@@ -22,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from userops.io.normalise import LoadedOrders
-    from userops.scan import Window
+    from userops.scan.window import Window
 
 LIFECYCLE_COLUMNS = ["period", "new", "returning", "resurrected", "dormant", "active", "complete"]
 
@@ -141,14 +142,12 @@ def segment_customers(
     With ``release`` the engine is closed once the scan is done, before the scoring: its
     memory (the orders table) goes back first, which lowers the peak on millions of customers.
     The loaded data cannot be used again after that."""
-    engine = loaded.engine
-    period = options.get("period", "month")
-    median_gap, p90_gap = engine.gap_stats(window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
+    median_gap, p90_gap = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
     threshold = lifecycle.default_churn_threshold(p90_gap)
-    customers = engine.customer_aggregates(window, period=None, detail=False)
-    attributes = engine.customer_attributes(window, keep) if keep else None
+    customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
+    attributes = scan_customers.customer_attributes(loaded, window, keep) if keep else None
     if release:
-        engine.close()
+        loaded.close()
     result = segment_frame(customers, as_of=window.as_of, median_gap_days=median_gap, churn_threshold_days=threshold, **options)
     notes = list(result.notes) + [f"lifecycle: churned after {threshold} days without a purchase"]
     table = result.customers
@@ -167,11 +166,16 @@ def with_kept_columns(table: "pd.DataFrame", attributes: "pd.DataFrame") -> "pd.
     return table.merge(kept, on="customer_id", how="left", sort=False)
 
 
+def kept_attributes(loaded: "LoadedOrders", window: "Window", keep: "Sequence[str]") -> "pd.DataFrame":
+    """Per customer, the latest non-blank value of each ``--keep`` column in the window."""
+    return scan_customers.customer_attributes(loaded, window, tuple(keep))
+
+
 def lifecycle_table(loaded: "LoadedOrders", window: "Window", *, period: str = "month") -> "pd.DataFrame":
-    """Lifecycle counts per period (see :meth:`userops.scan.Engine.lifecycle_counts`)."""
+    """Lifecycle counts per period (see :func:`userops.scan.customers.lifecycle_counts`)."""
     if period not in PERIODS:
         raise UsageError(f"--period must be one of {', '.join(PERIODS)} (got {period!r})")
-    return lifecycle_frame(loaded.engine.lifecycle_counts(window, period=period), as_of=window.as_of, period=period)
+    return lifecycle_frame(scan_customers.lifecycle_counts(loaded, window, period=period), as_of=window.as_of, period=period)
 
 
 def lifecycle_frame(counts: "pd.DataFrame", *, as_of: dt.date, period: str) -> "pd.DataFrame":

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
     from userops.io.normalise import LoadedEvents, LoadedOrders
-    from userops.scan import Window
+    from userops.scan.window import Window
 
 
 #: Days between the latest row and the as-of date beyond which the export is called stale.
@@ -234,7 +234,7 @@ class RunContext:
     def window(self, loaded: "LoadedOrders | LoadedEvents", *, end_bounds_starts: bool = False) -> "Window":
         """The window from --as-of/--from/--to. With ``end_bounds_starts`` (funnels, retention)
         --to bounds only step-1 events / cohort starts (SPEC §2)."""
-        from userops.io.normalise import parse_date
+        from userops.scan.window import parse_date
 
         start = self.get("date_from")
         end = self.get("date_to")
@@ -254,7 +254,7 @@ class RunContext:
                 f"the export looks stale, and every recency counts those {stale:,} days",
                 hint="export fresh data, or set --as-of to the export's date",
             )
-        if hasattr(loaded, "n_orders") and loaded.engine.count_in(window) == 0:
+        if hasattr(loaded, "n_orders") and loaded.purchases_in(window) == 0:
             since = f" from {window.start.date()}" if window.start else ""
             self.note(
                 f"no purchases{since} up to {window.as_of} (the data has purchases from "
@@ -277,9 +277,8 @@ class RunContext:
         from userops.io import writers
 
         for loaded in self._loaded:  # a file the engine had to re-read after the load (rare)
-            for line in loaded.engine.read_notes:
-                if line not in loaded.notes:
-                    self.note(line)
+            for line in loaded.late_notes():
+                self.note(line)
         if columns:
             wanted = [c.strip() for c in columns.split(",") if c.strip()]
             unknown = [c for c in wanted if c not in frame.columns]

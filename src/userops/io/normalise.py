@@ -4,11 +4,11 @@
 
     loaded = load_orders(["orders.csv"], LoadOptions())
     window = loaded.window()                      # as-of = latest purchase
-    customers = loaded.engine.customer_aggregates(window)
+    customers = scan.customers.customer_aggregates(loaded, window)
 
-The work itself runs in the scan engine (:mod:`userops.scan`); this module decides what to
-ask for: which column plays which role, which statuses are not purchases, and it turns the
-engine's counts into a :class:`DropReport`.
+The work itself runs in the scan engine (:mod:`userops.scan.load`); this module decides
+what to ask for: which column plays which role, which statuses are not purchases, and it
+turns the engine's counts into a :class:`DropReport`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from userops import schema
 from userops.errors import DataError, UsageError
 from userops.io import columns as colmod
 from userops.io.readers import RawSource, ReadInfo, open_source
-from userops.scan import EXCLUSION_REASONS, REASON_OTHER_CURRENCY, Engine, EventsSpec, OrdersSpec, Window
+from userops.scan import load as scan_load
+from userops.scan.engine import Engine
+from userops.scan.load import EXCLUSION_REASONS, REASON_OTHER_CURRENCY, EventsFacts, EventsSpec, OrdersFacts, OrdersSpec
+from userops.scan.window import Window, resolve_window
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -117,6 +120,7 @@ class LoadedOrders:
     """Canonical orders held by a scan engine, with how they were read and what was dropped."""
 
     engine: Engine
+    facts: OrdersFacts  # what the load learned (order ids, amounts, refunds...)
     infos: list[ReadInfo]
     mappings: list[colmod.ColumnMapping]
     specs: list[OrdersSpec]
@@ -135,43 +139,19 @@ class LoadedOrders:
 
     def drops_for(self, window: Window) -> DropReport:
         """The drop report with the purchases after the window's as-of date counted."""
-        return DropReport(self.drops.rows_read, self.drops.dropped, self.drops.excluded, self.engine.count_after(window))
+        return DropReport(self.drops.rows_read, self.drops.dropped, self.drops.excluded, scan_load.count_after(self.engine, window))
 
+    def late_notes(self) -> list[str]:
+        """How a file had to be read, learned after the load (a re-read by the engine)."""
+        return [line for line in scan_load.read_notes(self.engine) if line not in self.notes]
 
-def resolve_window(
-    last_ts: dt.datetime | None,
-    as_of: dt.date | dt.datetime | str | None = None,
-    *,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    end_bounds_starts: bool = False,
-) -> Window:
-    """The window ``[start, as_of + 1 day)``; ``as_of`` defaults to the date of ``last_ts``.
+    def purchases_in(self, window: Window) -> int:
+        """Purchases inside the window."""
+        return scan_load.count_in(self.engine, window)
 
-    ``end`` (--to) normally ends the window; with ``end_bounds_starts`` (funnels, retention) it
-    only bounds the starting events, and the window still runs to the as-of date."""
-    if as_of is None:
-        if last_ts is None:
-            raise DataError("nothing left to analyse")
-        as_of_date = last_ts.date()
-    elif isinstance(as_of, str):
-        as_of_date = parse_date(as_of, flag="--as-of")
-    elif isinstance(as_of, dt.datetime):
-        as_of_date = as_of.date()
-    else:
-        as_of_date = as_of
-    until = None
-    if end is not None and end_bounds_starts:
-        until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
-    elif end is not None and end < as_of_date:
-        as_of_date = end
-    stop = dt.datetime.combine(as_of_date + dt.timedelta(days=1), dt.time())
-    begin = dt.datetime.combine(start, dt.time()) if start else None
-    if begin is not None and begin >= stop:
-        raise UsageError(f"--from {start} is after the as-of date {as_of_date}")
-    if begin is not None and until is not None and begin >= until:
-        raise UsageError(f"--from {start} is after --to {end}")
-    return Window(as_of=as_of_date, end=stop, start=begin, until=until)
+    def close(self) -> None:
+        """Free the engine's memory (the tables are gone after this)."""
+        scan_load.release(self)
 
 
 @dataclass
@@ -179,6 +159,7 @@ class LoadedEvents:
     """Canonical events held by a scan engine (table ``events``), with what was dropped."""
 
     engine: Engine
+    facts: EventsFacts  # what the load learned (activity rows and their grain, the zone)
     infos: list[ReadInfo]
     mappings: list[colmod.ColumnMapping]
     drops: DropReport
@@ -197,7 +178,13 @@ class LoadedEvents:
         return resolve_window(self.last_ts, as_of, start=start, end=end, end_bounds_starts=end_bounds_starts)
 
     def drops_for(self, window: Window) -> DropReport:
-        return DropReport(self.drops.rows_read, self.drops.dropped, {}, self.engine.events_after(window), unit="event")
+        return DropReport(self.drops.rows_read, self.drops.dropped, {}, scan_load.events_after(self.engine, self.facts, window), unit="event")
+
+    def late_notes(self) -> list[str]:
+        return [line for line in scan_load.read_notes(self.engine) if line not in self.notes]
+
+    def close(self) -> None:
+        scan_load.release(self)
 
 
 def load_events(
@@ -244,9 +231,9 @@ def load_events(
     missing = [p for p in properties if p not in found]
     if missing:
         raise UsageError(f"no column {', '.join(repr(m) for m in missing)} in the events", hint=f"columns found: {', '.join(headers)}")
-    engine.build_events(specs, files=files, activity=activity, grain=grain)
-    dropped = engine.event_drop_counts()
-    first_ts, last_ts, n_read, n_ok = engine.event_bounds()
+    facts = scan_load.build_events(engine, specs, files=files, activity=activity, grain=grain)
+    dropped = scan_load.event_drop_counts(engine, facts)
+    first_ts, last_ts, n_read, n_ok = scan_load.event_bounds(engine, facts)
     file = files[0] if len(files) == 1 else None
     if n_read == 0:
         raise DataError("the file has a header but no data rows", file=file)
@@ -256,8 +243,8 @@ def load_events(
         reason, n = next(iter(dropped.items()))
         raise DataError(f"{_count(n, 'event row')} {reason} (--strict)", file=file, hint="fix the rows or run without --strict to drop them")
     return LoadedEvents(
-        engine, [s.info for s in sources], mappings, DropReport(n_read, dropped, {}), first_ts, last_ts, n_ok, tuple(properties), sessions,
-        notes=tuple(n for src in sources for n in src.notes) + tuple(engine.read_notes) + time_notes(engine.time_offsets, options.tz),
+        engine, facts, [s.info for s in sources], mappings, DropReport(n_read, dropped, {}), first_ts, last_ts, n_ok, tuple(properties), sessions,
+        notes=tuple(n for src in sources for n in src.notes) + tuple(scan_load.read_notes(engine)) + time_notes(engine.time_offsets, options.tz),
     )
 
 
@@ -290,7 +277,7 @@ def check_time_zone(tz: str | None) -> str | None:
     """A --tz value the engine knows (``Asia/Shanghai``, ``UTC``), before any data is read."""
     if tz is None:
         return None
-    from userops.scan import time_zone_names
+    from userops.scan.engine import time_zone_names
 
     names = time_zone_names()
     if tz in names:
@@ -299,19 +286,6 @@ def check_time_zone(tz: str | None) -> str | None:
     if tz.lower() in by_lower:
         return by_lower[tz.lower()]
     raise UsageError(f"--tz {tz!r} is not a time zone", hint="use a name such as Asia/Shanghai, America/New_York or UTC")
-
-
-def parse_date(text: str, *, flag: str) -> dt.date:
-    """``YYYY-MM-DD`` (or ``today``) for flags like ``--as-of``/``--from``/``--to``."""
-    text = text.strip()
-    if text.lower() == "today":
-        return dt.date.today()
-    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise UsageError(f"{flag} {text!r} is not a date", hint="use YYYY-MM-DD (or 'today')")
 
 
 def load_orders(
@@ -388,8 +362,8 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
             )
         mappings.append(mapping)
         files.append(name)
-    engine.build_orders(specs, files=files, category_lists=line_detail, order_detail=order_detail)
-    notes = _money_notes(engine, specs, files, options)
+    facts = scan_load.build_orders(engine, specs, files=files, category_lists=line_detail, order_detail=order_detail)
+    notes = _money_notes(engine, facts, specs, files, options)
     if any(s.event for s in specs):
         purchases = ", ".join(repr(e) for e in options.purchase_events)
         amounts = sorted({s.amount for s in specs if s.event and s.amount} | {s.unit_price for s in specs if s.event and s.unit_price and s.quantity})
@@ -399,19 +373,19 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
             + " (--purchase-event)",
         ) + notes
 
-    counts = engine.drop_counts()
+    counts = scan_load.drop_counts(engine)
     dropped = {r: n for r, n in counts.items() if r not in EXCLUSION_REASONS}
     excluded = {r: n for r, n in counts.items() if r in EXCLUSION_REASONS}
-    rows_read = engine.rows_read()
+    rows_read = scan_load.rows_read(engine)
     drops = DropReport(rows_read, dropped, excluded)
     if options.strict and dropped:
         _fail_strict(engine, specs, files, dropped)
-    first_ts, last_ts, n_orders = engine.time_bounds()
+    first_ts, last_ts, n_orders = scan_load.time_bounds(engine)
     if rows_read == 0 and any(s.event for s in specs):
         raise DataError(
             f"no event named {', '.join(repr(e) for e in options.purchase_events)} (--purchase-event)",
             file=files[0] if len(files) == 1 else None,
-            hint=f"events here include {_listed(engine.common_values(specs[0].view, specs[0].event))}",
+            hint=f"events here include {_listed(scan_load.common_values(engine, specs[0].view, specs[0].event))}",
         )
     if rows_read == 0:
         raise DataError("the file has a header but no data rows", file=files[0] if len(files) == 1 else None)
@@ -419,8 +393,8 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
         summary = "; ".join(drops.lines())
         raise DataError(f"no usable purchases ({summary})", file=files[0] if len(files) == 1 else None, hint="check the column mapping with 'userops inspect'")
     return LoadedOrders(
-        engine, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders,
-        notes=tuple(n for src in sources for n in src.notes) + tuple(engine.read_notes) + time_notes(engine.time_offsets, options.tz) + notes,
+        engine, facts, [s.info for s in sources], mappings, specs, drops, first_ts, last_ts, n_orders,
+        notes=tuple(n for src in sources for n in src.notes) + tuple(scan_load.read_notes(engine)) + time_notes(engine.time_offsets, options.tz) + notes,
     )
 
 
@@ -434,7 +408,7 @@ def _purchase_event_column(engine: Engine, view: str, mapping: colmod.ColumnMapp
         return None
     if options.purchase_events:
         return event
-    common = engine.common_values(view, event, file=name)
+    common = scan_load.common_values(engine, view, event, file=name)
     raise DataError(
         f"this looks like a clickstream, not orders (column {event!r}: {_listed(common)})",
         file=name,
@@ -446,10 +420,10 @@ def _listed(values: list[tuple[str, int]]) -> str:
     return ", ".join(v for v, _ in values) or "none"
 
 
-def _money_notes(engine: Engine, specs: list[OrdersSpec], files: list[str], options: LoadOptions) -> tuple[str, ...]:
+def _money_notes(engine: Engine, facts: OrdersFacts, specs: list[OrdersSpec], files: list[str], options: LoadOptions) -> tuple[str, ...]:
     """Refunds netted out, and one currency: amounts in different currencies are never summed."""
     file = files[0] if len(files) == 1 else None
-    currencies = engine.currencies()
+    currencies = scan_load.currencies(engine, facts)
     named = [(c, n) for c, n in currencies if c is not None]
     if options.currency is None and len(named) > 1:
         listed = ", ".join(f"{n:,} in {c}" for c, n in named[:5])
@@ -461,7 +435,7 @@ def _money_notes(engine: Engine, specs: list[OrdersSpec], files: list[str], opti
     notes = []
     if options.currency:
         notes.append(f"amounts in {options.currency.upper()} only (--currency); orders in other currencies are excluded")
-    n, total = engine.refund_totals()
+    n, total = scan_load.refund_totals(engine, facts)
     if n:
         columns = sorted({s.refunded for s in specs if s.refunded})
         notes.append(
@@ -486,7 +460,7 @@ def _keep_columns(keep: tuple[str, ...], headers: list[str], name: str) -> tuple
 def _fail_strict(engine: Engine, specs: list[OrdersSpec], files: list[str], dropped: dict[str, int]) -> None:
     reason, n = next(iter(dropped.items()))
     for spec, file in zip(specs, files):
-        found = engine.first_dropped_line(spec, reason, file=file)
+        found = scan_load.first_dropped_line(engine, spec, reason, file=file)
         if found:
             line, column, raw = found
             shown = f" ({raw!r})" if raw is not None else ""
@@ -521,13 +495,13 @@ def inspect_input(path: str, options: LoadOptions | None = None, *, stdin=None) 
     name = source.info.name
     view, types = engine.register(source)
     mapping = colmod.resolve_roles(list(types), options.columns, file=name)
-    summary = engine.column_summary(view, types, file=name)
+    summary = scan_load.column_summary(engine, view, types, file=name)
     role_of = {header: role for role, header in mapping.columns.items()}
     summary.insert(1, "role", [role_of.get(c) for c in summary["column"]])
-    rows = engine.count_rows(view, file=name)
+    rows = scan_load.count_rows(engine, view, file=name)
     first = last = None
     bad = 0
     time_col = mapping.get(schema.ROLE_TIME)
     if time_col:
-        first, last, bad = engine.time_range(view, time_col, types[time_col], tz=options.tz, dayfirst=options.dayfirst, file=name)
+        first, last, bad = scan_load.time_range(engine, view, time_col, types[time_col], tz=options.tz, dayfirst=options.dayfirst, file=name)
     return InspectResult(source.info, rows, mapping, summary, first, last, bad)

@@ -24,6 +24,7 @@ from userops.errors import OutputError, UsageError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import pyarrow as pa
+    from pyarrow import csv as pacsv
 
 FORMATS = ("table", "csv", "tsv", "json", "jsonl", "markdown", "xlsx", "parquet")
 EXTENSIONS = {

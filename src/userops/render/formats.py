@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import datetime as dt
 import math
+import re
 
 from userops import schema
 

@@ -18,10 +18,11 @@ from userops.analytics.periods import next_period_start, period_start
 from userops.errors import DataError, UsageError
 from userops.render import formats as fmt
 from userops.render.i18n import labels
+from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
     from userops.io.normalise import LoadedEvents, LoadedOrders
-    from userops.scan import Window
+    from userops.scan.window import Window
 
 REPORT_PERIODS = ("week", "month")
 TREND_PERIODS = {"week": 26, "month": 18}  # complete periods shown in the trend charts
@@ -171,7 +172,7 @@ class _Builder:
     def trends(self) -> Section:
         from userops.analytics.profile import period_activity
 
-        table = period_activity(self.loaded.engine.period_aggregates(self.window, period=self.period), as_of=self.window.as_of, period=self.period)
+        table = period_activity(scan_customers.period_aggregates(self.loaded, self.window, period=self.period), as_of=self.window.as_of, period=self.period)
         table = _pick(table[table["complete"]], TREND_PERIODS[self.period])
         if table.empty:
             raise DataError(f"no complete {self.period} yet")

@@ -10,7 +10,6 @@ from userops.cli.app import command
 from userops.cli.context import RunContext
 from userops.cli.options import Inputs
 
-
 #: What the models import, prefetched while the data is read.
 MODEL_MODULES = (
     "pandas", "scipy.special", "scipy.optimize", "sklearn.ensemble", "sklearn.linear_model", "sklearn.calibration",
@@ -96,7 +95,7 @@ def churn(
     if top is not None:
         table = table.head(top)
     if keep_columns:
-        from userops.analytics.segment import with_kept_columns
+        from userops.analytics.segment import kept_attributes, with_kept_columns
 
-        table = with_kept_columns(table, loaded.engine.customer_attributes(window, keep_columns))
+        table = with_kept_columns(table, kept_attributes(loaded, window, keep_columns))
     run.emit(table, title="customers by value at risk", as_of=as_of, columns=columns)

@@ -72,6 +72,6 @@ def funnel(
         run.note(dates_only)
     missing = fun.missing_events(loaded, spec, table)
     if missing:
-        common = ", ".join(name for name, _ in loaded.engine.event_user_counts(frame_window, limit=8))
+        common = ", ".join(fun.common_events(loaded, frame_window))
         run.note(f"no event named {', '.join(repr(m) for m in missing)} in the data (names are case-sensitive; the most common: {common})")
     run.emit(table, title=f"funnel ({spec.order}, window {window or '14d'})", as_of=frame_window.as_of.isoformat())

@@ -37,8 +37,8 @@ def segment(
     Example: [bold]userops segment orders.csv --filter 'At risk' --keep email -o at_risk.xlsx[/bold]
     """
     from userops.analytics import segment as seg
-    from userops.analytics.playbook import actions
     from userops.analytics.periods import PERIODS
+    from userops.analytics.playbook import actions
     from userops.analytics.rfm import SCHEMES, parse_cuts, segment_order
 
     keep_columns = run.keep_columns(keep)

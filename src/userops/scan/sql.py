@@ -1,4 +1,5 @@
-"""Vectorised parsers, as SQL expressions the scan engine evaluates over whole columns.
+"""The SQL vocabulary of the scan: quoting, literals, and the vectorised parsers as SQL
+expressions the engine evaluates over whole columns.
 
 Nothing here loops over rows in Python. Each builder takes a quoted column reference and
 the column's engine type and returns an SQL expression; a value counts as *failed* when
@@ -12,6 +13,8 @@ milliseconds, month names).
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
@@ -160,7 +163,9 @@ def timestamp_candidates(col: str, tz: str | None) -> dict[str, str]:
     (``2024-01-01 03:47:01 +0800`` is 03:47 on 1 January, the shop's own day); a zone name
     converts it to that zone. Epoch numbers have no wall time of their own: UTC unless ``tz``."""
     tz_lit = sql_str(tz or "UTC")
-    fmt = lambda formats: "[" + ", ".join(sql_str(f) for f in formats) + "]"  # noqa: E731
+    def fmt(formats: list[str]) -> str:
+        return "[" + ", ".join(sql_str(f) for f in formats) + "]"
+
     trimmed = f"trim({col})"
     if tz is None:
         with_offset = f"TRY_CAST(regexp_replace({trimmed}, {sql_str(OFFSET_SUFFIX)}, '') AS TIMESTAMP)"
@@ -213,3 +218,48 @@ def timestamp_expr(col: str, dtype: str, *, tz: str | None = None, order: list[s
     # rows), not just the few the first layout cannot read; it leaves CASE branches alone
     rest = parts[1] if len(parts) == 2 else "COALESCE(" + ", ".join(parts[1:]) + ")"
     return f"COALESCE({parts[0]}, CASE WHEN {col} IS NOT NULL THEN {rest} END)"
+
+
+def timestamp(value: dt.datetime | dt.date) -> str:
+    """A TIMESTAMP literal (our own window bounds and cutoffs, never user text)."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+def in_list(column: str, values: tuple[str, ...] | list[str]) -> str:
+    """``column IN ('a', 'b')`` with the values quoted."""
+    return f"{column} IN (" + ", ".join(sql_str(v) for v in values) + ")"
+
+
+#: Timestamps before this are typos or placeholders (1900-01-01, epoch 0), not orders or events.
+EARLIEST_PLAUSIBLE = dt.datetime(1990, 1, 1)
+
+
+def plausible(column: str) -> str:
+    """SQL condition: a time no earlier than 1990 and no later than tomorrow (a ``2099`` typo
+    would make it the default as-of date and every customer churned; ``9999-12-31`` has no
+    next day)."""
+    latest = dt.datetime.combine(dt.date.today() + dt.timedelta(days=2), dt.time())
+    return f"{column} >= {timestamp(EARLIEST_PLAUSIBLE)} AND {column} < {timestamp(latest)}"
+
+
+def keep_column(name: str) -> str:
+    """Name of a --keep column among the parsed rows."""
+    return f"keep:{name}"
+
+
+def property_column(name: str) -> str:
+    """Name of an event property (a raw column such as ``channel``) in the ``events`` table."""
+    return f"prop:{name}"
+
+
+def status_spellings(statuses: tuple[str, ...]) -> list[str]:
+    """Lower-case spellings of each status: ``pending payment`` also as ``pending_payment``,
+    ``pending-payment``, ``wc-pending-payment``... (sorted, for stable SQL)."""
+    out = set()
+    for status in statuses:
+        base = status.lower().strip()
+        for spelled in (base, base.replace(" ", "_"), base.replace(" ", "-"), base.replace(" ", "")):
+            out.update((spelled, f"wc-{spelled}"))
+    return sorted(out)

@@ -1,0 +1,188 @@
+"""Per-customer and per-period queries over the purchases: what profile, segment and the
+report's KPIs are computed from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from userops.scan import sql
+from userops.scan.load import HasOrders, line_scope, purchases
+from userops.scan.sql import quote_ident as q
+from userops.scan.window import PERIOD_UNITS, Window, period_step_sql
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+def customer_aggregates(orders: HasOrders, window: Window, *, period: str | None = "month", detail: bool = True) -> "pd.DataFrame":
+    """One row per customer in the window: first/last order, orders, revenue, active periods
+    (unless ``period`` is None), and (``detail``) top category by order lines and top
+    channel by orders; ties alphabetical.
+
+    Category counts come from the lines of purchases in the window (lines of orders excluded
+    at order level — refund status on another line, negative total — do not count)."""
+    scope = purchases(window)
+    if period is None:
+        base = """
+        SELECT customer_id, min(order_ts) AS first_order, max(order_ts) AS last_order,
+               count(*) AS orders, CAST(sum(amount) AS DOUBLE) AS revenue
+        FROM scope GROUP BY customer_id"""
+    else:  # grouping by (customer, period) first is much faster than count(DISTINCT period)
+        unit = PERIOD_UNITS[period]
+        base = f"""
+        SELECT customer_id, min(first_order) AS first_order, max(last_order) AS last_order,
+               sum(orders)::BIGINT AS orders, CAST(sum(revenue) AS DOUBLE) AS revenue, count(*) AS active_periods
+        FROM (SELECT customer_id, date_trunc('{unit}', order_ts) AS p, min(order_ts) AS first_order,
+                     max(order_ts) AS last_order, count(*) AS orders, sum(amount) AS revenue
+              FROM scope GROUP BY customer_id, p)
+        GROUP BY customer_id"""
+    if not detail:
+        return orders.engine.frame(f"WITH scope AS ({scope}) {base} ORDER BY customer_id")
+    if orders.facts.has_category_lists:
+        lines = "SELECT customer_id, category, count(*) AS n FROM (SELECT customer_id, unnest(categories) AS category FROM scope) GROUP BY ALL"
+    elif orders.facts.has_order_id:
+        lines = f"""
+            SELECT l.customer_id, l.category, count(*) AS n
+            FROM ({line_scope(orders.facts, window)}) l
+            ANTI JOIN (SELECT customer_id, order_id FROM orders WHERE reason IS NOT NULL AND lines > 0) x
+                   ON l.customer_id = x.customer_id AND l.order_id = x.order_id
+            WHERE l.category IS NOT NULL GROUP BY ALL"""
+    else:
+        lines = "SELECT customer_id, category, count(*) AS n FROM scope WHERE category IS NOT NULL GROUP BY ALL"
+    query = f"""
+        WITH scope AS ({scope}),
+        base AS ({base}),
+        cat AS ({lines}),
+        top_cat AS (SELECT customer_id, first(category ORDER BY n DESC, category) AS top_category FROM cat GROUP BY 1),
+        ch AS (SELECT customer_id, channel, count(*) AS n FROM scope WHERE channel IS NOT NULL GROUP BY ALL),
+        top_ch AS (SELECT customer_id, first(channel ORDER BY n DESC, channel) AS top_channel FROM ch GROUP BY 1)
+        SELECT base.*, top_cat.top_category, top_ch.top_channel
+        FROM base LEFT JOIN top_cat USING (customer_id) LEFT JOIN top_ch USING (customer_id)
+        ORDER BY customer_id"""
+    return orders.engine.frame(query)
+
+
+def customer_attributes(orders: HasOrders, window: Window, columns: tuple[str, ...]) -> "pd.DataFrame":
+    """Per customer, the latest non-blank value of each --keep column in the window."""
+    scope = line_scope(orders.facts, window)
+    kept = lambda c: q(sql.keep_column(c))  # noqa: E731
+    picks = ", ".join(f"arg_max({kept(c)}, order_ts) FILTER (WHERE {kept(c)} IS NOT NULL AND {kept(c)} <> '') AS {q(f'kept:{c}')}" for c in columns)
+    frame = orders.engine.frame(f"SELECT customer_id, {picks} FROM ({scope}) GROUP BY customer_id ORDER BY customer_id")
+    frame.columns = ["customer_id", *columns]  # a kept column may itself be called customer_id
+    return frame
+
+
+def purchase_day_summary(orders: HasOrders, window: Window) -> "pd.DataFrame":
+    """Per customer in the window: repeat purchase days (distinct days − 1), first and last
+    purchase day, and the mean value of the repeat days (same-day orders are one purchase,
+    the first day is left out: the inputs of BG/NBD and Gamma–Gamma)."""
+    return orders.engine.frame(
+        f"""WITH d AS (SELECT customer_id, CAST(order_ts AS DATE) AS day, sum(amount) AS value
+                       FROM ({purchases(window)}) GROUP BY 1, 2),
+             k AS (SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS n FROM d)
+        SELECT customer_id, count(*) - 1 AS repeat_days, min(day) AS first_day, max(day) AS last_day,
+               CAST(avg(value) FILTER (WHERE n > 1) AS DOUBLE) AS repeat_mean_value
+        FROM k GROUP BY customer_id ORDER BY customer_id"""
+    )
+
+
+def gap_stats(orders: HasOrders, window: Window, quantiles: tuple[float, ...] = (0.5, 0.9)) -> list[float | None]:
+    """Quantiles of the days between consecutive orders of the same customer (fractional days)."""
+    qs = ", ".join(f"quantile_cont(gap, {x})" for x in quantiles)
+    return list(
+        orders.engine.row(
+            f"""WITH scope AS ({purchases(window)})
+            SELECT {qs} FROM (
+                SELECT epoch(order_ts - lag(order_ts) OVER (PARTITION BY customer_id ORDER BY order_ts)) / 86400.0 AS gap
+                FROM scope) WHERE gap IS NOT NULL"""
+        )
+    )
+
+
+def first_order_attributes(orders: HasOrders, window: Window) -> "pd.DataFrame":
+    """Per customer in the window, what is known at acquisition: the first order's value,
+    channel and (with line categories) its most common category (ties alphabetical)."""
+    scope = purchases(window)
+    firsts = f"""SELECT customer_id, first(order_id ORDER BY order_ts, order_id) AS first_order_id,
+                        first(CAST(amount AS DOUBLE) ORDER BY order_ts, order_id) AS first_order_value,
+                        first(channel ORDER BY order_ts, order_id) AS first_channel,
+                        first(category ORDER BY order_ts, order_id) AS first_category
+                 FROM ({scope}) GROUP BY customer_id"""
+    if not orders.facts.has_category_lists:  # one row per order: its category; else none known
+        return orders.engine.frame(f"SELECT customer_id, first_order_value, first_channel, first_category FROM ({firsts}) ORDER BY customer_id")
+    return orders.engine.frame(
+        f"""WITH firsts AS ({firsts}),
+        cats AS (SELECT o.customer_id, unnest(o.categories) AS category
+                 FROM orders o JOIN firsts f ON o.customer_id = f.customer_id AND o.order_id = f.first_order_id),
+        top AS (SELECT customer_id, first(category ORDER BY n DESC, category) AS first_category
+                FROM (SELECT customer_id, category, count(*) AS n FROM cats GROUP BY ALL) GROUP BY 1)
+        SELECT firsts.customer_id, first_order_value, first_channel, top.first_category
+        FROM firsts LEFT JOIN top USING (customer_id) ORDER BY customer_id"""
+    )
+
+
+def period_aggregates(orders: HasOrders, window: Window, *, period: str = "month") -> "pd.DataFrame":
+    """Per period: new customers (first purchase ever in it), active customers, orders, revenue."""
+    unit = PERIOD_UNITS[period]
+    scope = purchases(window)
+    # new = first purchase ever (not first within --from) falls in the window and the period
+    since = f"HAVING min(order_ts) >= {sql.timestamp(window.start)}" if window.start else ""
+    firsts = f"""
+        SELECT date_trunc('{unit}', min(order_ts)) AS period, customer_id
+        FROM orders WHERE reason IS NULL AND order_ts < {sql.timestamp(window.end)}
+        GROUP BY customer_id {since}"""
+    query = f"""
+        WITH scope AS ({scope}),
+        act AS (SELECT date_trunc('{unit}', order_ts) AS period, count(DISTINCT customer_id) AS active_customers,
+                       count(*) AS orders, CAST(sum(amount) AS DOUBLE) AS revenue FROM scope GROUP BY 1),
+        new AS (SELECT period, count(*) AS new_customers FROM ({firsts}) GROUP BY 1)
+        SELECT act.period, coalesce(new.new_customers, 0) AS new_customers, act.active_customers,
+               act.orders, act.revenue
+        FROM act LEFT JOIN new USING (period) ORDER BY act.period"""
+    return orders.engine.frame(query)
+
+
+def lifecycle_counts(orders: HasOrders, window: Window, *, period: str = "month") -> "pd.DataFrame":
+    """Per period: customers new (first purchase ever), returning (active this and the
+    previous period), resurrected (active now, not in the previous period, not new) and
+    dormant (active in the previous period, not now). Periods run from the window's first
+    to the as-of date's period, empty ones included."""
+    unit = PERIOD_UNITS[period]
+    step = period_step_sql(period)
+    end = sql.timestamp(window.end)
+    history = f"SELECT customer_id, order_ts FROM orders WHERE reason IS NULL AND order_ts < {end}"
+    last_p = f"date_trunc('{unit}', {end} - INTERVAL 1 MICROSECOND)"
+    first_p = (
+        f"date_trunc('{unit}', {sql.timestamp(window.start)})" if window.start else
+        f"(SELECT date_trunc('{unit}', min(order_ts)) FROM ({history}))"
+    )
+    query = f"""
+        WITH act AS (SELECT DISTINCT customer_id, date_trunc('{unit}', order_ts) AS p FROM ({history})),
+        seq AS (SELECT customer_id, p,
+                       lag(p) OVER w AS prev_p, lead(p) OVER w AS next_p, min(p) OVER (PARTITION BY customer_id) AS first_p
+                FROM act WINDOW w AS (PARTITION BY customer_id ORDER BY p)),
+        marks AS (
+            SELECT p, CASE WHEN p = first_p THEN 'new' WHEN prev_p = p - {step} THEN 'returning' ELSE 'resurrected' END AS kind FROM seq
+            UNION ALL
+            SELECT p + {step} AS p, 'dormant' AS kind FROM seq WHERE next_p IS NULL OR next_p > p + {step}),
+        periods AS (SELECT unnest(generate_series({first_p}, {last_p}, {step})) AS p)
+        SELECT periods.p AS period,
+               count(kind) FILTER (WHERE kind = 'new') AS new,
+               count(kind) FILTER (WHERE kind = 'returning') AS returning,
+               count(kind) FILTER (WHERE kind = 'resurrected') AS resurrected,
+               count(kind) FILTER (WHERE kind = 'dormant') AS dormant
+        FROM periods LEFT JOIN marks USING (p) GROUP BY periods.p ORDER BY periods.p"""
+    return orders.engine.frame(query)
+
+
+def purchase_days_after(orders: HasOrders, window: Window, end: dt.datetime) -> int:
+    """Distinct (customer, day) purchases in [window end, ``end``) by the customers who had
+    bought in the window: what BG/NBD forecasts (customers acquired later are not in it)."""
+    return int(
+        orders.engine.value(
+            "SELECT count(*) FROM (SELECT DISTINCT customer_id, CAST(order_ts AS DATE) FROM orders "
+            f"WHERE reason IS NULL AND order_ts >= ? AND order_ts < ? AND customer_id IN (SELECT customer_id FROM ({purchases(window)})))",
+            [window.end, end],
+        )
+    )

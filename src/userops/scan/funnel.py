@@ -1,0 +1,268 @@
+"""Funnel queries over the events: each person's best attempt (ordered, strict or unordered),
+the repeat-purchase funnel on orders, and the event lookups the funnel command needs.
+
+The rules (what an attempt is, which one counts, exclusions, first-touch breakdowns) are
+stated in :mod:`userops.analytics.funnel`; this module is their SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from userops.errors import DataError
+from userops.scan import sql
+from userops.scan.load import HasEvents, HasOrders
+from userops.scan.sql import quote_ident as q
+from userops.scan.window import PERIOD_UNITS, Window
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+Steps = tuple[tuple[str, ...], ...]
+#: (excluded event names, from step, to step)
+Exclusions = tuple[tuple[tuple[str, ...], int, int], ...]
+
+
+@dataclass
+class _Plan:
+    """What the attempt builders share: the step count, the CTEs so far and the SQL helpers."""
+
+    n: int
+    window_s: int
+    tz: str | None
+    carry: str  # ", grp" with a breakdown
+    ctes: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def has_bit(bit: int) -> str:
+        return f"(m & {1 << bit}) <> 0"
+
+    def instant(self, column: str) -> str:
+        # wall-clock times in a zone with DST: compare the instants they stand for
+        if self.tz and self.tz.upper() != "UTC":
+            return f"timezone({sql.sql_str(self.tz)}, {column})"
+        return column
+
+    def in_window(self, later: str, start: str) -> str:
+        return f"{self.instant(later)} <= {self.instant(start)} + INTERVAL {int(self.window_s)} SECOND"
+
+
+def funnel_users(
+    events: HasEvents,
+    window: Window,
+    steps: Steps,
+    window_s: int,
+    order: str,
+    *,
+    by: str | None = None,
+    trend: str | None = None,
+    session: bool = False,
+    exclusions: Exclusions = (),
+) -> "pd.DataFrame":
+    """One row per user (per period with ``trend``): the furthest step of their best attempt
+    and its step times ``t1``..``tn`` (see :mod:`userops.analytics.funnel` for the rules)."""
+    if events.facts.activity is not None:
+        raise DataError("the events were loaded as daily activity (for retention); funnels need every event")
+    n = len(steps)
+    group = f", {q(sql.property_column(by))} AS grp" if by else ""
+    # the unit of the funnel: a user, or with ``session`` a user's session (user \x1f session)
+    unit = "concat_ws(chr(31), user_id, coalesce(session_id, ''))" if session else "user_id"
+    # each event carries a bit mask of the steps (and exclusions) it belongs to instead of its
+    # name; all events are numbered (strict needs the gaps), only step events are kept.
+    # Events at the same time are numbered in funnel order (the earliest step they can fill
+    # first, then exclusions, then other events; then by name), so a later step may happen
+    # at the same time as the one before it, as in PostHog, and a date-only export is read
+    # as "in funnel order within a day" rather than alphabetically
+    sets = [*steps, *(x[0] for x in exclusions)]
+    mask = " + ".join(f"(({sql.in_list('event', step)})::INTEGER << {bit})" for bit, step in enumerate(sets))
+    first_set = "CASE " + " ".join(f"WHEN (m & {1 << bit}) <> 0 THEN {bit}" for bit in range(len(sets))) + f" ELSE {len(sets)} END"
+    keep = "" if order == "strict" else "WHERE m <> 0"
+    numbered = (
+        f"SELECT * FROM (SELECT user_id, m, ts, row_number() OVER (PARTITION BY user_id ORDER BY ts, {first_set}, event) AS seq"
+        f"{', grp' if by else ''} FROM (SELECT {unit} AS user_id, {mask} AS m, event_ts AS ts, event{group} "
+        f"FROM events WHERE reason IS NULL AND {window.within('event_ts')})) {keep}"
+    )
+    plan = _Plan(n, window_s, events.facts.tz, ", grp" if by else "", [f"e AS MATERIALIZED ({numbered})"])
+    for k in range(1, n + 1):
+        plan.ctes.append(f"s{k} AS (SELECT user_id, ts, seq{plan.carry} FROM e WHERE {plan.has_bit(k - 1)})")
+    builders: dict[str, Callable[[_Plan, Window, Steps, Exclusions], str]] = {
+        "ordered": ordered_attempts, "strict": strict_attempts, "unordered": unordered_attempts,
+    }
+    attempts = builders[order](plan, window, steps, exclusions)
+    period = f", date_trunc('{PERIOD_UNITS[trend]}', t1) AS period" if trend else ""
+    partition = "user_id, period" if trend else "user_id"
+    out_times = ", ".join(f"t{k}" for k in range(1, n + 1))
+    first_touch = ""
+    if by:
+        # first-touch attribution, as PostHog: the first non-empty value of the property
+        # among the person's funnel events, whichever attempt counts
+        plan.ctes.append("touch AS (SELECT user_id, arg_min(grp, seq) FILTER (WHERE grp IS NOT NULL) AS first_grp FROM e WHERE m <> 0 GROUP BY user_id)")
+        first_touch = " LEFT JOIN touch USING (user_id)"
+    out_group = ", first_grp AS \"group\"" if by else ""
+    who = "split_part(user_id, chr(31), 1) AS user_id, split_part(user_id, chr(31), 2) AS session_id" if session else "user_id"
+    # the person's furthest attempt (a clean one before an excluded one that gets as far);
+    # when that is excluded, the person is not in the funnel at all, step 1 included
+    query = f"""
+        WITH {', '.join(plan.ctes)},
+        attempts AS (SELECT *{period} FROM ({attempts})),
+        ranked AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY furthest DESC, excluded, t1, q1) AS rank FROM attempts)
+        SELECT {who}{out_group}{', period' if trend else ''}, furthest, {out_times}
+        FROM ranked{first_touch} WHERE rank = 1 AND NOT excluded ORDER BY 1{', 2' if session else ''}{', period' if trend else ''}"""
+    return events.engine.frame(query)
+
+
+def ordered_attempts(plan: _Plan, window: Window, steps: Steps, exclusions: Exclusions, *, strict: bool = False) -> str:
+    """Attempts of an ordered funnel: from each step-1 event, a chain of ASOF joins (the
+    earliest step-k event after the step-(k-1) one, within the window of the first); with
+    ``strict``, step k must be the user's very next event."""
+    n, carry = plan.n, plan.carry
+    plan.ctes.append(f"a1 AS (SELECT user_id, ts AS t1, seq AS q1{carry} FROM s1 WHERE {window.starts_before('ts')})")
+    for k in range(2, n + 1):
+        if strict:
+            join = f"LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq = a.q{k - 1} + 1"
+        else:
+            join = f"ASOF LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq > a.q{k - 1}"
+        # an attempt that missed step k-1 cannot reach step k (older DuckDB ASOF joins
+        # match a NULL inequality key, so say it explicitly)
+        reached = f"a.q{k - 1} IS NOT NULL AND {plan.in_window('s.ts', 'a.t1')}"
+        plan.ctes.append(
+            f"a{k} AS (SELECT a.*, CASE WHEN {reached} THEN s.ts END AS t{k}, "
+            f"CASE WHEN {reached} THEN s.seq END AS q{k} FROM a{k - 1} a {join})"
+        )
+    times = ", ".join(f"t{k}" for k in range(1, n + 1))
+    furthest = " + ".join(f"(t{k} IS NOT NULL)::INT" for k in range(1, n + 1))
+    # an attempt with an excluded event after step FROM and before step TO (or, when TO
+    # was not reached, before the end of its window) is excluded; a person whose
+    # furthest attempt is excluded leaves the funnel
+    dropped = []
+    for j, (_, first, last) in enumerate(exclusions):
+        plan.ctes.append(f"x{j} AS (SELECT user_id, ts, seq FROM e WHERE {plan.has_bit(n + j)})")
+        dropped.append(
+            f"EXISTS (SELECT 1 FROM x{j} x WHERE x.user_id = a.user_id AND a.q{first} IS NOT NULL AND x.seq > a.q{first} "
+            f"AND CASE WHEN a.q{last} IS NOT NULL THEN x.seq < a.q{last} ELSE {plan.in_window('x.ts', 'a.t1')} END)"
+        )
+    excluded = f"({' OR '.join(dropped)})" if dropped else "false"
+    return f"SELECT user_id{carry}, {furthest} AS furthest, {excluded} AS excluded, {times}, q1 FROM a{n} a"
+
+
+def strict_attempts(plan: _Plan, window: Window, steps: Steps, exclusions: Exclusions) -> str:
+    """Attempts of a strict funnel: each step the user's very next event."""
+    return ordered_attempts(plan, window, steps, exclusions, strict=True)
+
+
+def unordered_attempts(plan: _Plan, window: Window, steps: Steps, exclusions: Exclusions) -> str:
+    """Attempts of an unordered funnel: from every event of any step, each step looked for
+    within the window; the steps reached are counted in the order they happened."""
+    n, carry = plan.n, plan.carry
+    plan.ctes.append(f"a0 AS (SELECT user_id, ts AS t0, seq AS q0{carry} FROM e WHERE (m & {(1 << n) - 1}) <> 0 AND {window.starts_before('ts')})")
+    if exclusions:
+        # an excluded event resets an attempt's progress: its steps count up to the
+        # first excluded event after its start (within its window); an attempt it cuts
+        # short counts for nothing, and later attempts start afresh (PostHog)
+        bits = sum(1 << (n + j) for j in range(len(exclusions)))
+        plan.ctes.append(f"x AS (SELECT user_id, ts, seq FROM e WHERE (m & {bits}) <> 0)")
+        plan.ctes.append(
+            f"a0x AS (SELECT a.*, CASE WHEN x.seq IS NOT NULL AND {plan.in_window('x.ts', 'a.t0')} THEN x.seq END AS qx "
+            f"FROM a0 a ASOF LEFT JOIN x ON a.user_id = x.user_id AND x.seq > a.q0)"
+        )
+        cut = " AND (a.qx IS NULL OR s.seq < a.qx)"
+    else:
+        plan.ctes.append("a0x AS (SELECT *, NULL::BIGINT AS qx FROM a0)")
+        cut = ""
+    found = []
+    # steps naming the same events (``view,view,cart``) need as many distinct events:
+    # the first from the attempt start on, the next ones the class's following events
+    classes: dict[frozenset, list[int]] = {}
+    for k, step in enumerate(steps, 1):
+        classes.setdefault(frozenset(step), []).append(k)
+    for k in range(1, n + 1):
+        prev = "a0x" if k == 1 else f"u{k - 1}"
+        same = classes[frozenset(steps[k - 1])]
+        within = f"CASE WHEN {plan.in_window('s.ts', 'a.t0')}{cut} THEN s.ts END AS f{k}"
+        if len(same) == 1:
+            plan.ctes.append(f"u{k} AS (SELECT a.*, {within} FROM {prev} a ASOF LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq >= a.q0)")
+        elif k == same[0]:  # the class's events numbered per user; the first one's number carried
+            plan.ctes.append(f"c{k} AS (SELECT user_id, ts, seq, row_number() OVER (PARTITION BY user_id ORDER BY seq) AS r FROM s{k})")
+            plan.ctes.append(
+                f"u{k} AS (SELECT a.*, {within}, s.r AS r{k} "
+                f"FROM {prev} a ASOF LEFT JOIN c{k} s ON a.user_id = s.user_id AND s.seq >= a.q0)"
+            )
+        else:
+            first = same[0]
+            plan.ctes.append(
+                f"u{k} AS (SELECT a.*, {within} "
+                f"FROM {prev} a LEFT JOIN c{first} s ON a.user_id = s.user_id AND s.r = a.r{first} + {same.index(k)})"
+            )
+        found.append(f"f{k}")
+    sorted_times = f"list_sort([{', '.join(found)}], 'ASC', 'NULLS LAST')"
+    reached = " + ".join(f"({f} IS NOT NULL)::INT" for f in found)
+    plan.ctes.append(f"sorted AS (SELECT user_id{carry}, q0 AS q1, qx, {sorted_times} AS ts_sorted, {reached} AS furthest FROM u{n})")
+    times = ", ".join(f"ts_sorted[{k}] AS t{k}" for k in range(1, n + 1))
+    # cut short by an excluded event before it completed: the attempt is void
+    return f"SELECT user_id{carry}, furthest, false AS excluded, {times}, q1 FROM sorted WHERE qx IS NULL OR furthest = {n}"
+
+
+def repeat_users(orders: HasOrders, window: Window, n: int, window_s: int | None = None) -> "pd.DataFrame":
+    """The repeat-purchase funnel: per customer whose first purchase ever lies in the window,
+    the times of their 1st..n-th purchases (within ``window_s`` of the first, if given)."""
+    end = sql.timestamp(window.end)
+    since = f"WHERE {window.starts_before('t1')}" + (f" AND t1 >= {sql.timestamp(window.start)}" if window.start else "")
+    within = lambda k: f"t{k}" if window_s is None else f"CASE WHEN t{k} <= t1 + INTERVAL {int(window_s)} SECOND THEN t{k} END"  # noqa: E731
+    picks = ", ".join(f"max(order_ts) FILTER (WHERE k = {k}) AS t{k}" for k in range(1, n + 1))
+    times = ", ".join(f"{within(k)} AS t{k}" for k in range(1, n + 1))
+    furthest = " + ".join(f"({within(k)} IS NOT NULL)::INT" for k in range(1, n + 1))
+    return orders.engine.frame(
+        f"""WITH o AS (SELECT customer_id, order_ts, row_number() OVER (PARTITION BY customer_id ORDER BY order_ts, order_id) AS k
+                       FROM orders WHERE reason IS NULL AND order_ts < {end}),
+            p AS (SELECT customer_id AS user_id, {picks} FROM o WHERE k <= {int(n)} GROUP BY customer_id)
+        SELECT user_id, {furthest} AS furthest, {times} FROM p {since} ORDER BY user_id"""
+    )
+
+
+def event_user_counts(events: HasEvents, window: Window, limit: int = 10) -> list[tuple[str, int]]:
+    """The most widespread event names in the window: (event, distinct users), most first."""
+    events.facts.require_every_event("event names")
+    rows = events.engine.rows(
+        f"SELECT event, count(DISTINCT user_id) AS n FROM events WHERE reason IS NULL AND {window.within('event_ts')} "
+        f"GROUP BY event ORDER BY n DESC, event LIMIT {int(limit)}"
+    )
+    return [(str(e), int(n)) for e, n in rows]
+
+
+def purchase_paths(events: HasEvents, window: Window, purchase: tuple[str, ...], limit: int = 10) -> tuple[int, list[tuple[str, int, float]]]:
+    """How users move to a purchase: the users with a ``purchase`` event in the window and,
+    per other event, how many of them did it before their first purchase and the median
+    seconds from its first time to that purchase (most users first)."""
+    events.facts.require_every_event("event names")
+
+    def scope(alias: str) -> str:
+        return f"{alias}.reason IS NULL AND {window.within(f'{alias}.event_ts')}"
+
+    buyers = f"SELECT user_id, min(event_ts) AS pt FROM events b WHERE {scope('b')} AND {sql.in_list('event', purchase)} GROUP BY user_id"
+    n = int(events.engine.value(f"SELECT count(*) FROM ({buyers})"))
+    rows = events.engine.rows(
+        f"""WITH p AS ({buyers}),
+            f AS (SELECT e.user_id, e.event, min(e.event_ts) AS ft FROM events e JOIN p ON e.user_id = p.user_id
+                  WHERE {scope('e')} AND NOT {sql.in_list('e.event', purchase)} AND e.event_ts <= p.pt
+                  GROUP BY e.user_id, e.event)
+        SELECT f.event, count(*) AS users, median(epoch(p.pt - f.ft)) AS lead
+        FROM f JOIN p ON f.user_id = p.user_id GROUP BY f.event ORDER BY users DESC, f.event LIMIT {int(limit)}"""
+    )
+    return n, [(str(e), int(u), float(lead)) for e, u, lead in rows]
+
+
+def events_present(events: HasEvents, names: list[str]) -> set[str]:
+    """Which of these event names some usable event has (a scan of the events table)."""
+    if not names:
+        return set()
+    events.facts.require_every_event("event names")
+    rows = events.engine.rows(f"SELECT DISTINCT event FROM events WHERE reason IS NULL AND {sql.in_list('event', names)}")
+    return {str(r[0]) for r in rows}
+
+
+def events_have_times(events: HasEvents) -> bool:
+    """Whether some usable event has a time of day (an export of dates only has none).
+    Stops at the first such event: instant on ordinary data."""
+    events.facts.require_every_event("event times")
+    return events.engine.value("SELECT 1 FROM events WHERE reason IS NULL AND CAST(event_ts AS TIME) <> TIME '00:00:00' LIMIT 1") is not None
