@@ -17,8 +17,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
 
     from userops.io.normalise import LoadedEvents, LoadedOrders
+    from userops.scan.engine import Engine
     from userops.scan.window import Window
 
+
+#: The most threads --threads takes (more than any machine userops runs on has cores).
+MAX_THREADS = 1024
 
 #: Days between the latest row and the as-of date beyond which the export is called stale.
 STALE_DAYS = 7
@@ -85,6 +89,29 @@ class RunContext:
             if self.flags.get(f"{role}_col"):
                 cols[role] = self.flags[f"{role}_col"]
         return cols
+
+    def engine(self) -> "Engine":
+        """A scan engine with --threads (or ``threads`` in userops.toml, or USEROPS_THREADS)
+        and --memory-limit; the same thread count bounds Arrow's pool (CSV writing)."""
+        import os
+
+        from userops.scan.engine import Engine, parse_memory_limit
+
+        threads = self.get("threads")
+        if threads is None and os.environ.get("USEROPS_THREADS", "").strip():
+            text = os.environ["USEROPS_THREADS"].strip()
+            if not text.isdigit():
+                raise UsageError(f"USEROPS_THREADS={text!r} must be a whole number of threads")
+            threads = int(text)
+        if threads is not None:
+            if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+                raise UsageError(f"--threads must be between 1 and {MAX_THREADS} (got {threads!r})")
+            import pyarrow as pa
+
+            pa.set_cpu_count(threads)
+            pa.set_io_thread_count(threads)
+        limit = self.get("memory_limit")
+        return Engine(threads=threads, memory_limit=parse_memory_limit(str(limit)) if limit is not None else None)
 
     def load_options(self, *, keep: tuple[str, ...] = ()):
         from userops.io.normalise import LoadOptions, check_time_zone
@@ -208,7 +235,7 @@ class RunContext:
         options = self.load_options(keep=keep)
         self.check_output(self.inputs, html=self.command == "report")
         with self.progress(f"reading {', '.join(inputs)}"):
-            loaded = load_orders(list(inputs), options, line_detail=line_detail, order_detail=order_detail)
+            loaded = load_orders(list(inputs), options, engine=self.engine(), line_detail=line_detail, order_detail=order_detail)
         return self._noted(loaded)
 
     def load_events(
@@ -220,7 +247,9 @@ class RunContext:
         options = self.load_options()
         self.check_output(self.inputs, html=self.command == "report")
         with self.progress(f"reading {', '.join(inputs)}"):
-            loaded = load_events(list(inputs), options, properties=properties, activity=activity, grain=grain, sessions=sessions)
+            loaded = load_events(
+                list(inputs), options, engine=self.engine(), properties=properties, activity=activity, grain=grain, sessions=sessions
+            )
         return self._noted(loaded)
 
     def _noted(self, loaded):

@@ -60,6 +60,8 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
         for role in schema.ROLES
     ],
     # general
+    _opt("threads", Optional[int], "--threads", help="Threads the engine uses (default: every core; also USEROPS_THREADS).", panel=GENERAL_PANEL),
+    _opt("memory_limit", Optional[str], "--memory-limit", help="The engine's memory before it spills to disk, e.g. 8GB or 50% (default: half the RAM).", panel=GENERAL_PANEL),
     _opt("config", Optional[str], "--config", help="Read defaults from this TOML file (default: ./userops.toml if present).", panel=GENERAL_PANEL),
     _opt("quiet", Optional[bool], "--quiet", "-q", help="No notes or progress on stderr (errors still show).", panel=GENERAL_PANEL),
     _flag("debug", "--debug", help="Show Python tracebacks for internal errors.", panel=GENERAL_PANEL),

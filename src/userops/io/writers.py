@@ -386,7 +386,7 @@ def _write_csv_sliced(table: "pa.Table", first: "pacsv.WriteOptions", rest: "pac
         pacsv.write_csv(table.slice(start, CSV_SLICE_ROWS), out, first if start == 0 else rest)
         return out.getvalue()
 
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
+    with ThreadPoolExecutor(max_workers=min(4, pa.cpu_count())) as pool:  # --threads bounds Arrow's pool
         pending: collections.deque = collections.deque()
         for start in range(0, table.num_rows, CSV_SLICE_ROWS):
             pending.append(pool.submit(formatted, start))

@@ -31,15 +31,10 @@ if TYPE_CHECKING:  # pragma: no cover
 CAREFUL_MAX_LINE_BYTES = 1 << 30
 
 
-def default_memory_limit() -> str:
-    """Half the machine's memory: the rest is for the Python side (models, writing) and the
-    other programs of a shared server. DuckDB's own default (80%) leaves a large export's
-    process to be killed rather than spill."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # not POSIX: DuckDB's default
-        return "80%"
-    return f"{max(1, total // 2 // (1 << 20))}MiB"
+#: The engine's memory before it spills to disk, by default: half the machine's memory. The
+#: rest is for the Python side (models, writing) and the other programs of a shared server;
+#: DuckDB's own default (80%) leaves a large export's process to be killed rather than spill.
+DEFAULT_MEMORY_LIMIT = "50%"
 
 
 def spill_directory() -> str:
@@ -108,7 +103,7 @@ class Engine:
         # process growing until the machine kills it (cron on a shared server)
         self._spill_dir = spill_directory()
         self.con.execute("SET temp_directory = ?", [self._spill_dir])
-        self.con.execute(f"SET memory_limit = {sql.sql_str(memory_limit or default_memory_limit())}")
+        self.con.execute(f"SET memory_limit = {sql.sql_str(memory_limit or DEFAULT_MEMORY_LIMIT)}")
         self._n_views = 0
         self._arrow_tables: dict[str, object] = {}  # name -> pyarrow Table behind a raw view
         self._csv_views: dict[str, tuple[str, list[str]]] = {}  # view -> (path, read_csv options)

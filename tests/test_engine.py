@@ -1,0 +1,100 @@
+"""The scan engine's settings: --threads and --memory-limit (flags, userops.toml,
+USEROPS_THREADS), spilling to a private folder, and the shape of the scan package."""
+
+import os
+import pathlib
+import re
+import tempfile
+
+import pytest
+from typer.testing import CliRunner
+
+from userops.cli.app import app
+from userops.cli.context import RunContext
+from userops.config import load_config
+from userops.scan.engine import Engine, parse_memory_limit
+
+SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "userops"
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+
+def setting(engine, name):
+    return engine.value(f"SELECT current_setting('{name}')")
+
+
+def test_engine_threads_memory_limit_and_spill_folder():
+    engine = Engine(threads=1, memory_limit="256MB")
+    assert setting(engine, "threads") == 1 and engine.threads == 1
+    assert setting(engine, "memory_limit") == "244.1 MiB"  # 256 MB in DuckDB's units
+    spill = setting(engine, "temp_directory")
+    assert spill.startswith(tempfile.gettempdir()) and f"userops-spill-{os.getpid()}" in spill
+    # an aggregation bigger than the limit spills there instead of failing
+    assert engine.value("SELECT count(*) FROM (SELECT i % 1500000 AS k, list(i) FROM range(3000000) t(i) GROUP BY k)") == 1_500_000
+    engine.close()
+    assert not os.path.exists(spill)
+
+
+def test_default_memory_limit_is_half_the_machine():
+    engine = Engine()
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    value, unit = re.fullmatch(r"([\d.]+) (\w+)", setting(engine, "memory_limit")).groups()
+    limit = float(value) * {"MiB": 2**20, "GiB": 2**30}[unit]
+    assert limit == pytest.approx(total / 2, rel=0.02)
+    engine.close()
+
+
+@pytest.mark.parametrize("text, expected", [("8GB", "8GB"), ("512 mb", "512MB"), ("1.5gib", "1.5GiB"), ("50%", "50%")])
+def test_memory_limit_values(text, expected):
+    assert parse_memory_limit(text) == expected
+
+
+def test_threads_from_flag_config_and_environment(write, small_orders, monkeypatch):
+    def threads(flags, config=None, env=None):
+        monkeypatch.delenv("USEROPS_THREADS", raising=False)
+        if env is not None:
+            monkeypatch.setenv("USEROPS_THREADS", env)
+        path = write("userops.toml", config or "")
+        context = RunContext("profile", {"config": path, **flags}, load_config(path, command="profile"))
+        engine = context.engine()
+        try:
+            return engine.threads
+        finally:
+            engine.close()
+
+    assert threads({"threads": 1}) == 1
+    assert threads({}, config="threads = 1\n") == 1
+    assert threads({}, env="1") == 1
+    assert threads({"threads": 2}, config="threads = 1\n", env="1") == 2  # the flag wins
+
+
+def test_bad_threads_and_memory_limits_are_usage_errors(small_orders):
+    for args, env, message in (
+        (["--threads", "0"], None, "--threads must be between 1 and 1024 (got 0)"),
+        (["--memory-limit", "lots"], None, "--memory-limit 'lots' is not a size"),
+        ([], {"USEROPS_THREADS": "many"}, "USEROPS_THREADS='many' must be a whole number"),
+    ):
+        result = run("profile", small_orders, *args, env=env)
+        assert result.exit_code == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_commands_run_with_one_thread_and_a_small_limit(small_orders):
+    wide = run("segment", small_orders, "--format", "csv")
+    narrow = run("segment", small_orders, "--format", "csv", "--threads", "1", "--memory-limit", "128MB")
+    assert narrow.exit_code == 0, narrow.stderr
+    assert narrow.stdout == wide.stdout
+
+
+def test_no_engine_calls_outside_the_scan_package():
+    """Analytics, io, the CLI and the report call the scan's concept modules; only scan/ runs SQL."""
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if "scan" in path.relative_to(SRC).parts[:1]:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if ".engine." in line or "getattr(self, \"events" in line:
+                offenders.append(f"{path.relative_to(SRC)}:{number}: {line.strip()}")
+    assert offenders == []
