@@ -7,13 +7,13 @@ once at the furthest step of any attempt, the earliest next-step event after the
 
 import sys
 
-import duckdb
+from baseline import connect
 
 STEPS = ["home", "product_view", "add_to_cart", "checkout", "purchase"]
 
 
 def main(path: str, out: str) -> None:
-    con = duckdb.connect()
+    con = connect()
     con.execute(
         "CREATE TABLE e AS SELECT user_id, event, CAST(timestamp AS TIMESTAMP) AS ts, "
         "row_number() OVER (PARTITION BY user_id ORDER BY CAST(timestamp AS TIMESTAMP), event) AS seq "

@@ -7,7 +7,7 @@ detection, no parsing of odd formats, no drop accounting), written to CSV.
 
 import sys
 
-import duckdb
+from baseline import connect
 
 SQL = """
 CREATE TEMP TABLE lines AS
@@ -54,7 +54,7 @@ COPY (
 
 
 def main(path: str, out: str) -> None:
-    con = duckdb.connect()
+    con = connect()
     statements = [s for s in SQL.replace("{out}", out.replace("'", "''")).split(";") if s.strip()]
     con.execute(statements[0], [path])
     for statement in statements[1:]:

@@ -7,7 +7,7 @@ users active again in week c+k.
 
 import sys
 
-import duckdb
+from baseline import connect
 
 SQL = """
 COPY (
@@ -20,4 +20,4 @@ COPY (
 """
 
 if __name__ == "__main__":
-    duckdb.connect().execute(SQL.replace("{out}", sys.argv[2].replace("'", "''")), [sys.argv[1]])
+    connect().execute(SQL.replace("{out}", sys.argv[2].replace("'", "''")), [sys.argv[1]])

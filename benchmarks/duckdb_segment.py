@@ -7,7 +7,7 @@ with the same exclusions (no customer id, refunded/cancelled), written to CSV.
 
 import sys
 
-import duckdb
+from baseline import connect
 
 SQL = """
 COPY (
@@ -24,4 +24,4 @@ COPY (
 """
 
 if __name__ == "__main__":
-    duckdb.connect().execute(SQL.replace("{out}", sys.argv[2].replace("'", "''")), [sys.argv[1]])
+    connect().execute(SQL.replace("{out}", sys.argv[2].replace("'", "''")), [sys.argv[1]])

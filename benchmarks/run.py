@@ -8,13 +8,21 @@
 * funnel: ``userops funnel EVENTS --steps home,...,purchase --window 7d`` vs
   benchmarks/duckdb_funnel.py (the same users per step);
 * retention: ``userops retention EVENTS --period week --long`` vs benchmarks/duckdb_retention.py
-  (the same weekly cohort cells);
+  (the same weekly cohort cells); retention-orders: ``userops retention ORDERS --period month
+  --long`` vs benchmarks/duckdb_retention_orders.py (the same monthly cells);
 * churn: ``userops churn FILE -o out.csv`` alone (no SQL equivalent of the models);
 * report: ``userops report FILE --events EVENTS -o out.html`` alone (N order lines and N
   clickstream rows).
 
-    python benchmarks/run.py                     # both, 1M and 10M order rows, 3 runs each
+    python benchmarks/run.py                     # profile and segment, 1M and 10M rows, 3 runs
     python benchmarks/run.py --commands segment --rows 1000000 --repeat 5
+    python benchmarks/run.py --threads 1 2       # each pair at 1 and at 2 engine threads
+
+With ``--threads``, userops runs with ``--threads N`` and the script with ``SET threads = N``
+(BENCH_THREADS); from two thread counts T1 < T2 the harness also projects both tools to 16
+threads by Amdahl's law: the serial part S and the parallel part P solve T = S + P/t at the
+two counts (for 1 and 2: S = 2*T2 - T1, P = 2*(T1 - T2)), T16 = S + P/16. What does not
+shrink with threads (Python, pandas, start-up) is what dominates on a 16-core machine.
 
 Data is generated with the demo generator (userops.demo) into benchmarks/data/ (kept
 between runs). Each tool runs once untimed (``--warmup``), then the tools take turns
@@ -82,14 +90,14 @@ def generate(rows: int, kind: str = "orders") -> str:
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one child process.
 
     Linux carries a process's peak RSS across fork and exec, so a child of a big parent
     reports at least the parent's size: this process stays small (data generation and the
     output comparison run in subprocesses of their own)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=CHILD_ENV)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**CHILD_ENV, **(env or {})})
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -104,6 +112,7 @@ COMPARED = {
     "segment-values": ["recency_days", "frequency", "monetary"],
     "funnel": [],
     "retention": [],
+    "retention-orders": [],
     "churn": [],  # no SQL baseline: BG/NBD, Gamma-Gamma and the risk model are not SQL
     "report": [],  # no SQL baseline; orders and the same number of clickstream rows
 }
@@ -144,6 +153,29 @@ def _norm(v: str) -> str:
         return v
 
 
+#: name -> (command, input kind, userops options, baseline script or None, what to compare)
+VARIANTS = {
+    "profile": ("profile", "orders", ["--per", "customer"], "duckdb_profile.py", "profile"),
+    "segment": ("segment", "orders", [], "duckdb_segment.py", "segment"),
+    # like for like: the same four columns as the DuckDB script (scores, segments, lifecycle
+    # and actions are still computed, just not written)
+    "segment-values": ("segment", "orders", ["--columns", "customer_id,recency_days,frequency,monetary"], "duckdb_segment.py", "segment"),
+    "funnel": ("funnel", "events", ["--steps", FUNNEL_STEPS, "--window", "7d"], "duckdb_funnel.py", "funnel"),
+    "retention": ("retention", "events", ["--period", "week", "--long"], "duckdb_retention.py", "retention"),
+    "retention-orders": ("retention", "orders", ["--period", "month", "--long"], "duckdb_retention_orders.py", "retention"),
+    "churn": ("churn", "orders", [], None, "churn"),
+    "report": ("report", "orders", [], None, "report"),
+}
+
+
+def amdahl(times: dict[int, float], cores: int = 16) -> float:
+    """The wall time at ``cores`` threads from times at two thread counts: T = S + P/t."""
+    (t1, w1), (t2, w2) = sorted(times.items())[:2]
+    parallel = (w1 - w2) / (1 / t1 - 1 / t2)
+    serial = w1 - parallel / t1
+    return serial + parallel / cores
+
+
 def main() -> None:
     if len(sys.argv) > 3 and sys.argv[1] == "--generate":
         generate(int(sys.argv[2]), sys.argv[3])
@@ -155,65 +187,70 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs of each tool first (default 1)")
-    parser.add_argument("--commands", nargs="+", default=["profile", "segment"], choices=sorted(COMPARED))
+    parser.add_argument("--commands", nargs="+", default=["profile", "segment"], choices=sorted(VARIANTS))
+    parser.add_argument("--threads", type=int, nargs="+", default=[0], help="engine threads, e.g. 1 2 (default: all cores)")
     args = parser.parse_args()
     os.makedirs(OUT, exist_ok=True)
     userops = [sys.executable, "-m", "userops"]
-    print("| rows | tool | wall s (median) | peak RSS MB (median) | runs |")
-    print("| ---: | --- | ---: | ---: | --- |")
-    extra = {
-        "profile": ["--per", "customer"],
-        "segment": [],
-        # like for like: the same four columns as the DuckDB script (scores, segments,
-        # lifecycle and actions are still computed, just not written)
-        "segment-values": ["--columns", "customer_id,recency_days,frequency,monetary"],
-        "funnel": ["--steps", FUNNEL_STEPS, "--window", "7d"],
-        "retention": ["--period", "week", "--long"],
-        "churn": [],
-        "report": [],
-    }
+    print("| rows | threads | tool | wall s (median) | peak RSS MB (median) | runs |")
+    print("| ---: | ---: | --- | ---: | ---: | --- |")
     for rows, variant in [(r, c) for r in args.rows for c in args.commands]:
-        command = variant.split("-")[0]
-        events = command in ("funnel", "retention")
-        path = os.path.join(DATA, f"{'events' if events else 'orders'}_{rows}.csv")
-        subprocess.run([sys.executable, __file__, "--generate", str(rows), "events" if events else "orders"], check=True)
+        command, kind, extra, script, compared = VARIANTS[variant]
+        path = os.path.join(DATA, f"{kind}_{rows}.csv")
+        subprocess.run([sys.executable, __file__, "--generate", str(rows), kind], check=True)
         ours_out = os.path.join(OUT, f"userops_{variant}_{rows}.{'html' if command == 'report' else 'csv'}")
         if command == "report":
             subprocess.run([sys.executable, __file__, "--generate", str(rows), "events"], check=True)
-            extra["report"] = ["--events", os.path.join(DATA, f"events_{rows}.csv")]
-        base_out = os.path.join(OUT, f"duckdb_{command}_{rows}.csv")
-        ours = userops + [command, path, "-o", ours_out, "--quiet"] + extra[variant]
-        tools = {f"userops {command} {' '.join(extra[variant])}".strip(): ours}
-        baseline = os.path.join(HERE, f"duckdb_{command}.py")
-        if os.path.exists(baseline):
-            tools[f"DuckDB SQL script ({command})"] = [sys.executable, baseline, path, base_out]
-        # one discarded warm-up run each (the first run after a pause pays for a cold page cache,
-        # and the tool that goes first would always pay it), then the tools take turns, so a
-        # drift of the machine's speed during the runs touches both alike
-        for _ in range(args.warmup):
-            for cmd in tools.values():
-                measure(cmd)
-        timed = {name: [] for name in tools}
-        for _ in range(args.repeat):
-            for name, cmd in tools.items():
-                timed[name].append(measure(cmd))
-        medians = {}
-        for name, runs in timed.items():
-            wall = statistics.median(r[0] for r in runs)
-            rss = statistics.median(r[1] for r in runs)
-            medians[name] = (wall, rss)
-            shown = ", ".join(f"{w:.2f}s/{m:.0f}MB" for w, m in runs)
-            print(f"| {rows:,} | {name} | {wall:.2f} | {rss:.0f} | {shown} |", flush=True)
-        if len(medians) < 2:
-            continue
-        (ow, om), (bw, bm) = medians.values()
-        same = subprocess.run(
-            [sys.executable, __file__, "--compare", ours_out, base_out, variant], check=True, capture_output=True, text=True
-        ).stdout.strip()
-        # the runs alternate, so run i of each tool saw the same machine: their ratios too
-        ours_runs, base_runs = timed.values()
-        paired = statistics.median(o[0] / b[0] for o, b in zip(ours_runs, base_runs))
-        print(f"| {rows:,} | ratio userops/DuckDB | {ow / bw:.2f}x | {om / bm:.2f}x | {same}; median of the paired wall ratios {paired:.2f}x |", flush=True)
+            extra = ["--events", os.path.join(DATA, f"events_{rows}.csv")]
+        base_out = os.path.join(OUT, f"duckdb_{variant}_{rows}.csv")
+        walls: dict[str, dict[int, float]] = {}
+        for threads in args.threads:
+            env = {"BENCH_THREADS": str(threads)} if threads else {}
+            ours = userops + [command, path, "-o", ours_out, "--quiet"] + extra + (["--threads", str(threads)] if threads else [])
+            tools = {f"userops {variant} {' '.join(extra)}".strip(): (ours, {})}
+            if script:
+                tools[f"DuckDB SQL script ({variant})"] = ([sys.executable, os.path.join(HERE, script), path, base_out], env)
+            # one discarded warm-up run each (the first run after a pause pays for a cold page
+            # cache, and the tool that goes first would always pay it), then the tools take
+            # turns, so a drift of the machine's speed during the runs touches both alike
+            for _ in range(args.warmup):
+                for cmd, cmd_env in tools.values():
+                    measure(cmd, cmd_env)
+            timed: dict[str, list[tuple[float, float]]] = {name: [] for name in tools}
+            for _ in range(args.repeat):
+                for name, (cmd, cmd_env) in tools.items():
+                    timed[name].append(measure(cmd, cmd_env))
+            medians = {}
+            shown_threads = threads or "all"
+            for name, runs in timed.items():
+                wall = statistics.median(r[0] for r in runs)
+                rss = statistics.median(r[1] for r in runs)
+                medians[name] = (wall, rss)
+                walls.setdefault(name, {})[threads] = wall
+                shown = ", ".join(f"{w:.2f}s/{m:.0f}MB" for w, m in runs)
+                print(f"| {rows:,} | {shown_threads} | {name} | {wall:.2f} | {rss:.0f} | {shown} |", flush=True)
+            if len(medians) < 2:
+                continue
+            (ow, om), (bw, bm) = medians.values()
+            same = subprocess.run(
+                [sys.executable, __file__, "--compare", ours_out, base_out, compared], check=True, capture_output=True, text=True
+            ).stdout.strip()
+            # the runs alternate, so run i of each tool saw the same machine: their ratios too
+            ours_runs, base_runs = timed.values()
+            paired = statistics.median(o[0] / b[0] for o, b in zip(ours_runs, base_runs))
+            print(
+                f"| {rows:,} | {shown_threads} | ratio userops/DuckDB | {ow / bw:.2f}x | {om / bm:.2f}x | {same}; "
+                f"median of the paired wall ratios {paired:.2f}x |",
+                flush=True,
+            )
+        counts = [t for t in args.threads if t]
+        if len(counts) >= 2:
+            projected = {name: amdahl(times) for name, times in walls.items()}
+            for name, t16 in projected.items():
+                print(f"| {rows:,} | 16 (Amdahl) | {name} | {t16:.2f} |  | projected from {counts[0]} and {counts[1]} threads |", flush=True)
+            if len(projected) == 2:
+                ours16, base16 = projected.values()
+                print(f"| {rows:,} | 16 (Amdahl) | ratio userops/DuckDB | {ours16 / base16:.2f}x |  | |", flush=True)
 
 
 if __name__ == "__main__":
