@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The most threads --threads takes (more than any machine userops runs on has cores).
 MAX_THREADS = 1024
 
+#: What every command needs after the load (the summaries become frames): imported on a
+#: background thread while the engine reads the data.
+FRAME_MODULES = ("pandas",)
+
 #: Days between the latest row and the as-of date beyond which the export is called stale.
 STALE_DAYS = 7
 
@@ -234,6 +238,7 @@ class RunContext:
         self.inputs = list(inputs)
         options = self.load_options(keep=keep)
         self.check_output(self.inputs, html=self.command == "report")
+        self.prefetch(*FRAME_MODULES)
         with self.progress(f"reading {', '.join(inputs)}"):
             loaded = load_orders(list(inputs), options, engine=self.engine(), line_detail=line_detail, order_detail=order_detail)
         return self._noted(loaded)
@@ -246,6 +251,7 @@ class RunContext:
         self.inputs = list(inputs)
         options = self.load_options()
         self.check_output(self.inputs, html=self.command == "report")
+        self.prefetch(*FRAME_MODULES)
         with self.progress(f"reading {', '.join(inputs)}"):
             loaded = load_events(
                 list(inputs), options, engine=self.engine(), properties=properties, activity=activity, grain=grain, sessions=sessions
