@@ -5,7 +5,8 @@ import pytest
 
 HERE = pathlib.Path(__file__).parent
 ROOT = HERE.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+#: Reference data shipped with the tests (see tests/data/README.md for its source).
+TEST_DATA = ROOT / "tests" / "data"
 
 
 def pytest_addoption(parser):
@@ -67,10 +68,7 @@ def small_orders(write):
 
 @pytest.fixture(scope="session")
 def cdnow_path():
-    path = SHARED_DATA / "cdnow_sample_orders.csv"
-    if not path.exists():
-        pytest.skip("shared/data/cdnow_sample_orders.csv is not beside the checkout")
-    return str(path)
+    return str(TEST_DATA / "cdnow_sample_orders.csv")
 
 
 @pytest.fixture(scope="session")

@@ -63,3 +63,15 @@ def test_library_exports_segment_functions(small_orders):
     values = userops.rfm_values(customer_aggregates(loaded, loaded.window(), period=None, detail=False), as_of=loaded.window().as_of)
     scored, cuts = userops.rfm_scores(values)
     assert scored["rfm_code"].tolist() == ["353", "111", "515"]
+
+
+def test_one_version_source():
+    """pyproject.toml takes the version from userops.__version__ (hatch dynamic version)."""
+    import importlib.metadata
+    import pathlib
+
+    import userops
+
+    pyproject = (pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'dynamic = ["version"]' in pyproject and "\nversion =" not in pyproject
+    assert importlib.metadata.version("userops") == userops.__version__

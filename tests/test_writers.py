@@ -100,10 +100,6 @@ def test_atomic_write_leaves_no_temp_and_refuses_inputs(tmp_path):
     assert target.read_bytes() == b"a\n"
 
 
-def test_formula_prefixes_match_spec():
-    assert writers.FORMULA_PREFIXES == ("=", "+", "-", "@", "\t", "\r")
-
-
 def test_categorical_text_is_guarded_and_written_as_text(frame):
     # segment names, statuses and actions arrive as pandas categoricals (Arrow dictionaries)
     cat = frame.assign(customer_id=pd.Categorical(frame["customer_id"]), label=pd.Categorical(["x", "=cmd", "x", None, "y", "y", "x"]))

@@ -61,9 +61,3 @@ class OutputError(UseropsError):
     """The output cannot be written (exit 73)."""
 
     exit_code = 73
-
-
-class NotImplementedYet(UseropsError):
-    """A command that is registered but not built yet (exit 1)."""
-
-    exit_code = 1

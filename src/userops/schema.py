@@ -40,12 +40,6 @@ ROLES = (
 #: The command-line flag that overrides each role.
 ROLE_FLAGS = {role: f"--{role.replace('_', '-')}-col" for role in ROLES}
 
-# --- canonical orders (one row per order; the table itself is described in scan/load.py) -----
-CUSTOMER_ID = "customer_id"
-ORDER_ID = "order_id"
-ORDER_TS = "order_ts"
-AMOUNT = "amount"
-
 # --- profile outputs ------------------------------------------------------------------
 PROFILE_SUMMARY_COLUMNS = [
     "customers",  # distinct customers with at least one purchase in scope

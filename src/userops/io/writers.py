@@ -40,7 +40,6 @@ EXTENSIONS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_PATTERN = r"^[=+\-@\t\r]"
 #: A signed number or an international phone number (``-12.5``, ``+8613800138000``): it starts
 #: like a formula but a spreadsheet reads it as a number, so SMS and CRM lists keep it as is.
