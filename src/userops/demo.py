@@ -175,10 +175,10 @@ def generate_events(
         # steps 300 s apart, views 30 s apart, jitter < 60 s: events follow the path order in time
         ev_offset.append(step * 300.0 + k * 30.0 + rng.uniform(0, 60, size=rows.size))
     session = np.concatenate(ev_session)
-    step = np.concatenate(ev_step)
+    steps = np.concatenate(ev_step)
     t = s_start[session] + np.concatenate(ev_offset)
-    order = np.lexsort((step, session, np.floor(t)))
-    session, step, t = session[order], step[order], t[order]
+    order = np.lexsort((steps, session, np.floor(t)))
+    session, steps, t = session[order], steps[order], t[order]
     base = np.datetime64(start.isoformat(), "s")
     ts = pa.array(base + t.astype("int64").astype("timedelta64[s]")).cast(pa.timestamp("s"))
     user = s_user[session]
@@ -186,7 +186,7 @@ def generate_events(
         {
             "user_id": np.char.add("U", np.char.zfill((first_user + user).astype(str), id_width or 5)),
             "session_id": np.char.add("S", np.char.zfill((first_session + session).astype(str), (id_width or 5) + 1)),
-            "event": names[step],
+            "event": names[steps],
             "timestamp": pa.compute.strftime(ts, format="%Y-%m-%d %H:%M:%S"),
             "channel": np.asarray(CHANNELS)[s_channel[session]],
             "platform": np.asarray(["web", "ios", "android"])[platform[user]],

@@ -329,8 +329,8 @@ def model_report(result: ChurnResult) -> "pd.DataFrame":
     if scored.skipped:
         rows.append(("risk_model", "skipped", None, scored.skipped))
     else:
-        rows.append(("risk_model", "train_as_of", None, scored.train_cutoff.isoformat()))
-        rows.append(("risk_model", "test_as_of", None, scored.test_cutoff.isoformat()))
+        rows.append(("risk_model", "train_as_of", None, scored.train_cutoff.isoformat() if scored.train_cutoff else ""))
+        rows.append(("risk_model", "test_as_of", None, scored.test_cutoff.isoformat() if scored.test_cutoff else ""))
         rows.append(("risk_model", "model", None, scored.model or ""))
         for _, m in scored.metrics.iterrows():
             prefix = "baseline" if m["model"].startswith("recency") else "model"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from userops.scan.churn import churn_features
 
@@ -132,7 +132,7 @@ def log_numeric(X: "np.ndarray") -> "np.ndarray":
     return np.sign(X) * np.log1p(np.abs(X))
 
 
-def candidate_models(seed: int) -> dict[str, object]:
+def candidate_models(seed: int) -> dict[str, Any]:
     """The two classifiers tried: a regularised logistic regression on log features (strong
     when the signal is mostly recency × frequency and the data is small) and shallow
     histogram gradient boosting (interactions, the channel; wins on larger data)."""

@@ -69,10 +69,11 @@ def kmeans_segments(values: "pd.DataFrame", *, k: int | None = None, lang: str =
     frame = pd.DataFrame({"cluster": model.labels_, "recency_days": values["recency_days"].to_numpy(), "frequency": values["frequency"].to_numpy(), "monetary": values["monetary"].to_numpy()})
     means = frame.groupby("cluster").mean()
     order = sorted(range(best), key=lambda c: (-means.loc[c, "monetary"], c))
-    names, seen = {}, {}
+    names: dict[int, str] = {}
+    seen: dict[str, int] = {}
     for c in order:
         seen[base[c]] = seen.get(base[c], 0) + 1
-    counter = {}
+    counter: dict[str, int] = {}
     for c in order:
         if seen[base[c]] > 1:
             counter[base[c]] = counter.get(base[c], 0) + 1

@@ -35,8 +35,8 @@ class Kpis:
     orders: int
     revenue: float | None
     aov: float | None
-    orders_per_customer: float
-    repeat_rate: float
+    orders_per_customer: float | None
+    repeat_rate: float | None
     first_date: dt.date | None
     last_date: dt.date | None
     median_days_between_orders: float | None

@@ -195,9 +195,9 @@ def rfm_scores(
     """Add ``r_score, f_score, m_score, rfm_code`` to RFM values; return the cut points used."""
     if bins < 2 or bins > 9:
         raise UsageError(f"--bins must be between 2 and 9 (got {bins})")
-    for cuts, flag in ((r_cuts, "--r-cuts"), (f_cuts, "--f-cuts"), (m_cuts, "--m-cuts")):
-        if cuts is not None and len(cuts) != bins - 1:
-            raise UsageError(f"{flag} needs {bins - 1} cut points for {bins} scores (got {len(cuts)})")
+    for given, flag in ((r_cuts, "--r-cuts"), (f_cuts, "--f-cuts"), (m_cuts, "--m-cuts")):
+        if given is not None and len(given) != bins - 1:
+            raise UsageError(f"{flag} needs {bins - 1} cut points for {bins} scores (got {len(given)})")
     import pandas as pd
 
     # without amounts (an export without prices, a clickstream) there is no M score: blank,

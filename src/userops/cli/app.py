@@ -133,7 +133,7 @@ def command(name: str, *, help_panel: str | None = None) -> Callable:
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise fail(f"internal error: {type(exc).__name__}: {msg} (rerun with --debug for the traceback)", 1) from None
 
-        wrapper.__signature__ = sig.replace(parameters=own + SHARED_OPTIONS)
+        wrapper.__signature__ = sig.replace(parameters=own + SHARED_OPTIONS)  # type: ignore[attr-defined]
         app.command(name, rich_help_panel=help_panel)(wrapper)
         return func
 

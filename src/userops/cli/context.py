@@ -269,6 +269,7 @@ class RunContext:
     def window(self, loaded: "LoadedOrders | LoadedEvents", *, end_bounds_starts: bool = False) -> "Window":
         """The window from --as-of/--from/--to. With ``end_bounds_starts`` (funnels, retention)
         --to bounds only step-1 events / cohort starts (SPEC §2)."""
+        from userops.io.normalise import LoadedOrders
         from userops.scan.window import parse_date
 
         start = self.get("date_from")
@@ -281,24 +282,27 @@ class RunContext:
         )
         for line in loaded.drops_for(window).lines():
             self.note(line)
-        stale = (window.as_of - loaded.last_ts.date()).days if loaded.last_ts is not None else 0
+        first_ts, last_ts = loaded.first_ts, loaded.last_ts
+        if first_ts is None or last_ts is None:
+            return window
+        stale = (window.as_of - last_ts.date()).days
         if stale > STALE_DAYS:
-            what = "purchase" if hasattr(loaded, "n_orders") else "event"
+            what = "purchase" if isinstance(loaded, LoadedOrders) else "event"
             self.warn(
-                f"the latest {what} in the data is {loaded.last_ts.date()}, {stale:,} days before the as-of date {window.as_of}: "
+                f"the latest {what} in the data is {last_ts.date()}, {stale:,} days before the as-of date {window.as_of}: "
                 f"the export looks stale, and every recency counts those {stale:,} days",
                 hint="export fresh data, or set --as-of to the export's date",
             )
-        if hasattr(loaded, "n_orders") and loaded.purchases_in(window) == 0:
+        if isinstance(loaded, LoadedOrders) and loaded.purchases_in(window) == 0:
             since = f" from {window.start.date()}" if window.start else ""
             self.note(
                 f"no purchases{since} up to {window.as_of} (the data has purchases from "
-                f"{loaded.first_ts.date()} to {loaded.last_ts.date()}): the tables are empty"
+                f"{first_ts.date()} to {last_ts.date()}): the tables are empty"
             )
-        elif not hasattr(loaded, "n_orders") and loaded.first_ts is not None and loaded.first_ts >= window.end:
+        elif not isinstance(loaded, LoadedOrders) and first_ts >= window.end:
             self.note(
                 f"no events up to {window.as_of} (the data has events from "
-                f"{loaded.first_ts.date()} to {loaded.last_ts.date()}): the tables are empty"
+                f"{first_ts.date()} to {last_ts.date()}): the tables are empty"
             )
         return window
 

@@ -116,6 +116,10 @@ class ColumnMapping:
     def get(self, role: str) -> str | None:
         return self.columns.get(role)
 
+    def required(self, role: str) -> str:
+        """The header of a role :func:`require_roles` has checked is there."""
+        return self.columns[role]
+
     def __contains__(self, role: str) -> bool:
         return role in self.columns
 
@@ -142,7 +146,7 @@ def resolve_roles(
     for role, header in overrides.items():
         if role not in schema.ROLES:
             raise UsageError(f"unknown column role {role!r}", hint=f"roles are: {', '.join(schema.ROLES)}")
-        match = header if header in headers else (by_norm.get(normalise_header(header)) or [None])[0]
+        match: str | None = header if header in headers else next(iter(by_norm.get(normalise_header(header)) or []), None)
         if match is None:
             raise UsageError(
                 f"{schema.ROLE_FLAGS[role]} names {header!r}, which is not a column",

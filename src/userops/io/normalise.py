@@ -209,7 +209,8 @@ def load_events(
     options = options or LoadOptions()
     engine = engine or Engine()
     sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
-    specs, mappings, files, found = [], [], [], set()
+    specs, mappings, files = [], [], []
+    found: set[str] = set()
     for source in sources:
         name = source.info.name
         view, types = engine.register(source)
@@ -221,8 +222,8 @@ def load_events(
         found.update(p for p, header in props if header)
         specs.append(
             EventsSpec(
-                view=view, types=types, user=mapping.get(schema.ROLE_USER), event=mapping.get(schema.ROLE_EVENT),
-                time=mapping.get(schema.ROLE_TIME), session=mapping.get(schema.ROLE_SESSION) if sessions else None, properties=props,
+                view=view, types=types, user=mapping.required(schema.ROLE_USER), event=mapping.required(schema.ROLE_EVENT),
+                time=mapping.required(schema.ROLE_TIME), session=mapping.get(schema.ROLE_SESSION) if sessions else None, properties=props,
                 tz=options.tz, dayfirst=options.dayfirst,
             )
         )
@@ -332,8 +333,8 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
             OrdersSpec(
                 view=view,
                 types=types,
-                user=mapping.get(schema.ROLE_USER),
-                time=mapping.get(schema.ROLE_TIME),
+                user=mapping.required(schema.ROLE_USER),
+                time=mapping.required(schema.ROLE_TIME),
                 order=order,
                 amount=amount,
                 amount_is_order_total=bool(amount and order and colmod.normalise_header(amount) in ORDER_TOTAL_HEADERS),
@@ -381,11 +382,12 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
     if options.strict and dropped:
         _fail_strict(engine, specs, files, dropped)
     first_ts, last_ts, n_orders = scan_load.time_bounds(engine)
-    if rows_read == 0 and any(s.event for s in specs):
+    clickstream = next((s for s in specs if s.event), None)
+    if rows_read == 0 and clickstream is not None and clickstream.event is not None:
         raise DataError(
             f"no event named {', '.join(repr(e) for e in options.purchase_events)} (--purchase-event)",
             file=files[0] if len(files) == 1 else None,
-            hint=f"events here include {_listed(scan_load.common_values(engine, specs[0].view, specs[0].event))}",
+            hint=f"events here include {_listed(scan_load.common_values(engine, clickstream.view, clickstream.event))}",
         )
     if rows_read == 0:
         raise DataError("the file has a header but no data rows", file=files[0] if len(files) == 1 else None)

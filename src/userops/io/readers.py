@@ -327,10 +327,14 @@ def read_csv_strictly(source: RawSource) -> tuple["pa.Table", str | None]:
     import pyarrow as pa
 
     info = source.info
-    opener = gzip.open if source.csv_compression == "gzip" else open
+    assert source.csv_path is not None  # only CSV views are re-read
     try:
-        with opener(source.csv_path, "rb") as fh:
-            data = fh.read()
+        if source.csv_compression == "gzip":
+            with gzip.open(source.csv_path, "rb") as fh:
+                data: bytes = fh.read()
+        else:
+            with open(source.csv_path, "rb") as plain:
+                data = plain.read()
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read the file ({exc})", file=info.name) from exc
     note = None

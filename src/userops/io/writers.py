@@ -16,7 +16,7 @@ import stat
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from userops import schema
 from userops.errors import OutputError, UsageError
@@ -233,7 +233,7 @@ def write_atomic(path: str, data: "bytes | Callable[[BinaryIO], None]", *, input
             # or keeps the one of the file it replaces
             os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o666 & ~_umask())
             if callable(data):
-                data(fh)
+                data(fh)  # type: ignore[arg-type]  # a NamedTemporaryFile is a BinaryIO
             else:
                 fh.write(data)
         os.replace(tmp, target)
@@ -494,7 +494,7 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: 
             header.append(c)
         ws.append(header)
         for row in frame.itertuples(index=False, name=None):
-            cells = []
+            cells: list[Any] = []
             for v, kind in zip(row, kinds):
                 if blank(v):
                     cells.append(None)

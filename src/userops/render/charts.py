@@ -65,9 +65,9 @@ def line_chart(
     y = lambda v: top + plot_h * (1 - v / top_value)  # noqa: E731
     body = []
     for k in range(5):  # gridlines and y labels
-        v = top_value * k / 4
-        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e7eb"/>')
-        body.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" fill="#6b7280" {FONT}>{esc(y_format(v))}</text>')
+        tick = top_value * k / 4
+        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e5e7eb"/>')
+        body.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="#6b7280" {FONT}>{esc(y_format(tick))}</text>')
     every = max(1, math.ceil(len(x_labels) / 8))
     last = len(x_labels) - 1
     for i, label in enumerate(x_labels):
@@ -77,7 +77,8 @@ def line_chart(
             body.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="{anchor}" fill="#6b7280" {FONT}>{esc(label)}</text>')
     for s, (name, ys) in enumerate(series):
         color = PALETTE[s % len(PALETTE)]
-        runs, run = [], []
+        runs: list[list[tuple[float, float]]] = []
+        run: list[tuple[float, float]] = []
         for i, v in enumerate(ys):
             if v is None or not math.isfinite(v):
                 if run:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from userops.render import formats
 
@@ -102,13 +102,13 @@ def rich_table(
     text_cap = lambda c, w: w if kinds[c] in NEVER_CUT else min(w, TEXT_MAX_WIDTH)  # noqa: E731
     natural = 1 + sum(3 + text_cap(c, max(cell_len(str(c)), v)) for c, v in zip(frame.columns, values))  # cells, padding, rules
     wrap = width is not None and natural > width
-    columns = []  # (name, header, min width, add_column keywords)
+    columns: list[tuple[str, str, int, dict[str, Any]]] = []  # (name, header, min width, add_column keywords)
     for i, c in enumerate(frame.columns):
         name = formats.printable(str(c))
         if kinds[c] in NEVER_CUT:
             header = wrap_header(name, max(values[i], 10)) if wrap else name
             least = max(values[i], _header_width(header))
-            keywords = dict(justify="right" if kinds[c] in ("int", "float") else "left", no_wrap=True, min_width=least)
+            keywords: dict[str, Any] = dict(justify="right" if kinds[c] in ("int", "float") else "left", no_wrap=True, min_width=least)
         else:  # long text (actions) is cut with an ellipsis rather than wrapped into a tower
             text_width = _min_text_width([r[i] for r in rows])
             header = wrap_header(name, max(text_width, 10)) if wrap and cell_len(name) > 16 else name

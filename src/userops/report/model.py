@@ -214,11 +214,13 @@ class _Builder:
             raise DataError("no cohorts yet")
         ks = [k for k in rates.columns if int(k) <= RETENTION_COHORTS]
         t = self.t
-        rows, heat = [], []
+        rows: list[list[str]] = []
+        heat: list[list[float | None]] = []
         for cohort, row in rates[ks].iterrows():
             size = result.sizes.get(cohort)
             rows.append([fmt.date(cohort)[:7], fmt.integer(size)] + [fmt.percent(v, 0) if not fmt.is_missing(v) else "" for v in row])
-            heat.append([None, None] + [None if fmt.is_missing(v) or int(k) == 0 else float(v) for k, v in zip(ks, row)])
+            cells: list[float | None] = [None if fmt.is_missing(v) or int(k) == 0 else float(v) for k, v in zip(ks, row)]
+            heat.append([None, None, *cells])
         top = max([v for r in heat for v in r if v is not None] or [1.0]) or 1.0
         heat = [[None if v is None else v / top for v in r] for r in heat]
         table = TableView([t["col_cohort"], t["col_size"]] + [str(int(k)) for k in ks], [False] + [True] * (len(ks) + 1), rows, heat)
@@ -318,7 +320,7 @@ class _Builder:
 
         last_day = int(curves["days"].max()) if len(curves) else 0
         grid = np.unique(np.linspace(0, max(1, last_day), SURVIVAL_POINTS).round().astype(int))
-        series = []
+        series: list[tuple[str, list[float | None]]] = []
         for group, part in curves.groupby("group", sort=True):
             days = part["days"].to_numpy()
             values = part["survival"].to_numpy()

@@ -431,7 +431,7 @@ def first_dropped_line(engine: Engine, spec: OrdersSpec, reason: str, *, file: s
     A second pass over the raw rows, used only to explain a ``--strict`` failure.
     """
     money = spec.amount or spec.unit_price
-    column = {REASON_BAD_TIME: spec.time, REASON_TIME_RANGE: spec.time, REASON_BAD_AMOUNT: money, REASON_NO_AMOUNT: money}.get(reason, spec.user)
+    column = {REASON_BAD_TIME: spec.time, REASON_TIME_RANGE: spec.time, REASON_BAD_AMOUNT: money, REASON_NO_AMOUNT: money}.get(reason) or spec.user
     parsed = parsed_select(engine, spec, file=file, trace=column)
     if reason in CODE:
         query = f"SELECT __rn, __raw FROM ({parsed}) WHERE reason = {CODE[reason]} ORDER BY __rn LIMIT 1"
@@ -520,13 +520,13 @@ def build_events(
                           min(event_ts) AS first_ts, max(event_ts) AS last_ts,
                           {had(activity[0])} AS s, {had(activity[1])} AS r, count(*) AS n
                    FROM ({rows}) GROUP BY reason, user_id, 3"""
-    file = files[0] if len(files) == 1 else None
+    only_file = files[0] if len(files) == 1 else None
     if activity is not None:
         with engine.one_thread_more():
-            engine.execute(f"CREATE OR REPLACE TABLE events AS {rows}", file=file)
+            engine.execute(f"CREATE OR REPLACE TABLE events AS {rows}", file=only_file)
         clean_activity_ids(engine)
     else:
-        engine.execute(f"CREATE OR REPLACE TABLE events AS {rows}", file=file)
+        engine.execute(f"CREATE OR REPLACE TABLE events AS {rows}", file=only_file)
     return facts
 
 

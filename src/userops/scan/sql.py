@@ -257,7 +257,7 @@ def property_column(name: str) -> str:
 def status_spellings(statuses: tuple[str, ...]) -> list[str]:
     """Lower-case spellings of each status: ``pending payment`` also as ``pending_payment``,
     ``pending-payment``, ``wc-pending-payment``... (sorted, for stable SQL)."""
-    out = set()
+    out: set[str] = set()
     for status in statuses:
         base = status.lower().strip()
         for spelled in (base, base.replace(" ", "_"), base.replace(" ", "-"), base.replace(" ", "")):

@@ -42,7 +42,7 @@ def churn(
     from userops.analytics.playbook import actions
     from userops.errors import UsageError
 
-    horizon_days = ch.parse_days(run.choose("horizon", horizon, "90d"), "--horizon")
+    horizon_days = ch.parse_days(run.choose("horizon", horizon, "90d"), "--horizon") or ch.DEFAULT_HORIZON_DAYS
     threshold_days = ch.parse_days(run.choose("threshold", threshold, None), "--threshold")
     by = run.choose("by", by, None, ch.BY_CHOICES)
     if sum([model_report, survival or by is not None, cox]) > 1:
@@ -65,13 +65,13 @@ def churn(
         run.note(f"churn threshold: {rule.days} days ({rule.source})")
         with run.progress("fitting survival models"):
             if cox:
-                result = ch.cox_model(loaded, window, rule)
-                run.note(f"Cox: {result.n:,} customers, {result.events:,} churned, concordance {result.concordance:.3f}" + (" (fitted on a fixed random sample)" if result.sampled else ""))
-                if result.ph_violations:
-                    run.note(f"proportional-hazards check failed (p < 0.05) for {', '.join(result.ph_violations)}: read those hazard ratios as averages over time")
+                cox_fit = ch.cox_model(loaded, window, rule)
+                run.note(f"Cox: {cox_fit.n:,} customers, {cox_fit.events:,} churned, concordance {cox_fit.concordance:.3f}" + (" (fitted on a fixed random sample)" if cox_fit.sampled else ""))
+                if cox_fit.ph_violations:
+                    run.note(f"proportional-hazards check failed (p < 0.05) for {', '.join(cox_fit.ph_violations)}: read those hazard ratios as averages over time")
                 else:
                     run.note("proportional-hazards check: no covariate rejects it at p < 0.05")
-                run.emit(result.table, title="Cox proportional hazards (churn)", as_of=as_of, columns=columns)
+                run.emit(cox_fit.table, title="Cox proportional hazards (churn)", as_of=as_of, columns=columns)
                 return
             curves, notes = ch.survival_curves(loaded, window, rule, by=by)
         for note in notes:

@@ -36,10 +36,10 @@ def funnel(
     from userops.analytics.periods import PERIODS
 
     if repeat:
-        loaded = run.load_orders(inputs, order_detail=False)
-        frame_window = run.window(loaded, end_bounds_starts=True)
+        orders = run.load_orders(inputs, order_detail=False)
+        frame_window = run.window(orders, end_bounds_starts=True)
         limit = fun.parse_window(window) if window else None
-        run.emit(fun.repeat_funnel(loaded, frame_window, repeat, window_s=limit), title="repeat-purchase funnel", as_of=frame_window.as_of.isoformat())
+        run.emit(fun.repeat_funnel(orders, frame_window, repeat, window_s=limit), title="repeat-purchase funnel", as_of=frame_window.as_of.isoformat())
         return
     step_list = run.choose("steps", steps, None)
     if not step_list:
@@ -53,7 +53,7 @@ def funnel(
         run.choose("order", order, "ordered", fun.ORDERS),
         fun.parse_exclusions(exclude, len(parsed_steps)),
     )
-    trend = run.choose("trend", trend, None, PERIODS + (None,))
+    trend = run.choose("trend", trend, None, PERIODS)
     by = run.choose("by", by, None)
     fun.check_by_trend(by, trend)  # option errors before the (possibly long) read
     if dropped_at:

@@ -30,7 +30,7 @@ def report(
     """
     import os
 
-    from userops.analytics.churn import parse_days
+    from userops.analytics.churn import DEFAULT_HORIZON_DAYS, parse_days
     from userops.analytics.playbook import actions
     from userops.errors import UsageError
     from userops.io import writers
@@ -58,14 +58,14 @@ def report(
             loaded, window, events=loaded_events,
             lang=run.choose("lang", lang, "en", ("en", "zh")), period=run.choose("period", period, "week", REPORT_PERIODS),
             title=run.choose("title", title, None), steps=run.choose("steps", steps, None), funnel_window=run.choose("window", funnel_window, "14d"),
-            horizon_days=parse_days(run.choose("horizon", horizon, "90d"), "--horizon"), actions=actions(run.config.playbook),
+            horizon_days=parse_days(run.choose("horizon", horizon, "90d"), "--horizon") or DEFAULT_HORIZON_DAYS, actions=actions(run.config.playbook),
             inputs=list(inputs) + ([events] if events else []),
         )
         html = render_report(model)
     for line in model.skipped:
         run.note(f"left out: {line}")
     if output == "-":  # e.g. piped into a mail command
-        writers.write_stdout(lambda fh: fh.write(html.encode("utf-8")))
+        writers.write_stdout(lambda fh: None if fh.write(html.encode("utf-8")) else None)
         return
     path = output.replace("{as_of}", window.as_of.isoformat())
     writers.write_atomic(path, html.encode("utf-8"), inputs=tuple(run.inputs))

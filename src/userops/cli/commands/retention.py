@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from userops.cli.app import command
 from userops.cli.context import RunContext
 from userops.cli.options import Inputs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from userops.io.normalise import LoadedEvents, LoadedOrders
 
 
 @command("retention")
@@ -49,7 +52,7 @@ def retention(
         # retention needs only who was active in which period; as of the last event (the
         # default) whole periods can be kept, else days (an as-of date may split a period)
         grain = (options["period"], options["week_start"]) if run.get("as_of") is None else ("day", "monday")
-        loaded = run.load_events(inputs, activity=(options["start_event"], options["return_event"]), grain=grain)
+        loaded: "LoadedOrders | LoadedEvents" = run.load_events(inputs, activity=(options["start_event"], options["return_event"]), grain=grain)
     else:
         loaded = run.load_orders(inputs, order_detail=False)
     window = run.window(loaded, end_bounds_starts=True)
