@@ -49,6 +49,29 @@ EVENTS_PER_VISITOR = 5.7  # clickstream rows per visitor in the demo generator
 CHUNK = {"orders": 250_000, "events": 200_000}  # customers or visitors generated at a time
 
 
+#: Larger files are this one replicated with suffixed ids (a 100M-row file in about a minute).
+REPLICATE_ABOVE = 10_000_000
+
+
+def replicate(source: str, path: str, times: int, kind: str) -> str:
+    """``times`` copies of ``source``, each with its ids suffixed (``C000123-3``): as many
+    customers (visitors) per row as the source, and the same dates."""
+    import duckdb
+
+    ids = ("customer_id", "order_id") if kind == "orders" else ("user_id", "session_id")
+    renamed = ", ".join(f"{c} || '-' || i AS {c}" for c in ids)
+    tmp = path + ".tmp"
+    t0 = time.perf_counter()
+    duckdb.connect().execute(
+        f"COPY (SELECT * REPLACE ({renamed}) FROM read_csv(?, header = true, all_varchar = true), range({int(times)}) t(i)) "
+        f"TO '{tmp}' (HEADER, DELIMITER ',')",
+        [source],
+    )
+    os.replace(tmp, path)
+    print(f"generated {path} ({os.path.getsize(path) / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return path
+
+
 def generate(rows: int, kind: str = "orders") -> str:
     """``rows`` order lines or clickstream rows from the demo generator, written in chunks of
     people with unique ids (the next chunk's order/session ids start past this chunk's rows)."""
@@ -61,6 +84,8 @@ def generate(rows: int, kind: str = "orders") -> str:
     if os.path.exists(path):
         return path
     os.makedirs(DATA, exist_ok=True)
+    if rows > REPLICATE_ABOVE and rows % REPLICATE_ABOVE == 0:
+        return replicate(generate(REPLICATE_ABOVE, kind), path, rows // REPLICATE_ABOVE, kind)
     people = max(1, int(rows / (ROWS_PER_CUSTOMER if kind == "orders" else EVENTS_PER_VISITOR)))
     width = len(str(people))
     tmp = path + ".tmp"
