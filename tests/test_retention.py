@@ -334,10 +334,12 @@ def test_percent_matrix_shows_percentages_on_a_terminal(examples_dir, tmp_path):
 
 def test_retention_statements_borrow_one_thread_and_give_it_back(write):
     """The activity group-by and the cohort query run on one DuckDB thread more than the
-    engine's setting (faster on 2 cores); the setting is restored after, even on an error."""
+    engine's setting (faster on 2 cores); the setting is restored after, even on an error.
+    A thread count the user set (--threads) is kept as it is."""
     from userops.scan.engine import Engine
 
-    engine = Engine(threads=2)
+    engine = Engine()
+    engine.execute("SET threads = 2")  # the default: every core (2 here)
     setting = lambda: int(engine.con.execute("SELECT current_setting('threads')").fetchone()[0])  # noqa: E731
     with engine.one_thread_more():
         assert setting() == 3
@@ -345,6 +347,9 @@ def test_retention_statements_borrow_one_thread_and_give_it_back(write):
     with pytest.raises(RuntimeError), engine.one_thread_more():
         raise RuntimeError("boom")
     assert setting() == 2
+    pinned = Engine(threads=2)
+    with pinned.one_thread_more():
+        assert pinned.threads == 2
     path = write("e.csv", "user_id,event,timestamp\nu1,a,2025-01-06 10:00\nu1,a,2025-01-14 10:00\nu2,a,2025-01-27 09:00\n")
     loaded = load_events([path], activity=((), ()), grain=("week", "monday"))
     before = int(loaded.engine.con.execute("SELECT current_setting('threads')").fetchone()[0])

@@ -97,6 +97,7 @@ class Engine:
         # row order inside the tables does not matter (every output is sorted by a key) and
         # dropping it makes the full pass ~40% faster; first_dropped_line turns it back on
         self.con.execute("SET preserve_insertion_order = false")
+        self._threads_set = bool(threads)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         # past the limit DuckDB spills large aggregations and joins to disk instead of the
@@ -291,7 +292,11 @@ class Engine:
         and cohort cells) on one DuckDB thread more than there are cores. Measured on the
         2-core machine at 10M events: the activity group-by 1.74-1.99 s -> 1.54-1.58 s and the
         cohort query 0.76-0.89 s -> 0.69-0.72 s, with less CPU time; the funnel's window
-        queries and segment's order roll-up gained nothing, so only these statements do it."""
+        queries and segment's order roll-up gained nothing, so only these statements do it.
+        A thread count the user set (--threads) is kept: it is a promise to a shared machine."""
+        if self._threads_set:
+            yield
+            return
         threads = int(self.con.execute("SELECT current_setting('threads')").fetchone()[0])
         self.con.execute(f"SET threads = {threads + 1}")
         try:
