@@ -1,6 +1,8 @@
 """The scan engine's settings: --threads and --memory-limit (flags, userops.toml,
 USEROPS_THREADS), spilling to a private folder, and the shape of the scan package."""
 
+import csv
+import io
 import os
 import pathlib
 import re
@@ -12,7 +14,7 @@ from typer.testing import CliRunner
 from userops.cli.app import app
 from userops.cli.context import RunContext
 from userops.config import load_config
-from userops.scan.engine import Engine, parse_memory_limit
+from userops.scan.engine import Engine, memory_size, parse_memory_limit
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "userops"
 
@@ -46,9 +48,15 @@ def test_default_memory_limit_is_half_the_machine():
     engine.close()
 
 
-@pytest.mark.parametrize("text, expected", [("8GB", "8GB"), ("512 mb", "512MB"), ("1.5gib", "1.5GiB"), ("50%", "50%")])
+@pytest.mark.parametrize("text, expected", [("8GB", "8GB"), ("512 mb", "512MB"), ("1.5gib", "1.5GiB"), ("50%", memory_size(0.5))])
 def test_memory_limit_values(text, expected):
     assert parse_memory_limit(text) == expected
+
+
+def test_a_share_of_memory_is_a_size_every_duckdb_takes(small_orders):
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert memory_size(0.25) == f"{(total // 4) >> 20}MiB"
+    assert run("profile", small_orders, "--memory-limit", "25%").exit_code == 0
 
 
 def test_threads_from_flag_config_and_environment(write, small_orders, monkeypatch):
@@ -98,3 +106,12 @@ def test_no_engine_calls_outside_the_scan_package():
             if ".engine." in line or "getattr(self, \"events" in line:
                 offenders.append(f"{path.relative_to(SRC)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_the_careful_csv_reader_fits_a_small_memory_limit(write):
+    """A quoted line break selects DuckDB's careful scanner; its read buffer (16 records of
+    the longest allowed) once asked for 16 GB and failed under a memory limit."""
+    path = write("o.csv", 'customer_id,order_date,amount,note\nA1,2024-01-02,10.00,"gift\nplease wrap"\nA2,2024-01-03,20.00,ok\n')
+    result = run("segment", path, "--format", "csv", "--memory-limit", "2GB")
+    assert result.exit_code == 0, result.stderr
+    assert [r["customer_id"] for r in csv.DictReader(io.StringIO(result.stdout))] == ["A1", "A2"]

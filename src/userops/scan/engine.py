@@ -27,14 +27,26 @@ if TYPE_CHECKING:  # pragma: no cover
     from userops.io.readers import RawSource
 
 
-#: The longest line (a record, quoted line breaks included) the careful CSV scanner accepts.
-CAREFUL_MAX_LINE_BYTES = 1 << 30
+#: The longest line (a record, quoted line breaks included) the careful CSV scanner accepts:
+#: 64 MB. DuckDB reserves a read buffer of 16 lines, so 1 GB lines asked for 16 GB at once,
+#: which failed under a memory limit (and on any machine with less memory).
+CAREFUL_MAX_LINE_BYTES = 1 << 26
 
 
 #: The engine's memory before it spills to disk, by default: half the machine's memory. The
 #: rest is for the Python side (models, writing) and the other programs of a shared server;
 #: DuckDB's own default (80%) leaves a large export's process to be killed rather than spill.
-DEFAULT_MEMORY_LIMIT = "50%"
+DEFAULT_MEMORY_SHARE = 0.5
+
+
+def memory_size(share: float) -> str | None:
+    """A share of the machine's memory as a DuckDB size (``11983MiB``); None where the total
+    is unknown (not POSIX): DuckDB's own default then. DuckDB 1.4 takes no ``50%`` itself."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return f"{max(1, int(total * share) >> 20)}MiB"
 
 
 def spill_directory() -> str:
@@ -56,7 +68,10 @@ def parse_memory_limit(text: str) -> str:
     value = text.strip().replace(" ", "")
     share = re.fullmatch(r"(\d+(?:\.\d+)?)%", value)
     if share and 0 < float(share.group(1)) <= 100:
-        return value
+        of_memory = memory_size(float(share.group(1)) / 100)
+        if of_memory is None:
+            raise UsageError(f"--memory-limit {text!r}: the machine's memory is unknown here", hint="give a size, e.g. 8GB")
+        return of_memory
     size = re.fullmatch(r"(\d+(?:\.\d+)?)(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, flags=re.IGNORECASE)
     if size and float(size.group(1)) > 0:
         unit = size.group(2)
@@ -104,7 +119,9 @@ class Engine:
         # process growing until the machine kills it (cron on a shared server)
         self._spill_dir = spill_directory()
         self.con.execute("SET temp_directory = ?", [self._spill_dir])
-        self.con.execute(f"SET memory_limit = {sql.sql_str(memory_limit or DEFAULT_MEMORY_LIMIT)}")
+        limit = memory_limit or memory_size(DEFAULT_MEMORY_SHARE)
+        if limit:
+            self.con.execute(f"SET memory_limit = {sql.sql_str(limit)}")
         self._n_views = 0
         self._arrow_tables: dict[str, object] = {}  # name -> pyarrow Table behind a raw view
         self._csv_views: dict[str, tuple[str, list[str]]] = {}  # view -> (path, read_csv options)
