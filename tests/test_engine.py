@@ -115,3 +115,14 @@ def test_the_careful_csv_reader_fits_a_small_memory_limit(write):
     result = run("segment", path, "--format", "csv", "--memory-limit", "2GB")
     assert result.exit_code == 0, result.stderr
     assert [r["customer_id"] for r in csv.DictReader(io.StringIO(result.stdout))] == ["A1", "A2"]
+
+
+def test_out_of_memory_names_the_limit():
+    engine = Engine(threads=1, memory_limit="32MB")
+    from userops.errors import UseropsError
+
+    with pytest.raises(UseropsError) as caught:
+        engine.value("SELECT count(*) FROM (SELECT i % 1500000 AS k, list(i) FROM range(3000000) t(i) GROUP BY k)")
+    assert caught.value.exit_code == 1 and "ran out of memory" in caught.value.message
+    assert "--memory-limit" in str(caught.value)
+    engine.close()

@@ -214,7 +214,7 @@ class Engine:
         if isinstance(exc, d.OutOfMemoryException) or "out of memory" in msg.lower():
             return UseropsError(
                 f"the engine ran out of memory ({msg})",
-                hint="run on a machine with more memory, or split the input by date",
+                hint="raise --memory-limit (default: half the RAM), run on a machine with more memory, or split the input by date",
             )
         if isinstance(exc, d.IOException) and file:
             return InputError(f"cannot read the file ({msg})", file=file)
