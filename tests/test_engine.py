@@ -126,3 +126,38 @@ def test_out_of_memory_names_the_limit():
     assert caught.value.exit_code == 1 and "ran out of memory" in caught.value.message
     assert "--memory-limit" in str(caught.value)
     engine.close()
+
+
+PROFILE_EDGES = {
+    "no amounts": "customer_id,order_date\nA,2024-01-02\nA,2024-03-01\nB,2024-02-10\n",
+    "one order each": "customer_id,order_date,amount\nA,2024-01-02,10.125\nB,2024-02-10,0.005\nC,2024-03-10 13:30:00,2.675\n",
+    "halves and gaps": (
+        "customer_id,order_date,amount\nA,2024-01-01,0.125\nA,2024-01-01 12:00:00,0.25\nA,2024-01-04,2.675\n"
+        "B,2023-06-01,1.005\nB,2024-05-30 23:59:59,1.015\nC,2024-06-30,12.345\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", [*PROFILE_EDGES, "examples"])
+@pytest.mark.parametrize("period", ["week", "month"])
+def test_engine_profiles_equal_the_frame_definition(name, period, write, examples_dir):
+    """``profile --per customer`` is computed in the engine; customer_profile (the library's
+    function on a frame) is the same definition: every value equal, rounding included."""
+    import pandas as pd
+
+    from userops.analytics import lifecycle
+    from userops.analytics.profile import customer_profile, profile_table
+    from userops.io.normalise import load_orders
+    from userops.scan.customers import customer_aggregates, gap_stats
+
+    path = str(pathlib.Path(examples_dir) / "orders.csv") if name == "examples" else write("o.csv", PROFILE_EDGES[name])
+    loaded = load_orders([path], line_detail=True)
+    window = loaded.window()
+    median, p90 = gap_stats(loaded, window, (0.5, 0.9))
+    expected = customer_profile(
+        customer_aggregates(loaded, window, period=period), as_of=window.as_of, period=period,
+        churn_threshold_days=lifecycle.default_churn_threshold(p90), median_gap_days=median,
+    )
+    result = profile_table(loaded, window, per="customer", period=period)
+    assert result.arrow is not None
+    pd.testing.assert_frame_equal(result.table, expected, check_dtype=False, check_exact=True)

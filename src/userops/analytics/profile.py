@@ -12,16 +12,18 @@ and :func:`profile_table` runs the scan and the analysis for the CLI and noteboo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from userops import schema
 from userops.analytics import lifecycle
-from userops.analytics.periods import is_complete
+from userops.analytics.periods import PERIOD_DAYS, is_complete
 from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    import pyarrow as pa
 
     from userops.io.normalise import LoadedOrders
     from userops.scan.window import Window
@@ -50,10 +52,29 @@ class Kpis:
 
 @dataclass(frozen=True)
 class ProfileResult:
-    """The chosen table and the notes the CLI shows on stderr (chosen thresholds, caveats)."""
+    """The chosen table and the notes the CLI shows on stderr (chosen thresholds, caveats).
+    The per-customer table is computed in the engine and kept as Arrow (``arrow``) for the
+    writers; ``table`` is it as a pandas DataFrame for library use."""
 
-    table: "pd.DataFrame"
+    frame: "pd.DataFrame | None" = None
     notes: list[str] = field(default_factory=list)
+    arrow: "pa.Table | None" = None
+
+    @functools.cached_property
+    def table(self) -> "pd.DataFrame":
+        if self.frame is not None:
+            return self.frame
+        assert self.arrow is not None
+        import pandas as pd
+        import pyarrow as pa
+
+        text = pd.StringDtype("pyarrow")
+        return self.arrow.to_pandas(types_mapper=lambda t: text if pa.types.is_string(t) or pa.types.is_large_string(t) else None)
+
+    @property
+    def output(self) -> "pd.DataFrame | pa.Table":
+        """What the CLI writes: the Arrow table when there is one (no pandas on the way out)."""
+        return self.arrow if self.arrow is not None else self.table
 
 
 def _round(value: float | None, ndigits: int) -> float | None:
@@ -166,11 +187,12 @@ def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summa
     if per == "summary":
         return ProfileResult(profile_kpis(loaded, window).to_frame(), notes)
     median_gap, p90_gap = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
-    customers = scan_customers.customer_aggregates(loaded, window, period=period, detail=True)
     threshold = lifecycle.default_churn_threshold(p90_gap)
     why = "90th percentile of gaps between orders" if p90_gap is not None else "default: no repeat purchases to learn from"
     notes.append(f"lifecycle: churned after {threshold} days without a purchase ({why})")
-    table = customer_profile(
-        customers, as_of=window.as_of, period=period, churn_threshold_days=threshold, median_gap_days=median_gap
+    # every customer's row is computed in the engine (customer_profile's definition, in SQL)
+    table = scan_customers.customer_profiles(
+        loaded, window, period=period, churn_threshold_days=threshold, median_gap_days=median_gap,
+        new_within_days=PERIOD_DAYS[period], statuses=lifecycle.STATUSES,
     )
-    return ProfileResult(table, notes)
+    return ProfileResult(notes=notes, arrow=table)

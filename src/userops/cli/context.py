@@ -14,6 +14,7 @@ from userops.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    import pyarrow as pa
     from rich.console import Console
 
     from userops.io.normalise import LoadedEvents, LoadedOrders
@@ -307,7 +308,7 @@ class RunContext:
         return window
 
     def emit(
-        self, frame: "pd.DataFrame", *, title: str | None = None, as_of: str | None = None, columns: str | None = None,
+        self, frame: "pd.DataFrame | pa.Table", *, title: str | None = None, as_of: str | None = None, columns: str | None = None,
         display: dict[str, str] | None = None,
     ) -> None:
         """Write the table: rich on a terminal, else the chosen machine format (stdout or -o).
@@ -318,12 +319,13 @@ class RunContext:
         for loaded in self._loaded:  # a file the engine had to re-read after the load (rare)
             for line in loaded.late_notes():
                 self.note(line)
+        names = [str(c) for c in (frame.column_names if hasattr(frame, "column_names") else frame.columns)]
         if columns:
             wanted = [c.strip() for c in columns.split(",") if c.strip()]
-            unknown = [c for c in wanted if c not in frame.columns]
+            unknown = [c for c in wanted if c not in names]
             if unknown:
-                raise UsageError(f"--columns: no column {', '.join(repr(c) for c in unknown)}", hint=f"columns: {', '.join(frame.columns)}")
-            frame = frame[wanted]
+                raise UsageError(f"--columns: no column {', '.join(repr(c) for c in unknown)}", hint=f"columns: {', '.join(names)}")
+            frame = frame.select(wanted) if hasattr(frame, "column_names") else frame[wanted]
 
         spec = writers.resolve_output(
             self.get("format"),
@@ -344,6 +346,7 @@ class RunContext:
             from userops.render.table import MAX_ROWS, rich_table
 
             console = Console(highlight=False)
+            frame = writers.as_frame(frame)
             shown = rich_table(frame, title=title, width=console.width, display=display)
             console.print(shown.table)
             if shown.hidden:

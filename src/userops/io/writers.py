@@ -89,14 +89,14 @@ def resolve_output(
 # --- value preparation -------------------------------------------------------------------
 
 
-def text_table(frame: "pd.DataFrame", *, guard: bool) -> "pa.Table":
-    """The frame as Arrow, timestamps as dates when every time in the column is midnight (else
+def text_table(frame: "pd.DataFrame | pa.Table", *, guard: bool) -> "pa.Table":
+    """The frame (or an Arrow table from the engine) as Arrow, timestamps as dates when every time in the column is midnight (else
     whole seconds), and, with ``guard``, text cells that would run as a formula prefixed
     with ``'``. Vectorised in Arrow: this runs on million-row customer tables."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     columns = []
     for col in table.columns:
         if pa.types.is_timestamp(col.type):
@@ -117,6 +117,18 @@ def text_table(frame: "pd.DataFrame", *, guard: bool) -> "pa.Table":
             col = _guarded(col)
         columns.append(col)
     return pa.table(columns, names=table.column_names)
+
+
+def as_frame(table: "pd.DataFrame | pa.Table") -> "pd.DataFrame":
+    """A pandas frame of an Arrow table from the engine (text as Arrow-backed strings, enums as
+    categoricals); a frame as it is."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if not isinstance(table, pa.Table):
+        return table
+    text = pd.StringDtype("pyarrow")
+    return table.to_pandas(types_mapper=lambda t: text if pa.types.is_string(t) or pa.types.is_large_string(t) else None)
 
 
 def _guarded(col):
@@ -168,15 +180,16 @@ def to_bytes(frame: "pd.DataFrame", spec: OutputSpec) -> bytes:
     raise UsageError(f"cannot write format {fmt!r} to a file")
 
 
-def write_table(frame: "pd.DataFrame", spec: OutputSpec, *, stdout: BinaryIO | None = None) -> None:
+def write_table(frame: "pd.DataFrame | pa.Table", spec: OutputSpec, *, stdout: BinaryIO | None = None) -> None:
     """Write one table to ``spec.path`` (atomically) or to stdout. CSV/TSV stream straight to
-    the file: a million-row table never sits in memory twice."""
+    the file: a million-row table never sits in memory twice. An Arrow table (a per-customer
+    list from the engine) goes to CSV/TSV without pandas; the other formats take it as a frame."""
 
     def write(fh: BinaryIO) -> None:
         if spec.format in ("csv", "tsv"):
             _write_csv(frame, "," if spec.format == "csv" else "\t", spec, fh)
         else:
-            fh.write(to_bytes(frame, spec))
+            fh.write(to_bytes(as_frame(frame), spec))
 
     if spec.path is None:
         write_stdout(write, stdout)
@@ -345,7 +358,7 @@ CSV_SLICE_ROWS = 100_000
 CSV_SLICES_IN_FLIGHT = 4
 
 
-def _write_csv(frame: "pd.DataFrame", delimiter: str, spec: OutputSpec, fh: BinaryIO) -> None:
+def _write_csv(frame: "pd.DataFrame | pa.Table", delimiter: str, spec: OutputSpec, fh: BinaryIO) -> None:
     from pyarrow import csv as pacsv
 
     table = text_table(frame, guard=not spec.raw)
@@ -353,7 +366,7 @@ def _write_csv(frame: "pd.DataFrame", delimiter: str, spec: OutputSpec, fh: Bina
         fh.write(b"\xef\xbb\xbf")
     # the header is written here, quoted only where needed (every pyarrow version quotes every
     # header name, or needs >= 19 not to); the rows by pyarrow
-    fh.write(csv_header([str(c) for c in frame.columns], delimiter))
+    fh.write(csv_header([str(c) for c in table.column_names], delimiter))
     options = csv_write_options(delimiter=delimiter, include_header=False)
     if table.num_rows <= CSV_SLICE_ROWS:
         pacsv.write_csv(table, fh, options)

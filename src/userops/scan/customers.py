@@ -13,6 +13,7 @@ from userops.scan.window import PERIOD_UNITS, Window, period_step_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    import pyarrow as pa
 
 
 def customer_aggregates(orders: HasOrders, window: Window, *, period: str | None = "month", detail: bool = True) -> "pd.DataFrame":
@@ -22,6 +23,11 @@ def customer_aggregates(orders: HasOrders, window: Window, *, period: str | None
 
     Category counts come from the lines of purchases in the window (lines of orders excluded
     at order level — refund status on another line, negative total — do not count)."""
+    return orders.engine.frame(customer_aggregates_sql(orders, window, period=period, detail=detail))
+
+
+def customer_aggregates_sql(orders: HasOrders, window: Window, *, period: str | None, detail: bool) -> str:
+    """The query of :func:`customer_aggregates`, ordered by customer id."""
     scope = purchases(window)
     if period is None:
         base = """
@@ -38,7 +44,7 @@ def customer_aggregates(orders: HasOrders, window: Window, *, period: str | None
               FROM scope GROUP BY customer_id, p)
         GROUP BY customer_id"""
     if not detail:
-        return orders.engine.frame(f"WITH scope AS ({scope}) {base} ORDER BY customer_id")
+        return f"WITH scope AS ({scope}) {base} ORDER BY customer_id"
     if orders.facts.has_category_lists:
         lines = "SELECT customer_id, category, count(*) AS n FROM (SELECT customer_id, unnest(categories) AS category FROM scope) GROUP BY ALL"
     elif orders.facts.has_order_id:
@@ -60,7 +66,48 @@ def customer_aggregates(orders: HasOrders, window: Window, *, period: str | None
         SELECT base.*, top_cat.top_category, top_ch.top_channel
         FROM base LEFT JOIN top_cat USING (customer_id) LEFT JOIN top_ch USING (customer_id)
         ORDER BY customer_id"""
-    return orders.engine.frame(query)
+    return query
+
+
+def customer_profiles(
+    orders: HasOrders, window: Window, *, period: str, churn_threshold_days: int, median_gap_days: float | None, new_within_days: int,
+    statuses: tuple[str, ...],
+) -> "pa.Table":
+    """One profile row per customer, computed in the engine and kept as Arrow until it is
+    written (:func:`userops.analytics.profile.customer_profile` is the same definition on a
+    frame): the aggregates, AOV, mean days between orders, tenure and recency in calendar
+    days, and the lifecycle status (:mod:`userops.analytics.lifecycle`: new within
+    ``new_within_days``, churned past the threshold, at risk past the customer's usual gap —
+    their rounded mean gap, else the median gap — otherwise active).
+
+    Rounding is numpy's (half to even on the scaled value): ``round_even(x * 100, 0) / 100``
+    gives ``np.round(x, 2)`` exactly, where DuckDB's ``round`` rounds halves away from zero."""
+    as_of = f"DATE '{window.as_of.isoformat()}'"
+
+    def cents(expr: str) -> str:
+        return f"round_even(({expr}) * 100, 0) / 100"
+
+    # (last - first) in microseconds as a double, / 1e6 / 86400: numpy's arithmetic, to the bit
+    gap = "(epoch_us(last_order) - epoch_us(first_order)) / 1e6 / 86400.0 / (orders - 1)"
+    usual = "mean_days_between_orders"
+    if median_gap_days is not None and median_gap_days == median_gap_days:  # not NaN
+        usual = f"coalesce(mean_days_between_orders, CAST({float(median_gap_days)!r} AS DOUBLE))"
+    status_type = "ENUM(" + ", ".join(sql.sql_str(s) for s in statuses) + ")"
+    query = f"""
+        WITH c AS ({customer_aggregates_sql(orders, window, period=period, detail=True)}),
+        p AS (
+            SELECT customer_id, first_order, last_order, orders, {cents('revenue')} AS revenue, {cents('revenue / orders')} AS aov,
+                   CASE WHEN orders > 1 THEN {cents(gap)} END AS mean_days_between_orders,
+                   date_diff('day', CAST(first_order AS DATE), {as_of}) AS tenure_days,
+                   date_diff('day', CAST(last_order AS DATE), {as_of}) AS recency_days,
+                   top_category, top_channel, active_periods
+            FROM c)
+        SELECT *, CAST(CASE WHEN tenure_days < {int(new_within_days)} THEN 'new'
+                            WHEN recency_days > {int(churn_threshold_days)} THEN 'churned'
+                            WHEN recency_days > {usual} THEN 'at risk'
+                            ELSE 'active' END AS {status_type}) AS lifecycle_status
+        FROM p ORDER BY customer_id"""
+    return orders.engine.arrow(query)
 
 
 def customer_attributes(orders: HasOrders, window: Window, columns: tuple[str, ...]) -> "pd.DataFrame":

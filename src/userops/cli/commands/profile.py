@@ -34,4 +34,4 @@ def profile(
         result = profile_table(loaded, window, per=per, period=period)
     for note in result.notes:
         run.note(note)
-    run.emit(result.table, title=f"profile ({per}) as of {window.as_of}", as_of=window.as_of.isoformat())
+    run.emit(result.output, title=f"profile ({per}) as of {window.as_of}", as_of=window.as_of.isoformat())
