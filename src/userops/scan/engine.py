@@ -79,6 +79,17 @@ def parse_memory_limit(text: str) -> str:
     raise UsageError(f"--memory-limit {text!r} is not a size", hint="e.g. 8GB, 512MB or 50% (of the machine's memory)")
 
 
+def signed_dictionaries(table: "pa.Table") -> "pa.Table":
+    """DuckDB gives an ENUM as a dictionary with unsigned indices, which pyarrow before 16
+    cannot turn into a pandas categorical: such columns get int32 indices (the same values)."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type) and not pa.types.is_signed_integer(field.type.index_type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.dictionary(pa.int32(), field.type.value_type)))
+    return table
+
+
 def _refused_csv(message: str) -> bool:
     """DuckDB's CSV scanner could not read a file (its sniffer, a row, the encoding)."""
     first = message.strip().splitlines()[0].lower() if message.strip() else ""
@@ -243,7 +254,7 @@ class Engine:
             relation = cursor.sql(query, params=params)
             return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
 
-        return self._guarded(run, None)
+        return signed_dictionaries(self._guarded(run, None))
 
     def frame(self, query: str, params: list | None = None) -> pd.DataFrame:
         """Run a query into pandas, text columns as Arrow-backed strings (no per-cell Python objects)."""
