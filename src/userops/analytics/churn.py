@@ -255,8 +255,8 @@ def churn_customers(
     )
     # highest value at risk first; then (ties, or no amounts to value) the likeliest to churn;
     # then the customer id (the rows come ordered by it), so reruns match
-    order = np.lexsort((np.arange(len(table)), -np.nan_to_num(churn_probability.round(6), nan=-np.inf),
-                        -np.nan_to_num(table["value_at_risk"].to_numpy("float64"), nan=-np.inf)))
+    descending = lambda column: -np.nan_to_num(table[column].to_numpy("float64"), nan=-np.inf)  # noqa: E731 (NaN last)
+    order = np.lexsort((np.arange(len(table)), descending("churn_probability"), descending("value_at_risk")))
     table = table.iloc[order].reset_index(drop=True)
 
     forecast = float(np.nansum(expected))

@@ -65,11 +65,9 @@ class ProfileResult:
         if self.frame is not None:
             return self.frame
         assert self.arrow is not None
-        import pandas as pd
-        import pyarrow as pa
+        from userops.scan.engine import arrow_to_frame
 
-        text = pd.StringDtype("pyarrow")
-        return self.arrow.to_pandas(types_mapper=lambda t: text if pa.types.is_string(t) or pa.types.is_large_string(t) else None)
+        return arrow_to_frame(self.arrow)
 
     @property
     def output(self) -> "pd.DataFrame | pa.Table":

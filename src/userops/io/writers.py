@@ -120,15 +120,12 @@ def text_table(frame: "pd.DataFrame | pa.Table", *, guard: bool) -> "pa.Table":
 
 
 def as_frame(table: "pd.DataFrame | pa.Table") -> "pd.DataFrame":
-    """A pandas frame of an Arrow table from the engine (text as Arrow-backed strings, enums as
-    categoricals); a frame as it is."""
-    import pandas as pd
+    """A pandas frame of an Arrow table from the engine; a frame as it is."""
     import pyarrow as pa
 
-    if not isinstance(table, pa.Table):
-        return table
-    text = pd.StringDtype("pyarrow")
-    return table.to_pandas(types_mapper=lambda t: text if pa.types.is_string(t) or pa.types.is_large_string(t) else None)
+    from userops.scan.engine import arrow_to_frame
+
+    return arrow_to_frame(table) if isinstance(table, pa.Table) else table
 
 
 def _guarded(col):

@@ -79,6 +79,16 @@ def parse_memory_limit(text: str) -> str:
     raise UsageError(f"--memory-limit {text!r} is not a size", hint="e.g. 8GB, 512MB or 50% (of the machine's memory)")
 
 
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """An engine result as pandas: text columns as Arrow-backed strings (no per-cell Python
+    objects), ENUMs as categoricals."""
+    import pandas as pd
+    import pyarrow as pa
+
+    text = pd.StringDtype("pyarrow")
+    return table.to_pandas(types_mapper=lambda t: text if pa.types.is_string(t) or pa.types.is_large_string(t) else None)
+
+
 def signed_dictionaries(table: "pa.Table") -> "pa.Table":
     """DuckDB gives an ENUM as a dictionary with unsigned indices, which pyarrow before 16
     cannot turn into a pandas categorical: such columns get int32 indices (the same values)."""
@@ -257,12 +267,8 @@ class Engine:
         return signed_dictionaries(self._guarded(run, None))
 
     def frame(self, query: str, params: list | None = None) -> pd.DataFrame:
-        """Run a query into pandas, text columns as Arrow-backed strings (no per-cell Python objects)."""
-        import pandas as pd
-        import pyarrow as pa
-
-        text = pd.StringDtype("pyarrow")
-        return self.arrow(query, params).to_pandas(types_mapper=lambda t: text if pa.types.is_string(t) or pa.types.is_large_string(t) else None)
+        """Run a query into pandas (see :func:`arrow_to_frame`)."""
+        return arrow_to_frame(self.arrow(query, params))
 
     def register(self, source: RawSource) -> tuple[str, dict[str, str]]:
         """Register a raw source as a view; return its name and column types."""
