@@ -182,12 +182,15 @@ def churn_customers(
     threshold = churn_threshold(loaded, window, threshold_days)
     notes = [f"churn threshold: {threshold.days} days ({threshold.source})"]
 
-    customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
+    # the risk model's snapshot at the as-of date has every customer's recency, orders and revenue
+    scored = churn_risk.risk_model(loaded, window, horizon_days=horizon_days, seed=seed)
+    customers = scored.current
     if customers.empty:
         raise DataError("no customers with a purchase in the window")
     ids = customers["customer_id"]
-    as_of_day = np.datetime64(window.as_of, "D")
-    recency = (as_of_day - customers["last_order"].to_numpy("datetime64[us]").astype("datetime64[D]")).astype("int64")
+    recency = customers["recency_days"].to_numpy("int64")
+    # without amounts the snapshot's revenue is 0; the list shows it blank
+    revenue = customers["monetary"].to_numpy("float64") if loaded.facts.has_amount else np.full(len(ids), np.nan)
 
     summary = aligned(clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS), ids)
     bgnbd = clvmod.BetaGeoModel().fit(summary)
@@ -211,7 +214,6 @@ def churn_customers(
             f"warning: BG/NBD finds no dropout on this data (a = {bgnbd.params_['a']:.2g}, b = {bgnbd.params_['b']:.2g}): "
             "p_alive is about 1 for everyone and cannot tell who is leaving"
         )
-    scored = churn_risk.risk_model(loaded, window, horizon_days=horizon_days, seed=seed)
     notes.extend(scored.notes)
     no_purchase = bgnbd.conditional_probability_of_no_purchase(horizon_units, summary).to_numpy()
     if scored.scores is not None and scored.ranks_better_than_recency:
@@ -241,8 +243,8 @@ def churn_customers(
         {
             "customer_id": ids.to_numpy(),
             "recency_days": recency,
-            "frequency": customers["orders"].to_numpy("int64"),
-            "monetary": customers["revenue"].to_numpy("float64").round(2),
+            "frequency": customers["frequency"].to_numpy("int64"),
+            "monetary": revenue.round(2),
             "p_alive": p_alive.round(4),
             "churn_probability": churn_probability.round(6),  # 4 places would tie neighbouring ranks
             "expected_purchases": expected.round(4),

@@ -168,14 +168,19 @@ class BetaGeoModel:
 
     def conditional_expected_number_of_purchases_up_to_time(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
         """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` units (FHL 2005, eq. 10)."""
+        import numpy as np
         import pandas as pd
         from scipy.special import hyp2f1
 
         p, x, tx, T, d = self._pieces(summary)
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        z = t / (alpha + T + t)
+        # the hypergeometric term depends on (x, T) alone, which few customers do not share:
+        # evaluated once per distinct pair (x is a whole count, T at most a few thousand units)
+        pair, at = np.unique(x * (np.max(T, initial=0.0) + 1.0) + T, return_index=True, return_inverse=True)[1:]
+        xu, Tu = x[pair], T[pair]
+        z = t / (alpha + Tu + t)
+        tail = (1 - ((alpha + Tu) / (alpha + Tu + t)) ** (r + xu) * hyp2f1(r + xu, b + xu, a + b + xu - 1, z))[at]
         head = (a + b + x - 1) / (a - 1)
-        tail = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
         return pd.Series(head * tail / (1 + d), index=summary.index, name="expected_purchases")
 
 

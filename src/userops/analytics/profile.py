@@ -84,18 +84,30 @@ def _round(value: float | None, ndigits: int) -> float | None:
 def dataset_kpis(customers: "pd.DataFrame", *, as_of: dt.date, median_gap_days: float | None) -> Kpis:
     """Headline KPIs from per-customer aggregates (``orders``, ``revenue``, ``first_order``, ``last_order``)."""
     n_customers = int(len(customers))
-    n_orders = int(customers["orders"].sum()) if n_customers else 0
-    revenue = customers["revenue"].sum(min_count=1) if n_customers else None
-    revenue = _round(revenue, schema.MONEY_DECIMALS)
+    totals = scan_customers.CustomerTotals(
+        customers=n_customers,
+        orders=int(customers["orders"].sum()) if n_customers else 0,
+        revenue=customers["revenue"].sum(min_count=1) if n_customers else None,
+        repeat_customers=int((customers["orders"] >= 2).sum()) if n_customers else 0,
+        first_order=customers["first_order"].min() if n_customers else None,
+        last_order=customers["last_order"].max() if n_customers else None,
+    )
+    return kpis_from_totals(totals, as_of=as_of, median_gap_days=median_gap_days)
+
+
+def kpis_from_totals(totals: scan_customers.CustomerTotals, *, as_of: dt.date, median_gap_days: float | None) -> Kpis:
+    """The headline KPIs of the window's customer totals (one definition for both routes)."""
+    n_customers, n_orders = totals.customers, totals.orders
+    revenue = _round(totals.revenue, schema.MONEY_DECIMALS)
     return Kpis(
         customers=n_customers,
         orders=n_orders,
         revenue=revenue,
         aov=_round(revenue / n_orders, schema.MONEY_DECIMALS) if revenue is not None and n_orders else None,
         orders_per_customer=_round(n_orders / n_customers, schema.RATE_DECIMALS) if n_customers else 0.0,
-        repeat_rate=_round((customers["orders"] >= 2).sum() / n_customers, schema.RATE_DECIMALS) if n_customers else 0.0,
-        first_date=customers["first_order"].min().date() if n_customers else None,
-        last_date=customers["last_order"].max().date() if n_customers else None,
+        repeat_rate=_round(totals.repeat_customers / n_customers, schema.RATE_DECIMALS) if n_customers else 0.0,
+        first_date=totals.first_order.date() if totals.first_order is not None else None,
+        last_date=totals.last_order.date() if totals.last_order is not None else None,
         median_days_between_orders=_round(median_gap_days, schema.DAYS_DECIMALS),
         as_of=as_of,
     )
@@ -167,11 +179,11 @@ def period_activity(periods: "pd.DataFrame", *, as_of: dt.date, period: str) -> 
     return df[schema.PROFILE_PERIOD_COLUMNS].reset_index(drop=True)
 
 
-def profile_kpis(loaded: "LoadedOrders", window: "Window") -> Kpis:
-    """The headline KPIs of the window (what ``profile`` prints by default)."""
-    median_gap, _ = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
-    customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
-    return dataset_kpis(customers, as_of=window.as_of, median_gap_days=median_gap)
+def profile_kpis(loaded: "LoadedOrders", window: "Window", *, gaps: bool = True) -> Kpis:
+    """The headline KPIs of the window (what ``profile`` prints by default); without
+    ``gaps`` the median days between orders is left blank (it costs a pass over the orders)."""
+    median_gap = scan_customers.gap_stats(loaded, window, (0.5,))[0] if gaps else None
+    return kpis_from_totals(scan_customers.customer_totals(loaded, window), as_of=window.as_of, median_gap_days=median_gap)
 
 
 def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month") -> ProfileResult:

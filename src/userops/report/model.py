@@ -146,8 +146,9 @@ class _Builder:
         floor = self.window.start.date() if self.window.start else None
 
         def figures(first: dt.date, last: dt.date):
-            period_kpis = profile_kpis(self.loaded, self.loaded.window(last, start=max(first, floor) if floor else first))
-            to_date = profile_kpis(self.loaded, self.loaded.window(last, start=floor))
+            # the cards show no gaps between orders: the KPIs without them
+            period_kpis = profile_kpis(self.loaded, self.loaded.window(last, start=max(first, floor) if floor else first), gaps=False)
+            to_date = profile_kpis(self.loaded, self.loaded.window(last, start=floor), gaps=False)
             return {
                 "customers": to_date.customers, "active_customers": period_kpis.customers, "orders": period_kpis.orders,
                 "revenue": period_kpis.revenue, "aov": period_kpis.aov, "repeat_rate": to_date.repeat_rate,

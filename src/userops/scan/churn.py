@@ -8,47 +8,100 @@ The model (snapshots, classifier, evaluation against recency) is
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from userops.scan import sql
 from userops.scan.load import HasOrders
 from userops.scan.window import Window
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+#: The feature columns of a snapshot, in order (then ``churned`` when labelled).
+FEATURE_COLUMNS = [
+    "customer_id", "recency_days", "tenure_days", "frequency", "monetary", "max_order_value", "orders_last_horizon",
+    "orders_prior_horizon", "revenue_last_horizon", "mean_gap_days", "channels", "first_channel",
+]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Features from the purchases before ``cutoff`` (a midnight: the snapshot is as of the
+    day before it), labelled with whether the customer then bought nothing for the horizon."""
+
+    cutoff: dt.datetime
+    label: bool = True
+
 
 def churn_features(orders: HasOrders, window: Window, cutoff: dt.datetime, horizon_days: int, *, label: bool = True) -> "pd.DataFrame":
-    """Risk-model features per customer from the purchases before ``cutoff`` (a midnight:
-    the snapshot is as of the day before it; from the window's start on), and with
-    ``label`` whether they bought nothing in [cutoff, cutoff + horizon).
+    """One snapshot of :func:`churn_snapshots`."""
+    return churn_snapshots(orders, window, [Snapshot(cutoff, label)], horizon_days)[0]
+
+
+def churn_snapshots(orders: HasOrders, window: Window, snapshots: list[Snapshot], horizon_days: int) -> list["pd.DataFrame"]:
+    """Risk-model features per customer at each snapshot, from the purchases before its
+    cutoff (from the window's start on), and with ``label`` whether they bought nothing in
+    [cutoff, cutoff + horizon). Every snapshot comes from one pass over the orders.
 
     recency/tenure in days as of the snapshot day; orders and revenue overall, in the last horizon
     and in the horizon before it (the trend); mean gap; largest order; first-order channel
-    and how many channels were used."""
-    c = sql.timestamp(cutoff)
+    and how many channels were used. Rows are the customers with a purchase before the cutoff,
+    ordered by customer id."""
+    import pyarrow.compute as pc
+
+    from userops.scan.engine import arrow_to_frame
+
     h = f"INTERVAL {int(horizon_days)} DAY"
-    since = f" AND order_ts >= {sql.timestamp(window.start)}" if window.start else ""
+    params: list[object] = []
+
+    def bound(value: dt.datetime) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
     # amounts stay DECIMAL until summed: a parallel sum of doubles can differ in the last
-    # bit from run to run, and the model would then differ too
-    history = f"SELECT customer_id, order_id, order_ts, amount, channel FROM orders WHERE reason IS NULL AND order_ts < {c}{since}"
-    labelled = ""
-    if label:
-        labelled = f""", (customer_id NOT IN (SELECT customer_id FROM orders
-                            WHERE reason IS NULL AND order_ts >= {c} AND order_ts < {c} + {h})) AS churned"""
-    return orders.engine.frame(
-        f"""WITH f AS (
-            SELECT customer_id,
-                   date_diff('day', CAST(max(order_ts) AS DATE), CAST({c} - INTERVAL 1 DAY AS DATE)) AS recency_days,
-                   date_diff('day', CAST(min(order_ts) AS DATE), CAST({c} - INTERVAL 1 DAY AS DATE)) AS tenure_days,
-                   count(*) AS frequency, CAST(coalesce(sum(amount), 0) AS DOUBLE) AS monetary,
-                   CAST(coalesce(max(amount), 0) AS DOUBLE) AS max_order_value,
-                   count(*) FILTER (WHERE order_ts >= {c} - {h}) AS orders_last_horizon,
-                   count(*) FILTER (WHERE order_ts >= {c} - 2 * {h} AND order_ts < {c} - {h}) AS orders_prior_horizon,
-                   CAST(coalesce(sum(amount) FILTER (WHERE order_ts >= {c} - {h}), 0) AS DOUBLE) AS revenue_last_horizon,
-                   CASE WHEN count(*) > 1 THEN epoch(max(order_ts) - min(order_ts)) / 86400.0 / (count(*) - 1) END AS mean_gap_days,
-                   count(DISTINCT channel) AS channels,
-                   first(channel ORDER BY order_ts, order_id) AS first_channel
-            FROM ({history}) GROUP BY customer_id)
-        SELECT *{labelled} FROM f ORDER BY customer_id"""
+    # bit from run to run, and the model would then differ too. Per customer and channel
+    # first (how many channels were used before each cutoff, without a DISTINCT per cutoff)
+    reach = max(s.cutoff + (dt.timedelta(days=horizon_days) if s.label else dt.timedelta()) for s in snapshots)
+    since = f" AND order_ts >= {bound(window.start)}" if window.start else ""
+    per_channel, per_customer = [], []
+    for k, s in enumerate(snapshots):
+        c = bound(s.cutoff)
+        before = f"order_ts < {c}"
+        per_channel += [
+            f"max(order_ts) FILTER (WHERE {before}) AS last_{k}", f"count(*) FILTER (WHERE {before}) AS n_{k}",
+            f"sum(amount) FILTER (WHERE {before}) AS revenue_{k}", f"max(amount) FILTER (WHERE {before}) AS largest_{k}",
+            f"count(*) FILTER (WHERE order_ts >= {c} - {h} AND {before}) AS last_h_{k}",
+            f"count(*) FILTER (WHERE order_ts >= {c} - 2 * {h} AND order_ts < {c} - {h}) AS prior_h_{k}",
+            f"sum(amount) FILTER (WHERE order_ts >= {c} - {h} AND {before}) AS revenue_h_{k}",
+        ]
+        day = f"CAST({c} - INTERVAL 1 DAY AS DATE)"
+        last, n = f"max(last_{k})", f"sum(n_{k})"
+        per_customer += [
+            f"date_diff('day', CAST({last} AS DATE), {day}) AS recency_days_{k}",
+            f"date_diff('day', CAST(min(first_ts) AS DATE), {day}) AS tenure_days_{k}",
+            f"CAST({n} AS BIGINT) AS frequency_{k}", f"CAST(coalesce(sum(revenue_{k}), 0) AS DOUBLE) AS monetary_{k}",
+            f"CAST(coalesce(max(largest_{k}), 0) AS DOUBLE) AS max_order_value_{k}",
+            f"CAST(sum(last_h_{k}) AS BIGINT) AS orders_last_horizon_{k}", f"CAST(sum(prior_h_{k}) AS BIGINT) AS orders_prior_horizon_{k}",
+            f"CAST(coalesce(sum(revenue_h_{k}), 0) AS DOUBLE) AS revenue_last_horizon_{k}",
+            f"CASE WHEN {n} > 1 THEN epoch({last} - min(first_ts)) / 86400.0 / ({n} - 1) END AS mean_gap_days_{k}",
+            f"count(channel) FILTER (WHERE n_{k} > 0) AS channels_{k}",
+        ]
+        if s.label:
+            per_channel.append(f"count(*) FILTER (WHERE order_ts >= {c} AND order_ts < {c} + {h}) AS bought_{k}")
+            per_customer.append(f"sum(bought_{k}) = 0 AS churned_{k}")
+    table = orders.engine.arrow(
+        f"""WITH c AS (
+                SELECT customer_id, channel, min(order_ts) AS first_ts, min((order_ts, order_id)) AS first_key, {", ".join(per_channel)}
+                FROM orders WHERE reason IS NULL AND order_ts < {bound(reach)}{since} GROUP BY customer_id, channel)
+            SELECT customer_id, {", ".join(per_customer)}, first(channel ORDER BY first_key) AS first_channel
+            FROM c GROUP BY customer_id ORDER BY customer_id""",
+        params,
     )
+    frames = []
+    for k, s in enumerate(snapshots):
+        columns = [f"{name}_{k}" if name not in ("customer_id", "first_channel") else name for name in FEATURE_COLUMNS]
+        if s.label:
+            columns.append(f"churned_{k}")
+        part = table.select(columns).filter(pc.greater(table[f"frequency_{k}"], 0))
+        frames.append(arrow_to_frame(part.rename_columns([*FEATURE_COLUMNS, *(["churned"] if s.label else [])])))
+    return frames

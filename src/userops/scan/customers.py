@@ -4,6 +4,7 @@ report's KPIs are computed from."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from userops.scan import sql
@@ -24,6 +25,30 @@ def customer_aggregates(orders: HasOrders, window: Window, *, period: str | None
     Category counts come from the lines of purchases in the window (lines of orders excluded
     at order level — refund status on another line, negative total — do not count)."""
     return orders.engine.frame(customer_aggregates_sql(orders, window, period=period, detail=detail))
+
+
+@dataclass(frozen=True)
+class CustomerTotals:
+    """The window's customers summed up: the inputs of the headline KPIs."""
+
+    customers: int
+    orders: int
+    revenue: float | None  # None without amounts
+    repeat_customers: int  # customers with two orders or more
+    first_order: dt.datetime | None
+    last_order: dt.datetime | None
+
+
+def customer_totals(orders: HasOrders, window: Window) -> CustomerTotals:
+    """:class:`CustomerTotals` of the purchases in the window, in one row from the engine
+    (revenue summed exactly, in the amounts' decimal type)."""
+    row = orders.engine.row(
+        f"""SELECT count(*), coalesce(sum(orders), 0)::BIGINT, CAST(sum(revenue) AS DOUBLE), count(*) FILTER (WHERE orders >= 2),
+                   min(first_order), max(last_order)
+            FROM (SELECT customer_id, count(*) AS orders, sum(amount) AS revenue, min(order_ts) AS first_order, max(order_ts) AS last_order
+                  FROM ({purchases(window)}) GROUP BY customer_id)"""
+    )
+    return CustomerTotals(int(row[0]), int(row[1]), row[2], int(row[3]), row[4], row[5])
 
 
 def customer_aggregates_sql(orders: HasOrders, window: Window, *, period: str | None, detail: bool) -> str:
