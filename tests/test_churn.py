@@ -240,3 +240,16 @@ def test_discount_is_checked_before_reading_the_data(write, tmp_path, monkeypatc
     (tmp_path / "userops.toml").write_text('[churn]\ndiscount = "x"\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["churn", path])
     assert result.exit_code == 2 and "discount = 'x' in the config must be a number" in result.stderr
+
+
+def test_survival_from_the_churn_snapshot_equals_the_queries(examples_dir):
+    """The report draws the curves from the risk model's snapshot (days since the first and
+    last purchase, first channel): the same curves and notes as from the engine's queries."""
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    window = loaded.window("2025-06-30")
+    result = churn.churn_customers(loaded, window)
+    for by in (None, "channel"):
+        queried = churn.survival_curves(loaded, window, result.threshold, by=by)
+        from_snapshot = churn.survival_curves(loaded, window, result.threshold, by=by, features=result.features)
+        pd.testing.assert_frame_equal(queried[0], from_snapshot[0])
+        assert queried[1] == from_snapshot[1]

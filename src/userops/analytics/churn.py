@@ -22,6 +22,8 @@ Puts together the pieces — the churn threshold (:mod:`lifecycle`), survival cu
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 from userops.analytics import churn_risk, lifecycle, survival
 from userops.analytics import clv as clvmod
 from userops.errors import DataError, UsageError
+from userops.scan import churn as scan_churn
 from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,6 +76,7 @@ class ChurnResult:
     actual: int | None  # purchase days that happened in the horizon after the as-of date, by the customers known then (back-test)
     notes: list[str] = field(default_factory=list)
     probability_source: str = ""  # what churn_probability is (the model, or the recency fallback)
+    features: "pd.DataFrame | None" = None  # the risk model's snapshot at the as-of date (by customer id)
 
 
 def tier_action_key(tier: str) -> str:
@@ -139,10 +143,28 @@ def survival_groups(loaded: "LoadedOrders", window: "Window", by: str, customer_
     return pd.Series(table.reindex(customer_ids.to_numpy()).astype(object).to_numpy(), index=customer_ids.index)
 
 
-def survival_curves(loaded: "LoadedOrders", window: "Window", threshold: Threshold, *, by: str | None = None) -> tuple["pd.DataFrame", list[str]]:
-    """Kaplan–Meier curves (overall or per group) and a note per curve with its median."""
-    lifetimes = customer_lifetimes(loaded, window, threshold)
-    groups = survival_groups(loaded, window, by, lifetimes["customer_id"]) if by else None
+def survival_curves(
+    loaded: "LoadedOrders", window: "Window", threshold: Threshold, *, by: str | None = None, features: "pd.DataFrame | None" = None,
+) -> tuple["pd.DataFrame", list[str]]:
+    """Kaplan–Meier curves (overall or per group) and a note per curve with its median.
+    ``features`` (a churn result's snapshot at the as-of date of the same window) already has
+    the days since the first and the last purchase and the first channel: no query then."""
+    import pandas as pd
+
+    if features is not None and by in (None, "channel"):
+        if features.empty:
+            raise DataError("no customers with a purchase in the window")
+        lifetimes = survival.lifetimes_from_days(
+            features["customer_id"], tenure_days=features["tenure_days"], recency_days=features["recency_days"], threshold_days=threshold.days,
+        )
+        groups = None
+        if by == "channel":
+            if features["first_channel"].isna().all():
+                raise DataError("the data has no channel column to group by", hint="map one with --columns or drop --by")
+            groups = pd.Series(features["first_channel"].astype(object).to_numpy(), index=lifetimes.index)
+    else:
+        lifetimes = customer_lifetimes(loaded, window, threshold)
+        groups = survival_groups(loaded, window, by, lifetimes["customer_id"]) if by else None
     curves = survival.kaplan_meier(lifetimes, by=groups)
     notes = []
     parts = [(survival.ALL, lifetimes)] if groups is None else [
@@ -179,11 +201,16 @@ def churn_customers(
 
     if discount_monthly < 0 or discount_monthly >= 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly})", hint="e.g. 0.01 for 1% a month")
-    threshold = churn_threshold(loaded, window, threshold_days)
-    notes = [f"churn threshold: {threshold.days} days ({threshold.source})"]
-
-    # the risk model's snapshot at the as-of date has every customer's recency, orders and revenue
-    scored = churn_risk.risk_model(loaded, window, horizon_days=horizon_days, seed=seed)
+    # the value models (numpy and scipy, one core) run beside the risk model, whose
+    # classifiers are given the other cores
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="userops-value") as pool:
+        valued = pool.submit(value_models, loaded, window, horizon_days=horizon_days, discount_monthly=discount_monthly)
+        threshold = churn_threshold(loaded, window, threshold_days)
+        with classifier_threads(scan_churn.threads_beside(loaded)):
+            # its snapshot at the as-of date has every customer's recency, orders and revenue
+            scored = churn_risk.risk_model(loaded, window, horizon_days=horizon_days, seed=seed)
+        values = valued.result()
+    notes = [f"churn threshold: {threshold.days} days ({threshold.source})", *values.notes]
     customers = scored.current
     if customers.empty:
         raise DataError("no customers with a purchase in the window")
@@ -191,31 +218,12 @@ def churn_customers(
     recency = customers["recency_days"].to_numpy("int64")
     # without amounts the snapshot's revenue is 0; the list shows it blank
     revenue = customers["monetary"].to_numpy("float64") if loaded.facts.has_amount else np.full(len(ids), np.nan)
-
-    summary = aligned(clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS), ids)
-    bgnbd = clvmod.BetaGeoModel().fit(summary)
-    if len(summary) < MIN_MODEL_CUSTOMERS:
-        notes.append(f"BG/NBD fitted on only {len(summary)} customers: p_alive, expected purchases and CLV are rough at best")
-    p_alive = bgnbd.conditional_probability_alive(summary).to_numpy()
-    horizon_units = horizon_days / UNIT_DAYS
-    expected = bgnbd.conditional_expected_number_of_purchases_up_to_time(horizon_units, summary).to_numpy()
-    try:
-        gamma_gamma = clvmod.GammaGammaModel().fit(summary)
-        order_value = gamma_gamma.conditional_expected_average_profit(summary).to_numpy()
-        value = clvmod.customer_lifetime_value(bgnbd, gamma_gamma, summary, horizon_days=horizon_days, discount_monthly=discount_monthly, unit_days=UNIT_DAYS).to_numpy()
-    except DataError as exc:
-        gamma_gamma = None
-        order_value = np.full(len(ids), np.nan)
-        value = np.full(len(ids), np.nan)
-        notes.append(f"no Gamma–Gamma spend model ({exc.message}): expected order value and CLV are blank")
-
-    if bgnbd.finds_no_dropout():
-        notes.append(
-            f"warning: BG/NBD finds no dropout on this data (a = {bgnbd.params_['a']:.2g}, b = {bgnbd.params_['b']:.2g}): "
-            "p_alive is about 1 for everyone and cannot tell who is leaving"
-        )
+    per_customer = aligned(values.per_customer, ids)
+    p_alive, expected, order_value, value, no_purchase = (
+        per_customer[c].to_numpy("float64") for c in ("p_alive", "expected_purchases", "expected_order_value", "clv", "no_purchase")
+    )
+    bgnbd, gamma_gamma = values.bgnbd, values.gamma_gamma
     notes.extend(scored.notes)
-    no_purchase = bgnbd.conditional_probability_of_no_purchase(horizon_units, summary).to_numpy()
     if scored.scores is not None and scored.ranks_better_than_recency:
         churn_probability = aligned(scored.scores, ids).to_numpy("float64")
         source = f"the risk model ({scored.model}, calibrated)"
@@ -272,15 +280,79 @@ def churn_customers(
             f"{actual:,} happened ({(forecast - actual) / actual:+.1%}), counting the customers known at the as-of date"
         )
     return ChurnResult(
-        table[CUSTOMER_COLUMNS], threshold, horizon_days, discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes, source
+        table[CUSTOMER_COLUMNS], threshold, horizon_days, discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes, source, customers,
     )
+
+
+@dataclass
+class ValueModels:
+    """BG/NBD and Gamma–Gamma fitted on the window, and what they say per customer."""
+
+    bgnbd: clvmod.BetaGeoModel
+    gamma_gamma: clvmod.GammaGammaModel | None
+    per_customer: "pd.DataFrame"  # by customer id: p_alive, expected_purchases, expected_order_value, clv, no_purchase
+    notes: list[str]
+
+
+def value_models(loaded: "LoadedOrders", window: "Window", *, horizon_days: int, discount_monthly: float) -> ValueModels:
+    """Fit BG/NBD and Gamma–Gamma on the calibration summary; per customer P(alive), expected
+    purchases and order value, CLV and P(no purchase) over the horizon (blank CLV and order
+    value, with a note, when the spend model cannot be fitted)."""
+    import numpy as np
+    import pandas as pd
+
+    notes = []
+    summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
+    if summary.empty:
+        raise DataError("no customers with a purchase in the window")
+    bgnbd = clvmod.BetaGeoModel().fit(summary)
+    if len(summary) < MIN_MODEL_CUSTOMERS:
+        notes.append(f"BG/NBD fitted on only {len(summary)} customers: p_alive, expected purchases and CLV are rough at best")
+    horizon_units = horizon_days / UNIT_DAYS
+    try:
+        gamma_gamma = clvmod.GammaGammaModel().fit(summary)
+        order_value = gamma_gamma.conditional_expected_average_profit(summary).to_numpy()
+        value = clvmod.customer_lifetime_value(bgnbd, gamma_gamma, summary, horizon_days=horizon_days, discount_monthly=discount_monthly, unit_days=UNIT_DAYS).to_numpy()
+    except DataError as exc:
+        gamma_gamma = None
+        order_value = np.full(len(summary), np.nan)
+        value = np.full(len(summary), np.nan)
+        notes.append(f"no Gamma–Gamma spend model ({exc.message}): expected order value and CLV are blank")
+    if bgnbd.finds_no_dropout():
+        notes.append(
+            f"warning: BG/NBD finds no dropout on this data (a = {bgnbd.params_['a']:.2g}, b = {bgnbd.params_['b']:.2g}): "
+            "p_alive is about 1 for everyone and cannot tell who is leaving"
+        )
+    per_customer = pd.DataFrame(
+        {
+            "p_alive": bgnbd.conditional_probability_alive(summary).to_numpy(),
+            "expected_purchases": bgnbd.conditional_expected_number_of_purchases_up_to_time(horizon_units, summary).to_numpy(),
+            "expected_order_value": order_value,
+            "clv": value,
+            "no_purchase": bgnbd.conditional_probability_of_no_purchase(horizon_units, summary).to_numpy(),
+        },
+        index=summary.index,
+    )
+    return ValueModels(bgnbd, gamma_gamma, per_customer, notes)
+
+
+@contextlib.contextmanager
+def classifier_threads(n: int):
+    """At most ``n`` threads for the classifiers' OpenMP loops in this thread (the engine's
+    --threads bounds them too)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n, user_api="openmp"):
+        yield
 
 
 def aligned(frame: "pd.DataFrame | pd.Series", ids: "pd.Series") -> "pd.DataFrame | pd.Series":
     """``frame`` (indexed by customer id) in the order of ``ids``: as it is when both come
     from the engine ordered by customer id (the common case, without a hash lookup per
     customer), else reindexed."""
-    if len(frame) == len(ids) and (frame.index.to_numpy() == ids.to_numpy()).all():
+    import pandas as pd
+
+    if len(frame) == len(ids) and frame.index.equals(pd.Index(ids)):
         return frame
     return frame.reindex(ids.to_numpy())
 

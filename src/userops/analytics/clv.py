@@ -180,8 +180,9 @@ class BetaGeoModel:
         xu, Tu = x[pair], T[pair]
         z = t / (alpha + Tu + t)
         tail = (1 - ((alpha + Tu) / (alpha + Tu + t)) ** (r + xu) * hyp2f1(r + xu, b + xu, a + b + xu - 1, z))[at]
-        head = (a + b + x - 1) / (a - 1)
-        return pd.Series(head * tail / (1 + d), index=summary.index, name="expected_purchases")
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = 1 (a fit stuck at its start): no finite value, blank
+            expected = (a + b + x - 1) / (a - 1) * tail / (1 + d)
+        return pd.Series(expected, index=summary.index, name="expected_purchases")
 
 
 @dataclass
@@ -195,11 +196,12 @@ class GammaGammaModel:
         import numpy as np
         from scipy.special import digamma, gammaln
 
-        rows = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-        if len(rows) < 2:
+        x = summary["frequency"].to_numpy("float64")
+        m = summary["monetary_value"].to_numpy("float64")
+        repeat = (x > 0) & (m > 0)
+        if int(repeat.sum()) < 2:
             raise DataError("Gamma–Gamma needs at least two customers with repeat purchases")
-        x = rows["frequency"].to_numpy("float64")
-        m = rows["monetary_value"].to_numpy("float64")
+        x, m = x[repeat], m[repeat]
 
         log_m, log_x = np.log(m), np.log(x)
         mx = m * x
@@ -221,7 +223,7 @@ class GammaGammaModel:
 
         p, q, g = _fit(negative_ll, np.array([1.0, 1.0, 1.0]))
         self.params_ = {"p": float(p), "q": float(q), "v": float(g)}
-        self.n_customers_ = int(len(rows))
+        self.n_customers_ = int(len(x))
         return self
 
     def conditional_expected_average_profit(self, summary: "pd.DataFrame") -> "pd.Series":

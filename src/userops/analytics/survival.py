@@ -33,15 +33,28 @@ ALL = "(all)"
 def churn_lifetimes(customers: "pd.DataFrame", *, as_of: dt.date, threshold_days: int) -> "pd.DataFrame":
     """``duration_days`` and ``churned`` per customer from ``first_order`` and ``last_order``."""
     import numpy as np
-    import pandas as pd
 
     as_of_day = np.datetime64(as_of, "D")
     first = customers["first_order"].to_numpy("datetime64[us]").astype("datetime64[D]")
     last = customers["last_order"].to_numpy("datetime64[us]").astype("datetime64[D]")
-    recency = (as_of_day - last).astype("int64")
+    return lifetimes_from_days(
+        customers["customer_id"], tenure_days=(as_of_day - first).astype("int64"), recency_days=(as_of_day - last).astype("int64"),
+        threshold_days=threshold_days,
+    )
+
+
+def lifetimes_from_days(customer_id, *, tenure_days, recency_days, threshold_days: int) -> "pd.DataFrame":
+    """The same from the days since the first and since the last purchase (as of the as-of
+    date): churned when the recency is beyond the threshold, with a lifetime from the first
+    purchase to the last plus the threshold; else censored at the as-of date."""
+    import numpy as np
+    import pandas as pd
+
+    tenure = np.asarray(tenure_days, dtype="int64")
+    recency = np.asarray(recency_days, dtype="int64")
     churned = recency > threshold_days
-    duration = np.where(churned, (last - first).astype("int64") + threshold_days, (as_of_day - first).astype("int64"))
-    return pd.DataFrame({"customer_id": customers["customer_id"].to_numpy(), "duration_days": duration, "churned": churned})
+    duration = np.where(churned, tenure - recency + threshold_days, tenure)
+    return pd.DataFrame({"customer_id": np.asarray(customer_id), "duration_days": duration, "churned": churned})
 
 
 def kaplan_meier(lifetimes: "pd.DataFrame", *, by: "pd.Series | None" = None) -> "pd.DataFrame":

@@ -287,9 +287,9 @@ class _Builder:
         charts = []
         by = "channel" if any(spec.channel for spec in self.loaded.specs) else None
         try:
-            curves, medians = ch.survival_curves(self.loaded, self.window, result.threshold, by=by)
+            curves, medians = ch.survival_curves(self.loaded, self.window, result.threshold, by=by, features=result.features)
         except DataError:
-            curves, medians = ch.survival_curves(self.loaded, self.window, result.threshold)
+            curves, medians = ch.survival_curves(self.loaded, self.window, result.threshold, features=result.features)
         self.notes.extend(medians)
         charts.append(self._survival_chart(curves, result.threshold.days))
         metrics = result.risk.metrics
@@ -303,8 +303,7 @@ class _Builder:
             ))
         # the customers at risk (high, then medium tier), by value at risk: the low-risk big
         # spenders that lead the whole list need no win-back, and the churned are already lost
-        at_risk = result.customers[result.customers["risk_tier"].isin(["high", "medium"])]
-        top = at_risk.sort_values(["risk_tier", "value_at_risk", "customer_id"], ascending=[True, False, True], key=_tier_first, kind="stable").head(TOP_AT_RISK)
+        top = _top_at_risk(result.customers, TOP_AT_RISK)
         tables.append(TableView(
             [t["col_customer"], t["col_recency"], t["col_frequency"], t["col_churn_probability"], t["col_clv"], t["col_value_at_risk"], t["col_risk_tier"], t["col_action"]],
             [False, True, True, True, True, True, False, False],
@@ -328,6 +327,24 @@ class _Builder:
             idx = np.searchsorted(days, grid, side="right") - 1
             series.append((str(group), [float(values[i]) if i >= 0 else 1.0 for i in idx]))
         return Chart("line", self.t["survival_chart"].format(threshold=threshold_days), x_labels=[str(d) for d in grid], series=series, y_format="percent", y_max=1.0, step=True)
+
+
+def _top_at_risk(customers, n: int):
+    """The first ``n`` customers of the high, then the medium tier by value at risk (highest
+    first, then id). Only the candidates are sorted: per tier, those at or above its n-th
+    highest value at risk (every customer when some have none)."""
+    import numpy as np
+    import pandas as pd
+
+    parts = []
+    for tier in ("high", "medium"):
+        part = customers[(customers["risk_tier"] == tier).to_numpy()]
+        value = part["value_at_risk"].to_numpy("float64")
+        if len(part) > n and not np.isnan(value).any():
+            part = part[value >= np.partition(value, len(value) - n)[len(value) - n]]
+        parts.append(part)
+    at_risk = pd.concat(parts)
+    return at_risk.sort_values(["risk_tier", "value_at_risk", "customer_id"], ascending=[True, False, True], key=_tier_first, kind="stable").head(n)
 
 
 def _tier_first(column):

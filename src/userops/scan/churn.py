@@ -33,6 +33,12 @@ class Snapshot:
     label: bool = True
 
 
+def threads_beside(orders: HasOrders) -> int:
+    """The engine's threads (--threads, or every core) but one: what the risk model's
+    classifiers may use while the value models take a core beside them."""
+    return max(1, orders.engine.threads - 1)
+
+
 def churn_features(orders: HasOrders, window: Window, cutoff: dt.datetime, horizon_days: int, *, label: bool = True) -> "pd.DataFrame":
     """One snapshot of :func:`churn_snapshots`."""
     return churn_snapshots(orders, window, [Snapshot(cutoff, label)], horizon_days)[0]
