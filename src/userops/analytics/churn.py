@@ -203,12 +203,11 @@ def churn_customers(
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly})", hint="e.g. 0.01 for 1% a month")
     # the value models (numpy and scipy, one core) run beside the risk model, whose
     # classifiers are given the other cores
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="userops-value") as pool:
+    with model_threads(scan_churn.threads_beside(loaded)), concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="userops-value") as pool:
         valued = pool.submit(value_models, loaded, window, horizon_days=horizon_days, discount_monthly=discount_monthly)
         threshold = churn_threshold(loaded, window, threshold_days)
-        with classifier_threads(scan_churn.threads_beside(loaded)):
-            # its snapshot at the as-of date has every customer's recency, orders and revenue
-            scored = churn_risk.risk_model(loaded, window, horizon_days=horizon_days, seed=seed)
+        # its snapshot at the as-of date has every customer's recency, orders and revenue
+        scored = churn_risk.risk_model(loaded, window, horizon_days=horizon_days, seed=seed)
         values = valued.result()
     notes = [f"churn threshold: {threshold.days} days ({threshold.source})", *values.notes]
     customers = scored.current
@@ -337,12 +336,15 @@ def value_models(loaded: "LoadedOrders", window: "Window", *, horizon_days: int,
 
 
 @contextlib.contextmanager
-def classifier_threads(n: int):
-    """At most ``n`` threads for the classifiers' OpenMP loops in this thread (the engine's
-    --threads bounds them too)."""
+def model_threads(classifier: int):
+    """Thread pools of the model libraries while churn runs: at most ``classifier`` OpenMP
+    threads for the classifiers (this thread's setting: the value models' thread is not
+    bound), and one BLAS thread for everyone. The BLAS calls here are dot products over
+    the customers and a 12-feature Newton step, too small to share: two BLAS threads spun
+    instead, 1 CPU-s of 5 on 1M order lines, taken from the thread beside them."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=n, user_api="openmp"):
+    with threadpool_limits(limits=classifier, user_api="openmp"), threadpool_limits(limits=1, user_api="blas"):
         yield
 
 

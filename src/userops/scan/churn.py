@@ -58,49 +58,53 @@ def churn_snapshots(orders: HasOrders, window: Window, snapshots: list[Snapshot]
     from userops.scan.engine import arrow_to_frame
 
     h = f"INTERVAL {int(horizon_days)} DAY"
-    params: list[object] = []
+    params: list[object] = []  # the cutoffs and bounds, bound as parameters
 
     def bound(value: dt.datetime) -> str:
         params.append(value)
         return f"${len(params)}"
 
     # amounts stay DECIMAL until summed: a parallel sum of doubles can differ in the last
-    # bit from run to run, and the model would then differ too. Per customer and channel
-    # first (how many channels were used before each cutoff, without a DISTINCT per cutoff)
+    # bit from run to run, and the model would then differ too
     reach = max(s.cutoff + (dt.timedelta(days=horizon_days) if s.label else dt.timedelta()) for s in snapshots)
-    since = f" AND order_ts >= {bound(window.start)}" if window.start else ""
-    per_channel, per_customer = [], []
+    scope = f"SELECT * FROM orders WHERE reason IS NULL AND order_ts < {bound(reach)}" + (f" AND order_ts >= {bound(window.start)}" if window.start else "")
+    sums, features, channels = [], [], []
     for k, s in enumerate(snapshots):
         c = bound(s.cutoff)
         before = f"order_ts < {c}"
-        per_channel += [
+        last_h = f"order_ts >= {c} - {h} AND {before}"
+        sums += [
             f"max(order_ts) FILTER (WHERE {before}) AS last_{k}", f"count(*) FILTER (WHERE {before}) AS n_{k}",
             f"sum(amount) FILTER (WHERE {before}) AS revenue_{k}", f"max(amount) FILTER (WHERE {before}) AS largest_{k}",
-            f"count(*) FILTER (WHERE order_ts >= {c} - {h} AND {before}) AS last_h_{k}",
-            f"count(*) FILTER (WHERE order_ts >= {c} - 2 * {h} AND order_ts < {c} - {h}) AS prior_h_{k}",
-            f"sum(amount) FILTER (WHERE order_ts >= {c} - {h} AND {before}) AS revenue_h_{k}",
+            f"count(*) FILTER (WHERE {last_h}) AS last_h_{k}", f"count(*) FILTER (WHERE order_ts >= {c} - 2 * {h} AND order_ts < {c} - {h}) AS prior_h_{k}",
+            f"sum(amount) FILTER (WHERE {last_h}) AS revenue_h_{k}",
         ]
         day = f"CAST({c} - INTERVAL 1 DAY AS DATE)"
-        last, n = f"max(last_{k})", f"sum(n_{k})"
-        per_customer += [
-            f"date_diff('day', CAST({last} AS DATE), {day}) AS recency_days_{k}",
-            f"date_diff('day', CAST(min(first_ts) AS DATE), {day}) AS tenure_days_{k}",
-            f"CAST({n} AS BIGINT) AS frequency_{k}", f"CAST(coalesce(sum(revenue_{k}), 0) AS DOUBLE) AS monetary_{k}",
-            f"CAST(coalesce(max(largest_{k}), 0) AS DOUBLE) AS max_order_value_{k}",
-            f"CAST(sum(last_h_{k}) AS BIGINT) AS orders_last_horizon_{k}", f"CAST(sum(prior_h_{k}) AS BIGINT) AS orders_prior_horizon_{k}",
-            f"CAST(coalesce(sum(revenue_h_{k}), 0) AS DOUBLE) AS revenue_last_horizon_{k}",
-            f"CASE WHEN {n} > 1 THEN epoch({last} - min(first_ts)) / 86400.0 / ({n} - 1) END AS mean_gap_days_{k}",
-            f"count(channel) FILTER (WHERE n_{k} > 0) AS channels_{k}",
+        features += [
+            f"date_diff('day', CAST(last_{k} AS DATE), {day}) AS recency_days_{k}",
+            f"date_diff('day', CAST(first_ts AS DATE), {day}) AS tenure_days_{k}",
+            f"n_{k} AS frequency_{k}", f"CAST(coalesce(revenue_{k}, 0) AS DOUBLE) AS monetary_{k}",
+            f"CAST(coalesce(largest_{k}, 0) AS DOUBLE) AS max_order_value_{k}",
+            f"last_h_{k} AS orders_last_horizon_{k}", f"prior_h_{k} AS orders_prior_horizon_{k}",
+            f"CAST(coalesce(revenue_h_{k}, 0) AS DOUBLE) AS revenue_last_horizon_{k}",
+            f"CASE WHEN n_{k} > 1 THEN epoch(last_{k} - first_ts) / 86400.0 / (n_{k} - 1) END AS mean_gap_days_{k}",
+            f"coalesce(channels_{k}, 0) AS channels_{k}",
         ]
+        # channels used before the cutoff: each channel's first use, counted (cheaper than a
+        # DISTINCT per cutoff)
+        channels.append(f"count(*) FILTER (WHERE first_use < {c}) AS channels_{k}")
         if s.label:
-            per_channel.append(f"count(*) FILTER (WHERE order_ts >= {c} AND order_ts < {c} + {h}) AS bought_{k}")
-            per_customer.append(f"sum(bought_{k}) = 0 AS churned_{k}")
+            sums.append(f"count(*) FILTER (WHERE order_ts >= {c} AND order_ts < {c} + {h}) AS bought_{k}")
+            features.append(f"bought_{k} = 0 AS churned_{k}")
     table = orders.engine.arrow(
-        f"""WITH c AS (
-                SELECT customer_id, channel, min(order_ts) AS first_ts, min((order_ts, order_id)) AS first_key, {", ".join(per_channel)}
-                FROM orders WHERE reason IS NULL AND order_ts < {bound(reach)}{since} GROUP BY customer_id, channel)
-            SELECT customer_id, {", ".join(per_customer)}, first(channel ORDER BY first_key) AS first_channel
-            FROM c GROUP BY customer_id ORDER BY customer_id""",
+        f"""WITH scope AS ({scope}),
+            sums AS (SELECT customer_id, min(order_ts) AS first_ts, arg_min_null(channel, (order_ts, order_id)) AS first_channel, {", ".join(sums)}
+                     FROM scope GROUP BY customer_id),
+            used AS (SELECT customer_id, {", ".join(channels)}
+                     FROM (SELECT customer_id, channel, min(order_ts) AS first_use FROM scope WHERE channel IS NOT NULL GROUP BY ALL)
+                     GROUP BY customer_id)
+            SELECT customer_id, {", ".join(features)}, first_channel
+            FROM sums LEFT JOIN used USING (customer_id) ORDER BY customer_id""",
         params,
     )
     frames = []
