@@ -2,9 +2,10 @@
 
 * profile: ``userops profile FILE --per customer -o out.csv`` vs benchmarks/duckdb_profile.py
   (the same per-customer table);
-* segment: ``userops segment FILE -o out.csv`` vs benchmarks/duckdb_segment.py (the same
-  RFM values; userops also scores, names, adds lifecycle and actions); segment-values: the
-  same, writing only the DuckDB script's four columns (like-for-like output size);
+* segment: ``userops segment FILE -o out.csv`` vs benchmarks/duckdb_segment.py (every column
+  the command writes: RFM values, scores, code, rfm10 segment, lifecycle status, action);
+  segment-values: only the four RFM values on both sides (``duckdb_segment.py --values``,
+  ``--columns``; userops still scores and names);
 * funnel: ``userops funnel EVENTS --steps home,...,purchase --window 7d`` vs
   benchmarks/duckdb_funnel.py (the same users per step);
 * retention: ``userops retention EVENTS --period week --long`` vs benchmarks/duckdb_retention.py
@@ -133,7 +134,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, f
 
 COMPARED = {
     "profile": ["orders", "revenue", "tenure_days", "recency_days", "top_category", "top_channel", "active_periods", "lifecycle_status"],
-    "segment": ["recency_days", "frequency", "monetary"],
+    "segment": ["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_code", "segment", "lifecycle_status", "action"],
     "segment-values": ["recency_days", "frequency", "monetary"],
     "funnel": [],
     "retention": [],
@@ -184,7 +185,7 @@ VARIANTS = {
     "segment": ("segment", "orders", [], "duckdb_segment.py", "segment"),
     # like for like: the same four columns as the DuckDB script (scores, segments, lifecycle
     # and actions are still computed, just not written)
-    "segment-values": ("segment", "orders", ["--columns", "customer_id,recency_days,frequency,monetary"], "duckdb_segment.py", "segment"),
+    "segment-values": ("segment", "orders", ["--columns", "customer_id,recency_days,frequency,monetary"], "duckdb_segment.py --values", "segment-values"),
     "funnel": ("funnel", "events", ["--steps", FUNNEL_STEPS, "--window", "7d"], "duckdb_funnel.py", "funnel"),
     "retention": ("retention", "events", ["--period", "week", "--long"], "duckdb_retention.py", "retention"),
     "retention-orders": ("retention", "orders", ["--period", "month", "--long"], "duckdb_retention_orders.py", "retention"),
@@ -234,7 +235,8 @@ def main() -> None:
             ours = userops + [command, path, "-o", ours_out, "--quiet"] + extra + (["--threads", str(threads)] if threads else [])
             tools = {f"userops {variant} {' '.join(extra)}".strip(): (ours, {})}
             if script:
-                tools[f"DuckDB SQL script ({variant})"] = ([sys.executable, os.path.join(HERE, script), path, base_out], env)
+                script_name, *script_args = script.split()
+                tools[f"DuckDB SQL script ({variant})"] = ([sys.executable, os.path.join(HERE, script_name), *script_args, path, base_out], env)
             # one discarded warm-up run each (the first run after a pause pays for a cold page
             # cache, and the tool that goes first would always pay it), then the tools take
             # turns, so a drift of the machine's speed during the runs touches both alike

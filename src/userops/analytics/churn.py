@@ -342,9 +342,10 @@ def model_threads(classifier: int):
     bound), and one BLAS thread for everyone. The BLAS calls here are dot products over
     the customers and a 12-feature Newton step, too small to share: two BLAS threads spun
     instead, 1 CPU-s of 5 on 1M order lines, taken from the thread beside them."""
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 
-    with threadpool_limits(limits=classifier, user_api="openmp"), threadpool_limits(limits=1, user_api="blas"):
+    pools = ThreadpoolController()  # finding the libraries' pools is the slow part: once
+    with pools.limit(limits=classifier, user_api="openmp"), pools.limit(limits=1, user_api="blas"):
         yield
 
 

@@ -112,6 +112,9 @@ def churn_snapshots(orders: HasOrders, window: Window, snapshots: list[Snapshot]
         columns = [f"{name}_{k}" if name not in ("customer_id", "first_channel") else name for name in FEATURE_COLUMNS]
         if s.label:
             columns.append(f"churned_{k}")
-        part = table.select(columns).filter(pc.greater(table[f"frequency_{k}"], 0))
+        part = table.select(columns)
+        bought = pc.greater(table[f"frequency_{k}"], 0)
+        if not pc.all(bought).as_py():  # the snapshot at the window's end has every customer
+            part = part.filter(bought)
         frames.append(arrow_to_frame(part.rename_columns([*FEATURE_COLUMNS, *(["churned"] if s.label else [])])))
     return frames
