@@ -384,3 +384,60 @@ def test_filter_names_are_checked_against_the_scheme(examples_dir, tmp_path):
     early = run("segment", tmp_path / "not_there.csv", "--filter", "Champion")  # exit 2, not 66: before reading
     assert early.exit_code == 2 and "no segment named 'Champion'" in early.stderr and "Champions" in early.stderr
     assert run("segment", tmp_path / "not_there.csv", "--filter", "Champions", "--scheme", "cn8").exit_code == 2
+
+
+ENGINE_CASES = [
+    {},
+    {"monetary": "mean"},
+    {"scheme": "cn8", "lang": "en"},
+    {"scheme": "cn8", "lang": "zh", "split": "median"},
+    {"scheme": "cn8", "bins": 4, "monetary": "mean", "split": "median"},
+    {"r_cuts": (20.0, 60.0, 120.0, 240.0), "f_cuts": (1.0, 2.0, 3.0, 5.0), "m_cuts": (100.0, 250.0, 500.0, 1000.0)},
+    {"period": "quarter"},
+]
+
+
+@pytest.mark.parametrize("options", ENGINE_CASES, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+def test_engine_rows_equal_the_frame_definition(examples_dir, options):
+    """rfm10 and cn8 are computed by the engine; segment_frame is the same definition on a
+    frame: every column, the summary, the cut points and the notes agree."""
+    from userops.analytics import lifecycle
+    from userops.scan import customers as scan_customers
+
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    window = loaded.window("2025-06-30")
+    median_gap, p90_gap = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
+    frame = segment_frame(
+        scan_customers.customer_aggregates(loaded, window, period=None, detail=False), as_of=window.as_of, median_gap_days=median_gap,
+        churn_threshold_days=lifecycle.default_churn_threshold(p90_gap), **options,
+    )
+    engine = segment_customers(loaded, window, **options)
+    assert engine.arrow is not None and engine.frame is None
+    ours = engine.customers
+    assert list(ours.columns) == rfm.CUSTOMER_COLUMNS
+    for column in rfm.CUSTOMER_COLUMNS:
+        a, b = ours[column], frame.customers[column]
+        if isinstance(b.dtype, pd.CategoricalDtype) and column in ("segment", "lifecycle_status"):
+            assert list(a.cat.categories) == list(b.cat.categories), column
+        assert a.astype(object).where(a.notna(), None).tolist() == b.astype(object).where(b.notna(), None).tolist(), column
+    pd.testing.assert_frame_equal(engine.summary, frame.summary)
+    assert engine.cuts == frame.cuts
+    assert engine.notes[:-1] == frame.notes
+
+
+def test_engine_rows_without_amounts_and_with_kept_columns(write):
+    path = write(
+        "o.csv",
+        "order_id,customer_id,order_date,email\n1,a,2024-01-05,a@x\n2,a,2024-03-01,a2@x\n3,b,2024-02-10,\n4,c,2024-03-30,c@x\n5,c,2024-03-30,\n",
+    )
+    loaded = load_orders([path], LoadOptions(keep=("email",)))
+    window = loaded.window("2024-03-31")
+    result = segment_customers(loaded, window, keep=("email",), lang="en")
+    table = result.customers
+    assert list(table.columns) == [*rfm.CUSTOMER_COLUMNS, "email"]
+    assert table["monetary"].isna().all() and table["m_score"].isna().all()
+    assert table["rfm_code"].str.endswith("-").all()
+    assert table.set_index("customer_id")["email"].to_dict() == {"a": "a2@x", "b": None, "c": "c@x"}
+    assert any("no amounts" in n for n in result.notes)
+    with pytest.raises(UsageError, match="needs amounts"):
+        segment_customers(loaded, window, scheme="cn8")

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from userops.errors import UsageError
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 SCHEMES = ("rfm10", "cn8", "kmeans")
 
@@ -80,12 +82,29 @@ class RfmCuts:
 
 @dataclass(frozen=True)
 class SegmentResult:
-    """Per-customer table, per-segment summary, cut points and notes for stderr/report."""
+    """Per-customer table, per-segment summary, cut points and notes for stderr/report.
+    The per-customer table computed in the engine is kept as Arrow (``arrow``) for the
+    writers; ``customers`` is it as a pandas DataFrame for library use."""
 
-    customers: "pd.DataFrame"
+    frame: "pd.DataFrame | None"
     summary: "pd.DataFrame"
     cuts: RfmCuts
     notes: list[str] = field(default_factory=list)
+    arrow: "pa.Table | None" = None
+
+    @functools.cached_property
+    def customers(self) -> "pd.DataFrame":
+        if self.frame is not None:
+            return self.frame
+        assert self.arrow is not None
+        from userops.scan.engine import arrow_to_frame
+
+        return arrow_to_frame(self.arrow)
+
+    @property
+    def output(self) -> "pd.DataFrame | pa.Table":
+        """What the CLI writes: the Arrow table when there is one (no pandas on the way out)."""
+        return self.arrow if self.arrow is not None else self.customers
 
 
 # --- values and scores -----------------------------------------------------------------

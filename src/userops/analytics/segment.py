@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
 
     import pandas as pd
+    import pyarrow as pa
 
     from userops.io.normalise import LoadedOrders
     from userops.scan.window import Window
@@ -52,34 +53,19 @@ def segment_frame(
     import numpy as np
     import pandas as pd
 
-    if scheme not in rfm.SCHEMES:
-        raise UsageError(f"--scheme must be one of {', '.join(rfm.SCHEMES)} (got {scheme!r})")
-    if lang not in ("zh", "en"):
-        raise UsageError(f"--lang must be zh or en (got {lang!r})")
-    if scheme == "rfm10" and bins != 5:
-        raise UsageError("the rfm10 grid is defined on 5 scores", hint="drop --bins or use --scheme cn8/kmeans")
+    check_options(scheme=scheme, lang=lang, bins=bins, monetary=monetary, r_cuts=r_cuts, f_cuts=f_cuts, m_cuts=m_cuts, split=split)
     values = rfm.rfm_values(customers, as_of=as_of, monetary=monetary)
     no_amounts = rfm.no_amounts(values)
-    if no_amounts and scheme != "rfm10":
-        raise UsageError(
-            f"--scheme {scheme} needs amounts (the M of RFM) and the data has none",
-            hint="map an amount column (--amount-col) or use --scheme rfm10, which names segments by recency and frequency",
-        )
+    check_amounts(scheme, no_amounts)
     table, cuts = rfm.rfm_scores(values, bins=bins, r_cuts=r_cuts, f_cuts=f_cuts, m_cuts=m_cuts)
-    notes = [f"RFM {cuts.describe()}"]
-    if no_amounts:
-        notes.append("no amounts in the data: monetary, m_score and revenue are blank; the segments use recency and frequency")
+    notes = scoring_notes(cuts, no_amounts)
     order: list[str] = rfm.segment_order(scheme, lang)
     if scheme == "rfm10":
         table["segment"] = rfm.rfm10_segments(table["r_score"], table["f_score"]) if len(table) else []
     elif scheme == "cn8":
         codes, at = rfm.cn8_codes(values, split=split)
         table["segment"] = rfm.cn8_segments(codes, lang=lang)
-        if at:
-            notes.append(
-                f"cn8 split at the {split}: recency {at['recency_days']:.2f} days, "
-                f"frequency {at['frequency']:.2f}, monetary {at['monetary']:.2f}"
-            )
+        notes.extend(split_note(split, at))
     else:
         from userops.analytics.clusters import kmeans_segments
 
@@ -114,6 +100,48 @@ def segment_frame(
     return rfm.SegmentResult(table, summary, cuts, notes)
 
 
+def check_options(
+    *, scheme: str, lang: str, bins: int, monetary: str, r_cuts=None, f_cuts=None, m_cuts=None, split: str = "mean",
+) -> None:
+    """The scheme's options, checked before any scoring (the same errors on both routes)."""
+    if scheme not in rfm.SCHEMES:
+        raise UsageError(f"--scheme must be one of {', '.join(rfm.SCHEMES)} (got {scheme!r})")
+    if lang not in ("zh", "en"):
+        raise UsageError(f"--lang must be zh or en (got {lang!r})")
+    if scheme == "rfm10" and bins != 5:
+        raise UsageError("the rfm10 grid is defined on 5 scores", hint="drop --bins or use --scheme cn8/kmeans")
+    if monetary not in ("total", "mean"):
+        raise UsageError(f"--monetary must be total or mean (got {monetary!r})")
+    if bins < 2 or bins > 9:
+        raise UsageError(f"--bins must be between 2 and 9 (got {bins})")
+    for given, flag in ((r_cuts, "--r-cuts"), (f_cuts, "--f-cuts"), (m_cuts, "--m-cuts")):
+        if given is not None and len(given) != bins - 1:
+            raise UsageError(f"{flag} needs {bins - 1} cut points for {bins} scores (got {len(given)})")
+    if scheme == "cn8" and split not in ("mean", "median"):
+        raise UsageError(f"--split must be mean or median (got {split!r})")
+
+
+def check_amounts(scheme: str, no_amounts: bool) -> None:
+    if no_amounts and scheme != "rfm10":
+        raise UsageError(
+            f"--scheme {scheme} needs amounts (the M of RFM) and the data has none",
+            hint="map an amount column (--amount-col) or use --scheme rfm10, which names segments by recency and frequency",
+        )
+
+
+def scoring_notes(cuts: rfm.RfmCuts, no_amounts: bool) -> list[str]:
+    notes = [f"RFM {cuts.describe()}"]
+    if no_amounts:
+        notes.append("no amounts in the data: monetary, m_score and revenue are blank; the segments use recency and frequency")
+    return notes
+
+
+def split_note(split: str, at: dict[str, float]) -> list[str]:
+    if not at:
+        return []
+    return [f"cn8 split at the {split}: recency {at['recency_days']:.2f} days, frequency {at['frequency']:.2f}, monetary {at['monetary']:.2f}"]
+
+
 def check_segment_names(names: list[str], known: list[str]) -> None:
     """A --filter name that is not one of ``known`` (a typo, the other language) is an error."""
     missing = [n for n in names if n not in known]
@@ -121,12 +149,21 @@ def check_segment_names(names: list[str], known: list[str]) -> None:
         raise UsageError(f"no segment named {', '.join(repr(m) for m in missing)}", hint=f"segments: {', '.join(known)}")
 
 
-def filter_segments(table: "pd.DataFrame", names: list[str], *, scheme_names: "Sequence[str]" = ()) -> "pd.DataFrame":
+def filter_segments(table: "pd.DataFrame | pa.Table", names: list[str], *, scheme_names: "Sequence[str]" = ()) -> "pd.DataFrame | pa.Table":
     """Only the customers in the named segments (the campaign list). A name that is neither
     one of the scheme's (``scheme_names``, e.g. :func:`rfm.segment_order`) nor in the table is
-    an error; a known segment with no customers gives an empty list."""
+    an error; a known segment with no customers gives an empty list. An Arrow table is
+    filtered as Arrow."""
     import pandas as pd
 
+    if not isinstance(table, pd.DataFrame):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        segment = table["segment"]
+        present = segment.combine_chunks().dictionary.to_pylist() if pa.types.is_dictionary(segment.type) else pc.unique(segment).to_pylist()
+        check_segment_names(names, list(dict.fromkeys([*scheme_names, *(str(p) for p in present if p is not None)])))
+        return table.filter(pc.is_in(pc.cast(segment, pa.string()), value_set=pa.array(names, type=pa.string())))
     segment = table["segment"]
     categories = list(segment.cat.categories) if isinstance(segment.dtype, pd.CategoricalDtype) else []
     known = list(dict.fromkeys([*scheme_names, *categories, *sorted(set(segment.dropna().astype(str)))]))
@@ -137,13 +174,21 @@ def filter_segments(table: "pd.DataFrame", names: list[str], *, scheme_names: "S
 def segment_customers(
     loaded: "LoadedOrders", window: "Window", *, keep: tuple[str, ...] = (), release: bool = False, **options
 ) -> rfm.SegmentResult:
-    """Run the scan (per-customer aggregates, gap statistics) and :func:`segment_frame`.
+    """Run the scan (per-customer aggregates, gap statistics) and score every customer.
 
-    With ``release`` the engine is closed once the scan is done, before the scoring: its
-    memory (the orders table) goes back first, which lowers the peak on millions of customers.
-    The loaded data cannot be used again after that."""
+    rfm10 and cn8 are computed in the engine (:mod:`userops.scan.segment`: the definitions of
+    :func:`segment_frame`, in SQL) and the list stays Arrow until it is written; k-means fits
+    in Python on the values (:func:`segment_frame`).
+
+    With ``release`` the engine is closed once its work is done: its memory (the orders
+    table) goes back before the list is written. The loaded data cannot be used again."""
     median_gap, p90_gap = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
     threshold = lifecycle.default_churn_threshold(p90_gap)
+    if options.get("scheme", "rfm10") != "kmeans":
+        result = _segment_in_engine(loaded, window, keep=keep, median_gap_days=median_gap, churn_threshold_days=threshold, **options)
+        if release:
+            loaded.close()
+        return rfm.SegmentResult(None, result.summary, result.cuts, [*result.notes, f"lifecycle: churned after {threshold} days without a purchase"], result.arrow)
     customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
     attributes = scan_customers.customer_attributes(loaded, window, keep) if keep else None
     if release:
@@ -154,6 +199,82 @@ def segment_customers(
     if attributes is not None:
         table = with_kept_columns(table, attributes)
     return rfm.SegmentResult(table, result.summary, result.cuts, notes)
+
+
+def _segment_in_engine(
+    loaded: "LoadedOrders",
+    window: "Window",
+    *,
+    keep: tuple[str, ...],
+    median_gap_days: float | None,
+    churn_threshold_days: int,
+    scheme: str = "rfm10",
+    bins: int = 5,
+    monetary: str = "total",
+    r_cuts: tuple[float, ...] | None = None,
+    f_cuts: tuple[float, ...] | None = None,
+    m_cuts: tuple[float, ...] | None = None,
+    split: str = "mean",
+    lang: str = "zh",
+    k: int | None = None,
+    period: str = "month",
+    actions: dict[str, str] | None = None,
+    random_state: int = 0,
+) -> rfm.SegmentResult:
+    """:func:`segment_frame`'s rfm10 and cn8, with the rows computed by the engine."""
+    from userops.analytics.periods import PERIOD_DAYS
+    from userops.scan import segment as scan_segment
+
+    check_options(scheme=scheme, lang=lang, bins=bins, monetary=monetary, r_cuts=r_cuts, f_cuts=f_cuts, m_cuts=m_cuts, split=split)
+    if period not in PERIOD_DAYS:
+        raise UsageError(f"--period must be one of {', '.join(PERIODS)} (got {period!r})")
+    customers, priced = scan_segment.create_rfm_values(loaded, window, monetary=monetary)
+    no_amounts = customers > 0 and not priced
+    check_amounts(scheme, no_amounts)
+    quantiles = scan_segment.rfm_quantiles(loaded, bins) if customers else {"recency_days": [], "frequency": [], "monetary": []}
+    rounded = lambda name: tuple(float(round(v, 6)) for v in quantiles[name])  # noqa: E731 (as rfm.quantile_cuts)
+    cuts = rfm.RfmCuts(
+        recency=r_cuts if r_cuts is not None else rounded("recency_days"),
+        frequency=f_cuts if f_cuts is not None else rounded("frequency"),
+        monetary=() if no_amounts else (m_cuts if m_cuts is not None else rounded("monetary")),
+    )
+    notes = scoring_notes(cuts, no_amounts)
+    order = rfm.segment_order(scheme, lang)
+    if scheme == "rfm10":
+        named = scan_segment.rfm10_sql(rfm.RFM10_GRID)
+    else:
+        at = scan_segment.split_values(loaded, split) if customers else {}
+        notes.extend(split_note(split, at))
+        labels = {code: pair[0 if lang == "zh" else 1] for code, pair in rfm.CN8_LABELS.items()}
+        named = scan_segment.cn8_sql(at, labels) if at else "NULL"
+    if actions is None:
+        from userops.analytics.playbook import actions as playbook_actions
+
+        actions = playbook_actions()
+    table = scan_segment.segment_rows(
+        loaded, window, r_cuts=cuts.recency, f_cuts=cuts.frequency, m_cuts=None if no_amounts else cuts.monetary, segment_sql=named,
+        segments=order, new_within_days=PERIOD_DAYS[period], churn_threshold_days=churn_threshold_days, median_gap_days=median_gap_days,
+        statuses=lifecycle.STATUSES, actions=actions, keep=keep,
+    )
+    summary = rfm.segment_summary(summary_input(table), revenue=_column(table, "revenue"), order=order, actions=actions)
+    return rfm.SegmentResult(None, summary, cuts, notes, table.drop_columns(["revenue"]))
+
+
+def _column(table: "pa.Table", name: str) -> "pd.Series":
+    import pandas as pd
+
+    return pd.Series(table[name].to_numpy(), name=name)
+
+
+def summary_input(table: "pa.Table") -> "pd.DataFrame":
+    """The columns :func:`rfm.segment_summary` reads, from the Arrow list (numbers without a
+    copy where Arrow allows, the segment as a categorical in the scheme's order)."""
+    from userops.scan.engine import arrow_to_frame
+
+    frame = arrow_to_frame(table.select(["segment"]))
+    for name in ("recency_days", "frequency", "monetary"):
+        frame[name] = _column(table, name).to_numpy()
+    return frame
 
 
 def with_kept_columns(table: "pd.DataFrame", attributes: "pd.DataFrame") -> "pd.DataFrame":

@@ -67,7 +67,7 @@ def segment(
         result = seg.segment_customers(loaded, window, keep=keep_columns, release=True, **options)
     for note in result.notes:
         run.note(note)
-    table = result.summary if summary else result.customers
+    table = result.summary if summary else result.output
     if wanted:
         table = seg.filter_segments(table, wanted, scheme_names=scheme_names)
     run.emit(table, title="segments" if summary else "customers by segment", as_of=window.as_of.isoformat(), columns=columns)
