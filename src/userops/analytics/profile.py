@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from userops import schema
 from userops.analytics import lifecycle
 from userops.analytics.periods import PERIOD_DAYS, is_complete
+from userops.analytics.rows import EngineRows
 from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +52,7 @@ class Kpis:
 
 
 @dataclass(frozen=True)
-class ProfileResult:
+class ProfileResult(EngineRows):
     """The chosen table and the notes the CLI shows on stderr (chosen thresholds, caveats).
     The per-customer table is computed in the engine and kept as Arrow (``arrow``) for the
     writers; ``table`` is it as a pandas DataFrame for library use."""
@@ -62,17 +63,7 @@ class ProfileResult:
 
     @functools.cached_property
     def table(self) -> "pd.DataFrame":
-        if self.frame is not None:
-            return self.frame
-        assert self.arrow is not None
-        from userops.scan.engine import arrow_to_frame
-
-        return arrow_to_frame(self.arrow)
-
-    @property
-    def output(self) -> "pd.DataFrame | pa.Table":
-        """What the CLI writes: the Arrow table when there is one (no pandas on the way out)."""
-        return self.arrow if self.arrow is not None else self.table
+        return self.rows_frame()
 
 
 def _round(value: float | None, ndigits: int) -> float | None:

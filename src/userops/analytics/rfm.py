@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from userops import schema
+from userops.analytics.rows import EngineRows
 from userops.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,7 +82,7 @@ class RfmCuts:
 
 
 @dataclass(frozen=True)
-class SegmentResult:
+class SegmentResult(EngineRows):
     """Per-customer table, per-segment summary, cut points and notes for stderr/report.
     The per-customer table computed in the engine is kept as Arrow (``arrow``) for the
     writers; ``customers`` is it as a pandas DataFrame for library use."""
@@ -94,17 +95,7 @@ class SegmentResult:
 
     @functools.cached_property
     def customers(self) -> "pd.DataFrame":
-        if self.frame is not None:
-            return self.frame
-        assert self.arrow is not None
-        from userops.scan.engine import arrow_to_frame
-
-        return arrow_to_frame(self.arrow)
-
-    @property
-    def output(self) -> "pd.DataFrame | pa.Table":
-        """What the CLI writes: the Arrow table when there is one (no pandas on the way out)."""
-        return self.arrow if self.arrow is not None else self.customers
+        return self.rows_frame()
 
 
 # --- values and scores -----------------------------------------------------------------
