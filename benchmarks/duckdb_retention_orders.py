@@ -1,7 +1,8 @@
-"""Baseline for ``userops retention ORDERS --period month``: plain DuckDB SQL over the
-generated orders CSV computing monthly cohorts (first purchase) and, per cohort and month k,
-the distinct customers who bought again in month c+k, with the same exclusions as
-duckdb_segment.py (no customer id, refunded/cancelled).
+"""Baseline for ``userops retention ORDERS --period month --long``: plain DuckDB SQL over the
+generated orders CSV computing what the command writes per monthly cohort (first purchase)
+and month k: the customers who bought in month c+k, their share of the cohort, and their
+revenue in that month, with the same exclusions as duckdb_segment.py (no customer id,
+refunded/cancelled).
 
     python benchmarks/duckdb_retention_orders.py orders.csv out.csv
 """
@@ -12,12 +13,16 @@ from baseline import connect
 
 SQL = """
 COPY (
-  WITH act AS (SELECT DISTINCT customer_id, CAST(date_trunc('month', CAST(order_date AS TIMESTAMP)) AS DATE) AS p
+  WITH act AS (SELECT customer_id, CAST(date_trunc('month', CAST(order_date AS TIMESTAMP)) AS DATE) AS p,
+                      sum(CAST(line_total AS DECIMAL(18, 4))) AS revenue
                FROM read_csv(?, header = true, all_varchar = true)
-               WHERE customer_id IS NOT NULL AND status NOT IN ('refunded', 'cancelled')),
-  cohorts AS (SELECT customer_id, min(p) AS c FROM act GROUP BY 1)
-  SELECT c AS cohort, date_diff('month', c, a.p) AS k, count(*) AS users
-  FROM cohorts JOIN act a USING (customer_id) GROUP BY 1, 2 ORDER BY 1, 2
+               WHERE customer_id IS NOT NULL AND status NOT IN ('refunded', 'cancelled')
+               GROUP BY 1, 2),
+  cohorts AS (SELECT customer_id, min(p) AS c FROM act GROUP BY 1),
+  cells AS (SELECT c AS cohort, date_diff('month', c, a.p) AS k, count(*) AS users, CAST(sum(revenue) AS DOUBLE) AS revenue
+            FROM cohorts JOIN act a USING (customer_id) GROUP BY 1, 2)
+  SELECT cohort, k, users, round(users / first(users) OVER (PARTITION BY cohort ORDER BY k), 4) AS rate, round(revenue, 2) AS revenue
+  FROM cells ORDER BY 1, 2
 ) TO '{out}' (HEADER)
 """
 

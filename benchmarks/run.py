@@ -10,7 +10,8 @@
   benchmarks/duckdb_funnel.py (the same users per step);
 * retention: ``userops retention EVENTS --period week --long`` vs benchmarks/duckdb_retention.py
   (the same weekly cohort cells); retention-orders: ``userops retention ORDERS --period month
-  --long`` vs benchmarks/duckdb_retention_orders.py (the same monthly cells);
+  --long`` vs benchmarks/duckdb_retention_orders.py (the same monthly cells: users, rate,
+  revenue);
 * churn: ``userops churn FILE -o out.csv`` alone (no SQL equivalent of the models);
 * report: ``userops report FILE --events EVENTS -o out.html`` alone (N order lines and N
   clickstream rows).
@@ -154,12 +155,18 @@ def compare(a: str, b: str, cols: list[str], command: str = "profile") -> str:
             theirs = [int(v) for v in next(csv.DictReader(fh)).values()]
         return f"same funnel ({ours})" if ours == theirs else f"DIFFERENT funnel {ours} vs {theirs}"
     if command == "retention":
-        with open(a, newline="") as fh:
-            ours = {(r["cohort"], r["period"]): r["users"] for r in csv.DictReader(fh) if r["complete"] == "true" and r["period"] != "0"}
+        # users (and, where the baseline writes them, rates and revenue) of the complete cells
+        def cell(r, names):
+            return tuple(_norm(r[n]) if n in r else "" for n in names)
+
         with open(b, newline="") as fh:
-            theirs = {(r["cohort"], r["k"]): r["users"] for r in csv.DictReader(fh) if r["k"] != "0"}
-        bad = sum(1 for key, users in ours.items() if theirs.get(key, "0") != users)
-        return f"same cells ({len(ours):,} complete cells)" if bad == 0 else f"{bad:,} cells differ"
+            rows = list(csv.DictReader(fh))
+        names = [n for n in ("users", "rate", "revenue") if rows and n in rows[0]]
+        theirs = {(r["cohort"], r["k"]): cell(r, names) for r in rows if r["k"] != "0"}
+        with open(a, newline="") as fh:
+            ours = {(r["cohort"], r["period"]): cell(r, names) for r in csv.DictReader(fh) if r["complete"] == "true" and r["period"] != "0"}
+        bad = sum(1 for key, values in ours.items() if theirs.get(key) != values)
+        return f"same cells ({len(ours):,} complete cells: {', '.join(names)})" if bad == 0 else f"{bad:,} cells differ"
 
     def read(path):
         with open(path, newline="") as fh:
