@@ -161,3 +161,16 @@ def test_engine_profiles_equal_the_frame_definition(name, period, write, example
     result = profile_table(loaded, window, per="customer", period=period)
     assert result.arrow is not None
     pd.testing.assert_frame_equal(result.table, expected, check_dtype=False, check_exact=True)
+
+
+def test_a_query_with_parameters_keeps_its_order_by():
+    """DuckDB 1.x ran a relation with parameters without its ORDER BY (rows in any order on
+    several threads): the per-customer lists, sorted by id, came out unsorted there."""
+    engine = Engine(threads=2)
+    try:
+        engine.execute("CREATE TABLE t AS SELECT 'C' || lpad(CAST(i AS VARCHAR), 7, '0') AS id, i % 97 AS v FROM range(300000) r(i)")
+        for _ in range(3):
+            ids = engine.arrow("SELECT id, CAST(v > $1 AS INTEGER) AS s FROM t ORDER BY id", [5]).column("id").to_pylist()
+            assert ids == sorted(ids)
+    finally:
+        engine.close()

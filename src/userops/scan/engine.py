@@ -127,6 +127,7 @@ class Engine:
         import duckdb
 
         self._duckdb = duckdb
+        self._ordered_parameter_relations = int(duckdb.__version__.split(".")[0]) >= 2
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")  # never draw on stderr (pipes, cron mail)
@@ -261,6 +262,10 @@ class Engine:
             cursor = self.con.cursor()
             for name, arrow in self._arrow_tables.items():
                 cursor.register(name, arrow)
+            if params and not self._ordered_parameter_relations:
+                # DuckDB 1.x runs a relation with parameters without its ORDER BY (the rows
+                # come back in any order): there, the DB-API result, copy and all
+                return cursor.execute(query, params).fetch_arrow_table()
             relation = cursor.sql(query, params=params)
             return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
 
