@@ -185,7 +185,9 @@ def segment_customers(
     median_gap, p90_gap = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
     threshold = lifecycle.default_churn_threshold(p90_gap)
     if options.get("scheme", "rfm10") != "kmeans":
-        result = _segment_in_engine(loaded, window, keep=keep, median_gap_days=median_gap, churn_threshold_days=threshold, **options)
+        result = _segment_in_engine(
+            loaded, window, keep=keep, median_gap_days=median_gap, churn_threshold_days=threshold, release=release, **options
+        )
         if release:
             loaded.close()
         return rfm.SegmentResult(None, result.summary, result.cuts, [*result.notes, f"lifecycle: churned after {threshold} days without a purchase"], result.arrow)
@@ -208,6 +210,7 @@ def _segment_in_engine(
     keep: tuple[str, ...],
     median_gap_days: float | None,
     churn_threshold_days: int,
+    release: bool = False,
     scheme: str = "rfm10",
     bins: int = 5,
     monetary: str = "total",
@@ -228,7 +231,9 @@ def _segment_in_engine(
     check_options(scheme=scheme, lang=lang, bins=bins, monetary=monetary, r_cuts=r_cuts, f_cuts=f_cuts, m_cuts=m_cuts, split=split)
     if period not in PERIOD_DAYS:
         raise UsageError(f"--period must be one of {', '.join(PERIODS)} (got {period!r})")
-    customers, priced = scan_segment.create_rfm_values(loaded, window, monetary=monetary)
+    # released: what follows reads the values (and the raw rows for --keep), so the orders'
+    # memory goes back before the list is built
+    customers, priced = scan_segment.create_rfm_values(loaded, window, monetary=monetary, drop_orders=release)
     no_amounts = customers > 0 and not priced
     check_amounts(scheme, no_amounts)
     quantiles = scan_segment.rfm_quantiles(loaded, bins) if customers else {"recency_days": [], "frequency": [], "monetary": []}

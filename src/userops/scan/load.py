@@ -158,6 +158,13 @@ def release(data: HasOrders | HasEvents) -> None:
     data.engine.close()
 
 
+def drop_orders(data: HasOrders) -> None:
+    """Free the ``orders`` table before the rest of a computation that no longer reads it
+    (its memory goes back before the per-customer rows are built); the loaded data cannot
+    be queried for orders again."""
+    data.engine.execute("DROP TABLE IF EXISTS orders")
+
+
 def purchases(window: Window) -> str:
     """The purchases (orders) in the window."""
     return f"SELECT * FROM orders WHERE reason IS NULL AND {window.within('order_ts')}"

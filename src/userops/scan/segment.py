@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from userops.scan import sql
+from userops.scan import load, sql
 from userops.scan.load import HasOrders, line_scope, purchases
 from userops.scan.sql import quote_ident as q
 from userops.scan.window import Window
@@ -31,9 +31,10 @@ if TYPE_CHECKING:  # pragma: no cover
 VALUES_TABLE = "rfm_values"
 
 
-def create_rfm_values(orders: HasOrders, window: Window, *, monetary: str) -> tuple[int, bool]:
-    """Each customer's RFM values (and what the lifecycle needs) into a temporary table;
-    the number of customers and whether any has a monetary value."""
+def create_rfm_values(orders: HasOrders, window: Window, *, monetary: str, drop_orders: bool = False) -> tuple[int, bool]:
+    """Each customer's RFM values (and what the lifecycle needs) into a table of their own;
+    the number of customers and whether any has a monetary value. ``drop_orders`` frees the
+    orders table afterwards (see :func:`userops.scan.load.drop_orders`)."""
     as_of = sql.timestamp(window.as_of)
     value = "revenue" if monetary == "total" else "revenue / orders"
     orders.engine.execute(
@@ -47,6 +48,8 @@ def create_rfm_values(orders: HasOrders, window: Window, *, monetary: str) -> tu
                      CAST(sum(amount) AS DOUBLE) AS revenue
               FROM ({purchases(window)}) GROUP BY customer_id)"""
     )
+    if drop_orders:
+        load.drop_orders(orders)
     customers, priced = orders.engine.row(f"SELECT count(*), count(monetary) FROM {VALUES_TABLE}")
     return int(customers), int(priced) > 0
 
