@@ -24,6 +24,8 @@ from userops.analytics.rows import EngineRows
 from userops.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -88,14 +90,24 @@ class SegmentResult(EngineRows):
     writers; ``customers`` is it as a pandas DataFrame for library use."""
 
     frame: "pd.DataFrame | None"
-    summary: "pd.DataFrame"
+    summary_table: "pd.DataFrame | None"
     cuts: RfmCuts
     notes: list[str] = field(default_factory=list)
     arrow: "pa.Table | None" = None
+    #: computes the summary on first use when ``summary_table`` is None (the CLI writing the
+    #: per-customer list never needs it)
+    summarise: "Callable[[], pd.DataFrame] | None" = None
 
     @functools.cached_property
     def customers(self) -> "pd.DataFrame":
         return self.rows_frame()
+
+    @functools.cached_property
+    def summary(self) -> "pd.DataFrame":
+        if self.summary_table is not None:
+            return self.summary_table
+        assert self.summarise is not None
+        return self.summarise()
 
 
 # --- values and scores -----------------------------------------------------------------

@@ -190,7 +190,8 @@ def segment_customers(
         )
         if release:
             loaded.close()
-        return rfm.SegmentResult(None, result.summary, result.cuts, [*result.notes, f"lifecycle: churned after {threshold} days without a purchase"], result.arrow)
+        notes = [*result.notes, f"lifecycle: churned after {threshold} days without a purchase"]
+        return rfm.SegmentResult(None, None, result.cuts, notes, result.arrow, summarise=result.summarise)
     customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
     attributes = scan_customers.customer_attributes(loaded, window, keep) if keep else None
     if release:
@@ -261,8 +262,10 @@ def _segment_in_engine(
         segments=order, new_within_days=PERIOD_DAYS[period], churn_threshold_days=churn_threshold_days, median_gap_days=median_gap_days,
         statuses=lifecycle.STATUSES, actions=actions, keep=keep,
     )
-    summary = rfm.segment_summary(summary_input(table), revenue=_column(table, "revenue"), order=order, actions=actions)
-    return rfm.SegmentResult(None, summary, cuts, notes, table.drop_columns(["revenue"]))
+    def summarise() -> "pd.DataFrame":
+        return rfm.segment_summary(summary_input(table), revenue=_column(table, "revenue"), order=order, actions=actions)
+
+    return rfm.SegmentResult(None, None, cuts, notes, table.drop_columns(["revenue"]), summarise=summarise)
 
 
 def _column(table: "pa.Table", name: str) -> "pd.Series":
