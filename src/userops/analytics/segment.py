@@ -258,7 +258,7 @@ def _segment_in_engine(
 
         actions = playbook_actions()
     table = scan_segment.segment_rows(
-        loaded, window, r_cuts=cuts.recency, f_cuts=cuts.frequency, m_cuts=None if no_amounts else cuts.monetary, segment_sql=named,
+        loaded, window, bins=bins, r_cuts=cuts.recency, f_cuts=cuts.frequency, m_cuts=None if no_amounts else cuts.monetary, segment_sql=named,
         segments=order, new_within_days=PERIOD_DAYS[period], churn_threshold_days=churn_threshold_days, median_gap_days=median_gap_days,
         statuses=lifecycle.STATUSES, actions=actions, keep=keep,
     )

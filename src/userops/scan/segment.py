@@ -101,6 +101,7 @@ def segment_rows(
     orders: HasOrders,
     window: Window,
     *,
+    bins: int,
     r_cuts: tuple[float, ...],
     f_cuts: tuple[float, ...],
     m_cuts: tuple[float, ...] | None,
@@ -125,6 +126,10 @@ def segment_rows(
     f = _score("frequency", f_cuts, params)
     m = _score("monetary", m_cuts, params) if m_cuts is not None else "CAST(NULL AS INTEGER)"
     code = "CAST(r_score * 100 + f_score * 10 + m_score AS VARCHAR)" if m_cuts is not None else "CAST(r_score * 10 + f_score AS VARCHAR) || '-'"
+    # every code the scores can make, as an ENUM: a few hundred values, not a string per
+    # customer (the writer then guards and formats the distinct codes only)
+    scores = range(1, bins + 1)
+    codes = [f"{r}{f}{m}" for r in scores for f in scores for m in scores] if m_cuts is not None else [f"{r}{f}-" for r in scores for f in scores]
     usual = "mean_gap"
     if median_gap_days is not None and median_gap_days == median_gap_days:  # not NaN
         params.append(float(median_gap_days))
@@ -151,7 +156,7 @@ def segment_rows(
             SELECT *, {r} AS r_score, {f} AS f_score, {m} AS m_score FROM {VALUES_TABLE}),
         named AS (
             SELECT *, CAST({segment_sql} AS {enum(segments)}) AS segment FROM scored)
-        SELECT v.customer_id, recency_days, frequency, monetary, r_score, f_score, m_score, {code} AS rfm_code, segment,
+        SELECT v.customer_id, recency_days, frequency, monetary, r_score, f_score, m_score, CAST({code} AS {enum(codes)}) AS rfm_code, segment,
                CAST(CASE WHEN tenure_days < {int(new_within_days)} THEN 'new'
                          WHEN recency_days > {int(churn_threshold_days)} THEN 'churned'
                          WHEN recency_days > {usual} THEN 'at risk'
