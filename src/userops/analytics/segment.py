@@ -263,9 +263,9 @@ def _segment_in_engine(
         statuses=lifecycle.STATUSES, actions=actions, keep=keep,
     )
     def summarise() -> "pd.DataFrame":
-        return rfm.segment_summary(summary_input(table), revenue=_column(table, "revenue"), order=order, actions=actions)
+        return rfm.segment_summary(summary_input(table), revenue=_column(table, scan_segment.REVENUE), order=order, actions=actions)
 
-    return rfm.SegmentResult(None, None, cuts, notes, table.drop_columns(["revenue"]), summarise=summarise)
+    return rfm.SegmentResult(None, None, cuts, notes, table.drop_columns([scan_segment.REVENUE]), summarise=summarise)
 
 
 def _column(table: "pa.Table", name: str) -> "pd.Series":

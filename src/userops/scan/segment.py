@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 VALUES_TABLE = "rfm_values"
+#: Each customer's total revenue in the list (for the summary; not written): a name no
+#: --keep column has.
+REVENUE = "__total_revenue"
 
 
 def create_rfm_values(orders: HasOrders, window: Window, *, monetary: str, drop_orders: bool = False) -> tuple[int, bool]:
@@ -113,14 +116,13 @@ def segment_rows(
     statuses: tuple[str, ...],
     actions: dict[str, str],
     keep: tuple[str, ...] = (),
-    only: list[str] | None = None,
 ) -> "pa.Table":
-    """The per-customer list (``rfm.CUSTOMER_COLUMNS``, then ``revenue`` — each customer's
+    """The per-customer list (``rfm.CUSTOMER_COLUMNS``, then ``REVENUE`` — each customer's
     total, for the summary — then the ``--keep`` columns), ordered by customer id.
 
     ``segment_sql`` names the segment from ``r_score, f_score, m_score`` and the values
     (see :func:`rfm10_sql`, :func:`cn8_sql`); ``m_cuts`` None: no amounts, no M score and
-    codes "54-". ``only`` keeps the customers of those segments (the campaign list)."""
+    codes "54-"."""
     params: list = []
     r = _score("recency_days", r_cuts, params, reverse=True)
     f = _score("frequency", f_cuts, params)
@@ -129,7 +131,7 @@ def segment_rows(
     # every code the scores can make, as an ENUM: a few hundred values, not a string per
     # customer (the writer then guards and formats the distinct codes only)
     scores = range(1, bins + 1)
-    codes = [f"{r}{f}{m}" for r in scores for f in scores for m in scores] if m_cuts is not None else [f"{r}{f}-" for r in scores for f in scores]
+    codes = [f"{a}{b}{c}" for a in scores for b in scores for c in scores] if m_cuts is not None else [f"{a}{b}-" for a in scores for b in scores]
     usual = "mean_gap"
     if median_gap_days is not None and median_gap_days == median_gap_days:  # not NaN
         params.append(float(median_gap_days))
@@ -140,17 +142,13 @@ def segment_rows(
     kept_join, kept_select = "", ""
     if keep:
         names = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_code", "segment",
-                 "lifecycle_status", "action", "revenue"]
+                 "lifecycle_status", "action"]
         kept = lambda c: q(sql.keep_column(c))  # noqa: E731
         picks = ", ".join(
             f"arg_max({kept(c)}, order_ts) FILTER (WHERE {kept(c)} IS NOT NULL AND {kept(c)} <> '') AS {q(f'kept:{i}')}" for i, c in enumerate(keep)
         )
         kept_join = f"LEFT JOIN (SELECT customer_id, {picks} FROM ({line_scope(orders.facts, window)}) GROUP BY customer_id) k USING (customer_id)"
         kept_select = ", " + ", ".join(f"k.{q(f'kept:{i}')} AS {q(f'{c} (input)' if c in names else c)}" for i, c in enumerate(keep))
-    where = ""
-    if only is not None:
-        params.append(list(only))
-        where = f"WHERE CAST(segment AS VARCHAR) IN (SELECT unnest(${len(params)}))"
     query = f"""
         WITH scored AS (
             SELECT *, {r} AS r_score, {f} AS f_score, {m} AS m_score FROM {VALUES_TABLE}),
@@ -161,8 +159,8 @@ def segment_rows(
                          WHEN recency_days > {int(churn_threshold_days)} THEN 'churned'
                          WHEN recency_days > {usual} THEN 'at risk'
                          ELSE 'active' END AS {enum(list(statuses))}) AS lifecycle_status,
-               CAST({action} AS {enum(action_names)}) AS action, revenue{kept_select}
-        FROM named v {kept_join} {where} ORDER BY v.customer_id"""
+               CAST({action} AS {enum(action_names)}) AS action, revenue AS {q(REVENUE)}{kept_select}
+        FROM named v {kept_join} ORDER BY v.customer_id"""
     try:
         return orders.engine.arrow(query, params)
     finally:
