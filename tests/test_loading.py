@@ -13,6 +13,7 @@ import pytest
 from userops.errors import DataError, InputError, UsageError
 from userops.io.normalise import LoadOptions, inspect_input, load_orders
 from userops.io.readers import detect_encoding, open_source, sniff_delimiter
+from userops.scan.customers import customer_aggregates
 from userops.scan.load import REASON_BAD_AMOUNT, REASON_EXCLUDED_STATUS, REASON_NO_CUSTOMER, orders_frame
 
 
@@ -336,3 +337,19 @@ def test_id_fast_path_equals_full_cleaning():
     rows = con.execute(f"SELECT v, {id_expr('v', 'VARCHAR')} AS fast, {full} AS slow FROM t").fetchall()
     assert len(rows) == len(values) and all(fast == slow for _, fast, slow in rows)
     assert dict((v, fast) for v, fast, _ in rows)['="012"'] == "012"
+
+
+def test_ids_grouped_as_written_are_cleaned_when_one_past_the_sample_needs_it(write):
+    """Ids are grouped as written when a sample shows them clean; a padded or Excel-guarded id
+    after the sample makes the build run again on cleaned ids: the same orders as if every id
+    had been cleaned from the start (the padded line joins its order, a blank id is dropped)."""
+    rows = ["order_id,customer_id,order_date,amount"]
+    rows += [f"o{i},c{i % 50},2024-01-{1 + i % 28:02d},10" for i in range(2500)]
+    rows += ["o7,  c7 ,2024-01-08,5", '="o9",c9,2024-01-10,1', "o9999,   ,2024-02-01,3"]
+    loaded = load_orders([write("late_padding.csv", "\n".join(rows) + "\n")])
+    window = loaded.window("2024-03-01")
+    customers = customer_aggregates(loaded, window, period=None, detail=False).set_index("customer_id")
+    assert len(customers) == 50 and not any(c != c.strip() for c in customers.index)
+    assert (customers.loc["c7", "orders"], customers.loc["c7", "revenue"]) == (50, 505.0)  # o7 is one order of 10 + 5
+    assert (customers.loc["c9", "orders"], customers.loc["c9", "revenue"]) == (50, 501.0)
+    assert loaded.drops_for(window).dropped == {"without customer id": 1}

@@ -225,19 +225,31 @@ def detect_decimal(engine: Engine, view: str, column: str, dtype: str, *, file: 
     return "," if n_comma else "."
 
 
-def parsed_select(engine: Engine, spec: OrdersSpec, *, file: str | None, trace: str | None = None) -> str:
+def parsed_select(
+    engine: Engine, spec: OrdersSpec, *, file: str | None, trace: str | None = None, clean_ids: bool = True, detected: dict | None = None,
+) -> str:
     """SELECT of canonical row columns plus ``reason``. With ``trace`` (a raw column), the
-    rows also carry their position ``__rn`` (1 = first data row) and that column's raw text."""
+    rows also carry their position ``__rn`` (1 = first data row) and that column's raw text.
+
+    ``clean_ids=False`` leaves text ids as written (blank only becomes NULL): for a build that
+    groups them and checks the grouped ids afterwards (see :func:`build_orders`). ``detected``
+    keeps the choices read from a sample (timestamp layouts, decimal convention) between
+    calls on the same spec."""
     t = spec.types
-    user = sql.id_expr(q(spec.user), t[spec.user])
-    order_id = sql.id_expr(q(spec.order), t[spec.order]) if spec.order else "NULL::VARCHAR"
-    ts_order = detect_timestamp_order(engine, spec.view, spec.time, t[spec.time], tz=spec.tz, dayfirst=spec.dayfirst, file=file)
+    detected = {} if detected is None else detected
+    user = sql.id_expr(q(spec.user), t[spec.user], clean=clean_ids)
+    order_id = sql.id_expr(q(spec.order), t[spec.order], clean=clean_ids) if spec.order else "NULL::VARCHAR"
+    if "ts_order" not in detected:
+        detected["ts_order"] = detect_timestamp_order(engine, spec.view, spec.time, t[spec.time], tz=spec.tz, dayfirst=spec.dayfirst, file=file)
+    ts_order = detected["ts_order"]
     ts = sql.timestamp_expr(q(spec.time), t[spec.time], tz=spec.tz, order=ts_order or None)
 
     money_col = spec.amount or spec.unit_price
     decimal = spec.decimal
     if decimal is None:
-        decimal = detect_decimal(engine, spec.view, money_col, t[money_col], file=file) if money_col else "."
+        if "decimal" not in detected:
+            detected["decimal"] = detect_decimal(engine, spec.view, money_col, t[money_col], file=file) if money_col else "."
+        decimal = detected["decimal"]
     # every parse expression is evaluated once, in the inner query; the outer one derives
     # the failures from its results (a value fails when it was not blank and gave NULL)
     quantity = sql.money_expr(q(spec.quantity), t[spec.quantity], decimal) if spec.quantity else "NULL::DOUBLE"
@@ -332,7 +344,16 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
     has_order_id = all(s.order for s in specs)
     has_amount = all(s.amount or (s.quantity and s.unit_price) for s in specs)
     order_total = any(s.amount_is_order_total for s in specs)
-    parsed = " UNION ALL ".join(f"({parsed_select(engine, s, file=f)})" for s, f in zip(specs, files))
+    detected: list[dict] = [{} for _ in specs]
+    parsed = " UNION ALL ".join(f"({parsed_select(engine, s, file=f, detected=d)})" for s, f, d in zip(specs, files, detected))
+    # ids are grouped as written when a sample shows none needs unwrapping or trimming (the
+    # check per row costs ~0.4 s per 10M rows and id); the grouped ids are checked afterwards
+    raw_ids = all(ids_look_clean(engine, s, file=f) for s, f in zip(specs, files))
+    grouped = parsed
+    if raw_ids:
+        grouped = " UNION ALL ".join(
+            f"({parsed_select(engine, s, file=f, clean_ids=False, detected=d)})" for s, f, d in zip(specs, files, detected)
+        )
     file = files[0] if len(files) == 1 else None
     dropped = ", ".join(
         f"count(*) FILTER (WHERE reason = {code})::UINTEGER AS {q(DROP_COLUMNS[r])}" for r, code in CODE.items()
@@ -342,26 +363,6 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
     has_currency = any(s.currency for s in specs)
     with_refunds = any(s.refunded for s in specs)
     categories = ", list(category) FILTER (WHERE reason IS NULL AND category IS NOT NULL) AS categories" if has_category_lists else ""
-    if has_order_id:
-        ok = "FILTER (WHERE reason IS NULL)"
-        detail = f"sum(quantity) {ok} AS quantity, min(channel) {ok} AS channel" if order_detail else "NULL::DOUBLE AS quantity, NULL::VARCHAR AS channel"
-        amount = f"max(amount) {ok}" if order_total else f"sum(amount) {ok}"
-        money_detail = (f", max(refunded) {ok} AS refunded" if with_refunds else "") + (f", min(currency) {ok} AS currency" if has_currency else "")
-        # the refunded amount is an order-level figure (on the first line only, or repeated)
-        orders = f"""
-            SELECT customer_id, order_id, min(order_ts) {ok} AS order_ts,
-                   TRY_CAST({amount} AS DECIMAL(18, 4)) AS amount, count(*) {ok} AS lines,
-                   {detail}, NULL::VARCHAR AS category{money_detail},
-                   {dropped}{categories}
-            FROM ({parsed}) GROUP BY customer_id, order_id"""
-    else:  # every row is an order
-        per_row = ", ".join(
-            f"coalesce(reason = {code}, false)::UINTEGER AS {q(DROP_COLUMNS[r])}" for r, code in CODE.items()
-        )
-        orders = f"""
-            SELECT customer_id, order_id, CASE WHEN reason IS NULL THEN order_ts END AS order_ts, amount,
-                   (reason IS NULL)::BIGINT AS lines, quantity, channel, category{', refunded' if with_refunds else ''}{', currency' if has_currency else ''}, {per_row}
-            FROM ({parsed})"""
     include_refunds = all(s.include_refunds for s in specs)
     negative = "false" if include_refunds else "amount < 0"
     no_amount = "amount IS NULL" if has_amount else "false"
@@ -373,19 +374,62 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
     in_full = "refunded > 0 AND amount <= 0" if has_refunds else "false"
     keep_currency = next((s.keep_currency for s in specs if s.keep_currency), None)
     other_currency = f"currency IS DISTINCT FROM {sql.sql_str(keep_currency.upper())}" if keep_currency else "false"
-    # A status on any line applies to the whole order (Shopify fills it on the first line only).
-    engine.execute(
-        f"""CREATE OR REPLACE TABLE orders AS
-        SELECT *, CASE WHEN lines = 0 THEN '{ROWS_DROPPED}'
-                       WHEN {excluded} > 0 THEN '{REASON_EXCLUDED_STATUS}'
-                       WHEN {other_currency} THEN '{REASON_OTHER_CURRENCY}'
-                       WHEN {no_amount} THEN '{REASON_NO_AMOUNT}'
-                       WHEN {in_full} THEN '{REASON_REFUNDED_IN_FULL}'
-                       WHEN {negative} THEN '{REASON_NEGATIVE}' END AS reason
-        FROM (SELECT * REPLACE ({net} AS amount) FROM ({orders}))""",
-        file=file,
-    )
+
+    def orders_table(rows: str) -> str:
+        """The statement that rolls parsed ``rows`` into the orders table."""
+        if has_order_id:
+            ok = "FILTER (WHERE reason IS NULL)"
+            detail = f"sum(quantity) {ok} AS quantity, min(channel) {ok} AS channel" if order_detail else "NULL::DOUBLE AS quantity, NULL::VARCHAR AS channel"
+            amount = f"max(amount) {ok}" if order_total else f"sum(amount) {ok}"
+            money_detail = (f", max(refunded) {ok} AS refunded" if with_refunds else "") + (f", min(currency) {ok} AS currency" if has_currency else "")
+            # the refunded amount is an order-level figure (on the first line only, or repeated)
+            orders = f"""
+                SELECT customer_id, order_id, min(order_ts) {ok} AS order_ts,
+                       TRY_CAST({amount} AS DECIMAL(18, 4)) AS amount, count(*) {ok} AS lines,
+                       {detail}, NULL::VARCHAR AS category{money_detail},
+                       {dropped}{categories}
+                FROM ({rows}) GROUP BY customer_id, order_id"""
+        else:  # every row is an order
+            per_row = ", ".join(
+                f"coalesce(reason = {code}, false)::UINTEGER AS {q(DROP_COLUMNS[r])}" for r, code in CODE.items()
+            )
+            orders = f"""
+                SELECT customer_id, order_id, CASE WHEN reason IS NULL THEN order_ts END AS order_ts, amount,
+                       (reason IS NULL)::BIGINT AS lines, quantity, channel, category{', refunded' if with_refunds else ''}{', currency' if has_currency else ''}, {per_row}
+                FROM ({rows})"""
+        # A status on any line applies to the whole order (Shopify fills it on the first line only).
+        return f"""CREATE OR REPLACE TABLE orders AS
+            SELECT *, CASE WHEN lines = 0 THEN '{ROWS_DROPPED}'
+                           WHEN {excluded} > 0 THEN '{REASON_EXCLUDED_STATUS}'
+                           WHEN {other_currency} THEN '{REASON_OTHER_CURRENCY}'
+                           WHEN {no_amount} THEN '{REASON_NO_AMOUNT}'
+                           WHEN {in_full} THEN '{REASON_REFUNDED_IN_FULL}'
+                           WHEN {negative} THEN '{REASON_NEGATIVE}' END AS reason
+            FROM (SELECT * REPLACE ({net} AS amount) FROM ({orders}))"""
+
+    engine.execute(orders_table(grouped), file=file)
+    if raw_ids and grouped_ids_need_cleaning(engine):
+        # an id past the sample needs unwrapping or trimming (rare): the careful build
+        engine.execute(orders_table(parsed), file=file)
     return OrdersFacts(parsed, has_order_id, has_amount, has_category_lists, has_refunds, has_currency)
+
+
+def ids_look_clean(engine: Engine, spec: OrdersSpec, *, file: str | None) -> bool:
+    """Whether a sample's text ids (customer, order) are already what cleaning makes of
+    them (:func:`sql.id_is_clean`): then the rows can be grouped on the ids as written."""
+    columns = [c for c in (spec.user, spec.order) if c and sql.is_text(spec.types[c])]
+    if not columns:
+        return True
+    dirty = " OR ".join(f"({q(c)} <> '' AND NOT ({sql.id_is_clean(q(c))}))" for c in columns)
+    with engine.file_order():
+        return not engine.value(f"SELECT count(*) FROM (SELECT * FROM {spec.view} LIMIT 2000) WHERE {dirty}", file=file)
+
+
+def grouped_ids_need_cleaning(engine: Engine) -> bool:
+    """Whether an id in the orders table built from ids as written needs unwrapping or
+    trimming (one past the sample)."""
+    dirty = " OR ".join(f"({c} IS NOT NULL AND NOT ({sql.id_is_clean(c)}))" for c in ("customer_id", "order_id"))
+    return bool(engine.value(f"SELECT count(*) FROM orders WHERE {dirty}"))
 
 
 def line_scope(facts: OrdersFacts, window: Window) -> str:
