@@ -344,6 +344,9 @@ def model_threads(classifier: int):
     instead, 1 CPU-s of 5 on 1M order lines, taken from the thread beside them."""
     from threadpoolctl import ThreadpoolController
 
+    from userops.imports import finish_background_imports
+
+    finish_background_imports()  # no library may be loading while threadpoolctl walks them
     pools = ThreadpoolController()  # finding the libraries' pools is the slow part: once
     with pools.limit(limits=classifier, user_api="openmp"), pools.limit(limits=1, user_api="blas"):
         yield

@@ -205,20 +205,10 @@ class RunContext:
     # --- the steps ----------------------------------------------------------------------
     def prefetch(self, *modules: str) -> None:
         """Import the model libraries on a background thread while the engine reads the data
-        (DuckDB releases the GIL): their ~1.3 s of imports overlap the read instead of
-        following it. The command imports them as usual; Python waits for a module being
-        imported by the other thread."""
-        import importlib
-        import threading
+        (:mod:`userops.imports`)."""
+        from userops.imports import import_in_background
 
-        def load() -> None:
-            for name in modules:
-                try:
-                    importlib.import_module(name)
-                except Exception:  # pragma: no cover - the command's own import will say
-                    return
-
-        threading.Thread(target=load, name="userops-prefetch", daemon=True).start()
+        import_in_background(*modules)
 
     def check_output(self, inputs: list[str], *, html: bool = False) -> None:
         """Fail on the output (unknown format, missing folder, an input's path) before the data
