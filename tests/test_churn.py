@@ -253,3 +253,24 @@ def test_survival_from_the_churn_snapshot_equals_the_queries(examples_dir):
         from_snapshot = churn.survival_curves(loaded, window, result.threshold, by=by, features=result.features)
         pd.testing.assert_frame_equal(queried[0], from_snapshot[0])
         assert queried[1] == from_snapshot[1]
+
+
+@pytest.mark.parametrize("ensemble_below", [churn_risk.ENSEMBLE_BELOW, 500])
+def test_risk_scores_do_not_depend_on_the_classifier_threads(examples_dir, monkeypatch, ensemble_below):
+    """churn gives the classifiers more threads once the value models beside them are done, a
+    moment that depends on timing: the scores must not (gradient boosting, ensemble and single
+    model, on one and on two OpenMP threads)."""
+    monkeypatch.setattr(churn_risk, "ENSEMBLE_BELOW", ensemble_below)
+    monkeypatch.setattr(churn_risk, "best_candidate", lambda scores: "gradient boosting")
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    window = loaded.window("2025-06-30")
+    asked = []
+
+    def threads(n):
+        return lambda: asked.append(n) or n
+
+    one = churn_risk.risk_model(loaded, window, horizon_days=90, threads=threads(1))
+    two = churn_risk.risk_model(loaded, window, horizon_days=90, threads=threads(2))
+    assert one.model == two.model == "gradient boosting" and asked.count(1) == asked.count(2) == 4
+    pd.testing.assert_series_equal(one.scores, two.scores, check_exact=True)
+    pd.testing.assert_frame_equal(one.metrics, two.metrics, check_exact=True)

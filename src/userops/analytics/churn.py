@@ -23,12 +23,11 @@ Puts together the pieces — the churn threshold (:mod:`lifecycle`), survival cu
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from userops.analytics import churn_risk, lifecycle, survival
+from userops.analytics import churn_risk, lifecycle, model_threads, survival
 from userops.analytics import clv as clvmod
 from userops.errors import DataError, UsageError
 from userops.scan import churn as scan_churn
@@ -202,12 +201,19 @@ def churn_customers(
     if discount_monthly < 0 or discount_monthly >= 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly})", hint="e.g. 0.01 for 1% a month")
     # the value models (numpy and scipy, one core) run beside the risk model, whose
-    # classifiers are given the other cores
-    with model_threads(scan_churn.threads_beside(loaded)), concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="userops-value") as pool:
+    # classifiers get the engine's other threads while they run and every thread after. BLAS
+    # gets one thread: its calls here are dot products over the customers and a 12-feature
+    # Newton step, too small to share (two BLAS threads spun instead, 1 CPU-s of 5 on 1M
+    # order lines, taken from the thread beside them)
+    every = scan_churn.engine_threads(loaded)
+    beside = max(1, every - 1)
+    with model_threads.limited(blas=1), concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="userops-value") as pool:
         valued = pool.submit(value_models, loaded, window, horizon_days=horizon_days, discount_monthly=discount_monthly)
         threshold = churn_threshold(loaded, window, threshold_days)
         # its snapshot at the as-of date has every customer's recency, orders and revenue
-        scored = churn_risk.risk_model(loaded, window, horizon_days=horizon_days, seed=seed)
+        scored = churn_risk.risk_model(
+            loaded, window, horizon_days=horizon_days, seed=seed, threads=lambda: every if valued.done() else beside,
+        )
         values = valued.result()
     notes = [f"churn threshold: {threshold.days} days ({threshold.source})", *values.notes]
     customers = scored.current
@@ -333,23 +339,6 @@ def value_models(loaded: "LoadedOrders", window: "Window", *, horizon_days: int,
         index=summary.index,
     )
     return ValueModels(bgnbd, gamma_gamma, per_customer, notes)
-
-
-@contextlib.contextmanager
-def model_threads(classifier: int):
-    """Thread pools of the model libraries while churn runs: at most ``classifier`` OpenMP
-    threads for the classifiers (this thread's setting: the value models' thread is not
-    bound), and one BLAS thread for everyone. The BLAS calls here are dot products over
-    the customers and a 12-feature Newton step, too small to share: two BLAS threads spun
-    instead, 1 CPU-s of 5 on 1M order lines, taken from the thread beside them."""
-    from threadpoolctl import ThreadpoolController
-
-    from userops.imports import finish_background_imports
-
-    finish_background_imports()  # no library may be loading while threadpoolctl walks them
-    pools = ThreadpoolController()  # finding the libraries' pools is the slow part: once
-    with pools.limit(limits=classifier, user_api="openmp"), pools.limit(limits=1, user_api="blas"):
-        yield
 
 
 def aligned(frame: "pd.DataFrame | pd.Series", ids: "pd.Series") -> "pd.DataFrame | pd.Series":

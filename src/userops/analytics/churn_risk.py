@@ -22,6 +22,7 @@ folds are not shuffled, so reruns are identical.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from userops.scan.churn import Snapshot, churn_snapshots
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     import numpy as np
     import pandas as pd
 
@@ -315,6 +318,13 @@ def ranking_metrics(label: "np.ndarray", score: "np.ndarray", ids: "np.ndarray")
     }
 
 
+def classifier_threads(threads: "Callable[[], int] | None") -> contextlib.AbstractContextManager:
+    """The classifiers' OpenMP threads bounded to ``threads()`` (nothing when not given)."""
+    from userops.analytics.model_threads import limited
+
+    return limited(openmp=threads()) if threads is not None else contextlib.nullcontext()
+
+
 def _usable(snapshot: "pd.DataFrame", name: str) -> str | None:
     churned = int(snapshot["churned"].sum()) if len(snapshot) else 0
     if len(snapshot) < MIN_CUSTOMERS:
@@ -324,8 +334,12 @@ def _usable(snapshot: "pd.DataFrame", name: str) -> str | None:
     return None
 
 
-def risk_model(orders: "HasOrders", window: "Window", *, horizon_days: int, seed: int = 0) -> RiskResult:
-    """Evaluate out of time, then refit and score every customer (see the module docstring)."""
+def risk_model(
+    orders: "HasOrders", window: "Window", *, horizon_days: int, seed: int = 0, threads: "Callable[[], int] | None" = None,
+) -> RiskResult:
+    """Evaluate out of time, then refit and score every customer (see the module docstring).
+    ``threads``: how many OpenMP threads the classifiers may use from now on (asked before
+    each fit and scoring: churn gives them more once the value models beside them are done)."""
     import numpy as np
     import pandas as pd
     from sklearn.metrics import brier_score_loss
@@ -345,11 +359,13 @@ def risk_model(orders: "HasOrders", window: "Window", *, horizon_days: int, seed
 
     channels = top_channels(train)
     X_train, y_train = feature_matrix(train, channels), train["churned"].to_numpy(bool)
-    model, cv_scores = CalibratedModel.chosen(X_train, y_train, seed)
+    with classifier_threads(threads):
+        model, cv_scores = CalibratedModel.chosen(X_train, y_train, seed)
     chosen = model.name
     label = test["churned"].to_numpy(bool)
     evaluated = test.iloc[stratified_rows(label, EVALUATE_CUSTOMERS, seed)]
-    predicted = model.predict_proba(feature_matrix(evaluated, channels))[:, 1]
+    with classifier_threads(threads):
+        predicted = model.predict_proba(feature_matrix(evaluated, channels))[:, 1]
     label_evaluated = evaluated["churned"].to_numpy(bool)
     ids = evaluated["customer_id"].astype(str).to_numpy()
     ours = ranking_metrics(label_evaluated, predicted, ids)
@@ -368,11 +384,12 @@ def risk_model(orders: "HasOrders", window: "Window", *, horizon_days: int, seed
 
     # refit on the latest labelled snapshot; score everyone as of the as-of date
     channels = top_channels(test)
-    final = CalibratedModel(chosen, seed).fit(feature_matrix(test, channels), label)
-    scores = pd.Series(
-        final.predict_proba(feature_matrix(current, channels))[:, 1] if len(current) else np.array([]),
-        index=pd.Index(current["customer_id"], name="customer_id"), name="churn_probability",
-    )
+    with classifier_threads(threads):
+        final = CalibratedModel(chosen, seed).fit(feature_matrix(test, channels), label)
+    X_current = feature_matrix(current, channels)
+    with classifier_threads(threads):
+        probability = final.predict_proba(X_current)[:, 1] if len(current) else np.array([])
+    scores = pd.Series(probability, index=pd.Index(current["customer_id"], name="customer_id"), name="churn_probability")
     return RiskResult(
         scores, metrics, current, train_cutoff=(train_cut - dt.timedelta(days=1)).date(), test_cutoff=(test_cut - dt.timedelta(days=1)).date(),
         beats_baseline=beats, notes=notes, model=chosen, ranks_better_than_recency=ranks_better, verdict=verdict,

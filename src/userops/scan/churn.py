@@ -33,10 +33,9 @@ class Snapshot:
     label: bool = True
 
 
-def threads_beside(orders: HasOrders) -> int:
-    """The engine's threads (--threads, or every core) but one: what the risk model's
-    classifiers may use while the value models take a core beside them."""
-    return max(1, orders.engine.threads - 1)
+def engine_threads(orders: HasOrders) -> int:
+    """The engine's threads (--threads, or every core): what the models may use too."""
+    return orders.engine.threads
 
 
 def churn_features(orders: HasOrders, window: Window, cutoff: dt.datetime, horizon_days: int, *, label: bool = True) -> "pd.DataFrame":

@@ -15,6 +15,7 @@ import functools
 import itertools
 import os
 import tempfile
+import threading
 from typing import TYPE_CHECKING, Any
 
 from userops.errors import DataError, InputError, UseropsError
@@ -129,6 +130,7 @@ class Engine:
         self._duckdb = duckdb
         self._ordered_parameter_relations = int(duckdb.__version__.split(".")[0]) >= 2
         self.con = duckdb.connect(":memory:")
+        self._owner = threading.get_ident()  # the thread that may use ``con`` itself
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")  # never draw on stderr (pipes, cron mail)
         # row order inside the tables does not matter (every output is sorted by a key) and
@@ -167,7 +169,21 @@ class Engine:
     # --- running ----------------------------------------------------------------------
     def execute(self, query: str, params: list | None = None, *, file: str | None = None) -> Any:
         """Run a statement (errors mapped, CSV fallbacks applied); fetch from the result."""
-        return self._guarded(lambda: self.con.execute(query, params or []), file)
+        return self._guarded(lambda: self._connection().execute(query, params or []), file)
+
+    def _connection(self):
+        """The connection for this thread. A DuckDB connection is not thread-safe: a statement
+        from another thread (the value models beside the risk model, churn beside the report's
+        other sections) runs on a cursor of its own, which sees the same tables."""
+        return self.con if threading.get_ident() == self._owner else self._cursor()
+
+    def _cursor(self):
+        """A new cursor on the database with the Arrow tables registered (registrations are
+        per connection: GBK, XLSX and stdin inputs are Arrow tables behind their views)."""
+        cursor = self.con.cursor()
+        for name, arrow in self._arrow_tables.items():
+            cursor.register(name, arrow)
+        return cursor
 
     def value(self, query: str, params: list | None = None, *, file: str | None = None) -> Any:
         """The first column of the first row (None without rows)."""
@@ -257,11 +273,8 @@ class Engine:
 
         def run():
             # a fresh cursor (same database, so it sees the tables): its relation API streams
-            # Arrow without the extra copy a DB-API result makes (~1 s on 3M customers). Arrow
-            # tables are registered per connection, so the cursor gets them too (GBK, XLSX...)
-            cursor = self.con.cursor()
-            for name, arrow in self._arrow_tables.items():
-                cursor.register(name, arrow)
+            # Arrow without the extra copy a DB-API result makes (~1 s on 3M customers)
+            cursor = self._cursor()
             if params and not self._ordered_parameter_relations:
                 # DuckDB 1.x runs a relation with parameters without its ORDER BY (the rows
                 # come back in any order): there, the DB-API result, copy and all
