@@ -164,15 +164,13 @@ def survival_curves(
     else:
         lifetimes = customer_lifetimes(loaded, window, threshold)
         groups = survival_groups(loaded, window, by, lifetimes["customer_id"]) if by else None
-    curves = survival.kaplan_meier(lifetimes, by=groups)
+    fitted = survival.kaplan_meier_curves(lifetimes, by=groups)
     notes = []
-    parts = [(survival.ALL, lifetimes)] if groups is None else [
-        (str(g), part) for g, part in lifetimes.groupby(groups.fillna("(none)").to_numpy(), sort=True)
-    ]
-    for name, part in parts:
-        median = survival.median_lifetime(part)
+    for name, part, curve in fitted:
+        median = curve.median
         shown = f"{median:.0f} days" if median is not None else "not reached (more than half still active)"
         notes.append(f"median lifetime {name}: {shown} ({len(part):,} customers, {int(part['churned'].sum()):,} churned)")
+    curves = survival.curve_table(fitted)
     return curves, notes
 
 

@@ -57,43 +57,76 @@ def lifetimes_from_days(customer_id, *, tenure_days, recency_days, threshold_day
     return pd.DataFrame({"customer_id": np.asarray(customer_id), "duration_days": duration, "churned": churned})
 
 
-def kaplan_meier(lifetimes: "pd.DataFrame", *, by: "pd.Series | None" = None) -> "pd.DataFrame":
-    """Survival curve(s): one row per group and event time (plus time 0)."""
-    import pandas as pd
+@dataclass
+class KaplanMeierCurve:
+    """One Kaplan–Meier curve: at time 0 and at every distinct lifetime (days), the
+    survival, its 95% confidence interval and the customers at risk; and its median (None
+    when the survival never falls to one half: more than half never churn in the data)."""
+
+    days: "np.ndarray"
+    survival: "np.ndarray"
+    ci_lower: "np.ndarray"
+    ci_upper: "np.ndarray"
+    at_risk: "np.ndarray"
+    median: float | None
+
+
+def kaplan_meier_curve(duration_days, churned) -> KaplanMeierCurve:
+    """The Kaplan–Meier estimator (lifelines) of whole-day lifetimes, fitted once for the
+    curve, its interval and its median."""
+    import math
+
     from lifelines import KaplanMeierFitter
 
+    kmf = KaplanMeierFitter().fit(duration_days, event_observed=churned)
+    curve = kmf.survival_function_.iloc[:, 0]
+    ci = kmf.confidence_interval_survival_function_
+    median = kmf.median_survival_time_
+    return KaplanMeierCurve(
+        curve.index.to_numpy().astype("int64"), curve.to_numpy(), ci.iloc[:, 0].to_numpy(), ci.iloc[:, 1].to_numpy(),
+        kmf.event_table["at_risk"].reindex(curve.index).to_numpy(),
+        None if median is None or math.isinf(median) else float(median),
+    )
+
+
+def curve_groups(lifetimes: "pd.DataFrame", by: "pd.Series | None") -> list[tuple[str, "pd.DataFrame"]]:
+    """The customers of each curve: everyone, or per value of ``by`` (missing: ``(none)``)."""
+    if by is None:
+        return [(ALL, lifetimes)]
+    return [(str(g), part) for g, part in lifetimes.groupby(by.fillna("(none)").to_numpy(), sort=True)]
+
+
+def kaplan_meier_curves(lifetimes: "pd.DataFrame", *, by: "pd.Series | None" = None) -> list[tuple[str, "pd.DataFrame", KaplanMeierCurve]]:
+    """Each group's name, customers and curve."""
     if lifetimes.empty:
         raise DataError("no customers to build a survival curve from")
-    groups = [(ALL, lifetimes)] if by is None else [(str(g), part) for g, part in lifetimes.groupby(by.fillna("(none)").to_numpy(), sort=True)]
-    frames = []
-    for name, part in groups:
-        kmf = KaplanMeierFitter().fit(part["duration_days"], event_observed=part["churned"])
-        curve = kmf.survival_function_.iloc[:, 0]
-        ci = kmf.confidence_interval_survival_function_
-        table = kmf.event_table
-        frames.append(
-            pd.DataFrame(
-                {
-                    "group": name,
-                    "days": curve.index.astype("int64"),
-                    "survival": curve.to_numpy().round(6),
-                    "ci_lower": ci.iloc[:, 0].to_numpy().round(6),
-                    "ci_upper": ci.iloc[:, 1].to_numpy().round(6),
-                    "at_risk": table["at_risk"].reindex(curve.index).to_numpy().astype("int64"),
-                }
-            )
+    return [(name, part, kaplan_meier_curve(part["duration_days"], part["churned"])) for name, part in curve_groups(lifetimes, by)]
+
+
+def kaplan_meier(lifetimes: "pd.DataFrame", *, by: "pd.Series | None" = None) -> "pd.DataFrame":
+    """Survival curve(s): one row per group and event time (plus time 0)."""
+    return curve_table(kaplan_meier_curves(lifetimes, by=by))
+
+
+def curve_table(curves: list[tuple[str, "pd.DataFrame", KaplanMeierCurve]]) -> "pd.DataFrame":
+    """The curves as one table (CURVE_COLUMNS)."""
+    import pandas as pd
+
+    frames = [
+        pd.DataFrame(
+            {
+                "group": name, "days": curve.days, "survival": curve.survival.round(6), "ci_lower": curve.ci_lower.round(6),
+                "ci_upper": curve.ci_upper.round(6), "at_risk": curve.at_risk.astype("int64"),
+            }
         )
+        for name, _, curve in curves
+    ]
     return pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
 
 
 def median_lifetime(lifetimes: "pd.DataFrame") -> float | None:
     """Median lifetime in days (None when more than half never churn in the data)."""
-    import math
-
-    from lifelines import KaplanMeierFitter
-
-    value = KaplanMeierFitter().fit(lifetimes["duration_days"], event_observed=lifetimes["churned"]).median_survival_time_
-    return None if value is None or math.isinf(value) else float(value)
+    return kaplan_meier_curve(lifetimes["duration_days"], lifetimes["churned"]).median
 
 
 COX_COLUMNS = ["covariate", "reference", "hazard_ratio", "ci_lower", "ci_upper", "p_value", "ph_test_p"]
