@@ -372,3 +372,27 @@ def test_as_of_before_every_event_says_so(examples_dir):
         result = CliRunner().invoke(app, [args[0], f"{examples_dir}/events.csv", *args[1:], "--as-of", "2020-01-01", "--format", "csv"])
         assert result.exit_code == 0, result.stderr
         assert "no events up to 2020-01-01 (the data has events from 2025-04-07 to 2025-06-29)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("steps", "order", "exclude"),
+    [
+        ("home,product_view,add_to_cart,checkout,purchase", "ordered", None),
+        ("add_to_cart,checkout,purchase", "strict", None),
+        ("add_to_cart,checkout,purchase", "unordered", None),
+        ("home,add_to_cart,purchase", "ordered", "home:2-3"),
+    ],
+)
+def test_funnel_with_trend_is_both_tables_from_one_pass(examples_dir, steps, order, exclude):
+    """The report's funnel and weekly trend come from one scan: the same tables as the
+    funnel without and with --trend week (the best attempt of all is its week's best)."""
+    from userops.analytics.funnel import funnel_with_trend, parse_exclusions
+
+    loaded = load_events([f"{examples_dir}/events.csv"])
+    window = loaded.window("2025-06-30")
+    parsed = parse_steps(steps)
+    spec = FunnelSpec(parsed, parse_window("7d"), order, parse_exclusions(exclude, len(parsed)) if exclude else ())
+    overall, trend = funnel_with_trend(loaded, window, spec, "week")
+    pd.testing.assert_frame_equal(overall, funnel_table(loaded, window, spec))
+    pd.testing.assert_frame_equal(trend, funnel_table(loaded, window, spec, trend="week"))
+    assert overall["users"].iloc[-1] > 0 and trend["period"].nunique() > 4

@@ -205,8 +205,12 @@ def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
 USER_COLUMNS = ["user_id", "furthest_step", "furthest_event", "step1_time", "last_step_time"]
 
 
-def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False) -> "pd.DataFrame":
-    """One row per user (or session) with their best attempt: ``furthest`` and ``t1``..``tn``."""
+def funnel_users(
+    loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False,
+    overall: bool = False,
+) -> "pd.DataFrame":
+    """One row per user (or session) with their best attempt: ``furthest`` and ``t1``..``tn``
+    (per period with ``trend``; with ``overall`` too, ``best`` marks the best of all periods)."""
     check_by_trend(by, trend)
     if by is not None and by not in loaded.properties:
         raise UsageError(f"--by {by!r} was not loaded as a property")
@@ -216,7 +220,7 @@ def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, 
         raise UsageError("the events were loaded without their session ids", hint="load them with sessions=True")
     return scan_funnel.funnel_users(
         loaded,
-        window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session, exclusions=spec.exclusions
+        window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session, exclusions=spec.exclusions, overall=overall,
     )
 
 
@@ -336,11 +340,23 @@ def funnel_table(
     loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False
 ) -> "pd.DataFrame":
     """The funnel as a table: per step, or per group and step (``by``), or per period and step (``trend``)."""
-    import pandas as pd
-
     users = funnel_users(loaded, window, spec, by=by, trend=trend, session=session)
     if by is None and trend is None:
         return step_table(users, spec)
+    return split_table(users, window, spec, by=by, trend=trend)
+
+
+def funnel_with_trend(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, trend: str) -> tuple["pd.DataFrame", "pd.DataFrame"]:
+    """The funnel and its trend per ``trend`` period (the report shows both) from one pass
+    over the events: the tables of :func:`funnel_table` without and with ``trend``."""
+    users = funnel_users(loaded, window, spec, trend=trend, overall=True)
+    return step_table(users[users["best"].to_numpy(bool)], spec), split_table(users.drop(columns="best"), window, spec, trend=trend)
+
+
+def split_table(users: "pd.DataFrame", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None) -> "pd.DataFrame":
+    """The step table per group (``by``: its users' ``group``) or per period (``trend``)."""
+    import pandas as pd
+
     key = "group" if by is not None else "period"
     pooled = 0
     if by is not None:

@@ -247,14 +247,13 @@ class _Builder:
             parsed, note = fun.infer_steps(events, ewindow, max_steps=FUNNEL_STEPS_INFERRED)
             self.notes.append(note + " or [report] steps in userops.toml")
         spec = fun.FunnelSpec(parsed, fun.parse_window(window_text))
-        table = fun.funnel_table(events, ewindow, spec)
+        table, trend = fun.funnel_with_trend(events, ewindow, spec, "week")
         missing = fun.missing_events(events, spec, table)  # a misspelt step reads as a real drop to zero
         if missing:
             self.notes.append(f"no event named {', '.join(repr(m) for m in missing)} in the events: check --steps (names are case-sensitive)")
         dates_only = fun.dates_only_note(events)
         if dates_only:
             self.notes.append(dates_only)
-        trend = fun.funnel_table(events, ewindow, spec, trend="week")
         t = self.t
         view = TableView(
             [t["col_step"], "", t["col_users"], t["col_conversion_prev"], t["col_conversion_start"], t["col_median_time"]],

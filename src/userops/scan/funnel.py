@@ -59,9 +59,13 @@ def funnel_users(
     trend: str | None = None,
     session: bool = False,
     exclusions: Exclusions = (),
+    overall: bool = False,
 ) -> "pd.DataFrame":
     """One row per user (per period with ``trend``): the furthest step of their best attempt
-    and its step times ``t1``..``tn`` (see :mod:`userops.analytics.funnel` for the rules)."""
+    and its step times ``t1``..``tn`` (see :mod:`userops.analytics.funnel` for the rules).
+    With ``trend`` and ``overall``, a column ``best`` marks each user's best attempt of all
+    periods — the row of the funnel without ``trend`` (the best of all attempts is the best
+    of its period): both funnels from one pass."""
     if events.facts.activity is not None:
         raise DataError("the events were loaded as daily activity (for retention); funnels need every event")
     n = len(steps)
@@ -101,13 +105,15 @@ def funnel_users(
         first_touch = " LEFT JOIN touch USING (user_id)"
     out_group = ", first_grp AS \"group\"" if by else ""
     who = "split_part(user_id, chr(31), 1) AS user_id, split_part(user_id, chr(31), 2) AS session_id" if session else "user_id"
+    best_first = "furthest DESC, excluded, t1, q1"
+    best = f", row_number() OVER (PARTITION BY user_id ORDER BY {best_first}) = 1 AS best" if trend and overall else ""
     # the person's furthest attempt (a clean one before an excluded one that gets as far);
     # when that is excluded, the person is not in the funnel at all, step 1 included
     query = f"""
         WITH {', '.join(plan.ctes)},
         attempts AS (SELECT *{period} FROM ({attempts})),
-        ranked AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY furthest DESC, excluded, t1, q1) AS rank FROM attempts)
-        SELECT {who}{out_group}{', period' if trend else ''}, furthest, {out_times}
+        ranked AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY {best_first}) AS rank{best} FROM attempts)
+        SELECT {who}{out_group}{', period' if trend else ''}, furthest, {out_times}{', best' if best else ''}
         FROM ranked{first_touch} WHERE rank = 1 AND NOT excluded ORDER BY 1{', 2' if session else ''}{', period' if trend else ''}"""
     return events.engine.frame(query)
 
