@@ -174,3 +174,20 @@ def test_a_query_with_parameters_keeps_its_order_by():
             assert ids == sorted(ids)
     finally:
         engine.close()
+
+
+def test_an_answer_asked_twice_for_a_window_is_queried_once(write):
+    """segment and churn both ask for the gaps between orders (the report runs both): one
+    query per window; another window is another question."""
+    from userops.io.normalise import load_orders
+    from userops.scan.customers import gap_stats
+
+    loaded = load_orders([write("o.csv", "order_id,customer_id,order_date,amount\n1,a,2024-01-01,5\n2,a,2024-01-11,5\n3,a,2024-01-31,5\n")])
+    asked = []
+    row = loaded.engine.row
+    loaded.engine.row = lambda *a, **k: asked.append(a[0]) or row(*a, **k)  # type: ignore[method-assign]
+    window = loaded.window()
+    assert gap_stats(loaded, window, (0.5, 0.9)) == gap_stats(loaded, window, (0.5, 0.9)) == [15.0, 19.0]
+    assert len(asked) == 1
+    assert gap_stats(loaded, loaded.window("2024-01-20"), (0.5, 0.9)) == [10.0, 10.0]
+    assert len(asked) == 2

@@ -129,6 +129,8 @@ class LoadedOrders:
     last_ts: dt.datetime | None
     n_orders: int
     notes: tuple[str, ...] = ()  # how the data was read, for stderr (time offsets...)
+    #: answers of the engine kept for this load (see :class:`userops.scan.load.HasOrders`)
+    answers: dict = field(default_factory=dict, repr=False, compare=False)
 
     def window(
         self, as_of: dt.date | dt.datetime | str | None = None, *, start: dt.date | None = None, end: dt.date | None = None, end_bounds_starts: bool = False

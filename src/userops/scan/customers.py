@@ -160,16 +160,20 @@ def purchase_day_summary(orders: HasOrders, window: Window) -> "pd.DataFrame":
 
 
 def gap_stats(orders: HasOrders, window: Window, quantiles: tuple[float, ...] = (0.5, 0.9)) -> list[float | None]:
-    """Quantiles of the days between consecutive orders of the same customer (fractional days)."""
-    qs = ", ".join(f"quantile_cont(gap, {x})" for x in quantiles)
-    return list(
-        orders.engine.row(
-            f"""WITH scope AS ({purchases(window)})
-            SELECT {qs} FROM (
-                SELECT epoch(order_ts - lag(order_ts) OVER (PARTITION BY customer_id ORDER BY order_ts)) / 86400.0 AS gap
-                FROM scope) WHERE gap IS NOT NULL"""
+    """Quantiles of the days between consecutive orders of the same customer (fractional
+    days); asked again for the same window, the answer kept from the first time."""
+    key = ("gap_stats", window, quantiles)
+    if key not in orders.answers:
+        qs = ", ".join(f"quantile_cont(gap, {x})" for x in quantiles)
+        orders.answers[key] = list(
+            orders.engine.row(
+                f"""WITH scope AS ({purchases(window)})
+                SELECT {qs} FROM (
+                    SELECT epoch(order_ts - lag(order_ts) OVER (PARTITION BY customer_id ORDER BY order_ts)) / 86400.0 AS gap
+                    FROM scope) WHERE gap IS NOT NULL"""
+            )
         )
-    )
+    return list(orders.answers[key])
 
 
 def first_order_attributes(orders: HasOrders, window: Window) -> "pd.DataFrame":

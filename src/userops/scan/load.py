@@ -134,10 +134,13 @@ class EventsFacts:
 
 
 class HasOrders(Protocol):
-    """Orders loaded into an engine (:class:`userops.io.normalise.LoadedOrders`)."""
+    """Orders loaded into an engine (:class:`userops.io.normalise.LoadedOrders`). ``answers``
+    keeps a query's answer that several analyses ask for (the report's segments and churn
+    both need the gaps between orders): the loaded tables do not change."""
 
     engine: Engine
     facts: OrdersFacts
+    answers: dict
 
 
 class HasEvents(Protocol):
