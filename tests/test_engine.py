@@ -191,3 +191,17 @@ def test_an_answer_asked_twice_for_a_window_is_queried_once(write):
     assert len(asked) == 1
     assert gap_stats(loaded, loaded.window("2024-01-20"), (0.5, 0.9)) == [10.0, 10.0]
     assert len(asked) == 2
+
+
+def test_every_command_closes_its_engines(examples_dir, monkeypatch, write):
+    """The CLI skips the interpreter's last garbage collection, so each command closes the
+    engines it loaded (memory, spill folder) itself, after an error too."""
+    closed = []
+    real_close = Engine.close
+    monkeypatch.setattr(Engine, "close", lambda self: closed.append(self) or real_close(self))
+    result = run("report", f"{examples_dir}/orders.csv", "--events", f"{examples_dir}/events.csv", "-o", write("r.html", ""))
+    assert result.exit_code == 0, result.output
+    assert len({id(e) for e in closed}) == 2  # the orders' engine and the events'
+    closed.clear()
+    result = run("churn", f"{examples_dir}/orders.csv", "--as-of", "1999-01-01")
+    assert result.exit_code != 0 and len(closed) == 1
