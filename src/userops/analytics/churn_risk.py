@@ -187,7 +187,7 @@ def best_candidate(scores: dict[str, float]) -> str:
 
 #: Customers the classifier is chosen, fitted and calibrated on at most: a fixed stratified
 #: sample of a larger snapshot. A dozen features need no more; every customer is still scored.
-FIT_CUSTOMERS = 60_000
+FIT_CUSTOMERS = 30_000
 #: Test-snapshot customers the out-of-time metrics are computed on at most (a fixed stratified
 #: sample): the model and recency are compared on the same customers, and at this size the
 #: ROC-AUC's standard error is about 0.003.
