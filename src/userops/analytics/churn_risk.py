@@ -194,12 +194,14 @@ FIT_CUSTOMERS = 30_000
 EVALUATE_CUSTOMERS = 50_000
 
 
-def stratified_sample(X: "np.ndarray", y: "np.ndarray", limit: int, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
-    """At most ``limit`` rows, the same share of each outcome, in their original order."""
-    if len(y) <= limit:
-        return X, y
-    keep = stratified_rows(y, limit, seed)
-    return X[keep], y[keep]
+def fit_sample(snapshot: "pd.DataFrame", channels: list[str], seed: int) -> tuple["np.ndarray", "np.ndarray"]:
+    """The features and labels a classifier is fitted on: a fixed stratified sample of at
+    most FIT_CUSTOMERS customers of the snapshot, drawn before the features are built (they
+    are built for the sample only, not for millions of customers)."""
+    label = snapshot["churned"].to_numpy(bool)
+    rows = stratified_rows(label, FIT_CUSTOMERS, seed)
+    sample = snapshot if len(rows) == len(snapshot) else snapshot.iloc[rows]
+    return feature_matrix(sample, channels), label[rows]
 
 
 def stratified_rows(y: "np.ndarray", limit: int, seed: int) -> "np.ndarray":
@@ -249,7 +251,6 @@ class CalibratedModel:
         if len(y) < ENSEMBLE_BELOW:
             name, scores = select_model(X, y, seed)
             return cls(name, seed).fit(X, y), scores
-        X, y = stratified_sample(X, y, FIT_CUSTOMERS, seed)
         fit_rows, calibrate_rows = cls._split(X, y, seed)
         fitted, raw, scores = {}, {}, {}
         for name, model in candidate_models(seed).items():
@@ -280,7 +281,6 @@ class CalibratedModel:
         if len(y) < ENSEMBLE_BELOW:
             self.model_, self.calibrator_ = CalibratedClassifierCV(model, method="sigmoid", cv=3).fit(X, y), None
             return self
-        X, y = stratified_sample(X, y, FIT_CUSTOMERS, self.seed)
         fit_rows, calibrate_rows = self._split(X, y, self.seed)
         fitted = model.fit(X[fit_rows], y[fit_rows])
         self._calibrate(fitted, fitted.predict_proba(X[calibrate_rows])[:, 1], y[calibrate_rows])
@@ -358,7 +358,7 @@ def risk_model(
             return RiskResult(None, empty, current, skipped=reason)
 
     channels = top_channels(train)
-    X_train, y_train = feature_matrix(train, channels), train["churned"].to_numpy(bool)
+    X_train, y_train = fit_sample(train, channels, seed)
     with classifier_threads(threads):
         model, cv_scores = CalibratedModel.chosen(X_train, y_train, seed)
     chosen = model.name
@@ -377,15 +377,16 @@ def risk_model(
     ranks_better = ours["roc_auc"] > baseline["roc_auc"]
     tried = ", ".join(f"{name} {score:.3f}" for name, score in cv_scores.items())
     notes = [
-        f"risk model: {chosen}, chosen by {'cross-validated ' if len(y_train) < ENSEMBLE_BELOW else 'held-out '}ROC-AUC on the training snapshot ({tried})",
+        f"risk model: {chosen}, chosen by {'cross-validated ' if len(train) < ENSEMBLE_BELOW else 'held-out '}ROC-AUC on the training snapshot ({tried})",
         f"risk model, out of time (trained on {train_cut.date() - dt.timedelta(days=1)}, tested on "
         f"{test_cut.date() - dt.timedelta(days=1)} + {horizon_days} days{sampled(len(evaluated), len(test))}): {verdict}",
     ]
 
     # refit on the latest labelled snapshot; score everyone as of the as-of date
     channels = top_channels(test)
+    X_test, y_test = fit_sample(test, channels, seed)
     with classifier_threads(threads):
-        final = CalibratedModel(chosen, seed).fit(feature_matrix(test, channels), label)
+        final = CalibratedModel(chosen, seed).fit(X_test, y_test)
     X_current = feature_matrix(current, channels)
     with classifier_threads(threads):
         probability = final.predict_proba(X_current)[:, 1] if len(current) else np.array([])
