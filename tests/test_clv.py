@@ -44,6 +44,10 @@ def test_bgnbd_reproduces_published_parameters(cdnow):
     # the 39-week holdout forecast: ~1,653 purchases over the 2,357 customers
     expected = model.conditional_expected_number_of_purchases_up_to_time(39, summary)
     assert expected.sum() == pytest.approx(1653, abs=2)
+    # several horizons at once (CLV's months) give each horizon's own numbers, to the bit
+    at_once = model.expected_purchases([13, 39], summary)
+    assert (at_once[1] == expected.to_numpy()).all()
+    assert (at_once[0] == model.conditional_expected_number_of_purchases_up_to_time(13, summary).to_numpy()).all()
     alive = model.conditional_probability_alive(summary)
     assert (alive[summary["frequency"] == 0] == 1.0).all()  # no repeat purchase: no evidence of death
     assert ((alive > 0) & (alive <= 1)).all()

@@ -312,10 +312,14 @@ def value_models(loaded: "LoadedOrders", window: "Window", *, horizon_days: int,
     if len(summary) < MIN_MODEL_CUSTOMERS:
         notes.append(f"BG/NBD fitted on only {len(summary)} customers: p_alive, expected purchases and CLV are rough at best")
     horizon_units = horizon_days / UNIT_DAYS
+    # the expected purchases at the end of each month of the horizon, for the CLV sum; the
+    # last month ends at the horizon: the expected purchases shown
+    steps = clvmod.month_steps(horizon_days)
+    expected = bgnbd.expected_purchases([t / UNIT_DAYS for t in steps], summary)
     try:
         gamma_gamma = clvmod.GammaGammaModel().fit(summary)
         order_value = gamma_gamma.conditional_expected_average_profit(summary).to_numpy()
-        value = clvmod.customer_lifetime_value(bgnbd, gamma_gamma, summary, horizon_days=horizon_days, discount_monthly=discount_monthly, unit_days=UNIT_DAYS).to_numpy()
+        value = clvmod.discounted_value(expected, order_value, steps, discount_monthly)
     except DataError as exc:
         gamma_gamma = None
         order_value = np.full(len(summary), np.nan)
@@ -329,7 +333,7 @@ def value_models(loaded: "LoadedOrders", window: "Window", *, horizon_days: int,
     per_customer = pd.DataFrame(
         {
             "p_alive": bgnbd.conditional_probability_alive(summary).to_numpy(),
-            "expected_purchases": bgnbd.conditional_expected_number_of_purchases_up_to_time(horizon_units, summary).to_numpy(),
+            "expected_purchases": expected[-1],
             "expected_order_value": order_value,
             "clv": value,
             "no_purchase": bgnbd.conditional_probability_of_no_purchase(horizon_units, summary).to_numpy(),

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 from userops.errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+
     import numpy as np
     import pandas as pd
 
@@ -168,8 +170,14 @@ class BetaGeoModel:
 
     def conditional_expected_number_of_purchases_up_to_time(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
         """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` units (FHL 2005, eq. 10)."""
-        import numpy as np
         import pandas as pd
+
+        return pd.Series(self.expected_purchases([t], summary)[0], index=summary.index, name="expected_purchases")
+
+    def expected_purchases(self, ts: "Sequence[float]", summary: "pd.DataFrame") -> "np.ndarray":
+        """E[Y(t) | x, t_x, T] for each of ``ts`` (rows) and each customer (columns): the
+        distinct customers are found once for every t (CLV asks for one t per month)."""
+        import numpy as np
         from scipy.special import hyp2f1
 
         p, x, tx, T, d = self._pieces(summary)
@@ -178,11 +186,13 @@ class BetaGeoModel:
         # evaluated once per distinct pair (x is a whole count, T at most a few thousand units)
         pair, at = np.unique(x * (np.max(T, initial=0.0) + 1.0) + T, return_index=True, return_inverse=True)[1:]
         xu, Tu = x[pair], T[pair]
-        z = t / (alpha + Tu + t)
-        tail = (1 - ((alpha + Tu) / (alpha + Tu + t)) ** (r + xu) * hyp2f1(r + xu, b + xu, a + b + xu - 1, z))[at]
-        with np.errstate(divide="ignore", invalid="ignore"):  # a = 1 (a fit stuck at its start): no finite value, blank
-            expected = (a + b + x - 1) / (a - 1) * tail / (1 + d)
-        return pd.Series(expected, index=summary.index, name="expected_purchases")
+        out = np.empty((len(ts), len(x)))
+        for row, t in enumerate(ts):
+            z = t / (alpha + Tu + t)
+            tail = (1 - ((alpha + Tu) / (alpha + Tu + t)) ** (r + xu) * hyp2f1(r + xu, b + xu, a + b + xu - 1, z))[at]
+            with np.errstate(divide="ignore", invalid="ignore"):  # a = 1 (a fit stuck at its start): no finite value, blank
+                out[row] = (a + b + x - 1) / (a - 1) * tail / (1 + d)
+        return out
 
 
 @dataclass
@@ -260,18 +270,33 @@ def customer_lifetime_value(
     with t_k one month apart (the last step shorter) up to the horizon, E[Y] from BG/NBD and
     E[M] from Gamma–Gamma: the purchases expected in each month, valued and discounted at the
     end of that month (the lifetimes package's definition, with the horizon in days)."""
-    import numpy as np
     import pandas as pd
 
     if discount_monthly < 0:
         raise DataError("the discount rate must not be negative")
+    steps = month_steps(horizon_days)
+    expected = bgnbd.expected_purchases([t / unit_days for t in steps], summary)
     value = gamma_gamma.conditional_expected_average_profit(summary).to_numpy("float64")
-    steps = max(1, int(np.ceil(horizon_days / MONTH_DAYS - 1e-9)))
-    total = np.zeros(len(summary))
-    previous = np.zeros(len(summary))
-    for k in range(1, steps + 1):
-        t_days = min(k * MONTH_DAYS, horizon_days)
-        expected = bgnbd.conditional_expected_number_of_purchases_up_to_time(t_days / unit_days, summary).to_numpy("float64")
-        total += value * (expected - previous) / (1.0 + discount_monthly) ** (t_days / MONTH_DAYS)
-        previous = expected
-    return pd.Series(total, index=summary.index, name="clv")
+    return pd.Series(discounted_value(expected, value, steps, discount_monthly), index=summary.index, name="clv")
+
+
+def month_steps(horizon_days: float) -> list[float]:
+    """The days at the end of each month of the horizon (the last step shorter): where
+    :func:`customer_lifetime_value` values and discounts the purchases; the last is the horizon."""
+    import math
+
+    steps = max(1, math.ceil(horizon_days / MONTH_DAYS - 1e-9))
+    return [min(k * MONTH_DAYS, horizon_days) for k in range(1, steps + 1)]
+
+
+def discounted_value(expected: "np.ndarray", order_value: "np.ndarray", steps: list[float], discount_monthly: float) -> "np.ndarray":
+    """The CLV sum from the expected purchases up to each of ``steps`` (rows of ``expected``)
+    and the expected order value: each month's new purchases, valued and discounted."""
+    import numpy as np
+
+    total = np.zeros(expected.shape[1])
+    previous = np.zeros(expected.shape[1])
+    for row, t_days in enumerate(steps):
+        total += order_value * (expected[row] - previous) / (1.0 + discount_monthly) ** (t_days / MONTH_DAYS)
+        previous = expected[row]
+    return total
