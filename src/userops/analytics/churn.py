@@ -205,9 +205,11 @@ def churn_customers(
     # order lines, taken from the thread beside them)
     every = scan_churn.engine_threads(loaded)
     beside = max(1, every - 1)
+    # first, while the command line's background imports of the model libraries finish
+    # (bounding their thread pools waits for them)
+    threshold = churn_threshold(loaded, window, threshold_days)
     with model_threads.limited(blas=1), concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="userops-value") as pool:
         valued = pool.submit(value_models, loaded, window, horizon_days=horizon_days, discount_monthly=discount_monthly)
-        threshold = churn_threshold(loaded, window, threshold_days)
         # its snapshot at the as-of date has every customer's recency, orders and revenue
         scored = churn_risk.risk_model(
             loaded, window, horizon_days=horizon_days, seed=seed, threads=lambda: every if valued.done() else beside,
