@@ -27,7 +27,10 @@ def setting(engine, name):
     return engine.value(f"SELECT current_setting('{name}')")
 
 
-def test_engine_threads_memory_limit_and_spill_folder():
+def test_engine_threads_memory_limit_and_spill_folder(monkeypatch):
+    from userops.scan import engine as engine_module
+
+    monkeypatch.setattr(engine_module._Database, "current", None)  # a database of its own
     engine = Engine(threads=1, memory_limit="256MB")
     assert setting(engine, "threads") == 1 and engine.threads == 1
     assert setting(engine, "memory_limit") == "244.1 MiB"  # 256 MB in DuckDB's units
@@ -37,6 +40,35 @@ def test_engine_threads_memory_limit_and_spill_folder():
     assert engine.value("SELECT count(*) FROM (SELECT i % 1500000 AS k, list(i) FROM range(3000000) t(i) GROUP BY k)") == 1_500_000
     engine.close()
     assert not os.path.exists(spill)
+
+
+def test_engines_share_one_database_in_catalogs_of_their_own():
+    """Engines of one process (the tests, a report's orders and events) attach a catalog each
+    to one DuckDB database: their tables do not meet, and a closed or collected engine's
+    catalog goes."""
+    import gc
+
+    from userops.scan import engine as engine_module
+
+    first, second = Engine(), Engine()
+    assert first._database is second._database
+    first.execute("CREATE TABLE orders AS SELECT 1 AS x")
+    second.execute("CREATE TABLE orders AS SELECT 2 AS x")
+    assert (first.value("SELECT x FROM orders"), second.value("SELECT x FROM orders")) == (1, 2)
+    assert first.frame("SELECT x FROM orders")["x"].tolist() == [1]  # queries on a cursor see their catalog
+
+    def catalogs():
+        with engine_module._Database.shared().con.cursor() as con:
+            return {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+
+    name = first._catalog
+    first.close()
+    first.close()  # a second close does nothing
+    assert name not in catalogs() and second.value("SELECT x FROM orders") == 2
+    name = second._catalog
+    del second
+    gc.collect()
+    assert name not in catalogs()
 
 
 def test_default_memory_limit_is_half_the_machine():
@@ -198,7 +230,7 @@ def test_every_command_closes_its_engines(examples_dir, monkeypatch, write):
     engines it loaded (memory, spill folder) itself, after an error too."""
     closed = []
     real_close = Engine.close
-    monkeypatch.setattr(Engine, "close", lambda self: closed.append(self) or real_close(self))
+    monkeypatch.setattr(Engine, "close", lambda self, **kw: closed.append(self) or real_close(self, **kw))
     result = run("report", f"{examples_dir}/orders.csv", "--events", f"{examples_dir}/events.csv", "-o", write("r.html", ""))
     assert result.exit_code == 0, result.output
     assert len({id(e) for e in closed}) == 2  # the orders' engine and the events'

@@ -250,10 +250,11 @@ class RunContext:
         return self._noted(loaded)
 
     def close(self) -> None:
-        """Close the engines of what was loaded: their memory and spill folders go now, not
-        whenever the interpreter gets to them (the CLI skips its last garbage collection)."""
+        """Close the engines of what was loaded: their catalogs and spill folders go now, not
+        whenever the interpreter gets to them (the CLI skips its last garbage collection).
+        The database stays for the process's next command (the tests run hundreds)."""
         for loaded in self._loaded:
-            loaded.close()
+            loaded.close(keep_database=True)
 
     def _noted(self, loaded):
         """Say how the data was read (time offsets, refunds netted...) and keep it for the

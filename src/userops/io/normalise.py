@@ -151,9 +151,10 @@ class LoadedOrders:
         """Purchases inside the window."""
         return scan_load.count_in(self.engine, window)
 
-    def close(self) -> None:
-        """Free the engine's memory (the tables are gone after this)."""
-        scan_load.release(self)
+    def close(self, *, keep_database: bool = False) -> None:
+        """Free the engine's memory (the tables are gone after this); see
+        :func:`userops.scan.load.release`."""
+        scan_load.release(self, keep_database=keep_database)
 
 
 @dataclass
@@ -185,8 +186,8 @@ class LoadedEvents:
     def late_notes(self) -> list[str]:
         return [line for line in scan_load.read_notes(self.engine) if line not in self.notes]
 
-    def close(self) -> None:
-        scan_load.release(self)
+    def close(self, *, keep_database: bool = False) -> None:
+        scan_load.release(self, keep_database=keep_database)
 
 
 def load_events(

@@ -16,6 +16,7 @@ import itertools
 import os
 import tempfile
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from userops.errors import DataError, InputError, UseropsError
@@ -53,7 +54,7 @@ def memory_size(share: float) -> str | None:
 def spill_directory() -> str:
     """Where DuckDB spills what does not fit in its memory limit: a private folder under the
     system's temporary directory (the default, ``.tmp`` in the working directory, may not
-    be writable from cron); removed when the engine is closed."""
+    be writable from cron); removed when the last engine using it is closed."""
     return os.path.join(tempfile.gettempdir(), f"userops-spill-{os.getpid()}-{next(_SPILL_IDS)}")
 
 
@@ -115,37 +116,87 @@ def _needs_careful_csv(message: str) -> bool:
 @functools.lru_cache(maxsize=1)
 def time_zone_names() -> frozenset[str]:
     """The time zone names the engine converts to (IANA names and aliases such as ``UTC``)."""
-    import duckdb
-
-    with duckdb.connect(":memory:") as con:
+    with _Database.shared().con.cursor() as con:
         return frozenset(r[0] for r in con.execute("SELECT name FROM pg_timezone_names()").fetchall())
 
 
+class _Database:
+    """The process's DuckDB database: each Engine attaches an in-memory catalog of its own
+    to it. A new database is costly (its function catalog, its thread pool), an attached
+    catalog is not: the commands of one process (the tests; a report's orders and events)
+    share one. Its spill folder is set once (DuckDB cannot switch it after spilling). It
+    closes with its last engine (see :meth:`drop`); the next engine then makes a new one."""
+
+    current: "_Database | None" = None
+
+    def __init__(self) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(":memory:")
+        self.spill_dir = spill_directory()
+        self.con.execute("SET temp_directory = ?", [self.spill_dir])
+        self.engines = 0
+        self.catalogs = itertools.count()
+
+    @classmethod
+    def shared(cls) -> "_Database":
+        if cls.current is None:
+            cls.current = cls()
+        return cls.current
+
+    def drop(self, catalog: str, con, *, keep: bool = False) -> None:
+        """An engine is closed (or collected, or the process ends): its catalog goes. After
+        the last engine the database goes too — DuckDB keeps a detached catalog's memory, a
+        closed database gives it back to the system — unless ``keep`` asks to keep it for
+        the next engine of the process and it has not spilled (its folder goes with it)."""
+        import shutil
+
+        import duckdb
+
+        with contextlib.suppress(duckdb.Error):
+            con.execute("USE memory")
+            con.execute(f"DETACH {catalog}")
+        con.close()
+        self.engines -= 1
+        if self.engines == 0 and not (keep and not os.path.exists(self.spill_dir)):
+            if _Database.current is self:
+                _Database.current = None
+            self.con.close()
+            shutil.rmtree(self.spill_dir, ignore_errors=True)
+
+
 class Engine:
-    """An embedded DuckDB connection holding the raw views and the canonical tables."""
+    """An embedded DuckDB connection holding the raw views and the canonical tables, in a
+    catalog of its own (see :class:`_Database`). The settings (threads, memory limit, spill
+    folder) belong to the database: every Engine sets all of them when it is made."""
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None) -> None:
         import duckdb
 
         self._duckdb = duckdb
         self._ordered_parameter_relations = int(duckdb.__version__.split(".")[0]) >= 2
-        self.con = duckdb.connect(":memory:")
+        self._database = _Database.shared()
+        self._database.engines += 1
+        self.con = self._database.con.cursor()
         self._owner = threading.get_ident()  # the thread that may use ``con`` itself
+        self._catalog = f"engine_{next(self._database.catalogs)}"
+        self.con.execute(f"ATTACH ':memory:' AS {self._catalog}")
+        self.con.execute(f"USE {self._catalog}")
+        # the catalog goes on close(), or when the engine is collected (the database then
+        # stays for the next engine), or at exit
+        self._drop = weakref.finalize(self, self._database.drop, self._catalog, self.con, keep=True)
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")  # never draw on stderr (pipes, cron mail)
         # row order inside the tables does not matter (every output is sorted by a key) and
         # dropping it makes the full pass ~40% faster; first_dropped_line turns it back on
         self.con.execute("SET preserve_insertion_order = false")
         self._threads_set = bool(threads)
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
-        # past the limit DuckDB spills large aggregations and joins to disk instead of the
-        # process growing until the machine kills it (cron on a shared server)
-        self._spill_dir = spill_directory()
-        self.con.execute("SET temp_directory = ?", [self._spill_dir])
+        self.con.execute(f"SET threads = {int(threads)}" if threads else "RESET threads")
+        # past the limit DuckDB spills large aggregations and joins to disk (the database's
+        # spill folder) instead of the process growing until the machine kills it (cron on a
+        # shared server)
         limit = memory_limit or memory_size(DEFAULT_MEMORY_SHARE)
-        if limit:
-            self.con.execute(f"SET memory_limit = {sql.sql_str(limit)}")
+        self.con.execute(f"SET memory_limit = {sql.sql_str(limit)}" if limit else "RESET memory_limit")
         self._n_views = 0
         self._arrow_tables: dict[str, object] = {}  # name -> pyarrow Table behind a raw view
         self._csv_views: dict[str, tuple[str, list[str]]] = {}  # view -> (path, read_csv options)
@@ -154,13 +205,15 @@ class Engine:
         self.read_notes: list[str] = []  # how a file had to be read (encoding changed...), for stderr
         self.time_offsets: set[str] = set()  # UTC offsets seen in sampled timestamps (+0800, Z)
 
-    def close(self) -> None:
-        """Free the connection and every table in it (a command whose numbers are computed
-        releases the engine's memory before writing a million-row output)."""
-        import shutil
-
-        self.con.close()
-        shutil.rmtree(self._spill_dir, ignore_errors=True)
+    def close(self, *, keep_database: bool = False) -> None:
+        """Free the catalog and every table in it (a command whose numbers are computed
+        releases the engine's memory before writing a million-row output). ``keep_database``:
+        the database may stay for the process's next engine (a command is done; its memory
+        is the process's until it exits)."""
+        detached = self._drop.detach()  # once: later calls do nothing
+        if detached is not None:
+            _, drop, args, _ = detached
+            drop(*args, keep=keep_database)
 
     @property
     def threads(self) -> int:
@@ -181,6 +234,7 @@ class Engine:
         """A new cursor on the database with the Arrow tables registered (registrations are
         per connection: GBK, XLSX and stdin inputs are Arrow tables behind their views)."""
         cursor = self.con.cursor()
+        cursor.execute(f"USE {self._catalog}")  # a new connection starts in the default catalog
         for name, arrow in self._arrow_tables.items():
             cursor.register(name, arrow)
         return cursor

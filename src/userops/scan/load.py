@@ -155,10 +155,11 @@ def read_notes(engine: Engine) -> list[str]:
     return list(engine.read_notes)
 
 
-def release(data: HasOrders | HasEvents) -> None:
+def release(data: HasOrders | HasEvents, *, keep_database: bool = False) -> None:
     """Close the engine holding the data: its memory is freed, its tables are gone (a command
-    whose numbers are computed releases it before writing a million-row output)."""
-    data.engine.close()
+    whose numbers are computed releases it before writing a million-row output). With
+    ``keep_database`` the engine's database may stay for the process's next command."""
+    data.engine.close(keep_database=keep_database)
 
 
 def drop_orders(data: HasOrders) -> None:
