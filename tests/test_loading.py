@@ -9,7 +9,9 @@ import zipfile
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from userops.cli.app import app
 from userops.errors import DataError, InputError, UsageError
 from userops.io.normalise import LoadOptions, inspect_input, load_orders
 from userops.io.readers import detect_encoding, open_source, sniff_delimiter
@@ -353,3 +355,13 @@ def test_ids_grouped_as_written_are_cleaned_when_one_past_the_sample_needs_it(wr
     assert (customers.loc["c7", "orders"], customers.loc["c7", "revenue"]) == (50, 505.0)  # o7 is one order of 10 + 5
     assert (customers.loc["c9", "orders"], customers.loc["c9", "revenue"]) == (50, 501.0)
     assert loaded.drops_for(window).dropped == {"without customer id": 1}
+
+
+def test_csv_columns_are_declared_whatever_their_names(write):
+    """CSV views declare every column (no sniffing on each query): names with quotes, spaces
+    and CJK characters read and carry through as written."""
+    path = write("odd.csv", "customer_id,order_date,amount,it's,客户 备注\nA1,2024-01-02,10,x,甲\nA2,2024-01-03,20,y,乙\n")
+    result = CliRunner().invoke(app, ["segment", path, "--keep", "it's,客户 备注", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout), dtype=str)
+    assert table[["customer_id", "it's", "客户 备注"]].values.tolist() == [["A1", "x", "甲"], ["A2", "y", "乙"]]
