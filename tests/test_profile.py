@@ -154,3 +154,17 @@ def test_pure_functions_on_frames():
     periods = pd.DataFrame({"period": pd.to_datetime(["2024-01-01"]), "new_customers": [2], "active_customers": [2], "orders": [4], "revenue": [110.0]})
     out = period_activity(periods, as_of=dt.date(2024, 1, 30), period="month")
     assert out.iloc[0]["aov"] == 27.5 and not out.iloc[0]["complete"]
+
+
+def test_kpis_of_several_windows_from_one_pass(examples_dir):
+    """The report's cards (a period, the one before, each also from the start) come from one
+    pass: the same KPIs as profile's for each window, an empty window included."""
+    from userops.analytics.profile import profile_kpis, window_kpis
+
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    windows = [
+        loaded.window("2025-06-29", start=dt.date(2025, 6, 23)), loaded.window("2025-06-29"),
+        loaded.window("2025-03-31", start=dt.date(2025, 3, 1)), loaded.window("2023-01-01"),
+    ]
+    assert window_kpis(loaded, windows) == [profile_kpis(loaded, w, gaps=False) for w in windows]
+    assert window_kpis(loaded, windows)[3].customers == 0

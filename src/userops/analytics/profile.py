@@ -177,6 +177,11 @@ def profile_kpis(loaded: "LoadedOrders", window: "Window", *, gaps: bool = True)
     return kpis_from_totals(scan_customers.customer_totals(loaded, window), as_of=window.as_of, median_gap_days=median_gap)
 
 
+def window_kpis(loaded: "LoadedOrders", windows: list["Window"]) -> list[Kpis]:
+    """:func:`profile_kpis` without gaps of several windows, from one pass over the orders."""
+    return [kpis_from_totals(totals, as_of=window.as_of, median_gap_days=None) for totals, window in zip(scan_customers.customer_totals_of(loaded, windows), windows)]
+
+
 def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month") -> ProfileResult:
     """Run the scan aggregates and the analysis for one ``--per`` choice."""
     notes = []

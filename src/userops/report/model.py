@@ -139,23 +139,26 @@ class _Builder:
 
     # --- KPIs -----------------------------------------------------------------------------
     def kpis(self) -> tuple[list[Kpi], str]:
-        from userops.analytics.profile import profile_kpis
+        from userops.analytics.profile import window_kpis
 
         start, end = last_complete_period(self.window.as_of, self.period)
         prev_start, prev_end = last_complete_period(start - dt.timedelta(days=1), self.period)
         floor = self.window.start.date() if self.window.start else None
+        compared = self.loaded.first_ts is None or prev_end >= self.loaded.first_ts.date()
+        # per period: its own KPIs and those from the start to its end (customers, repeat rate)
+        periods = [(start, end)] + ([(prev_start, prev_end)] if compared else [])
+        windows = [w for first, last in periods
+                   for w in (self.loaded.window(last, start=max(first, floor) if floor else first), self.loaded.window(last, start=floor))]
+        kpis = window_kpis(self.loaded, windows)  # one pass; the cards show no gaps between orders
 
-        def figures(first: dt.date, last: dt.date):
-            # the cards show no gaps between orders: the KPIs without them
-            period_kpis = profile_kpis(self.loaded, self.loaded.window(last, start=max(first, floor) if floor else first), gaps=False)
-            to_date = profile_kpis(self.loaded, self.loaded.window(last, start=floor), gaps=False)
+        def figures(period_kpis, to_date):
             return {
                 "customers": to_date.customers, "active_customers": period_kpis.customers, "orders": period_kpis.orders,
                 "revenue": period_kpis.revenue, "aov": period_kpis.aov, "repeat_rate": to_date.repeat_rate,
             }
 
-        now = figures(start, end)
-        before = figures(prev_start, prev_end) if self.loaded.first_ts is None or prev_end >= self.loaded.first_ts.date() else {}
+        now = figures(kpis[0], kpis[1])
+        before = figures(kpis[2], kpis[3]) if compared else {}
         shown = {"customers": fmt.integer, "active_customers": fmt.integer, "orders": fmt.integer, "revenue": fmt.money, "aov": fmt.money, "repeat_rate": fmt.percent}
         cards = []
         for key, display in shown.items():

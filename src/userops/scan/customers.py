@@ -42,13 +42,28 @@ class CustomerTotals:
 def customer_totals(orders: HasOrders, window: Window) -> CustomerTotals:
     """:class:`CustomerTotals` of the purchases in the window, in one row from the engine
     (revenue summed exactly, in the amounts' decimal type)."""
+    return customer_totals_of(orders, [window])[0]
+
+
+def customer_totals_of(orders: HasOrders, windows: list[Window]) -> list[CustomerTotals]:
+    """:func:`customer_totals` of several windows from one pass over the orders (the report
+    compares a period with the one before, each also from the start)."""
+    per, totals = [], []
+    for k, window in enumerate(windows):
+        inside = f"FILTER (WHERE {window.within('order_ts')})"
+        per += [f"count(*) {inside} AS orders_{k}", f"sum(amount) {inside} AS revenue_{k}",
+                f"min(order_ts) {inside} AS first_{k}", f"max(order_ts) {inside} AS last_{k}"]
+        totals += [f"count(*) FILTER (WHERE orders_{k} > 0)", f"coalesce(sum(orders_{k}), 0)::BIGINT", f"CAST(sum(revenue_{k}) AS DOUBLE)",
+                   f"count(*) FILTER (WHERE orders_{k} >= 2)", f"min(first_{k})", f"max(last_{k})"]
+    anywhere = " OR ".join(f"({window.within('order_ts')})" for window in windows)
     row = orders.engine.row(
-        f"""SELECT count(*), coalesce(sum(orders), 0)::BIGINT, CAST(sum(revenue) AS DOUBLE), count(*) FILTER (WHERE orders >= 2),
-                   min(first_order), max(last_order)
-            FROM (SELECT customer_id, count(*) AS orders, sum(amount) AS revenue, min(order_ts) AS first_order, max(order_ts) AS last_order
-                  FROM ({purchases(window)}) GROUP BY customer_id)"""
+        f"""SELECT {", ".join(totals)}
+            FROM (SELECT customer_id, {", ".join(per)} FROM orders WHERE reason IS NULL AND ({anywhere}) GROUP BY customer_id)"""
     )
-    return CustomerTotals(int(row[0]), int(row[1]), row[2], int(row[3]), row[4], row[5])
+    return [
+        CustomerTotals(int(row[6 * k]), int(row[6 * k + 1]), row[6 * k + 2], int(row[6 * k + 3]), row[6 * k + 4], row[6 * k + 5])
+        for k in range(len(windows))
+    ]
 
 
 def customer_aggregates_sql(orders: HasOrders, window: Window, *, period: str | None, detail: bool) -> str:
