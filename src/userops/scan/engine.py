@@ -158,7 +158,7 @@ class _Database:
             con.execute(f"DETACH {catalog}")
         con.close()
         self.engines -= 1
-        if self.engines == 0 and not (keep and not os.path.exists(self.spill_dir)):
+        if self.engines == 0 and (not keep or os.path.exists(self.spill_dir)):
             if _Database.current is self:
                 _Database.current = None
             self.con.close()
@@ -226,8 +226,8 @@ class Engine:
 
     def _connection(self):
         """The connection for this thread. A DuckDB connection is not thread-safe: a statement
-        from another thread (the value models beside the risk model, churn beside the report's
-        other sections) runs on a cursor of its own, which sees the same tables."""
+        from another thread (churn's value models beside its risk model) runs on a cursor of
+        its own, which sees the same tables."""
         return self.con if threading.get_ident() == self._owner else self._cursor()
 
     def _cursor(self):
