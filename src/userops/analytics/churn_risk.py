@@ -16,7 +16,8 @@ boosting, whichever has the better cross-validated ROC-AUC on the training snaps
 calibration so the probabilities can be read as probabilities: under 10,000 customers a 3-fold
 ensemble with sigmoid calibration, above one model with isotonic calibration on a held-out
 third. Large snapshots are fitted on a fixed stratified sample (FIT_CUSTOMERS) and evaluated on
-another (EVALUATE_CUSTOMERS, said in the note); every customer is scored. Seeds are fixed and
+another (EVALUATE_CUSTOMERS, said in the note); every customer is scored (gradient boosting
+through its trees' lookup tables, :mod:`userops.analytics.tree_tables`). Seeds are fixed and
 folds are not shuffled, so reruns are identical.
 """
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
 
+    from userops.analytics.tree_tables import TreeTables
     from userops.scan.load import HasOrders
     from userops.scan.window import Window
 
@@ -238,6 +240,7 @@ class CalibratedModel:
     def __init__(self, name: str, seed: int) -> None:
         self.name = name
         self.seed = seed
+        self.tables_: "TreeTables | None" = None
 
     @classmethod
     def chosen(cls, X: "np.ndarray", y: "np.ndarray", seed: int) -> tuple["CalibratedModel", dict[str, float]]:
@@ -258,7 +261,7 @@ class CalibratedModel:
             raw[name] = fitted[name].predict_proba(X[calibrate_rows])[:, 1]
             scores[name] = float(roc_auc_score(y[calibrate_rows], raw[name]))
         best = cls(best_candidate(scores), seed)
-        best._calibrate(fitted[best.name], raw[best.name], y[calibrate_rows])
+        best._calibrate(fitted[best.name], X[calibrate_rows], raw[best.name], y[calibrate_rows])
         return best, scores
 
     @staticmethod
@@ -268,11 +271,16 @@ class CalibratedModel:
         fit_rows, calibrate_rows = next(StratifiedShuffleSplit(n_splits=1, test_size=1 / 3, random_state=seed).split(X, y))
         return fit_rows, calibrate_rows
 
-    def _calibrate(self, model, raw: "np.ndarray", y: "np.ndarray") -> None:
+    def _calibrate(self, model, X: "np.ndarray", raw: "np.ndarray", y: "np.ndarray") -> None:
+        """Isotonic regression from ``raw`` (the model's probabilities for ``X``) to ``y``; the
+        trees' lookup tables when they reproduce ``raw`` exactly."""
         from sklearn.isotonic import IsotonicRegression
+
+        from userops.analytics.tree_tables import compiled
 
         self.model_ = model
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+        self.tables_ = compiled(model, X, raw) if hasattr(model, "_predictors") else None
 
     def fit(self, X: "np.ndarray", y: "np.ndarray") -> "CalibratedModel":
         from sklearn.calibration import CalibratedClassifierCV
@@ -283,15 +291,18 @@ class CalibratedModel:
             return self
         fit_rows, calibrate_rows = self._split(X, y, self.seed)
         fitted = model.fit(X[fit_rows], y[fit_rows])
-        self._calibrate(fitted, fitted.predict_proba(X[calibrate_rows])[:, 1], y[calibrate_rows])
+        self._calibrate(fitted, X[calibrate_rows], fitted.predict_proba(X[calibrate_rows])[:, 1], y[calibrate_rows])
         return self
 
-    def predict_proba(self, X: "np.ndarray") -> "np.ndarray":
+    def predict_proba(self, X: "np.ndarray", threads: int = 1) -> "np.ndarray":
+        """Calibrated probabilities of both classes; ``threads`` for the trees' lookup tables
+        (sklearn's own scoring takes its OpenMP threads from :func:`classifier_threads`)."""
         import numpy as np
 
         if self.calibrator_ is None:
             return self.model_.predict_proba(X)
-        p = self.calibrator_.predict(self.model_.predict_proba(X)[:, 1])
+        raw = self.tables_.probabilities(X, threads) if self.tables_ is not None else self.model_.predict_proba(X)[:, 1]
+        p = self.calibrator_.predict(raw)
         return np.column_stack([1 - p, p])
 
 
@@ -318,11 +329,11 @@ def ranking_metrics(label: "np.ndarray", score: "np.ndarray", ids: "np.ndarray")
     }
 
 
-def classifier_threads(threads: "Callable[[], int] | None") -> contextlib.AbstractContextManager:
-    """The classifiers' OpenMP threads bounded to ``threads()`` (nothing when not given)."""
+def classifier_threads(threads: int | None) -> contextlib.AbstractContextManager:
+    """The classifiers' OpenMP threads bounded to ``threads`` (nothing when not given)."""
     from userops.analytics.model_threads import limited
 
-    return limited(openmp=threads()) if threads is not None else contextlib.nullcontext()
+    return limited(openmp=threads) if threads is not None else contextlib.nullcontext()
 
 
 def _usable(snapshot: "pd.DataFrame", name: str) -> str | None:
@@ -338,8 +349,9 @@ def risk_model(
     orders: "HasOrders", window: "Window", *, horizon_days: int, seed: int = 0, threads: "Callable[[], int] | None" = None,
 ) -> RiskResult:
     """Evaluate out of time, then refit and score every customer (see the module docstring).
-    ``threads``: how many OpenMP threads the classifiers may use from now on (asked before
-    each fit and scoring: churn gives them more once the value models beside them are done)."""
+    ``threads``: how many threads the classifiers may use from now on (sklearn's OpenMP, and
+    the trees' lookup tables), asked before each fit and scoring: churn gives them more once
+    the value models beside them are done."""
     import numpy as np
     import pandas as pd
     from sklearn.metrics import brier_score_loss
@@ -359,13 +371,17 @@ def risk_model(
 
     channels = top_channels(train)
     X_train, y_train = fit_sample(train, channels, seed)
-    with classifier_threads(threads):
+
+    def asked() -> int | None:
+        return threads() if threads is not None else None
+
+    with classifier_threads(asked()):
         model, cv_scores = CalibratedModel.chosen(X_train, y_train, seed)
     chosen = model.name
     label = test["churned"].to_numpy(bool)
     evaluated = test.iloc[stratified_rows(label, EVALUATE_CUSTOMERS, seed)]
-    with classifier_threads(threads):
-        predicted = model.predict_proba(feature_matrix(evaluated, channels))[:, 1]
+    with classifier_threads(n := asked()):
+        predicted = model.predict_proba(feature_matrix(evaluated, channels), n or 1)[:, 1]
     label_evaluated = evaluated["churned"].to_numpy(bool)
     ids = evaluated["customer_id"].astype(str).to_numpy()
     ours = ranking_metrics(label_evaluated, predicted, ids)
@@ -385,11 +401,11 @@ def risk_model(
     # refit on the latest labelled snapshot; score everyone as of the as-of date
     channels = top_channels(test)
     X_test, y_test = fit_sample(test, channels, seed)
-    with classifier_threads(threads):
+    with classifier_threads(asked()):
         final = CalibratedModel(chosen, seed).fit(X_test, y_test)
     X_current = feature_matrix(current, channels)
-    with classifier_threads(threads):
-        probability = final.predict_proba(X_current)[:, 1] if len(current) else np.array([])
+    with classifier_threads(n := asked()):
+        probability = final.predict_proba(X_current, n or 1)[:, 1] if len(current) else np.array([])
     scores = pd.Series(probability, index=pd.Index(current["customer_id"], name="customer_id"), name="churn_probability")
     return RiskResult(
         scores, metrics, current, train_cutoff=(train_cut - dt.timedelta(days=1)).date(), test_cutoff=(test_cut - dt.timedelta(days=1)).date(),
