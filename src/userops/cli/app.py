@@ -162,8 +162,14 @@ def _terminate(signum, frame) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    import os
     import signal
 
+    # every matrix the models multiply has a dozen columns: BLAS threads would only spin
+    # (each BLAS library's threads spin at start-up alone for a tenth of a CPU-second, on a
+    # core the engine wants); set before numpy and scipy load their BLAS
+    for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
     signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
