@@ -158,10 +158,9 @@ def _flags(bitset: "np.ndarray") -> "np.ndarray":
 def _tree_table(nodes: "np.ndarray", left_bitsets: "np.ndarray", known_bitsets: "np.ndarray", feature_to_bitset: "np.ndarray") -> TreeTable | None:
     import numpy as np
 
-    internal = [i for i in range(len(nodes)) if not nodes[i]["is_leaf"]]
+    internal = np.flatnonzero(nodes["is_leaf"] == 0)
     if len(internal) > MAX_TESTS:
         return None
-    bit_of = {node: bit for bit, node in enumerate(internal)}
     tests = []
     for i in internal:
         node = nodes[i]
@@ -175,10 +174,15 @@ def _tree_table(nodes: "np.ndarray", left_bitsets: "np.ndarray", known_bitsets: 
             )
         else:
             tests.append(SplitTest(feature, float(node["num_threshold"]), bool(node["missing_go_to_left"])))
-    values = np.empty(1 << len(internal))
-    for code in range(len(values)):
-        i = 0
-        while not nodes[i]["is_leaf"]:
-            i = int(nodes[i]["left"] if code >> bit_of[i] & 1 else nodes[i]["right"])
-        values[code] = nodes[i]["value"]
+    # every combination of the tests' outcomes walked down the tree at once, a level a step
+    is_leaf = nodes["is_leaf"].astype(bool)
+    left, right = nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)
+    bit = np.zeros(len(nodes), dtype=np.int64)
+    bit[internal] = np.arange(len(internal))
+    codes = np.arange(1 << len(internal))
+    at = np.zeros(len(codes), dtype=np.int64)
+    while not is_leaf[at].all():
+        goes_left = (codes >> bit[at]) & 1 == 1
+        at = np.where(is_leaf[at], at, np.where(goes_left, left[at], right[at]))
+    values = nodes["value"].astype(np.float64)[at]
     return TreeTable(tuple(tests), values)
