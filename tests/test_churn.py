@@ -269,8 +269,9 @@ def test_risk_scores_do_not_depend_on_the_classifier_threads(examples_dir, monke
     def threads(n):
         return lambda: asked.append(n) or n
 
-    one = churn_risk.risk_model(loaded, window, horizon_days=90, threads=threads(1))
-    two = churn_risk.risk_model(loaded, window, horizon_days=90, threads=threads(2))
+    snapshots = churn_risk.risk_snapshots(loaded, window, horizon_days=90)
+    one = churn_risk.risk_model(snapshots, threads=threads(1))
+    two = churn_risk.risk_model(snapshots, threads=threads(2))
     assert one.model == two.model == "gradient boosting" and asked.count(1) == asked.count(2) == 4
     pd.testing.assert_series_equal(one.scores, two.scores, check_exact=True)
     pd.testing.assert_frame_equal(one.metrics, two.metrics, check_exact=True)

@@ -182,6 +182,40 @@ def cox_model(loaded: "LoadedOrders", window: "Window", threshold: Threshold) ->
     return survival.cox_table(lifetimes, design, references=references)
 
 
+@dataclass
+class ChurnInputs:
+    """The engine's part of churn, everything whose cost grows with the rows: the threshold,
+    the risk model's snapshots, the BTYD calibration summary and (when the data reaches past
+    the horizon) the purchase days that happened in it. :func:`churn_from_inputs` fits the
+    models on them without another query."""
+
+    horizon_days: int
+    threshold: Threshold
+    snapshots: churn_risk.RiskSnapshots
+    summary: "pd.DataFrame"  # clv.calibration_summary
+    has_amount: bool
+    threads: int  # the engine's threads: what the models may use too
+    actual: int | None = None  # purchase days in the horizon after the as-of date (back-test)
+
+
+def churn_inputs(
+    loaded: "LoadedOrders", window: "Window", *, horizon_days: int = DEFAULT_HORIZON_DAYS, threshold_days: int | None = None,
+) -> ChurnInputs:
+    """The queries behind :func:`churn_customers`, one after the other (each uses every
+    engine thread)."""
+    threshold = churn_threshold(loaded, window, threshold_days)
+    snapshots = churn_risk.risk_snapshots(loaded, window, horizon_days=horizon_days)
+    summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
+    if summary.empty or snapshots.current.empty:
+        raise DataError("no customers with a purchase in the window")
+    horizon_end = window.end + dt.timedelta(days=horizon_days)
+    last = loaded.last_ts
+    actual = None
+    if last is not None and last >= horizon_end - dt.timedelta(days=1):
+        actual = scan_customers.purchase_days_after(loaded, window, horizon_end)
+    return ChurnInputs(horizon_days, threshold, snapshots, summary, loaded.facts.has_amount, scan_churn.engine_threads(loaded), actual)
+
+
 def churn_customers(
     loaded: "LoadedOrders",
     window: "Window",
@@ -193,27 +227,37 @@ def churn_customers(
     seed: int = 0,
 ) -> ChurnResult:
     """The ranked per-customer list with everything behind it (see the module docstring)."""
+    check_discount(discount_monthly)
+    inputs = churn_inputs(loaded, window, horizon_days=horizon_days, threshold_days=threshold_days)
+    return churn_from_inputs(inputs, discount_monthly=discount_monthly, actions=actions, seed=seed)
+
+
+def check_discount(discount_monthly: float) -> None:
+    if discount_monthly < 0 or discount_monthly >= 1:
+        raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly})", hint="e.g. 0.01 for 1% a month")
+
+
+def churn_from_inputs(
+    inputs: ChurnInputs, *, discount_monthly: float = DEFAULT_DISCOUNT, actions: dict[str, str] | None = None, seed: int = 0,
+) -> ChurnResult:
+    """:func:`churn_customers` from its queries' answers: the value models and the risk model
+    on the per-customer summaries, then the list."""
     import numpy as np
     import pandas as pd
 
-    if discount_monthly < 0 or discount_monthly >= 1:
-        raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly})", hint="e.g. 0.01 for 1% a month")
+    check_discount(discount_monthly)
+    horizon_days, threshold = inputs.horizon_days, inputs.threshold
     # the value models (numpy and scipy, one core) run beside the risk model, whose
     # classifiers get the engine's other threads while they run and every thread after. BLAS
     # gets one thread: its calls here are dot products over the customers and a 12-feature
     # Newton step, too small to share (two BLAS threads spun instead, 1 CPU-s of 5 on 1M
     # order lines, taken from the thread beside them)
-    every = scan_churn.engine_threads(loaded)
+    every = inputs.threads
     beside = max(1, every - 1)
-    # first, while the command line's background imports of the model libraries finish
-    # (bounding their thread pools waits for them)
-    threshold = churn_threshold(loaded, window, threshold_days)
     with model_threads.limited(blas=1), concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="userops-value") as pool:
-        valued = pool.submit(value_models, loaded, window, horizon_days=horizon_days, discount_monthly=discount_monthly)
+        valued = pool.submit(value_models, inputs.summary, horizon_days=horizon_days, discount_monthly=discount_monthly)
         # its snapshot at the as-of date has every customer's recency, orders and revenue
-        scored = churn_risk.risk_model(
-            loaded, window, horizon_days=horizon_days, seed=seed, threads=lambda: every if valued.done() else beside,
-        )
+        scored = churn_risk.risk_model(inputs.snapshots, seed=seed, threads=lambda: every if valued.done() else beside)
         values = valued.result()
     notes = [f"churn threshold: {threshold.days} days ({threshold.source})", *values.notes]
     customers = scored.current
@@ -222,7 +266,7 @@ def churn_customers(
     ids = customers["customer_id"]
     recency = customers["recency_days"].to_numpy("int64")
     # without amounts the snapshot's revenue is 0; the list shows it blank
-    revenue = customers["monetary"].to_numpy("float64") if loaded.facts.has_amount else np.full(len(ids), np.nan)
+    revenue = customers["monetary"].to_numpy("float64") if inputs.has_amount else np.full(len(ids), np.nan)
     per_customer = aligned(values.per_customer, ids)
     p_alive, expected, order_value, value, no_purchase = (
         per_customer[c].to_numpy("float64") for c in ("p_alive", "expected_purchases", "expected_order_value", "clv", "no_purchase")
@@ -275,11 +319,8 @@ def churn_customers(
     table = table.iloc[order].reset_index(drop=True)
 
     forecast = float(np.nansum(expected))
-    actual = None
-    horizon_end = window.end + dt.timedelta(days=horizon_days)
-    last = loaded.last_ts
-    if last is not None and last >= horizon_end - dt.timedelta(days=1):
-        actual = scan_customers.purchase_days_after(loaded, window, horizon_end)
+    actual = inputs.actual
+    if actual is not None:
         notes.append(
             f"back-test: BG/NBD forecast {forecast:,.1f} purchase days over the {horizon_days} days after the as-of date; "
             f"{actual:,} happened ({(forecast - actual) / actual:+.1%}), counting the customers known at the as-of date"
@@ -299,15 +340,15 @@ class ValueModels:
     notes: list[str]
 
 
-def value_models(loaded: "LoadedOrders", window: "Window", *, horizon_days: int, discount_monthly: float) -> ValueModels:
-    """Fit BG/NBD and Gamma–Gamma on the calibration summary; per customer P(alive), expected
-    purchases and order value, CLV and P(no purchase) over the horizon (blank CLV and order
-    value, with a note, when the spend model cannot be fitted)."""
+def value_models(summary: "pd.DataFrame", *, horizon_days: int, discount_monthly: float) -> ValueModels:
+    """Fit BG/NBD and Gamma–Gamma on the calibration summary (:func:`clv.calibration_summary`);
+    per customer P(alive), expected purchases and order value, CLV and P(no purchase) over
+    the horizon (blank CLV and order value, with a note, when the spend model cannot be
+    fitted)."""
     import numpy as np
     import pandas as pd
 
     notes = []
-    summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
     if summary.empty:
         raise DataError("no customers with a purchase in the window")
     bgnbd = clvmod.BetaGeoModel().fit(summary)

@@ -345,9 +345,33 @@ def _usable(snapshot: "pd.DataFrame", name: str) -> str | None:
     return None
 
 
-def risk_model(
-    orders: "HasOrders", window: "Window", *, horizon_days: int, seed: int = 0, threads: "Callable[[], int] | None" = None,
-) -> RiskResult:
+@dataclass
+class RiskSnapshots:
+    """The engine's part of the risk model: the features (and labels) per customer at the
+    training cutoff, the test cutoff and the as-of date (:func:`risk_snapshots`)."""
+
+    horizon_days: int
+    current: "pd.DataFrame"  # every customer's features at the as-of date (FEATURE_COLUMNS, by customer id)
+    train: "pd.DataFrame | None" = None  # None when the window is shorter than two horizons
+    test: "pd.DataFrame | None" = None
+    train_cutoff: dt.datetime | None = None  # the midnight after the training snapshot's day
+    test_cutoff: dt.datetime | None = None
+
+
+def risk_snapshots(orders: "HasOrders", window: "Window", *, horizon_days: int) -> RiskSnapshots:
+    """The three snapshots from one pass over the orders (see the module docstring); only the
+    one at the as-of date when the window is shorter than two horizons."""
+    horizon = dt.timedelta(days=horizon_days)
+    end = window.end
+    train_cut, test_cut = end - 2 * horizon, end - horizon
+    if window.start is not None and train_cut <= window.start:
+        (current,) = churn_snapshots(orders, window, [Snapshot(end, label=False)], horizon_days)
+        return RiskSnapshots(horizon_days, current)
+    train, test, current = churn_snapshots(orders, window, [Snapshot(train_cut), Snapshot(test_cut), Snapshot(end, label=False)], horizon_days)
+    return RiskSnapshots(horizon_days, current, train, test, train_cut, test_cut)
+
+
+def risk_model(snapshots: RiskSnapshots, *, seed: int = 0, threads: "Callable[[], int] | None" = None) -> RiskResult:
     """Evaluate out of time, then refit and score every customer (see the module docstring).
     ``threads``: how many threads the classifiers may use from now on (sklearn's OpenMP, and
     the trees' lookup tables), asked before each fit and scoring: churn gives them more once
@@ -356,14 +380,12 @@ def risk_model(
     import pandas as pd
     from sklearn.metrics import brier_score_loss
 
-    horizon = dt.timedelta(days=horizon_days)
-    end = window.end
-    train_cut, test_cut = end - 2 * horizon, end - horizon
+    horizon_days = snapshots.horizon_days
+    current = snapshots.current
     empty = pd.DataFrame(columns=METRIC_COLUMNS)
-    if window.start is not None and train_cut <= window.start:
-        (current,) = churn_snapshots(orders, window, [Snapshot(end, label=False)], horizon_days)
+    train, test, train_cut, test_cut = snapshots.train, snapshots.test, snapshots.train_cutoff, snapshots.test_cutoff
+    if train is None or test is None or train_cut is None or test_cut is None:
         return RiskResult(None, empty, current, skipped=f"the window is shorter than two horizons ({2 * horizon_days} days) before the as-of date")
-    train, test, current = churn_snapshots(orders, window, [Snapshot(train_cut), Snapshot(test_cut), Snapshot(end, label=False)], horizon_days)
     for snapshot, name in ((train, "training"), (test, "test")):
         reason = _usable(snapshot, name)
         if reason:
