@@ -23,6 +23,7 @@ Puts together the pieces — the churn threshold (:mod:`lifecycle`), survival cu
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -182,38 +183,66 @@ def cox_model(loaded: "LoadedOrders", window: "Window", threshold: Threshold) ->
     return survival.cox_table(lifetimes, design, references=references)
 
 
-@dataclass
-class ChurnInputs:
-    """The engine's part of churn, everything whose cost grows with the rows: the threshold,
-    the risk model's snapshots, the BTYD calibration summary and (when the data reaches past
-    the horizon) the purchase days that happened in it. :func:`churn_from_inputs` fits the
-    models on them without another query."""
+class ChurnRun:
+    """:func:`churn_customers` in two steps, for a caller with other work to do meanwhile
+    (the report's other sections). Made, it runs the engine's part — the risk model's
+    snapshots, the BTYD calibration summary, the threshold and (when the data reaches past the
+    horizon) the back-test count — one query after the other, each on every engine thread,
+    and starts each model on a thread as soon as its input is there: the risk model on the
+    snapshots, BG/NBD and Gamma–Gamma (one core) on the summary. :meth:`result` waits for
+    both and builds the list."""
 
-    horizon_days: int
-    threshold: Threshold
-    snapshots: churn_risk.RiskSnapshots
-    summary: "pd.DataFrame"  # clv.calibration_summary
-    has_amount: bool
-    threads: int  # the engine's threads: what the models may use too
-    actual: int | None = None  # purchase days in the horizon after the as-of date (back-test)
+    def __init__(
+        self, loaded: "LoadedOrders", window: "Window", *, horizon_days: int = DEFAULT_HORIZON_DAYS, threshold_days: int | None = None,
+        discount_monthly: float = DEFAULT_DISCOUNT, actions: dict[str, str] | None = None, seed: int = 0,
+    ) -> None:
+        check_discount(discount_monthly)
+        self.horizon_days, self.discount_monthly, self.actions = horizon_days, discount_monthly, actions
+        self.has_amount = loaded.facts.has_amount
+        # the classifiers get the engine's threads but one while the value models run beside
+        # them, every thread after. BLAS gets one thread: its calls here are dot products over
+        # the customers and a 12-feature Newton step, too small to share
+        every = scan_churn.engine_threads(loaded)
+        beside = max(1, every - 1)
+        self._resources = contextlib.ExitStack()
+        try:
+            self.snapshots = churn_risk.risk_snapshots(loaded, window, horizon_days=horizon_days)
+            if self.snapshots.current.empty:
+                raise DataError("no customers with a purchase in the window")
+            self._resources.enter_context(model_threads.limited(blas=1))  # waits for the command line's background imports
+            self._pool = self._resources.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="userops-models"))
+            self._valued: "concurrent.futures.Future[ValueModels] | None" = None
+            self._scored = self._pool.submit(
+                churn_risk.risk_model, self.snapshots, seed=seed, threads=lambda: every if self._valued is not None and self._valued.done() else beside,
+            )
+            summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
+            self._valued = self._pool.submit(value_models, summary, horizon_days=horizon_days, discount_monthly=discount_monthly)
+            self.threshold = churn_threshold(loaded, window, threshold_days)
+            horizon_end = window.end + dt.timedelta(days=horizon_days)
+            self.actual = None
+            if loaded.last_ts is not None and loaded.last_ts >= horizon_end - dt.timedelta(days=1):
+                self.actual = scan_customers.purchase_days_after(loaded, window, horizon_end)
+        except BaseException:
+            self.close()
+            raise
 
+    def close(self) -> None:
+        """Wait for the model threads, then give BLAS its threads back (again: nothing)."""
+        self._resources.close()
 
-def churn_inputs(
-    loaded: "LoadedOrders", window: "Window", *, horizon_days: int = DEFAULT_HORIZON_DAYS, threshold_days: int | None = None,
-) -> ChurnInputs:
-    """The queries behind :func:`churn_customers`, one after the other (each uses every
-    engine thread)."""
-    threshold = churn_threshold(loaded, window, threshold_days)
-    snapshots = churn_risk.risk_snapshots(loaded, window, horizon_days=horizon_days)
-    summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
-    if summary.empty or snapshots.current.empty:
-        raise DataError("no customers with a purchase in the window")
-    horizon_end = window.end + dt.timedelta(days=horizon_days)
-    last = loaded.last_ts
-    actual = None
-    if last is not None and last >= horizon_end - dt.timedelta(days=1):
-        actual = scan_customers.purchase_days_after(loaded, window, horizon_end)
-    return ChurnInputs(horizon_days, threshold, snapshots, summary, loaded.facts.has_amount, scan_churn.engine_threads(loaded), actual)
+    @property
+    def current(self) -> "pd.DataFrame":
+        """Every customer's features at the as-of date (the risk model's last snapshot)."""
+        return self.snapshots.current
+
+    def result(self) -> ChurnResult:
+        try:
+            scored = self._scored.result()
+            assert self._valued is not None
+            values = self._valued.result()
+        finally:
+            self.close()
+        return churn_table(self, scored, values)
 
 
 def churn_customers(
@@ -227,9 +256,9 @@ def churn_customers(
     seed: int = 0,
 ) -> ChurnResult:
     """The ranked per-customer list with everything behind it (see the module docstring)."""
-    check_discount(discount_monthly)
-    inputs = churn_inputs(loaded, window, horizon_days=horizon_days, threshold_days=threshold_days)
-    return churn_from_inputs(inputs, discount_monthly=discount_monthly, actions=actions, seed=seed)
+    return ChurnRun(
+        loaded, window, horizon_days=horizon_days, threshold_days=threshold_days, discount_monthly=discount_monthly, actions=actions, seed=seed,
+    ).result()
 
 
 def check_discount(discount_monthly: float) -> None:
@@ -237,28 +266,12 @@ def check_discount(discount_monthly: float) -> None:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly})", hint="e.g. 0.01 for 1% a month")
 
 
-def churn_from_inputs(
-    inputs: ChurnInputs, *, discount_monthly: float = DEFAULT_DISCOUNT, actions: dict[str, str] | None = None, seed: int = 0,
-) -> ChurnResult:
-    """:func:`churn_customers` from its queries' answers: the value models and the risk model
-    on the per-customer summaries, then the list."""
+def churn_table(run: ChurnRun, scored: churn_risk.RiskResult, values: "ValueModels") -> ChurnResult:
+    """The list from both models' answers (see the module docstring)."""
     import numpy as np
     import pandas as pd
 
-    check_discount(discount_monthly)
-    horizon_days, threshold = inputs.horizon_days, inputs.threshold
-    # the value models (numpy and scipy, one core) run beside the risk model, whose
-    # classifiers get the engine's other threads while they run and every thread after. BLAS
-    # gets one thread: its calls here are dot products over the customers and a 12-feature
-    # Newton step, too small to share (two BLAS threads spun instead, 1 CPU-s of 5 on 1M
-    # order lines, taken from the thread beside them)
-    every = inputs.threads
-    beside = max(1, every - 1)
-    with model_threads.limited(blas=1), concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="userops-value") as pool:
-        valued = pool.submit(value_models, inputs.summary, horizon_days=horizon_days, discount_monthly=discount_monthly)
-        # its snapshot at the as-of date has every customer's recency, orders and revenue
-        scored = churn_risk.risk_model(inputs.snapshots, seed=seed, threads=lambda: every if valued.done() else beside)
-        values = valued.result()
+    horizon_days, threshold, actions = run.horizon_days, run.threshold, run.actions
     notes = [f"churn threshold: {threshold.days} days ({threshold.source})", *values.notes]
     customers = scored.current
     if customers.empty:
@@ -266,7 +279,7 @@ def churn_from_inputs(
     ids = customers["customer_id"]
     recency = customers["recency_days"].to_numpy("int64")
     # without amounts the snapshot's revenue is 0; the list shows it blank
-    revenue = customers["monetary"].to_numpy("float64") if inputs.has_amount else np.full(len(ids), np.nan)
+    revenue = customers["monetary"].to_numpy("float64") if run.has_amount else np.full(len(ids), np.nan)
     per_customer = aligned(values.per_customer, ids)
     p_alive, expected, order_value, value, no_purchase = (
         per_customer[c].to_numpy("float64") for c in ("p_alive", "expected_purchases", "expected_order_value", "clv", "no_purchase")
@@ -319,14 +332,14 @@ def churn_from_inputs(
     table = table.iloc[order].reset_index(drop=True)
 
     forecast = float(np.nansum(expected))
-    actual = inputs.actual
+    actual = run.actual
     if actual is not None:
         notes.append(
             f"back-test: BG/NBD forecast {forecast:,.1f} purchase days over the {horizon_days} days after the as-of date; "
             f"{actual:,} happened ({(forecast - actual) / actual:+.1%}), counting the customers known at the as-of date"
         )
     return ChurnResult(
-        table[CUSTOMER_COLUMNS], threshold, horizon_days, discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes, source, customers,
+        table[CUSTOMER_COLUMNS], threshold, horizon_days, run.discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes, source, customers,
     )
 
 

@@ -21,6 +21,9 @@ from userops.render.i18n import labels
 from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from userops.analytics.churn import ChurnResult, ChurnRun
     from userops.io.normalise import LoadedEvents, LoadedOrders
     from userops.scan.window import Window
 
@@ -129,13 +132,18 @@ class _Builder:
 
     def attempt(self, title: str, build) -> None:
         """Run one section; a DataError/UsageError leaves it out with its one-line reason."""
-        try:
-            section = build()
-        except (DataError, UsageError) as exc:
-            self.skipped.append(f"{title}: {exc.message}")
-            return
+        section = self.guarded(title, build)
         if section is not None:
             self.sections.append(section)
+
+    def guarded(self, title: str, compute):
+        """``compute()``, or None after a DataError/UsageError (the section ``title`` is then
+        left out with its one-line reason)."""
+        try:
+            return compute()
+        except (DataError, UsageError) as exc:
+            self.skipped.append(f"{title}: {exc.message}")
+            return None
 
     # --- KPIs -----------------------------------------------------------------------------
     def kpis(self) -> tuple[list[Kpi], str]:
@@ -280,18 +288,33 @@ class _Builder:
         intro = t["funnel_intro"].format(steps=" → ".join(spec.labels), window=window_text, start=start, end=self.window.as_of)
         return Section("funnel", t["funnel"], intro, charts=charts, tables=[view])
 
-    def churn(self, horizon_days: int) -> Section:
+    def churn_survival(self, run: "ChurnRun") -> tuple["pd.DataFrame", list[str]]:
+        """Kaplan–Meier curves per first channel (overall without channels) from churn's
+        snapshot at the as-of date, and their medians."""
         from userops.analytics import churn as ch
 
-        result = ch.churn_customers(self.loaded, self.window, horizon_days=horizon_days, actions=self.actions)
+        by = "channel" if any(spec.channel for spec in self.loaded.specs) else None
+        try:
+            return ch.survival_curves(self.loaded, self.window, run.threshold, by=by, features=run.current)
+        except DataError:
+            return ch.survival_curves(self.loaded, self.window, run.threshold, features=run.current)
+
+    def churn_with_survival(self, run: "ChurnRun", horizon_days: int) -> Section:
+        """The churn section: the survival curves are drawn here while the models finish."""
+        try:
+            survival: "tuple[pd.DataFrame, list[str]] | DataError" = self.churn_survival(run)
+        except DataError as exc:
+            survival = exc
+        result = run.result()  # its reason to leave the section out comes first
+        if isinstance(survival, DataError):
+            raise survival
+        return self.churn(result, survival, horizon_days)
+
+    def churn(self, result: "ChurnResult", survival: tuple["pd.DataFrame", list[str]], horizon_days: int) -> Section:
         self.notes.extend(result.notes)
         t = self.t
         charts = []
-        by = "channel" if any(spec.channel for spec in self.loaded.specs) else None
-        try:
-            curves, medians = ch.survival_curves(self.loaded, self.window, result.threshold, by=by, features=result.features)
-        except DataError:
-            curves, medians = ch.survival_curves(self.loaded, self.window, result.threshold, features=result.features)
+        curves, medians = survival
         self.notes.extend(medians)
         charts.append(self._survival_chart(curves, result.threshold.days))
         metrics = result.risk.metrics
@@ -375,21 +398,37 @@ def build_report_model(
         raise UsageError(f"--lang must be en or zh (got {lang!r})")
     if period not in REPORT_PERIODS:
         raise UsageError(f"--period must be week or month (got {period!r})")
+    from userops.analytics.churn import ChurnRun
+
     b = _Builder(loaded, window, lang=lang, period=period, actions=actions)
     t = b.t
+    # churn's queries first; then its models (mostly Python, on threads of their own) run
+    # beside the other sections (mostly engine queries) and the survival curves. Churn has a
+    # builder of its own: its section, notes and reason if left out come after the others',
+    # as if it had run last
+    c = _Builder(loaded, window, lang=lang, period=period, actions=actions)
+    run = c.guarded(t["churn"], lambda: ChurnRun(loaded, window, horizon_days=horizon_days, actions=actions))
     try:
-        kpis, kpi_intro = b.kpis()
-    except (DataError, UsageError) as exc:
-        kpis, kpi_intro = [], ""
-        b.skipped.append(f"{t['kpis']}: {exc.message}")
-    b.attempt(t["trends"], b.trends)
-    b.attempt(t["segments"], b.segments)
-    b.attempt(t["retention"], b.retention)
-    if events is not None:
-        b.attempt(t["funnel"], lambda: b.funnel(events, steps, funnel_window))
-    else:
-        b.skipped.append(f"{t['funnel']}: {t['no_events']}")
-    b.attempt(t["churn"], lambda: b.churn(horizon_days))
+        try:
+            kpis, kpi_intro = b.kpis()
+        except (DataError, UsageError) as exc:
+            kpis, kpi_intro = [], ""
+            b.skipped.append(f"{t['kpis']}: {exc.message}")
+        b.attempt(t["trends"], b.trends)
+        b.attempt(t["segments"], b.segments)
+        b.attempt(t["retention"], b.retention)
+        if events is not None:
+            b.attempt(t["funnel"], lambda: b.funnel(events, steps, funnel_window))
+        else:
+            b.skipped.append(f"{t['funnel']}: {t['no_events']}")
+        if run is not None:
+            c.attempt(t["churn"], lambda: c.churn_with_survival(run, horizon_days))
+    finally:
+        if run is not None:
+            run.close()
+    b.sections += c.sections
+    b.skipped += c.skipped
+    b.notes += c.notes
 
     drops = loaded.drops_for(window)
     quality = [(t["q_as_of"], window.as_of.isoformat()), (t["q_rows_read"], fmt.integer(drops.rows_read))]
