@@ -35,11 +35,16 @@ from userops.scan import churn as scan_churn
 from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+    from typing import TypeVar
+
     import numpy as np
     import pandas as pd
 
     from userops.io.normalise import LoadedOrders
     from userops.scan.window import Window
+
+    T = TypeVar("T")
 
 CUSTOMER_COLUMNS = [
     "customer_id", "recency_days", "frequency", "monetary", "p_alive", "churn_probability", "expected_purchases",
@@ -211,17 +216,20 @@ class ChurnRun:
                 raise DataError("no customers with a purchase in the window")
             self._resources.enter_context(model_threads.limited(blas=1))  # waits for the command line's background imports
             self._pool = self._resources.enter_context(concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="userops-models"))
-            self._valued: "concurrent.futures.Future[ValueModels] | None" = None
+            valued: list[concurrent.futures.Future[ValueModels]] = []  # once submitted
             self._scored = self._pool.submit(
-                churn_risk.risk_model, self.snapshots, seed=seed, threads=lambda: every if self._valued is not None and self._valued.done() else beside,
+                churn_risk.risk_model, self.snapshots, seed=seed, threads=lambda: every if valued and valued[0].done() else beside,
             )
             summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
             self._valued = self._pool.submit(value_models, summary, horizon_days=horizon_days, discount_monthly=discount_monthly)
+            valued.append(self._valued)
             self.threshold = churn_threshold(loaded, window, threshold_days)
             horizon_end = window.end + dt.timedelta(days=horizon_days)
             self.actual = None
             if loaded.last_ts is not None and loaded.last_ts >= horizon_end - dt.timedelta(days=1):
                 self.actual = scan_customers.purchase_days_after(loaded, window, horizon_end)
+            # the list is built on the first model thread free (it waits for the other model)
+            self._listed = self._pool.submit(lambda: churn_table(self, self._scored.result(), self._valued.result()))
         except BaseException:
             self.close()
             raise
@@ -235,14 +243,15 @@ class ChurnRun:
         """Every customer's features at the as-of date (the risk model's last snapshot)."""
         return self.snapshots.current
 
+    def submit(self, work: "Callable[..., T]", *args: object, **kwargs: object) -> "concurrent.futures.Future[T]":
+        """More work for the model threads, done when one of them is free."""
+        return self._pool.submit(work, *args, **kwargs)
+
     def result(self) -> ChurnResult:
         try:
-            scored = self._scored.result()
-            assert self._valued is not None
-            values = self._valued.result()
+            return self._listed.result()
         finally:
             self.close()
-        return churn_table(self, scored, values)
 
 
 def churn_customers(

@@ -299,17 +299,6 @@ class _Builder:
         except DataError:
             return ch.survival_curves(self.loaded, self.window, run.threshold, features=run.current)
 
-    def churn_with_survival(self, run: "ChurnRun", horizon_days: int) -> Section:
-        """The churn section: the survival curves are drawn here while the models finish."""
-        try:
-            survival: "tuple[pd.DataFrame, list[str]] | DataError" = self.churn_survival(run)
-        except DataError as exc:
-            survival = exc
-        result = run.result()  # its reason to leave the section out comes first
-        if isinstance(survival, DataError):
-            raise survival
-        return self.churn(result, survival, horizon_days)
-
     def churn(self, result: "ChurnResult", survival: tuple["pd.DataFrame", list[str]], horizon_days: int) -> Section:
         self.notes.extend(result.notes)
         t = self.t
@@ -408,6 +397,8 @@ def build_report_model(
     # as if it had run last
     c = _Builder(loaded, window, lang=lang, period=period, actions=actions)
     run = c.guarded(t["churn"], lambda: ChurnRun(loaded, window, horizon_days=horizon_days, actions=actions))
+    # the survival curves need the threshold and the snapshot only: drawn on a model thread too
+    drawn = run.submit(c.churn_survival, run) if run is not None else None
     try:
         try:
             kpis, kpi_intro = b.kpis()
@@ -421,8 +412,9 @@ def build_report_model(
             b.attempt(t["funnel"], lambda: b.funnel(events, steps, funnel_window))
         else:
             b.skipped.append(f"{t['funnel']}: {t['no_events']}")
-        if run is not None:
-            c.attempt(t["churn"], lambda: c.churn_with_survival(run, horizon_days))
+        if run is not None and drawn is not None:
+            # the models' reason to leave the section out comes before the curves'
+            c.attempt(t["churn"], lambda: c.churn(run.result(), drawn.result(), horizon_days))
     finally:
         if run is not None:
             run.close()
