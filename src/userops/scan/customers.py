@@ -47,18 +47,23 @@ def customer_totals(orders: HasOrders, window: Window) -> CustomerTotals:
 
 def customer_totals_of(orders: HasOrders, windows: list[Window]) -> list[CustomerTotals]:
     """:func:`customer_totals` of several windows from one pass over the orders (the report
-    compares a period with the one before, each also from the start)."""
-    per, totals = [], []
+    compares a period with the one before, each also from the start). Only the customer
+    counts need a group per customer (its orders in each window); orders, revenue and the
+    first and last order are summed over the rows."""
+    counts, totals, flat, picked = [], [], [], []
     for k, window in enumerate(windows):
         inside = f"FILTER (WHERE {window.within('order_ts')})"
-        per += [f"count(*) {inside} AS orders_{k}", f"sum(amount) {inside} AS revenue_{k}",
-                f"min(order_ts) {inside} AS first_{k}", f"max(order_ts) {inside} AS last_{k}"]
-        totals += [f"count(*) FILTER (WHERE orders_{k} > 0)", f"coalesce(sum(orders_{k}), 0)::BIGINT", f"CAST(sum(revenue_{k}) AS DOUBLE)",
-                   f"count(*) FILTER (WHERE orders_{k} >= 2)", f"min(first_{k})", f"max(last_{k})"]
+        counts.append(f"count(*) {inside} AS orders_{k}")
+        totals += [f"count(*) FILTER (WHERE orders_{k} > 0) AS customers_{k}", f"count(*) FILTER (WHERE orders_{k} >= 2) AS repeat_{k}"]
+        flat += [f"count(*) {inside} AS orders_{k}", f"CAST(sum(amount) {inside} AS DOUBLE) AS revenue_{k}",
+                 f"min(order_ts) {inside} AS first_{k}", f"max(order_ts) {inside} AS last_{k}"]
+        picked += [f"customers_{k}", f"f.orders_{k}", f"revenue_{k}", f"repeat_{k}", f"first_{k}", f"last_{k}"]
     anywhere = " OR ".join(f"({window.within('order_ts')})" for window in windows)
     row = orders.engine.row(
-        f"""SELECT {", ".join(totals)}
-            FROM (SELECT customer_id, {", ".join(per)} FROM orders WHERE reason IS NULL AND ({anywhere}) GROUP BY customer_id)"""
+        f"""WITH scope AS (SELECT customer_id, order_ts, amount FROM orders WHERE reason IS NULL AND ({anywhere})),
+            c AS (SELECT {", ".join(totals)} FROM (SELECT customer_id, {", ".join(counts)} FROM scope GROUP BY customer_id)),
+            f AS (SELECT {", ".join(flat)} FROM scope)
+            SELECT {", ".join(picked)} FROM c, f"""
     )
     return [
         CustomerTotals(int(row[6 * k]), int(row[6 * k + 1]), row[6 * k + 2], int(row[6 * k + 3]), row[6 * k + 4], row[6 * k + 5])
