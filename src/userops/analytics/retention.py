@@ -91,36 +91,46 @@ def retention_frames(
     counts[0] = size.astype(float)
     if "revenue0" in sizes:
         revenue[0] = sizes["revenue0"].to_numpy("float64")
-    for row in cells.itertuples(index=False):
-        c = row.cohort.date() if hasattr(row.cohort, "date") else row.cohort
-        k = int(row.k)
-        if mode == "classic":
-            if 1 <= k <= horizon:
-                counts.loc[c, k] += row.users
-                if "revenue" in cells:
-                    revenue.loc[c, k] += 0.0 if row.revenue is None or row.revenue != row.revenue else row.revenue
-        else:
-            for j in range(1, min(k, horizon) + 1):
-                counts.loc[c, j] += row.users
+    # the cells added into the matrices by position (a day cohort table has tens of thousands)
+    row_of = pd.Index(cohorts).get_indexer([c.date() if hasattr(c, "date") else c for c in cells["cohort"]])
+    k = cells["k"].to_numpy("int64")
+    users = cells["users"].to_numpy("float64")
+    cell_counts = np.zeros((len(cohorts), horizon + 1))
+    if mode == "classic":
+        kept = (k >= 1) & (k <= horizon) & (row_of >= 0)
+        np.add.at(cell_counts, (row_of[kept], k[kept]), users[kept])
+        if "revenue" in cells:
+            cell_revenue = np.zeros((len(cohorts), horizon + 1))
+            money = pd.to_numeric(cells["revenue"], errors="coerce").to_numpy("float64")
+            np.add.at(cell_revenue, (row_of[kept], k[kept]), np.nan_to_num(money[kept], nan=0.0))
+            revenue.iloc[:, 1:] = cell_revenue[:, 1:]
+    else:
+        # back in period k or later: a return in k counts at every 1 <= j <= k
+        last = np.minimum(k, horizon)
+        kept = (last >= 1) & (row_of >= 0)
+        np.add.at(cell_counts, (row_of[kept], last[kept]), users[kept])
+        cell_counts[:, 1:] = np.cumsum(cell_counts[:, :0:-1], axis=1)[:, ::-1]
+    counts.iloc[:, 1:] = cell_counts[:, 1:]
     # a cell is incomplete when its period had not ended by the as-of date
-    incomplete = pd.DataFrame(
-        [[add_periods(c, k + 1, period) - dt.timedelta(days=1) > as_of for k in ks] for c in cohorts], index=cohorts, columns=ks
-    )
+    # (period k of a cohort ends before period k + 1 begins: it is over by the as-of date
+    # when k + 1 begins at the latest the day after)
+    first_open = np.array([period_index(c, as_of + dt.timedelta(days=1), period) for c in cohorts], dtype="int64").reshape(-1, 1)
+    incomplete = pd.DataFrame(np.arange(horizon + 1) >= first_open, index=cohorts, columns=ks)
     counts = counts.mask(incomplete)
     revenue = revenue.mask(incomplete).round(2)
     if mode == "rolling":
         # "back in k or later" has no one period to put its revenue in: blank, not 0
         revenue.loc[:, [k for k in ks if k >= 1]] = np.nan
     rates = counts.div(size, axis=0).round(4)
-    observed = ~incomplete
+    observed = ~incomplete.to_numpy()
+    sizes_observed = np.where(observed, size.to_numpy("int64").reshape(-1, 1), 0).sum(axis=0)
+    users_observed = np.where(observed, counts.to_numpy("float64"), 0.0).sum(axis=0)  # whole numbers: exact in any order
     curve_rows = []
-    for k in ks:
-        mask = observed[k]
-        total = int(size[mask].sum())
-        users = float(counts.loc[mask, k].sum())
+    for k, cohort_count, total, users in zip(ks, observed.sum(axis=0), sizes_observed, users_observed):
         # a period no cohort has completed has no average: blank, not 0
         curve_rows.append(
-            {"period": k, "cohorts": int(mask.sum()), "size": total, "users": int(users) if total else None, "rate": round(users / total, 4) if total else np.nan}
+            {"period": k, "cohorts": int(cohort_count), "size": int(total), "users": int(users) if total else None,
+             "rate": round(float(users) / int(total), 4) if total else np.nan}
         )
     curve = pd.DataFrame(curve_rows).astype({"users": "Int64"})
     notes = []
