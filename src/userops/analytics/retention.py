@@ -179,28 +179,30 @@ def _mean(total: float, n: int) -> float | None:
 
 def long_table(result: RetentionResult) -> "pd.DataFrame":
     """One row per cohort and period: cohort (start date), period (k), users, rate, revenue, complete."""
+    import numpy as np
     import pandas as pd
 
-    rows = []
-    for c in result.counts.index:
-        for k in result.counts.columns:
-            complete = not bool(result.incomplete.loc[c, k])
-            rows.append(
-                {
-                    "cohort": c,
-                    "period": int(k),
-                    "users": result.counts.loc[c, k] if complete else None,
-                    "rate": result.rates.loc[c, k] if complete else None,
-                    "revenue": (result.revenue.loc[c, k] if complete else None) if result.revenue is not None else None,
-                    "complete": complete,
-                }
-            )
-    frame = pd.DataFrame(rows, columns=LONG_COLUMNS)
-    frame["users"] = frame["users"].astype("Int64")
-    frame["rate"] = frame["rate"].astype("float64")
-    frame["revenue"] = frame["revenue"].astype("float64")
-    return frame
+    cohorts, ks = result.counts.index, result.counts.columns
+    complete = ~result.incomplete.to_numpy(bool).ravel()
 
+    def cells(matrix: "pd.DataFrame | None") -> "np.ndarray":
+        if matrix is None:
+            return np.full(len(complete), np.nan)
+        return np.where(complete, matrix.to_numpy("float64").ravel(), np.nan)
+
+    users = pd.array(cells(result.counts), dtype="Float64").astype("Int64")
+    frame = pd.DataFrame(
+        {
+            "cohort": np.repeat(np.asarray(cohorts, dtype=object), len(ks)),
+            "period": np.tile(np.asarray(ks, dtype="int64"), len(cohorts)),
+            "users": users,
+            "rate": cells(result.rates),
+            "revenue": cells(result.revenue),
+            "complete": complete,
+        },
+        columns=LONG_COLUMNS,
+    )
+    return frame
 
 
 def retention(
