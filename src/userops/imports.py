@@ -9,22 +9,40 @@ deadlock (the loader's lock against the GIL).
 
 from __future__ import annotations
 
+import gc
 import threading
 
 _running: list[threading.Thread] = []
 
+#: Set by the command line's entry point: the process ends with the command, so what the
+#: libraries make at import can be frozen out of the collector.
+freeze_imports = False
+
 
 def import_in_background(*modules: str) -> None:
     """Import ``modules`` in order on a daemon thread; the caller imports them as usual
-    (Python waits for a module another thread is importing)."""
+    (Python waits for a module another thread is importing).
+
+    With :data:`freeze_imports`, the collector pauses while they load and the objects they
+    made are frozen after (:func:`gc.freeze`): they live as long as the process, and full
+    collections walked all of them again and again while they loaded."""
     import importlib
 
+    freeze = freeze_imports
+    if freeze:
+        gc.disable()
+
     def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # pragma: no cover - the caller's own import will say
-                return
+        try:
+            for name in modules:
+                try:
+                    importlib.import_module(name)
+                except Exception:  # pragma: no cover - the caller's own import will say
+                    return
+        finally:
+            if freeze:
+                gc.freeze()
+                gc.enable()
 
     thread = threading.Thread(target=load, name="userops-prefetch", daemon=True)
     _running.append(thread)

@@ -170,6 +170,10 @@ def main() -> None:
     # core the engine wants); set before numpy and scipy load their BLAS
     for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
+    # this process ends with the command: what the libraries make at import is kept to the end
+    from userops import imports
+
+    imports.freeze_imports = True
     signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
