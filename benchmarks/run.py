@@ -12,9 +12,10 @@
   (the same weekly cohort cells); retention-orders: ``userops retention ORDERS --period month
   --long`` vs benchmarks/duckdb_retention_orders.py (the same monthly cells: users, rate,
   revenue);
-* churn: ``userops churn FILE -o out.csv`` alone (no SQL equivalent of the models);
-* report: ``userops report FILE --events EVENTS -o out.html`` alone (N order lines and N
-  clickstream rows).
+* churn: ``userops churn FILE -o out.csv`` against ``userops segment FILE`` (no SQL
+  equivalent of the models: the reference is the one-pass command on the same order lines);
+* report: ``userops report FILE --events EVENTS -o out.html`` (N order lines and N clickstream
+  rows), report-orders: ``userops report FILE`` alone, each against ``userops segment FILE``.
 
     python benchmarks/run.py                     # profile and segment, 1M and 10M rows, 3 runs
     python benchmarks/run.py --commands segment --rows 1000000 --repeat 5
@@ -142,6 +143,7 @@ COMPARED = {
     "retention-orders": [],
     "churn": [],  # no SQL baseline: BG/NBD, Gamma-Gamma and the risk model are not SQL
     "report": [],  # no SQL baseline; orders and the same number of clickstream rows
+    "report-orders": [],  # the report of the order lines alone
 }
 FUNNEL_STEPS = "home,product_view,add_to_cart,checkout,purchase"
 
@@ -198,6 +200,7 @@ VARIANTS = {
     "retention-orders": ("retention", "orders", ["--period", "month", "--long"], "duckdb_retention_orders.py", "retention"),
     "churn": ("churn", "orders", [], None, "churn"),
     "report": ("report", "orders", [], None, "report"),
+    "report-orders": ("report", "orders", [], None, "report-orders"),
 }
 
 
@@ -232,7 +235,7 @@ def main() -> None:
         path = os.path.join(DATA, f"{kind}_{rows}.csv")
         subprocess.run([sys.executable, __file__, "--generate", str(rows), kind], check=True)
         ours_out = os.path.join(OUT, f"userops_{variant}_{rows}.{'html' if command == 'report' else 'csv'}")
-        if command == "report":
+        if variant == "report":
             subprocess.run([sys.executable, __file__, "--generate", str(rows), "events"], check=True)
             extra = ["--events", os.path.join(DATA, f"events_{rows}.csv")]
         base_out = os.path.join(OUT, f"duckdb_{variant}_{rows}.csv")
@@ -244,6 +247,8 @@ def main() -> None:
             if script:
                 script_name, *script_args = script.split()
                 tools[f"DuckDB SQL script ({variant})"] = ([sys.executable, os.path.join(HERE, script_name), *script_args, path, base_out], env)
+            else:  # no SQL equivalent: the reference is segment on the same order lines
+                tools["userops segment (reference)"] = (userops + ["segment", path, "-o", base_out, "--quiet"] + (["--threads", str(threads)] if threads else []), {})
             # one discarded warm-up run each (the first run after a pause pays for a cold page
             # cache, and the tool that goes first would always pay it), then the tools take
             # turns, so a drift of the machine's speed during the runs touches both alike
@@ -266,14 +271,17 @@ def main() -> None:
             if len(medians) < 2:
                 continue
             (ow, om), (bw, bm) = medians.values()
-            same = subprocess.run(
-                [sys.executable, __file__, "--compare", ours_out, base_out, compared], check=True, capture_output=True, text=True
-            ).stdout.strip()
+            if script:
+                same = subprocess.run(
+                    [sys.executable, __file__, "--compare", ours_out, base_out, compared], check=True, capture_output=True, text=True
+                ).stdout.strip()
+            else:
+                same = "against segment"
             # the runs alternate, so run i of each tool saw the same machine: their ratios too
             ours_runs, base_runs = timed.values()
             paired = statistics.median(o[0] / b[0] for o, b in zip(ours_runs, base_runs))
             print(
-                f"| {rows:,} | {shown_threads} | ratio userops/DuckDB | {ow / bw:.2f}x | {om / bm:.2f}x | {same}; "
+                f"| {rows:,} | {shown_threads} | ratio userops/{'DuckDB' if script else 'segment'} | {ow / bw:.2f}x | {om / bm:.2f}x | {same}; "
                 f"median of the paired wall ratios {paired:.2f}x |",
                 flush=True,
             )
@@ -284,7 +292,7 @@ def main() -> None:
                 print(f"| {rows:,} | 16 (Amdahl) | {name} | {t16:.2f} |  | projected from {counts[0]} and {counts[1]} threads |", flush=True)
             if len(projected) == 2:
                 ours16, base16 = projected.values()
-                print(f"| {rows:,} | 16 (Amdahl) | ratio userops/DuckDB | {ours16 / base16:.2f}x |  | |", flush=True)
+                print(f"| {rows:,} | 16 (Amdahl) | ratio userops/{'DuckDB' if script else 'segment'} | {ours16 / base16:.2f}x |  | |", flush=True)
 
 
 if __name__ == "__main__":
