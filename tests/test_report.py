@@ -261,3 +261,18 @@ def test_misspelt_funnel_step_is_noted_in_the_report(examples_dir, tmp_path):
     assert result.exit_code == 0, result.stderr
     text = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser").get_text(" ")
     assert "no event named 'Nope' in the events" in text
+
+
+def test_churn_failing_on_its_model_thread_leaves_only_churn_out(write, tmp_path):
+    """The churn models run on threads beside the other sections: a model's DataError there
+    leaves the churn section out with its reason, after the other sections, like before."""
+    rows = "customer_id,order_id,order_date,amount\n" + "".join(f"C1,O{i},2025-0{m}-1{i},{10 + i}.00\n" for i, m in enumerate([1, 2, 3, 4, 5, 6]))
+    path = write("one_customer.csv", rows)
+    out = tmp_path / "r.html"
+    result = run("report", path, "-o", out, "--as-of", "2025-06-30")
+    assert result.exit_code == 0, result.output
+    soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
+    skipped = soup.select_one("ul.skipped").get_text(" ", strip=True)
+    assert "BG/NBD needs at least two customers" in skipped
+    assert skipped.index("Conversion funnel") < skipped.index("BG/NBD")  # churn's reason comes last
+    assert soup.select_one("#churn") is None and soup.select_one("#kpis") is not None

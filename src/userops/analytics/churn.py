@@ -195,7 +195,7 @@ class ChurnRun:
     horizon) the back-test count — one query after the other, each on every engine thread,
     and starts each model on a thread as soon as its input is there: the risk model on the
     snapshots, BG/NBD and Gamma–Gamma (one core) on the summary. :meth:`result` waits for
-    both and builds the list."""
+    both and builds the list; :meth:`close` (after an error) drops what has not started."""
 
     def __init__(
         self, loaded: "LoadedOrders", window: "Window", *, horizon_days: int = DEFAULT_HORIZON_DAYS, threshold_days: int | None = None,
@@ -228,14 +228,16 @@ class ChurnRun:
             self.actual = None
             if loaded.last_ts is not None and loaded.last_ts >= horizon_end - dt.timedelta(days=1):
                 self.actual = scan_customers.purchase_days_after(loaded, window, horizon_end)
-            # the list is built on the first model thread free (it waits for the other model)
-            self._listed = self._pool.submit(lambda: churn_table(self, self._scored.result(), self._valued.result()))
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
-        """Wait for the model threads, then give BLAS its threads back (again: nothing)."""
+        """Drop the work not yet started (an error or Ctrl-C on the caller's side), wait for
+        the model threads, then give BLAS its threads back (again: nothing)."""
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         self._resources.close()
 
     @property
@@ -248,10 +250,13 @@ class ChurnRun:
         return self._pool.submit(work, *args, **kwargs)
 
     def result(self) -> ChurnResult:
+        """Both models' answers (after the work given with :meth:`submit` is done too), and
+        the list built from them."""
         try:
-            return self._listed.result()
+            scored, values = self._scored.result(), self._valued.result()
         finally:
-            self.close()
+            self._resources.close()
+        return churn_table(self, scored, values)
 
 
 def churn_customers(
