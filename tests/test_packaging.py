@@ -75,3 +75,21 @@ def test_one_version_source():
     pyproject = (pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert 'dynamic = ["version"]' in pyproject and "\nversion =" not in pyproject
     assert importlib.metadata.version("userops") == userops.__version__
+
+
+def test_statuses_past_the_sample_are_judged_by_the_whole_list(write, monkeypatch):
+    """The sample's statuses are answered first; a status first seen after the sample (any
+    spelling or case), a blank and a status the sample saw as kept all get the full list's
+    answer."""
+    from userops.scan import load as scan_load
+
+    monkeypatch.setattr(scan_load, "SAMPLE_STATUSES", 2)  # 'paid' and 'refunded' answered first
+    rows = ["customer_id,order_date,amount,status"]
+    # in the first 2000 rows: paid, refunded and (third, past the limit) cancelled
+    rows += [f"p{i},2024-01-01,5,paid" for i in range(1500)] + [f"r{i},2024-01-01,5,refunded" for i in range(20)] + ["x,2024-01-01,5,cancelled"]
+    rows += [f"q{i},2024-01-01,5,paid" for i in range(1500)] + [f"s{i},2024-01-01,5,Refunded" for i in range(30)]
+    rows += ["a,2024-01-02,5,WC-Cancelled", "b,2024-01-02,5,pending payment", "c,2024-01-02,5,", "d,2024-01-02,5,Shipped", "e,2024-01-02,5,PAID"]
+    assert scan_load.SAMPLE_STATUSES == 2
+    loaded = userops.load_orders([write("late.csv", "\n".join(rows) + "\n")])
+    assert loaded.drops.excluded == {"cancelled/refunded/unpaid status": 20 + 1 + 30 + 2}
+    assert loaded.n_orders == 3000 + 3  # paid, a blank status, shipped, PAID
