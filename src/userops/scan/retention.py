@@ -56,30 +56,36 @@ def retention_cells(
         start = f" AND {c} >= DATE '{window.start.date().isoformat()}'" if window.start is not None else ""
         return f"AND {window.starts_before(c)}{start}"
 
+    # every purchase, and without --start-event/--return-event every event, starts and
+    # returns: then the flags are not aggregated or tested (a fifth of the query's time)
+    every_starts = source == "orders" or not start_event
+    every_returns = source == "orders" or not return_event
     if cohort == "first":
-        cohorts = f"SELECT * FROM (SELECT user_id, min(p) FILTER (WHERE started) AS c FROM act GROUP BY user_id) WHERE c IS NOT NULL {since('c')}"
+        first_period = "min(p)" if every_starts else "min(p) FILTER (WHERE started)"
+        cohorts = f"SELECT * FROM (SELECT user_id, {first_period} AS c FROM act GROUP BY user_id) WHERE c IS NOT NULL {since('c')}"
     else:
-        cohorts = f"SELECT user_id, p AS c FROM act WHERE started {since('p')}"
+        cohorts = f"SELECT user_id, p AS c FROM act WHERE {'true' if every_starts else 'started'} {since('p')}"
     # activity per user and period, computed once; each row joined to the user's cohort(s)
     # (a join: ~2x faster than a window over the activity)
     if source == "events" and grain is not None and grain[0] != "day":  # one row per user and period already
         act = f"act AS (SELECT user_id, CAST(ts AS DATE) AS p, s AS started, r AS returned, revenue FROM ({activity}))"
     else:
-        act = f"""act AS MATERIALIZED (SELECT user_id, {trunc} AS p, bool_or(s) AS started, bool_or(r) AS returned,
+        flags = f"{'true' if every_starts else 'bool_or(s)'} AS started, {'true' if every_returns else 'bool_or(r)'} AS returned"
+        act = f"""act AS MATERIALIZED (SELECT user_id, {trunc} AS p, {flags},
                                             sum(revenue) AS revenue FROM ({activity}) GROUP BY 1, 2)"""
     base = f"""WITH {act},
         a AS (SELECT cohorts.c, act.* FROM ({cohorts}) cohorts JOIN act ON act.user_id = cohorts.user_id AND act.p >= cohorts.c)"""
     if mode == "classic":
         # one pass: at k = 0 (p = c) every member counts (the cohort size), later only returns
-        counted = "p = c OR returned"
+        counted = "" if every_returns else " FILTER (WHERE p = c OR returned)"
         rows = f"""{base}
-            SELECT c AS cohort, {k} AS k, count(*) FILTER (WHERE {counted}) AS users,
-                   CAST(sum(revenue) FILTER (WHERE {counted}) AS DOUBLE) AS revenue
+            SELECT c AS cohort, {k} AS k, count(*){counted} AS users,
+                   CAST(sum(revenue){counted} AS DOUBLE) AS revenue
             FROM a GROUP BY 1, 2 ORDER BY 1, 2"""
     else:
         rows = f"""{base},
         per_user AS MATERIALIZED (
-            SELECT c, user_id, max({k}) FILTER (WHERE p > c AND returned) AS last_k,
+            SELECT c, user_id, max({k}) FILTER (WHERE p > c{'' if every_returns else ' AND returned'}) AS last_k,
                    sum(revenue) FILTER (WHERE p = c) AS revenue0
             FROM a GROUP BY 1, 2)
         SELECT c AS cohort, 0 AS k, count(*) AS users, CAST(sum(revenue0) AS DOUBLE) AS revenue FROM per_user GROUP BY 1
