@@ -293,18 +293,20 @@ def parsed_select(
     if spec.status and spec.excluded_statuses:
         # compared lower-cased against every spelling (spaces, _ or -; WooCommerce "wc-"):
         # an IN list is ~7x cheaper than normalising each value with trim/regexp
-        status = f"lower(CAST({q(spec.status)} AS VARCHAR))"
-        spellings = sql.status_spellings(spec.excluded_statuses)
-        listed = ", ".join(sql.sql_str(s) for s in spellings)
+        raw_status = f"CAST({q(spec.status)} AS VARCHAR)"
+        status = f"lower({raw_status})"
+        spellings = set(sql.status_spellings(spec.excluded_statuses))
+        listed = ", ".join(sql.sql_str(s) for s in sorted(spellings))
         every = f"coalesce({status} IN ({listed}), false)"
         if "statuses" not in detected:
             detected["statuses"] = sample_statuses(engine, spec, file=file)
-        # the few statuses of a sample are answered first: the list has a hundred spellings,
-        # and most rows hold one of a handful of values
-        seen_excluded = [s for s in detected["statuses"] if s in spellings]
-        seen_kept = [s for s in detected["statuses"] if s not in spellings]
+        # the few statuses of a sample are answered first, as written (no lower-casing of
+        # every value): the list has a hundred spellings, and most rows hold one of a
+        # handful of values
+        seen_excluded = [raw for raw, lowered in detected["statuses"] if lowered in spellings]
+        seen_kept = [raw for raw, lowered in detected["statuses"] if lowered not in spellings]
         first = "".join(
-            f"WHEN {status} IN ({', '.join(sql.sql_str(s) for s in values)}) THEN {answer} "
+            f"WHEN {raw_status} IN ({', '.join(sql.sql_str(s) for s in values)}) THEN {answer} "
             for values, answer in ((seen_kept, "false"), (seen_excluded, "true")) if values
         )
         excluded.append(f"CASE {first}ELSE {every} END" if first else every)
@@ -434,17 +436,18 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
 SAMPLE_STATUSES = 16
 
 
-def sample_statuses(engine: Engine, spec: OrdersSpec, *, file: str | None) -> list[str]:
-    """The most common lower-cased statuses among the first rows (at most SAMPLE_STATUSES)."""
+def sample_statuses(engine: Engine, spec: OrdersSpec, *, file: str | None) -> list[tuple[str, str]]:
+    """The most common statuses among the first rows (at most SAMPLE_STATUSES), as written
+    and as the engine lower-cases them."""
     if not spec.status:
         return []
     with engine.file_order():
         rows = engine.execute(
-            f"""SELECT s FROM (SELECT lower(CAST({q(spec.status)} AS VARCHAR)) AS s FROM {spec.view} LIMIT 2000)
+            f"""SELECT s, lower(s) FROM (SELECT CAST({q(spec.status)} AS VARCHAR) AS s FROM {spec.view} LIMIT 2000)
                 WHERE s IS NOT NULL GROUP BY s ORDER BY count(*) DESC, s LIMIT {SAMPLE_STATUSES}""",
             file=file,
         ).fetchall()
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 def ids_look_clean(engine: Engine, spec: OrdersSpec, *, file: str | None) -> bool:

@@ -72,7 +72,8 @@ def is_text(dtype: str) -> bool:
 def blank(col: str, dtype: str) -> str:
     """SQL true where the raw value is missing or blank."""
     if is_text(dtype):
-        return f"({col} IS NULL OR trim({col}) = '')"
+        # trim (spaces only) runs only where the value starts with one: it copies the string
+        return f"({col} IS NULL OR {col} = '' OR (ascii({col}) = 32 AND trim({col}) = ''))"
     return f"({col} IS NULL)"
 
 
