@@ -109,6 +109,10 @@ class OrdersFacts:
     has_category_lists: bool = False  # each order keeps its lines' categories
     has_refunds: bool = False  # order amounts are net of a refunded-amount column
     has_currency: bool = False  # orders carry their currency
+    #: the table the orders are stored in: ``orders`` itself, or (rolled up from lines) a
+    #: table that ``orders`` is a view of, the view adding the columns that are NULL in
+    #: every order (a NULL text column still took 20 bytes an order)
+    table: str = "orders"
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,10 @@ def drop_orders(data: HasOrders) -> None:
     """Free the ``orders`` table before the rest of a computation that no longer reads it
     (its memory goes back before the per-customer rows are built); the loaded data cannot
     be queried for orders again."""
-    data.engine.execute("DROP TABLE IF EXISTS orders")
+    table = data.facts.table
+    if table != "orders":
+        data.engine.execute("DROP VIEW IF EXISTS orders")
+    data.engine.execute(f"DROP TABLE IF EXISTS {q(table)}")
 
 
 def purchases(window: Window) -> str:
@@ -373,6 +380,7 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
             f"({parsed_select(engine, s, file=f, clean_ids=False, detected=d)})" for s, f, d in zip(specs, files, detected)
         )
     file = files[0] if len(files) == 1 else None
+    table = "orders_rolled" if has_order_id else "orders"
     dropped = ", ".join(
         f"count(*) FILTER (WHERE reason = {code})::UINTEGER AS {q(DROP_COLUMNS[r])}" for r, code in CODE.items()
     )
@@ -397,14 +405,13 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
         """The statement that rolls parsed ``rows`` into the orders table."""
         if has_order_id:
             ok = "FILTER (WHERE reason IS NULL)"
-            detail = f"sum(quantity) {ok} AS quantity, min(channel) {ok} AS channel" if order_detail else "NULL::DOUBLE AS quantity, NULL::VARCHAR AS channel"
+            detail = f" sum(quantity) {ok} AS quantity, min(channel) {ok} AS channel," if order_detail else ""
             amount = f"max(amount) {ok}" if order_total else f"sum(amount) {ok}"
-            money_detail = (f", max(refunded) {ok} AS refunded" if with_refunds else "") + (f", min(currency) {ok} AS currency" if has_currency else "")
+            money_detail = (f" max(refunded) {ok} AS refunded," if with_refunds else "") + (f" min(currency) {ok} AS currency," if has_currency else "")
             # the refunded amount is an order-level figure (on the first line only, or repeated)
             orders = f"""
                 SELECT customer_id, order_id, min(order_ts) {ok} AS order_ts,
-                       TRY_CAST({amount} AS DECIMAL(18, 4)) AS amount, count(*) {ok} AS lines,
-                       {detail}, NULL::VARCHAR AS category{money_detail},
+                       TRY_CAST({amount} AS DECIMAL(18, 4)) AS amount, count(*) {ok} AS lines,{detail}{money_detail}
                        {dropped}{categories}
                 FROM ({rows}) GROUP BY customer_id, order_id"""
         else:  # every row is an order
@@ -416,7 +423,7 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
                        (reason IS NULL)::BIGINT AS lines, quantity, channel, category{', refunded' if with_refunds else ''}{', currency' if has_currency else ''}, {per_row}
                 FROM ({rows})"""
         # A status on any line applies to the whole order (Shopify fills it on the first line only).
-        return f"""CREATE OR REPLACE TABLE orders AS
+        return f"""CREATE OR REPLACE TABLE {q(table)} AS
             SELECT *, CASE WHEN lines = 0 THEN '{ROWS_DROPPED}'
                            WHEN {excluded} > 0 THEN '{REASON_EXCLUDED_STATUS}'
                            WHEN {other_currency} THEN '{REASON_OTHER_CURRENCY}'
@@ -426,10 +433,15 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
             FROM (SELECT * REPLACE ({net} AS amount) FROM ({orders}))"""
 
     engine.execute(orders_table(grouped), file=file)
+    if table != "orders":
+        # rolled up from lines, an order has no category of its own (line questions re-read
+        # the lines), and without order_detail no quantity or channel
+        nulls = ", NULL::VARCHAR AS category" + ("" if order_detail else ", NULL::DOUBLE AS quantity, NULL::VARCHAR AS channel")
+        engine.execute(f"CREATE OR REPLACE VIEW orders AS SELECT *{nulls} FROM {q(table)}")
     if raw_ids and grouped_ids_need_cleaning(engine):
         # an id past the sample needs unwrapping or trimming (rare): the careful build
         engine.execute(orders_table(parsed), file=file)
-    return OrdersFacts(parsed, has_order_id, has_amount, has_category_lists, has_refunds, has_currency)
+    return OrdersFacts(parsed, has_order_id, has_amount, has_category_lists, has_refunds, has_currency, table)
 
 
 #: Distinct statuses of the sample answered before the full list, at most.
