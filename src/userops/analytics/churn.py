@@ -276,6 +276,7 @@ def churn_customers(
 
 
 def check_discount(discount_monthly: float) -> None:
+    """A monthly discount rate in [0, 1), else a usage error (before any query)."""
     if discount_monthly < 0 or discount_monthly >= 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly})", hint="e.g. 0.01 for 1% a month")
 
