@@ -166,6 +166,32 @@ def test_sigterm_mid_write_leaves_no_temp_file_and_stale_ones_are_removed(tmp_pa
     assert sorted(os.listdir(tmp_path)) == sorted([live.name, "out.csv"])
 
 
+@pytest.mark.parametrize("signal_name,code,said", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_a_signal_during_a_query_ends_with_its_own_code(write, signal_name, code, said):
+    """DuckDB turns the exception a signal handler raises inside a running query into its own
+    "Query interrupted" error: the command still ends as terminated (143) or interrupted
+    (130), not as an internal error."""
+    import subprocess
+    import sys
+
+    path = write("o.csv", ORDERS)
+    script = (
+        "import os, signal, sys, threading\n"
+        "import duckdb\n"
+        "import userops.analytics.profile as profile\n"
+        "from userops.cli.app import main\n"
+        "def endless(*args, **kwargs):\n"
+        f"    threading.Timer(0.3, os.kill, (os.getpid(), signal.{signal_name})).start()\n"
+        "    duckdb.connect().execute('SELECT sum(i) FROM range(100000000000) t(i)').fetchall()\n"
+        "profile.profile_kpis = endless\n"
+        f"sys.argv = ['userops', 'profile', {path!r}, '-q']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert said in done.stderr and "internal error" not in done.stderr
+
+
 def test_xlsx_refuses_more_rows_than_a_sheet_holds(monkeypatch):
     import pandas as pd
 

@@ -120,6 +120,9 @@ def command(name: str, *, help_panel: str | None = None) -> Callable:
                 finally:
                     run.close()
             except UseropsError as err:
+                signalled = _signalled_error()
+                if signalled is not None:  # a query interrupted by Ctrl-C or SIGTERM, mapped
+                    raise signalled from None
                 if debug:
                     raise
                 raise fail(str(err), err.exit_code) from None
@@ -131,6 +134,9 @@ def command(name: str, *, help_panel: str | None = None) -> Callable:
             except (typer.Exit, typer.Abort, SystemExit):
                 raise
             except Exception as exc:  # the one place an unexpected error becomes one line
+                signalled = _signalled_error()
+                if signalled is not None:  # Ctrl-C or SIGTERM inside a query
+                    raise signalled from None
                 if debug:
                     raise
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -156,8 +162,30 @@ class Terminated(BaseException):
     temp file is removed on the way out."""
 
 
+#: the signals received: the exception a handler raises inside a running DuckDB query comes
+#: back as DuckDB's own "Query interrupted" error, not as itself
+_received: set[int] = set()
+
+
 def _terminate(signum, frame) -> None:
+    _received.add(signum)
     raise Terminated()
+
+
+def _interrupt(signum, frame) -> None:
+    _received.add(signum)
+    raise KeyboardInterrupt()
+
+
+def _signalled_error() -> BaseException | None:
+    """What a signal received during the command should end it with, if one was."""
+    import signal
+
+    if signal.SIGTERM in _received:
+        return Terminated()
+    if signal.SIGINT in _received:
+        return fail("interrupted", 130)
+    return None
 
 
 def main() -> None:
@@ -166,8 +194,8 @@ def main() -> None:
     import signal
 
     # every matrix the models multiply has a dozen columns: BLAS threads would only spin
-    # (each BLAS library's threads spin at start-up alone for a tenth of a CPU-second, on a
-    # core the engine wants); set before numpy and scipy load their BLAS
+    # (and each BLAS library's threads spin right after it loads, on a core the engine
+    # wants); set before numpy and scipy load their BLAS
     for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
     # this process ends with the command: what the libraries make at import is kept to the end
@@ -175,6 +203,8 @@ def main() -> None:
 
     imports.freeze_imports = True
     signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started ignoring it
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         app()
     except Terminated:
