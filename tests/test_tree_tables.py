@@ -48,7 +48,7 @@ def test_a_tree_as_a_table_by_hand():
     second tree on the same test adds 0.25 / 0.5. Raw score = 0.1 + the two leaves."""
     left_at = tree_tables.SplitTest(feature=0, threshold=1.5, missing_left=False)
     tables = TreeTables(
-        0.1, (TreeTable((left_at,), np.array([2.0, -1.0])), TreeTable((left_at,), np.array([0.5, 0.25]))), 1, model=_Identity(),
+        0.1, (TreeTable((left_at,), np.array([2.0, -1.0])), TreeTable((left_at,), np.array([0.5, 0.25]))), model=_Identity(),
     )
     raw = tables.raw_scores(np.array([[1.0], [1.5], [2.0], [np.nan]]))
     assert raw.tolist() == [0.1 - 1.0 + 0.25, 0.1 - 1.0 + 0.25, 0.1 + 2.0 + 0.5, 0.1 + 2.0 + 0.5]

@@ -280,7 +280,7 @@ class CalibratedModel:
 
         self.model_ = model
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
-        self.tables_ = compiled(model, X, raw) if hasattr(model, "_predictors") else None
+        self.tables_ = compiled(model, X, raw)
 
     def fit(self, X: "np.ndarray", y: "np.ndarray") -> "CalibratedModel":
         from sklearn.calibration import CalibratedClassifierCV

@@ -68,7 +68,6 @@ class TreeTables:
 
     baseline: float
     trees: tuple[TreeTable, ...]
-    n_features: int
     model: Any  # the classifier: its encoding of the input columns is applied first
 
     def raw_scores(self, X: "np.ndarray", threads: int = 1) -> "np.ndarray":
@@ -95,7 +94,7 @@ class TreeTables:
         import numpy as np
 
         block = X[start : start + BLOCK_ROWS]
-        columns = [np.ascontiguousarray(block[:, j]) for j in range(self.n_features)]
+        columns = [np.ascontiguousarray(block[:, j]) for j in range(block.shape[1])]
         missing = [np.isnan(c) for c in columns]
         raw = np.full(len(block), self.baseline)
         code, bits = np.empty(len(block), dtype=np.uint16), np.empty(len(block), dtype=np.uint16)
@@ -143,7 +142,7 @@ def _tables(model: Any) -> TreeTables | None:
         if tree is None:
             return None
         trees.append(tree)
-    return TreeTables(float(baseline[0]), tuple(trees), int(model.n_features_in_), model)
+    return TreeTables(float(baseline[0]), tuple(trees), model)
 
 
 def _flags(bitset: "np.ndarray") -> "np.ndarray":

@@ -212,8 +212,8 @@ def main() -> None:
         sys.exit(143)
     finally:
         # the process ends here: nothing needs collecting, and the interpreter's last full
-        # collection would walk every object the libraries made (a third of a second after
-        # churn's models); the outputs are written and the engines closed by now
+        # collection would walk every object the libraries made; the outputs are written and
+        # the engines closed by now
         import gc
 
         gc.freeze()

@@ -111,7 +111,7 @@ class OrdersFacts:
     has_currency: bool = False  # orders carry their currency
     #: the table the orders are stored in: ``orders`` itself, or (rolled up from lines) a
     #: table that ``orders`` is a view of, the view adding the columns that are NULL in
-    #: every order (a NULL text column still took 20 bytes an order)
+    #: every order (stored, a NULL column still takes room in every order)
     table: str = "orders"
 
 
