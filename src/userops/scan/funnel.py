@@ -73,19 +73,23 @@ def funnel_users(
     # the unit of the funnel: a user, or with ``session`` a user's session (user \x1f session)
     unit = "concat_ws(chr(31), user_id, coalesce(session_id, ''))" if session else "user_id"
     # each event carries a bit mask of the steps (and exclusions) it belongs to instead of its
-    # name; all events are numbered (strict needs the gaps), only step events are kept.
-    # Events at the same time are numbered in funnel order (the earliest step they can fill
-    # first, then exclusions, then other events; then by name), so a later step may happen
-    # at the same time as the one before it, as in PostHog, and a date-only export is read
-    # as "in funnel order within a day" rather than alphabetically
+    # name. Events at the same time are numbered in funnel order (the earliest step they can
+    # fill first, then exclusions, then other events; then by name), so a later step may
+    # happen at the same time as the one before it, as in PostHog, and a date-only export is
+    # read as "in funnel order within a day" rather than alphabetically. Only the order of
+    # the step and exclusion events matters, so only they are numbered — except in a strict
+    # funnel, where every event counts as a gap. The name only orders events of one set
+    # (alternatives ``a|b``): other events are interchangeable, so without alternatives the
+    # names are not carried through the sort.
     sets = [*steps, *(x[0] for x in exclusions)]
     mask = " + ".join(f"(({sql.in_list('event', step)})::INTEGER << {bit})" for bit, step in enumerate(sets))
     first_set = "CASE " + " ".join(f"WHEN (m & {1 << bit}) <> 0 THEN {bit}" for bit in range(len(sets))) + f" ELSE {len(sets)} END"
+    by_name = ", event" if any(len(names) > 1 for names in sets) else ""
     keep = "" if order == "strict" else "WHERE m <> 0"
     numbered = (
-        f"SELECT * FROM (SELECT user_id, m, ts, row_number() OVER (PARTITION BY user_id ORDER BY ts, {first_set}, event) AS seq"
-        f"{', grp' if by else ''} FROM (SELECT {unit} AS user_id, {mask} AS m, event_ts AS ts, event{group} "
-        f"FROM events WHERE reason IS NULL AND {window.within('event_ts')})) {keep}"
+        f"SELECT user_id, m, ts, row_number() OVER (PARTITION BY user_id ORDER BY ts, {first_set}{by_name}) AS seq"
+        f"{', grp' if by else ''} FROM (SELECT {unit} AS user_id, {mask} AS m, event_ts AS ts{', event' if by_name else ''}{group} "
+        f"FROM events WHERE reason IS NULL AND {window.within('event_ts')}) {keep}"
     )
     plan = _Plan(n, window_s, events.facts.tz, ", grp" if by else "", [f"e AS MATERIALIZED ({numbered})"])
     for k in range(1, n + 1):
