@@ -168,10 +168,9 @@ def test_sigterm_mid_write_leaves_no_temp_file_and_stale_ones_are_removed(tmp_pa
 
 @pytest.mark.parametrize("signal_name,code,said", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
 def test_a_signal_during_a_query_ends_with_its_own_code(write, signal_name, code, said):
-    """DuckDB turns the exception a signal handler raises inside a running query into its own
-    "Query interrupted" error: the command still ends as terminated (143) or interrupted
-    (130), not as an internal error. (An older DuckDB finishes the query first — a few
-    second here — and the signal then ends the command the same way.)"""
+    """A signal that arrives during a query ends the command as terminated (143) or
+    interrupted (130), not as an internal error — whether DuckDB stops the query with its own
+    "Query interrupted" error or finishes it first (the query here lasts about a second)."""
     import subprocess
     import sys
 
