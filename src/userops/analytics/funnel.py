@@ -39,6 +39,7 @@ this module turns them into the per-step table.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -186,7 +187,8 @@ def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
         if k > 1 and reached:
             mask = furthest >= k
             seconds = (users[f"t{k}"][mask] - users[f"t{k - 1}"][mask]).dt.total_seconds().to_numpy()
-            median, mean = float(np.median(seconds)), float(np.mean(seconds))
+            # fsum: the exact sum, so the mean does not depend on the order of the rows
+            median, mean = float(np.median(seconds)), math.fsum(seconds) / len(seconds)
         rows.append(
             {
                 "step": k,
@@ -207,10 +209,11 @@ USER_COLUMNS = ["user_id", "furthest_step", "furthest_event", "step1_time", "las
 
 def funnel_users(
     loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False,
-    overall: bool = False,
+    overall: bool = False, sort: bool = True,
 ) -> "pd.DataFrame":
     """One row per user (or session) with their best attempt: ``furthest`` and ``t1``..``tn``
-    (per period with ``trend``; with ``overall`` too, ``best`` marks the best of all periods)."""
+    (per period with ``trend``; with ``overall`` too, ``best`` marks the best of all periods);
+    in no particular order with ``sort=False`` (for tables that only count them)."""
     check_by_trend(by, trend)
     if by is not None and by not in loaded.properties:
         raise UsageError(f"--by {by!r} was not loaded as a property")
@@ -221,6 +224,7 @@ def funnel_users(
     return scan_funnel.funnel_users(
         loaded,
         window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session, exclusions=spec.exclusions, overall=overall,
+        sort=sort,
     )
 
 
@@ -340,7 +344,7 @@ def funnel_table(
     loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False
 ) -> "pd.DataFrame":
     """The funnel as a table: per step, or per group and step (``by``), or per period and step (``trend``)."""
-    users = funnel_users(loaded, window, spec, by=by, trend=trend, session=session)
+    users = funnel_users(loaded, window, spec, by=by, trend=trend, session=session, sort=False)
     if by is None and trend is None:
         return step_table(users, spec)
     return split_table(users, window, spec, by=by, trend=trend)
@@ -349,7 +353,7 @@ def funnel_table(
 def funnel_with_trend(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, trend: str) -> tuple["pd.DataFrame", "pd.DataFrame"]:
     """The funnel and its trend per ``trend`` period (the report shows both) from one pass
     over the events: the tables of :func:`funnel_table` without and with ``trend``."""
-    users = funnel_users(loaded, window, spec, trend=trend, overall=True)
+    users = funnel_users(loaded, window, spec, trend=trend, overall=True, sort=False)
     return step_table(users[users["best"].to_numpy(bool)], spec), split_table(users.drop(columns="best"), window, spec, trend=trend)
 
 

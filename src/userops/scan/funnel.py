@@ -60,9 +60,12 @@ def funnel_users(
     session: bool = False,
     exclusions: Exclusions = (),
     overall: bool = False,
+    sort: bool = True,
 ) -> "pd.DataFrame":
     """One row per user (per period with ``trend``): the furthest step of their best attempt
-    and its step times ``t1``..``tn`` (see :mod:`userops.analytics.funnel` for the rules).
+    and its step times ``t1``..``tn`` (see :mod:`userops.analytics.funnel` for the rules),
+    sorted by user unless ``sort`` is False (step tables only count them, and the sort of a
+    row per user raises the query's peak memory).
     With ``trend`` and ``overall``, a column ``best`` marks each user's best attempt of all
     periods — the row of the funnel without ``trend`` (the best of all attempts is the best
     of its period): both funnels from one pass."""
@@ -118,7 +121,9 @@ def funnel_users(
         attempts AS (SELECT *{period} FROM ({attempts})),
         ranked AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY {best_first}) AS rank{best} FROM attempts)
         SELECT {who}{out_group}{', period' if trend else ''}, furthest, {out_times}{', best' if best else ''}
-        FROM ranked{first_touch} WHERE rank = 1 AND NOT excluded ORDER BY 1{', 2' if session else ''}{', period' if trend else ''}"""
+        FROM ranked{first_touch} WHERE rank = 1 AND NOT excluded"""
+    if sort:
+        query += f" ORDER BY 1{', 2' if session else ''}{', period' if trend else ''}"
     return events.engine.frame(query)
 
 
