@@ -397,3 +397,27 @@ def test_funnel_with_trend_is_both_tables_from_one_pass(examples_dir, steps, ord
     pd.testing.assert_frame_equal(overall, funnel_table(loaded, window, spec))
     pd.testing.assert_frame_equal(trend, funnel_table(loaded, window, spec, trend="week"))
     assert overall["users"].iloc[-1] > 0 and trend["period"].nunique() > 4
+
+
+@pytest.mark.parametrize("steps,order,exclude", [("a,b,c", "ordered", None), ("a|d,b,c", "strict", None), ("b,b,c", "unordered", "x"), ("a,b,c", "ordered", "x:1-2")])
+def test_engine_step_statistics_equal_the_per_person_rows(write, steps, order, exclude):
+    """The step tables are aggregated in the engine (counts, median and mean time between
+    steps); they equal the table computed in Python from the per-person rows the retargeting
+    list gets, on a random clickstream with ties and fractions of a second."""
+    import random
+
+    from userops.analytics.funnel import funnel_users, parse_exclusions
+
+    rng = random.Random(5)
+    lines = ["user_id,event,timestamp"]
+    for person in range(80):
+        for _ in range(rng.randint(1, 10)):
+            second = rng.choice(["00", "00", "07.250000", "13.5", "59.999999"])
+            lines.append(f"u{person},{rng.choice('abcdx')},2025-01-{rng.randint(1, 9):02d} {rng.choice([10, 11])}:{rng.randint(0, 2):02d}:{second}")
+    loaded = load_events([write("random.csv", "\n".join(lines) + "\n")])
+    parsed = parse_steps(steps)
+    spec = FunnelSpec(parsed, 86400, order, parse_exclusions(exclude, len(parsed)) if exclude else ())
+    window = loaded.window()
+    table = funnel_table(loaded, window, spec)
+    pd.testing.assert_frame_equal(table, step_table(funnel_users(loaded, window, spec), spec))
+    assert table["users"].iloc[1] > 0 and table["median_time_from_previous_s"].notna().iloc[1]

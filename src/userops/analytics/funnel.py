@@ -33,13 +33,14 @@ Definitions (what the tests pin down):
   and period of the step-1 time; a period is ``complete`` when every attempt in it has had its
   whole window by the as-of date (otherwise its conversion is not final and reads low).
 
-The scan (:func:`userops.scan.funnel.funnel_users`) returns one row per user (per group);
-this module turns them into the per-step table.
+The scan aggregates each table's step counts and step-to-step times in the engine
+(:func:`userops.scan.funnel.funnel_stats`); this module turns them into the per-step tables.
+Only the retargeting list (``--users``) brings one row per user back
+(:func:`userops.scan.funnel.funnel_users`).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -174,21 +175,42 @@ def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
     ``users`` has one row per user with ``furthest`` (1..n) and ``t1``..``tn`` (step times of
     the chosen attempt; NaT where not reached)."""
     import numpy as np
-    import pandas as pd
 
     n = len(spec.steps)
     furthest = users["furthest"].to_numpy("int64") if len(users) else np.array([], dtype="int64")
-    counts = [int((furthest >= k).sum()) for k in range(1, n + 1)]
+    reached: list[int] = [int((furthest >= 1).sum())]
+    median_us: list[float | None] = [None]
+    total_us: list[int | None] = [None]
+    for k in range(2, n + 1):
+        mask = furthest >= k
+        reached.append(int(mask.sum()))
+        if not reached[-1]:
+            median_us.append(None)
+            total_us.append(None)
+            continue
+        gaps = (users[f"t{k}"][mask].to_numpy("datetime64[us]") - users[f"t{k - 1}"][mask].to_numpy("datetime64[us]")).astype("int64")
+        median_us.append(float(np.median(gaps)))
+        total_us.append(sum(int(g) for g in gaps))  # Python integers: exact, as the engine's sum
+    return stats_table(scan_funnel.StepStats(reached, median_us, total_us), spec)
+
+
+def stats_table(stats: "scan_funnel.StepStats | None", spec: FunnelSpec) -> "pd.DataFrame":
+    """The step table from the people reaching each step and the step-to-step times (median,
+    and mean from the exact total); None is a funnel nobody entered."""
+    import numpy as np
+    import pandas as pd
+
+    n = len(spec.steps)
+    counts = stats.reached if stats is not None else [0] * n
     rows = []
     for k in range(1, n + 1):
         reached = counts[k - 1]
         prev = counts[k - 2] if k > 1 else reached
         median = mean = None
-        if k > 1 and reached:
-            mask = furthest >= k
-            seconds = (users[f"t{k}"][mask] - users[f"t{k - 1}"][mask]).dt.total_seconds().to_numpy()
-            # fsum: the exact sum, so the mean does not depend on the order of the rows
-            median, mean = float(np.median(seconds)), math.fsum(seconds) / len(seconds)
+        median_us, total_us = (stats.median_us[k - 1], stats.total_us[k - 1]) if stats is not None else (None, None)
+        if k > 1 and reached and median_us is not None and total_us is not None:
+            median = median_us / 1e6
+            mean = total_us / (reached * 1_000_000)  # true division of exact integers: one rounding
         rows.append(
             {
                 "step": k,
@@ -207,13 +229,16 @@ def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
 USER_COLUMNS = ["user_id", "furthest_step", "furthest_event", "step1_time", "last_step_time"]
 
 
-def funnel_users(
-    loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False,
-    overall: bool = False, sort: bool = True,
-) -> "pd.DataFrame":
-    """One row per user (or session) with their best attempt: ``furthest`` and ``t1``..``tn``
-    (per period with ``trend``; with ``overall`` too, ``best`` marks the best of all periods);
-    in no particular order with ``sort=False`` (for tables that only count them)."""
+def funnel_users(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, session: bool = False) -> "pd.DataFrame":
+    """One row per user (or session) with their best attempt, sorted: ``furthest`` and
+    ``t1``..``tn`` (the retargeting list's rows)."""
+    return scan_funnel.funnel_users(loaded, window, _query(loaded, spec, session=session))
+
+
+def _query(
+    loaded: "LoadedEvents", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False, overall: bool = False
+) -> "scan_funnel.FunnelQuery":
+    """The scan's description of the funnel, once the options are checked against the load."""
     check_by_trend(by, trend)
     if by is not None and by not in loaded.properties:
         raise UsageError(f"--by {by!r} was not loaded as a property")
@@ -221,11 +246,11 @@ def funnel_users(
         raise UsageError("--session needs a session column", hint="set --session-col")
     if session and not loaded.sessions:
         raise UsageError("the events were loaded without their session ids", hint="load them with sessions=True")
-    return scan_funnel.funnel_users(
-        loaded,
-        window, spec.steps, spec.window_s, spec.order, by=by, trend=trend, session=session, exclusions=spec.exclusions, overall=overall,
-        sort=sort,
-    )
+    return scan_funnel.FunnelQuery(spec.steps, spec.window_s, spec.order, by, trend, session, spec.exclusions, overall)
+
+
+def _stats(loaded: "LoadedEvents", window: "Window", query: "scan_funnel.FunnelQuery") -> "scan_funnel.FunnelStats":
+    return scan_funnel.funnel_stats(loaded, window, query, max_groups=MAX_GROUPS, none_label=NONE_LABEL, other_label=OTHER_LABEL)
 
 
 def dates_only_note(loaded: "LoadedEvents") -> str | None:
@@ -343,57 +368,42 @@ def repeat_funnel(loaded, window: "Window", n: int = 3, *, window_s: int | None 
 def funnel_table(
     loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False
 ) -> "pd.DataFrame":
-    """The funnel as a table: per step, or per group and step (``by``), or per period and step (``trend``)."""
-    users = funnel_users(loaded, window, spec, by=by, trend=trend, session=session, sort=False)
+    """The funnel as a table: per step, or per group and step (``by``), or per period and step
+    (``trend``). The engine aggregates: one row per table comes back, not one per person."""
+    stats = _stats(loaded, window, _query(loaded, spec, by=by, trend=trend, session=session))
     if by is None and trend is None:
-        return step_table(users, spec)
-    return split_table(users, window, spec, by=by, trend=trend)
+        return stats_table(stats.overall, spec)
+    return split_table(stats, window, spec, by=by, trend=trend)
 
 
 def funnel_with_trend(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, trend: str) -> tuple["pd.DataFrame", "pd.DataFrame"]:
     """The funnel and its trend per ``trend`` period (the report shows both) from one pass
     over the events: the tables of :func:`funnel_table` without and with ``trend``."""
-    users = funnel_users(loaded, window, spec, trend=trend, overall=True, sort=False)
-    return step_table(users[users["best"].to_numpy(bool)], spec), split_table(users.drop(columns="best"), window, spec, trend=trend)
+    stats = _stats(loaded, window, _query(loaded, spec, trend=trend, overall=True))
+    return stats_table(stats.overall, spec), split_table(stats, window, spec, trend=trend)
 
 
-def split_table(users: "pd.DataFrame", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None) -> "pd.DataFrame":
-    """The step table per group (``by``: its users' ``group``) or per period (``trend``)."""
+def split_table(stats: "scan_funnel.FunnelStats", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None) -> "pd.DataFrame":
+    """The step table per group (``by``) or per period (``trend``), in the order of the
+    groups' names or of the periods."""
     import pandas as pd
 
-    key = "group" if by is not None else "period"
-    pooled = 0
-    if by is not None:
-        users = users.assign(group=users["group"].astype(object).where(users["group"].notna(), NONE_LABEL))
-        users, pooled = pool_small_groups(users)
     frames = []
-    for value, part in users.groupby(key, sort=True):
-        table = step_table(part, spec)
-        table.insert(0, by if by is not None else "period", value if key == "group" else pd.Timestamp(value).date())
+    for value in sorted(stats.parts):
+        table = stats_table(stats.parts[value], spec)
+        table.insert(0, by if by is not None else "period", value if by is not None else pd.Timestamp(value).date())
         if trend is not None:
             table.insert(1, "complete", trend_period_complete(pd.Timestamp(value).date(), trend, spec.window_s, window))
         frames.append(table)
     if not frames:
-        empty = step_table(users.iloc[0:0], spec).iloc[0:0]
+        empty = stats_table(None, spec).iloc[0:0]
         empty.insert(0, by if by is not None else "period", [])
         if trend is not None:
             empty.insert(1, "complete", pd.Series([], dtype=bool))
         return empty
     table = pd.concat(frames, ignore_index=True)
-    table.attrs["pooled_groups"] = pooled
+    table.attrs["pooled_groups"] = stats.pooled
     return table
-
-
-def pool_small_groups(users: "pd.DataFrame", limit: int = MAX_GROUPS) -> tuple["pd.DataFrame", int]:
-    """Keep the ``limit`` groups with the most users (ties by name); pool the rest into
-    ``(other)``: a breakdown by a near-unique property (``--by user_id``) is one funnel per
-    value, thousands of tables nobody reads. Returns the users and how many groups were pooled."""
-    counts = users["group"].value_counts()
-    if len(counts) <= limit:
-        return users, 0
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
-    kept = {group for group, _ in ranked[:limit]}
-    return users.assign(group=users["group"].where(users["group"].isin(kept), OTHER_LABEL)), len(counts) - limit
 
 
 def trend_period_complete(start: "dt.date", period: str, window_s: int, window: "Window") -> bool:

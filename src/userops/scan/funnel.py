@@ -8,7 +8,7 @@ stated in :mod:`userops.analytics.funnel`; this module is their SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from userops.errors import DataError
 from userops.scan import sql
@@ -48,27 +48,103 @@ class _Plan:
         return f"{self.instant(later)} <= {self.instant(start)} + INTERVAL {int(self.window_s)} SECOND"
 
 
-def funnel_users(
-    events: HasEvents,
-    window: Window,
-    steps: Steps,
-    window_s: int,
-    order: str,
-    *,
-    by: str | None = None,
-    trend: str | None = None,
-    session: bool = False,
-    exclusions: Exclusions = (),
-    overall: bool = False,
-    sort: bool = True,
-) -> "pd.DataFrame":
-    """One row per user (per period with ``trend``): the furthest step of their best attempt
-    and its step times ``t1``..``tn`` (see :mod:`userops.analytics.funnel` for the rules),
-    sorted by user unless ``sort`` is False (step tables only count them, and the sort of a
-    row per user raises the query's peak memory).
-    With ``trend`` and ``overall``, a column ``best`` marks each user's best attempt of all
-    periods — the row of the funnel without ``trend`` (the best of all attempts is the best
-    of its period): both funnels from one pass."""
+@dataclass(frozen=True)
+class FunnelQuery:
+    """What a funnel computes, as the scan needs it (see :mod:`userops.analytics.funnel`)."""
+
+    steps: Steps
+    window_s: int
+    order: str
+    by: str | None = None
+    trend: str | None = None
+    session: bool = False
+    exclusions: Exclusions = ()
+    #: with ``trend``: also mark each user's best attempt of all periods (column ``best``)
+    overall: bool = False
+
+
+def funnel_users(events: HasEvents, window: Window, funnel: FunnelQuery) -> "pd.DataFrame":
+    """One row per user (per period with ``trend``), sorted by user: the furthest step of
+    their best attempt and its step times ``t1``..``tn``. With ``trend`` and ``overall``, a
+    column ``best`` marks each user's best attempt of all periods — the row of the funnel
+    without ``trend`` (the best of all attempts is the best of its period)."""
+    sort = f" ORDER BY 1{', 2' if funnel.session else ''}{', period' if funnel.trend else ''}"
+    return events.engine.frame(best_attempts(events, window, funnel) + sort)
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """Per step k of one funnel table: the people who reached it (``reached[k-1]``) and, from
+    step 2, the median and the total of the microseconds from step k-1 to step k among them
+    (None when nobody reached it). Totals are exact integers, so means do not depend on the
+    order in which rows were added."""
+
+    reached: list[int]
+    median_us: list[float | None]
+    total_us: list[int | None]
+
+
+@dataclass(frozen=True)
+class FunnelStats:
+    """The funnel's step statistics: ``overall`` (every person, their best attempt) and, with
+    a breakdown or a trend, one per group or period in ``parts`` — groups beyond ``max_groups``
+    (by people) pooled, their number in ``pooled``."""
+
+    overall: StepStats | None
+    parts: dict[Any, StepStats]  # group name (str) or period start (datetime) -> stats
+    pooled: int = 0
+
+
+def funnel_stats(events: HasEvents, window: Window, funnel: FunnelQuery, *, max_groups: int, none_label: str, other_label: str) -> FunnelStats:
+    """The funnel's counts and step-time statistics, aggregated in the engine: one row per
+    table comes back, not one per person. Without ``by``/``trend`` only ``overall``; with
+    them ``parts`` (and ``overall`` too for a trend with ``overall``). ``by`` groups: a person
+    without a value counts under ``none_label``; beyond the ``max_groups`` largest groups
+    (ties by name) the rest are pooled under ``other_label``."""
+    n = len(funnel.steps)
+    stats = ["count(*)"]
+    for k in range(2, n + 1):
+        gap, among = f"epoch_us(t{k}) - epoch_us(t{k - 1})", f"FILTER (WHERE furthest >= {k})"
+        stats += [f"count(*) {among}", f"quantile_cont({gap}, 0.5) {among}", f"sum({gap}) {among}"]
+    columns = ", ".join(stats)
+    people = best_attempts(events, window, funnel)
+    if funnel.by is not None:
+        # the groups by people, largest first (ties by name); those past max_groups pooled
+        people = f"""WITH l AS (SELECT *, coalesce(CAST("group" AS VARCHAR), {sql.sql_str(none_label)}) AS label FROM ({people})),
+            g AS (SELECT label, row_number() OVER (ORDER BY count(*) DESC, label) AS place FROM l GROUP BY label)
+            SELECT l.*, g.place > {int(max_groups)} AS pooled,
+                   CASE WHEN g.place > {int(max_groups)} THEN {sql.sql_str(other_label)} ELSE l.label END AS key
+            FROM l JOIN g USING (label)"""
+        query = f"WITH u AS ({people}) SELECT 'part', key, {columns}, count(DISTINCT label) FILTER (WHERE pooled) FROM u GROUP BY key"
+    elif funnel.trend is not None:
+        parts = f"SELECT 'part', period, {columns}, 0 FROM u GROUP BY period"
+        if funnel.overall:
+            query = f"WITH u AS MATERIALIZED ({people}) SELECT 'overall', NULL, {columns}, 0 FROM u WHERE best UNION ALL {parts}"
+        else:
+            query = f"WITH u AS ({people}) {parts}"
+    else:
+        query = f"WITH u AS ({people}) SELECT 'overall', NULL, {columns}, 0 FROM u"
+    overall: StepStats | None = None
+    parts_by_key: dict[Any, StepStats] = {}
+    pooled = 0
+    for part, key, *values in events.engine.rows(query):
+        pooled += int(values.pop() or 0)
+        reached = [int(values[0])] + [int(values[1 + 3 * i]) for i in range(n - 1)]
+        median_us: list[float | None] = [None, *(values[2 + 3 * i] for i in range(n - 1))]
+        total_us: list[int | None] = [None, *(None if values[3 + 3 * i] is None else int(values[3 + 3 * i]) for i in range(n - 1))]
+        step = StepStats(reached, median_us, total_us)
+        if part == "overall":
+            overall = step
+        else:
+            parts_by_key[key] = step
+    return FunnelStats(overall, parts_by_key, pooled)
+
+
+def best_attempts(events: HasEvents, window: Window, funnel: FunnelQuery) -> str:
+    """The query of :func:`funnel_users`, unsorted."""
+    steps, window_s, order, by, trend, session, exclusions, overall = (
+        funnel.steps, funnel.window_s, funnel.order, funnel.by, funnel.trend, funnel.session, funnel.exclusions, funnel.overall,
+    )
     if events.facts.activity is not None:
         raise DataError("the events were loaded as daily activity (for retention); funnels need every event")
     n = len(steps)
@@ -83,14 +159,14 @@ def funnel_users(
     # the step and exclusion events matters, so only they are numbered — except in a strict
     # funnel, where every event counts as a gap. The name only orders events of one set
     # (alternatives ``a|b``): other events are interchangeable, so without alternatives the
-    # names are not carried through the sort.
+    # names are not carried through the sort. A person's events are numbered in 4 bytes.
     sets = [*steps, *(x[0] for x in exclusions)]
     mask = " + ".join(f"(({sql.in_list('event', step)})::INTEGER << {bit})" for bit, step in enumerate(sets))
     first_set = "CASE " + " ".join(f"WHEN (m & {1 << bit}) <> 0 THEN {bit}" for bit in range(len(sets))) + f" ELSE {len(sets)} END"
     by_name = ", event" if any(len(names) > 1 for names in sets) else ""
     keep = "" if order == "strict" else "WHERE m <> 0"
     numbered = (
-        f"SELECT user_id, m, ts, row_number() OVER (PARTITION BY user_id ORDER BY ts, {first_set}{by_name}) AS seq"
+        f"SELECT user_id, m, ts, CAST(row_number() OVER (PARTITION BY user_id ORDER BY ts, {first_set}{by_name}) AS INTEGER) AS seq"
         f"{', grp' if by else ''} FROM (SELECT {unit} AS user_id, {mask} AS m, event_ts AS ts{', event' if by_name else ''}{group} "
         f"FROM events WHERE reason IS NULL AND {window.within('event_ts')}) {keep}"
     )
@@ -122,9 +198,7 @@ def funnel_users(
         ranked AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY {best_first}) AS rank{best} FROM attempts)
         SELECT {who}{out_group}{', period' if trend else ''}, furthest, {out_times}{', best' if best else ''}
         FROM ranked{first_touch} WHERE rank = 1 AND NOT excluded"""
-    if sort:
-        query += f" ORDER BY 1{', 2' if session else ''}{', period' if trend else ''}"
-    return events.engine.frame(query)
+    return query
 
 
 def ordered_attempts(plan: _Plan, window: Window, steps: Steps, exclusions: Exclusions, *, strict: bool = False) -> str:
@@ -133,7 +207,12 @@ def ordered_attempts(plan: _Plan, window: Window, steps: Steps, exclusions: Excl
     ``strict``, step k must be the user's very next event."""
     n, carry = plan.n, plan.carry
     plan.ctes.append(f"a1 AS (SELECT user_id, ts AS t1, seq AS q1{carry} FROM s1 WHERE {window.starts_before('ts')})")
+    # a step's event number is needed for the next join, and later only for q1 (the tie
+    # between attempts) and the steps exclusions are bounded by: the others are not carried
+    # through the rest of the chain (every join holds what it carries)
+    kept = {1} | {first for _, first, _ in exclusions} | {last for _, _, last in exclusions}
     for k in range(2, n + 1):
+        carried = "a.*" if k - 1 in kept else f"a.* EXCLUDE (q{k - 1})"
         if strict:
             join = f"LEFT JOIN s{k} s ON a.user_id = s.user_id AND s.seq = a.q{k - 1} + 1"
         else:
@@ -142,7 +221,7 @@ def ordered_attempts(plan: _Plan, window: Window, steps: Steps, exclusions: Excl
         # match a NULL inequality key, so say it explicitly)
         reached = f"a.q{k - 1} IS NOT NULL AND {plan.in_window('s.ts', 'a.t1')}"
         plan.ctes.append(
-            f"a{k} AS (SELECT a.*, CASE WHEN {reached} THEN s.ts END AS t{k}, "
+            f"a{k} AS (SELECT {carried}, CASE WHEN {reached} THEN s.ts END AS t{k}, "
             f"CASE WHEN {reached} THEN s.seq END AS q{k} FROM a{k - 1} a {join})"
         )
     times = ", ".join(f"t{k}" for k in range(1, n + 1))
