@@ -110,6 +110,34 @@ def test_threads_from_flag_config_and_environment(write, small_orders, monkeypat
     assert threads({"threads": 2}, config="threads = 1\n", env="1") == 2  # the flag wins
 
 
+def test_threads_bound_arrow_before_and_after_it_is_loaded(small_orders):
+    """--threads sizes Arrow's pools too: told through the environment when pyarrow is not
+    loaded yet (the command does not import it on its path), directly when it is."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys\n"
+        "from userops.cli.app import main\n"
+        f"sys.argv = ['userops', 'profile', {small_orders!r}, '--threads', '3', '-q']\n"
+        "loaded_before = 'pyarrow' in sys.modules\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "import pyarrow as pa\n"
+        "print(loaded_before, pa.cpu_count(), pa.io_thread_count(), os.environ.get('OMP_NUM_THREADS'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "ARROW_IO_THREADS")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-4:] == ["False", "3", "3", "3"]
+    # a user's own OMP_NUM_THREADS is kept; Arrow is still sized to --threads
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env={**env, "OMP_NUM_THREADS": "5"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-4:] == ["False", "3", "3", "5"]
+
+
 def test_bad_threads_and_memory_limits_are_usage_errors(small_orders):
     for args, env, message in (
         (["--threads", "0"], None, "--threads must be between 1 and 1024 (got 0)"),
