@@ -269,23 +269,24 @@ def parsed_select(
             detected["decimal"] = detect_decimal(engine, spec.view, money_col, t[money_col], file=file) if money_col else "."
         decimal = detected["decimal"]
     # every parse expression is evaluated once, in the inner query; the outer one derives
-    # the failures from its results (a value fails when it was not blank and gave NULL)
+    # the failures from its results: a value fails when it gave NULL and was not blank. The
+    # raw value is passed through and tested for blankness only where the parse gave NULL
+    # (the test on every row cost more than parsing the amount).
+    def failed(parsed: str, raw: str, column: str) -> str:
+        return f"({parsed} IS NULL AND NOT {sql.blank(raw, t[column])})"
+
     quantity = sql.money_expr(q(spec.quantity), t[spec.quantity], decimal) if spec.quantity else "NULL::DOUBLE"
     if spec.amount:
-        money_inner = (
-            f"{sql.money_expr(q(spec.amount), t[spec.amount], decimal)} AS __amount, "
-            f"{sql.blank(q(spec.amount), t[spec.amount])} AS __amount_blank"
-        )
+        money_inner = f"{sql.money_expr(q(spec.amount), t[spec.amount], decimal)} AS __amount, {q(spec.amount)} AS __amount_raw"
         amount = "__amount"
-        amount_failed = "(NOT __amount_blank AND __amount IS NULL)"
+        amount_failed = failed("__amount", "__amount_raw", spec.amount)
     elif spec.quantity and spec.unit_price:
         money_inner = (
             f"{sql.money_expr(q(spec.unit_price), t[spec.unit_price], decimal)} AS __price, "
-            f"{sql.blank(q(spec.unit_price), t[spec.unit_price])} AS __price_blank, "
-            f"{sql.blank(q(spec.quantity), t[spec.quantity])} AS __quantity_blank"
+            f"{q(spec.unit_price)} AS __price_raw, {q(spec.quantity)} AS __quantity_raw"
         )
         amount = "(quantity * __price)"
-        amount_failed = "((NOT __quantity_blank AND quantity IS NULL) OR (NOT __price_blank AND __price IS NULL))"
+        amount_failed = f"({failed('quantity', '__quantity_raw', spec.quantity)} OR {failed('__price', '__price_raw', spec.unit_price)})"
     else:
         money_inner = "NULL::DOUBLE AS __amount"
         amount = "__amount"
@@ -294,12 +295,9 @@ def parsed_select(
     channel = sql.text_expr(q(spec.channel), t[spec.channel]) if spec.channel else "NULL::VARCHAR"
     currency = f"upper({sql.text_expr(q(spec.currency), t[spec.currency])})" if spec.currency else "NULL::VARCHAR"
     if spec.refunded:
-        money_inner += (
-            f", {sql.money_expr(q(spec.refunded), t[spec.refunded], decimal)} AS __refunded,"
-            f" {sql.blank(q(spec.refunded), t[spec.refunded])} AS __refunded_blank"
-        )
+        money_inner += f", {sql.money_expr(q(spec.refunded), t[spec.refunded], decimal)} AS __refunded, {q(spec.refunded)} AS __refunded_raw"
         refunded = "TRY_CAST(round(__refunded, 4) AS DECIMAL(18, 4))"
-        amount_failed = f"({amount_failed} OR (NOT __refunded_blank AND __refunded IS NULL))"
+        amount_failed = f"({amount_failed} OR {failed('__refunded', '__refunded_raw', spec.refunded)})"
     else:
         refunded = "NULL::DECIMAL(18, 4)"
 
