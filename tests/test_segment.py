@@ -15,7 +15,7 @@ from userops.analytics.segment import filter_segments, lifecycle_table, segment_
 from userops.cli.app import app
 from userops.errors import UsageError
 from userops.io.normalise import LoadOptions, load_orders
-from userops.scan.load import time_bounds
+from userops.scan.load import order_totals
 
 AS_OF = dt.date(2024, 3, 31)
 
@@ -192,9 +192,9 @@ def test_release_frees_the_engine_and_changes_nothing(small_orders):
     a = segment_customers(kept, kept.window(), keep=("channel",))
     b = segment_customers(released, released.window(), keep=("channel",), release=True)
     assert a.customers.equals(b.customers) and a.summary.equals(b.summary) and a.notes == b.notes
-    time_bounds(kept.engine)  # still usable
+    order_totals(kept.engine)  # still usable
     with pytest.raises(Exception):
-        time_bounds(released.engine)  # closed: the CLI's segment releases it before scoring
+        order_totals(released.engine)  # closed: the CLI's segment releases it before scoring
 
 
 def test_cdnow_rfm_equals_independent_computation(cdnow_path):

@@ -377,14 +377,14 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
             + " (--purchase-event)",
         ) + notes
 
-    counts = scan_load.drop_counts(engine)
-    dropped = {r: n for r, n in counts.items() if r not in EXCLUSION_REASONS}
-    excluded = {r: n for r, n in counts.items() if r in EXCLUSION_REASONS}
-    rows_read = scan_load.rows_read(engine)
+    totals = scan_load.order_totals(engine)
+    dropped = {r: n for r, n in totals.dropped.items() if r not in EXCLUSION_REASONS}
+    excluded = {r: n for r, n in totals.dropped.items() if r in EXCLUSION_REASONS}
+    rows_read = totals.rows_read
     drops = DropReport(rows_read, dropped, excluded)
     if options.strict and dropped:
         _fail_strict(engine, specs, files, dropped)
-    first_ts, last_ts, n_orders = scan_load.time_bounds(engine)
+    first_ts, last_ts, n_orders = totals.first_ts, totals.last_ts, totals.purchases
     clickstream = next((s for s in specs if s.event), None)
     if rows_read == 0 and clickstream is not None and clickstream.event is not None:
         raise DataError(

@@ -490,22 +490,36 @@ def line_scope(facts: OrdersFacts, window: Window) -> str:
     return f"SELECT * FROM ({facts.parsed}) WHERE reason IS NULL AND {window.within('order_ts')}"
 
 
-def rows_read(engine: Engine) -> int:
-    total = " + ".join(f"sum({q(c)})" for c in DROP_COLUMNS.values())
-    return int(engine.value(f"SELECT coalesce(sum(lines) + {total}, 0) FROM orders"))
+@dataclass(frozen=True)
+class OrderTotals:
+    """What the orders table says about the whole load, from one pass over it."""
+
+    #: raw rows not used, by reason (row-level and order-level reasons, in lines), most first
+    dropped: dict[str, int]
+    rows_read: int
+    first_ts: dt.datetime | None  # first and last purchase time, and the purchases
+    last_ts: dt.datetime | None
+    purchases: int
 
 
-def drop_counts(engine: Engine) -> dict[str, int]:
-    """Raw rows not used, by reason (row-level reasons and order-level ones, in lines)."""
-    row_level = " UNION ALL ".join(f"SELECT {sql.sql_str(r)} AS reason, sum({q(c)}) AS n FROM orders" for r, c in DROP_COLUMNS.items())
-    rows = engine.execute(
-        f"""SELECT reason, sum(n)::BIGINT FROM (
-               {row_level}
-               UNION ALL
-               SELECT reason, sum(lines) AS n FROM orders WHERE reason IS NOT NULL AND reason <> '{ROWS_DROPPED}' GROUP BY reason)
-           GROUP BY reason HAVING sum(n) > 0 ORDER BY sum(n) DESC, reason"""
-    ).fetchall()
-    return {r: int(n) for r, n in rows}
+def order_totals(engine: Engine) -> OrderTotals:
+    """Drop counts, rows read and the purchases' time span, in one scan of the orders (one
+    group per order-level reason) instead of one scan per drop column and figure."""
+    sums = ", ".join(f"sum({q(c)})" for c in DROP_COLUMNS.values())
+    rows = engine.rows(f"SELECT reason, sum(lines), {sums}, min(order_ts), max(order_ts), count(*) FROM orders GROUP BY reason")
+    dropped: dict[str, int] = {}
+    rows_read, first, last, purchases = 0, None, None, 0
+    for reason, lines, *rest in rows:
+        by_column, (lo, hi, n) = rest[: len(DROP_COLUMNS)], rest[len(DROP_COLUMNS):]
+        rows_read += int(lines or 0) + sum(int(v or 0) for v in by_column)
+        for label, value in zip(DROP_COLUMNS, by_column):
+            dropped[label] = dropped.get(label, 0) + int(value or 0)
+        if reason is None:
+            first, last, purchases = lo, hi, int(n)
+        elif reason != ROWS_DROPPED:  # an order-level reason: its lines were read and not used
+            dropped[reason] = dropped.get(reason, 0) + int(lines or 0)
+    ranked = sorted(((r, n) for r, n in dropped.items() if n > 0), key=lambda item: (-item[1], item[0]))
+    return OrderTotals(dict(ranked), rows_read, first, last, purchases)
 
 
 def refund_totals(engine: Engine, facts: OrdersFacts) -> tuple[int, float]:
@@ -549,12 +563,6 @@ def first_dropped_line(engine: Engine, spec: OrdersSpec, reason: str, *, file: s
     if row is None:
         return None
     return int(row[0]) + 1, column, None if row[1] is None else str(row[1])
-
-
-def time_bounds(engine: Engine) -> tuple[dt.datetime | None, dt.datetime | None, int]:
-    """First and last purchase time and the number of purchases, over all valid orders."""
-    lo, hi, n = engine.row("SELECT min(order_ts), max(order_ts), count(*) FROM orders WHERE reason IS NULL")
-    return lo, hi, int(n)
 
 
 def count_in(engine: Engine, window: Window) -> int:
