@@ -170,7 +170,9 @@ def parse_window(text: str | int) -> int:
 
 
 def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
-    """Per step: users reaching it, conversions, drop-off and time from the previous step.
+    """Per step: users reaching it, conversions, drop-off and time from the previous step,
+    from per-person rows such as :func:`funnel_users` gives (the engine's tables come from
+    :func:`stats_table`).
 
     ``users`` has one row per user with ``furthest`` (1..n) and ``t1``..``tn`` (step times of
     the chosen attempt; NaT where not reached)."""
@@ -190,7 +192,10 @@ def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
             continue
         gaps = (users[f"t{k}"][mask].to_numpy("datetime64[us]") - users[f"t{k - 1}"][mask].to_numpy("datetime64[us]")).astype("int64")
         median_us.append(float(np.median(gaps)))
-        total_us.append(sum(int(g) for g in gaps))  # Python integers: exact, as the engine's sum
+        # exact, as the engine's sum: whole seconds and the microseconds summed apart, so
+        # neither int64 total can overflow
+        seconds, micros = np.divmod(gaps, 1_000_000)
+        total_us.append(int(seconds.sum()) * 1_000_000 + int(micros.sum()))
     return stats_table(scan_funnel.StepStats(reached, median_us, total_us), spec)
 
 
@@ -362,7 +367,7 @@ def repeat_funnel(loaded, window: "Window", n: int = 3, *, window_s: int | None 
     if n < 2:
         raise UsageError("--repeat needs at least 2 orders")
     spec = FunnelSpec(tuple((f"order {k}",) for k in range(1, n + 1)), window_s or 0)
-    return step_table(scan_funnel.repeat_users(loaded, window, n, window_s), spec)
+    return stats_table(scan_funnel.repeat_stats(loaded, window, n, window_s), spec)
 
 
 def funnel_table(

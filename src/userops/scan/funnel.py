@@ -102,11 +102,7 @@ def funnel_stats(events: HasEvents, window: Window, funnel: FunnelQuery, *, max_
     without a value counts under ``none_label``; beyond the ``max_groups`` largest groups
     (ties by name) the rest are pooled under ``other_label``."""
     n = len(funnel.steps)
-    stats = ["count(*)"]
-    for k in range(2, n + 1):
-        gap, among = f"epoch_us(t{k}) - epoch_us(t{k - 1})", f"FILTER (WHERE furthest >= {k})"
-        stats += [f"count(*) {among}", f"quantile_cont({gap}, 0.5) {among}", f"sum({gap}) {among}"]
-    columns = ", ".join(stats)
+    columns = _step_stat_columns(n)
     people = best_attempts(events, window, funnel)
     if funnel.by is not None:
         # the groups by people, largest first (ties by name); those past max_groups pooled
@@ -129,15 +125,29 @@ def funnel_stats(events: HasEvents, window: Window, funnel: FunnelQuery, *, max_
     pooled = 0
     for part, key, *values in events.engine.rows(query):
         pooled += int(values.pop() or 0)
-        reached = [int(values[0])] + [int(values[1 + 3 * i]) for i in range(n - 1)]
-        median_us: list[float | None] = [None, *(values[2 + 3 * i] for i in range(n - 1))]
-        total_us: list[int | None] = [None, *(None if values[3 + 3 * i] is None else int(values[3 + 3 * i]) for i in range(n - 1))]
-        step = StepStats(reached, median_us, total_us)
+        step = _step_stats(values, n)
         if part == "overall":
             overall = step
         else:
             parts_by_key[key] = step
     return FunnelStats(overall, parts_by_key, pooled)
+
+
+def _step_stat_columns(n: int) -> str:
+    """The aggregates of :class:`StepStats` over people rows (``furthest``, ``t1``..``tn``)."""
+    stats = ["count(*)"]
+    for k in range(2, n + 1):
+        gap, among = f"epoch_us(t{k}) - epoch_us(t{k - 1})", f"FILTER (WHERE furthest >= {k})"
+        stats += [f"count(*) {among}", f"quantile_cont({gap}, 0.5) {among}", f"sum({gap}) {among}"]
+    return ", ".join(stats)
+
+
+def _step_stats(values: list, n: int) -> StepStats:
+    """:class:`StepStats` from the values of :func:`_step_stat_columns`."""
+    reached = [int(values[0])] + [int(values[1 + 3 * i]) for i in range(n - 1)]
+    median_us: list[float | None] = [None, *(values[2 + 3 * i] for i in range(n - 1))]
+    total_us: list[int | None] = [None, *(None if values[3 + 3 * i] is None else int(values[3 + 3 * i]) for i in range(n - 1))]
+    return StepStats(reached, median_us, total_us)
 
 
 def best_attempts(events: HasEvents, window: Window, funnel: FunnelQuery) -> str:
@@ -297,21 +307,24 @@ def unordered_attempts(plan: _Plan, window: Window, steps: Steps, exclusions: Ex
     return f"SELECT user_id{carry}, furthest, false AS excluded, {times}, q1 FROM sorted WHERE qx IS NULL OR furthest = {n}"
 
 
-def repeat_users(orders: HasOrders, window: Window, n: int, window_s: int | None = None) -> "pd.DataFrame":
-    """The repeat-purchase funnel: per customer whose first purchase ever lies in the window,
-    the times of their 1st..n-th purchases (within ``window_s`` of the first, if given)."""
+def repeat_stats(orders: HasOrders, window: Window, n: int, window_s: int | None = None) -> StepStats:
+    """The repeat-purchase funnel's step statistics, aggregated in the engine: over customers
+    whose first purchase ever lies in the window, their 1st..n-th purchases (within
+    ``window_s`` of the first, if given)."""
     end = sql.timestamp(window.end)
     since = f"WHERE {window.starts_before('t1')}" + (f" AND t1 >= {sql.timestamp(window.start)}" if window.start else "")
     within = lambda k: f"t{k}" if window_s is None else f"CASE WHEN t{k} <= t1 + INTERVAL {int(window_s)} SECOND THEN t{k} END"  # noqa: E731
     picks = ", ".join(f"max(order_ts) FILTER (WHERE k = {k}) AS t{k}" for k in range(1, n + 1))
     times = ", ".join(f"{within(k)} AS t{k}" for k in range(1, n + 1))
     furthest = " + ".join(f"({within(k)} IS NOT NULL)::INT" for k in range(1, n + 1))
-    return orders.engine.frame(
+    row = orders.engine.row(
         f"""WITH o AS (SELECT customer_id, order_ts, row_number() OVER (PARTITION BY customer_id ORDER BY order_ts, order_id) AS k
                        FROM orders WHERE reason IS NULL AND order_ts < {end}),
-            p AS (SELECT customer_id AS user_id, {picks} FROM o WHERE k <= {int(n)} GROUP BY customer_id)
-        SELECT user_id, {furthest} AS furthest, {times} FROM p {since} ORDER BY user_id"""
+            p AS (SELECT customer_id AS user_id, {picks} FROM o WHERE k <= {int(n)} GROUP BY customer_id),
+            u AS (SELECT user_id, {furthest} AS furthest, {times} FROM p {since})
+        SELECT {_step_stat_columns(n)} FROM u"""
     )
+    return _step_stats(list(row), n)
 
 
 def event_user_counts(events: HasEvents, window: Window, limit: int = 10) -> list[tuple[str, int]]:
