@@ -203,9 +203,9 @@ class RunContext:
     def prefetch(self, *modules: str) -> None:
         """Import the model libraries on a background thread while the engine reads the data
         (:mod:`userops.imports`)."""
-        from userops.imports import import_in_background
+        from userops.imports import import_when_reading
 
-        import_in_background(*modules)
+        import_when_reading(*modules)
 
     def check_output(self, inputs: list[str], *, html: bool = False) -> None:
         """Fail on the output (unknown format, missing folder, an input's path) before the data

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from userops.errors import DataError
+from userops.imports import start_queued_imports
 from userops.scan import sql
 from userops.scan.engine import Engine
 from userops.scan.sql import quote_ident as q
@@ -437,6 +438,7 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
                            WHEN {negative} THEN '{REASON_NEGATIVE}' END AS reason
             FROM (SELECT * REPLACE ({net} AS amount) FROM ({orders}))"""
 
+    start_queued_imports()
     engine.execute(orders_table(grouped), file=file)
     if table != "orders":
         # rolled up from lines, an order has no category of its own (line questions re-read
@@ -636,6 +638,7 @@ def build_events(
                           {had(activity[0])} AS s, {had(activity[1])} AS r, count(*) AS n
                    FROM ({rows}) GROUP BY reason, user_id, 3"""
     only_file = files[0] if len(files) == 1 else None
+    start_queued_imports()
     if activity is not None:
         with engine.one_thread_more():
             engine.execute(f"CREATE OR REPLACE TABLE events AS {rows}", file=only_file)
