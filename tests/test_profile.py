@@ -16,7 +16,7 @@ import pytest
 
 from userops.analytics.profile import customer_profile, dataset_kpis, period_activity, profile_table
 from userops.io.normalise import LoadOptions, load_orders
-from userops.scan.load import REASON_BAD_TIME, REASON_EXCLUDED_STATUS, REASON_NEGATIVE, REASON_NO_CUSTOMER
+from userops.scan.load import REASON_BAD_AMOUNT, REASON_BAD_TIME, REASON_EXCLUDED_STATUS, REASON_NEGATIVE, REASON_NO_CUSTOMER, REASON_TIME_RANGE, orders_frame
 
 AS_OF = dt.date(2024, 3, 31)
 
@@ -30,6 +30,31 @@ def test_drop_report(small_orders):
         "dropped 2 rows: 1 unparseable dates, 1 without customer id",
         "excluded 3 rows as not purchases: 2 cancelled/refunded/unpaid status, 1 refunds (negative order total) (--include-refunds keeps them)",
     ]
+
+
+def test_drop_counts_when_one_order_mixes_reasons(write):
+    """Every row-level reason, several in one order: each row counted once, under its own
+    reason, and the order's kept line still a purchase (the counts are packed per order)."""
+    path = write(
+        "mixed.csv",
+        "order_id,customer_id,order_date,status,amount\n"
+        "A,C1,2024-01-10,paid,10\n"  # kept
+        "A,C1,not a date,paid,5\n"  # unparseable date
+        "A,C1,1985-01-01,paid,5\n"  # before 1990
+        "A,C1,2024-01-10,paid,abc\n"  # unparseable amount, twice
+        "A,C1,2024-01-10,paid,n/a\n"
+        "B,C1,2024-01-12,cancelled,3\n"  # the status excludes order B: this row and the next
+        "B,C1,2024-01-12,paid,7\n"
+        "C,,2024-01-13,paid,4\n"  # no customer id, twice
+        "C,,2024-01-13,paid,4\n",
+    )
+    loaded = load_orders([path])
+    drops = loaded.drops
+    assert drops.rows_read == 9
+    assert drops.dropped == {REASON_NO_CUSTOMER: 2, REASON_BAD_AMOUNT: 2, REASON_BAD_TIME: 1, REASON_TIME_RANGE: 1}
+    assert drops.excluded == {REASON_EXCLUDED_STATUS: 2}
+    orders = orders_frame(loaded.engine, loaded.window())
+    assert orders[["order_id", "amount", "lines"]].values.tolist() == [["A", 10.0, 1]]
 
 
 def test_summary_kpis(small_orders):
