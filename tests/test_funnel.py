@@ -235,7 +235,9 @@ def test_sessions_and_users_list(write):
     from userops.analytics.funnel import funnel_users, users_table
 
     assert users(funnel_table(loaded, loaded.window(), spec)) == [2, 2]  # per user: both convert
-    assert users(funnel_table(loaded, loaded.window(), spec, session=True)) == [3, 1]  # per session: only u1/s1
+    per_session_table = funnel_table(loaded, loaded.window(), spec, session=True)
+    assert per_session_table.columns[2] == "sessions"  # a session funnel says what it counts
+    assert per_session_table["sessions"].tolist() == [3, 1]  # per session: only u1/s1
     per_user = users_table(funnel_users(loaded, loaded.window(), spec), spec)
     assert per_user.to_dict("list") == {
         "user_id": ["u1", "u2"], "furthest_step": [2, 2], "furthest_event": ["b", "b"],
@@ -281,7 +283,10 @@ def test_repeat_purchase_funnel(write):
     table = repeat_funnel(loaded, loaded.window(), 3)
     assert table["event"].tolist() == ["order 1", "order 2", "order 3"]
     assert users(table) == [3, 2, 1]
-    assert table["median_time_from_previous_s"].tolist()[1:] == [15 * 86400.0, 50 * 86400.0]  # median of 10 and 20 days
+    # in days: the median of 10 and 20 days, then A's 50; the mean of 10 and 20 days
+    assert table["median_days_from_previous"].tolist()[1:] == [15.0, 50.0]
+    assert table["mean_days_from_previous"].tolist()[1:] == [15.0, 50.0]
+    assert "median_time_from_previous_s" not in table
     # a 30-day window from the first order drops A's third order (60 days later)
     assert users(repeat_funnel(loaded, loaded.window(), 3, window_s=30 * 86400)) == [3, 2, 0]
     # --from: only customers whose first purchase ever is in the window (C)

@@ -71,6 +71,10 @@ STEP_COLUMNS = [
     "step", "event", "users", "conversion_from_previous", "conversion_from_start", "dropped",
     "median_time_from_previous_s", "mean_time_from_previous_s",
 ]
+#: The step table of a session funnel counts sessions; the repeat-purchase funnel times its
+#: steps in days (weeks between orders read badly as millions of seconds).
+SESSIONS = "sessions"
+DAY_TIME_COLUMNS = ["median_days_from_previous", "mean_days_from_previous"]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -199,12 +203,25 @@ def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
     return stats_table(scan_funnel.StepStats(reached, median_us, total_us), spec)
 
 
-def stats_table(stats: "scan_funnel.StepStats | None", spec: FunnelSpec) -> "pd.DataFrame":
-    """The step table from the people reaching each step and the step-to-step times (median,
-    and mean from the exact total); None is a funnel nobody entered."""
+def step_columns(*, session: bool = False, days: bool = False) -> list[str]:
+    """The step table's columns: ``sessions`` for a session funnel, times in days for ``days``."""
+    columns = list(STEP_COLUMNS)
+    if session:
+        columns[2] = SESSIONS
+    if days:
+        columns[6:8] = DAY_TIME_COLUMNS
+    return columns
+
+
+def stats_table(stats: "scan_funnel.StepStats | None", spec: FunnelSpec, *, session: bool = False, days: bool = False) -> "pd.DataFrame":
+    """The step table from the people (``session``: sessions) reaching each step and the
+    step-to-step times (median, and mean from the exact total; in seconds to 0.1, or with
+    ``days`` in days to 0.01); None is a funnel nobody entered."""
     import numpy as np
     import pandas as pd
 
+    columns = step_columns(session=session, days=days)
+    unit, digits = (86400.0, 2) if days else (1.0, 1)
     n = len(spec.steps)
     counts = stats.reached if stats is not None else [0] * n
     rows = []
@@ -217,18 +234,18 @@ def stats_table(stats: "scan_funnel.StepStats | None", spec: FunnelSpec) -> "pd.
             median = median_us / 1e6
             mean = total_us / (reached * 1_000_000)  # true division of exact integers: one rounding
         rows.append(
-            {
-                "step": k,
-                "event": spec.labels[k - 1],
-                "users": reached,
-                "conversion_from_previous": round(reached / prev, 4) if prev else np.nan,
-                "conversion_from_start": round(reached / counts[0], 4) if counts[0] else np.nan,
-                "dropped": prev - reached,
-                "median_time_from_previous_s": np.nan if median is None else round(median, 1),
-                "mean_time_from_previous_s": np.nan if mean is None else round(mean, 1),
-            }
+            [
+                k,
+                spec.labels[k - 1],
+                reached,
+                round(reached / prev, 4) if prev else np.nan,
+                round(reached / counts[0], 4) if counts[0] else np.nan,
+                prev - reached,
+                np.nan if median is None else round(median / unit, digits),
+                np.nan if mean is None else round(mean / unit, digits),
+            ]
         )
-    return pd.DataFrame(rows, columns=STEP_COLUMNS).astype({c: "float64" for c in STEP_COLUMNS[3:] if c != "dropped"})
+    return pd.DataFrame(rows, columns=columns).astype({c: "float64" for c in columns[3:] if c != "dropped"})
 
 
 USER_COLUMNS = ["user_id", "furthest_step", "furthest_event", "step1_time", "last_step_time"]
@@ -271,7 +288,8 @@ def missing_events(loaded: "LoadedEvents", spec: FunnelSpec, table: "pd.DataFram
     funnel with such a step is all zeros from there on, which looks like a real answer. The
     check is a scan of the events, so it runs only when ``table`` (the funnel's output) has
     a step nobody reached or is empty, or exclusions are given (a misspelt one excludes nothing)."""
-    if not (spec.exclusions or table.empty or ("users" in table and (table["users"] == 0).any())):
+    counted = next((c for c in ("users", SESSIONS) if c in table), None)
+    if not (spec.exclusions or table.empty or (counted is not None and (table[counted] == 0).any())):
         return []
     names = sorted({name for step in spec.steps for name in step} | {name for names, _, _ in spec.exclusions for name in names})
     present = scan_funnel.events_present(loaded, names)
@@ -367,7 +385,7 @@ def repeat_funnel(loaded, window: "Window", n: int = 3, *, window_s: int | None 
     if n < 2:
         raise UsageError("--repeat needs at least 2 orders")
     spec = FunnelSpec(tuple((f"order {k}",) for k in range(1, n + 1)), window_s or 0)
-    return stats_table(scan_funnel.repeat_stats(loaded, window, n, window_s), spec)
+    return stats_table(scan_funnel.repeat_stats(loaded, window, n, window_s), spec, days=True)
 
 
 def funnel_table(
@@ -377,8 +395,8 @@ def funnel_table(
     (``trend``). The engine aggregates: one row per table comes back, not one per person."""
     stats = _stats(loaded, window, _query(loaded, spec, by=by, trend=trend, session=session))
     if by is None and trend is None:
-        return stats_table(stats.overall, spec)
-    return split_table(stats, window, spec, by=by, trend=trend)
+        return stats_table(stats.overall, spec, session=session)
+    return split_table(stats, window, spec, by=by, trend=trend, session=session)
 
 
 def funnel_with_trend(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, trend: str) -> tuple["pd.DataFrame", "pd.DataFrame"]:
@@ -388,20 +406,22 @@ def funnel_with_trend(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec
     return stats_table(stats.overall, spec), split_table(stats, window, spec, trend=trend)
 
 
-def split_table(stats: "scan_funnel.FunnelStats", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None) -> "pd.DataFrame":
+def split_table(
+    stats: "scan_funnel.FunnelStats", window: "Window", spec: FunnelSpec, *, by: str | None = None, trend: str | None = None, session: bool = False
+) -> "pd.DataFrame":
     """The step table per group (``by``) or per period (``trend``), in the order of the
     groups' names or of the periods."""
     import pandas as pd
 
     frames = []
     for value in sorted(stats.parts):
-        table = stats_table(stats.parts[value], spec)
+        table = stats_table(stats.parts[value], spec, session=session)
         table.insert(0, by if by is not None else "period", value if by is not None else pd.Timestamp(value).date())
         if trend is not None:
             table.insert(1, "complete", trend_period_complete(pd.Timestamp(value).date(), trend, spec.window_s, window))
         frames.append(table)
     if not frames:
-        empty = stats_table(None, spec).iloc[0:0]
+        empty = stats_table(None, spec, session=session).iloc[0:0]
         empty.insert(0, by if by is not None else "period", [])
         if trend is not None:
             empty.insert(1, "complete", pd.Series([], dtype=bool))
