@@ -296,7 +296,7 @@ def test_matrix_with_blank_cells_in_every_format(examples_dir, tmp_path, fmt):
         import openpyxl
 
         rows = [[c.value for c in r] for r in openpyxl.load_workbook(out).active.iter_rows()]
-        june = next(r for r in rows if r[0] == "2025-06-01")
+        june = next(r for r in rows if r[0] == dt.datetime(2025, 6, 1))  # a date cell
         assert june[1] == june[2] == 278 and june[3] is None  # a number, then a blank cell
         assert rows[-1][0] == "average" and all(isinstance(v, (int, float)) for v in rows[-1][1:])
         assert rows[-1][1] == pytest.approx(sum(r[1] for r in rows[1:-1]) / len(rows[1:-1]), abs=0.05)  # the mean size
@@ -328,8 +328,16 @@ def test_percent_matrix_shows_percentages_on_a_terminal(examples_dir, tmp_path):
 
     out = tmp_path / "rates.xlsx"
     assert CliRunner().invoke(app, args + ["-o", str(out)]).exit_code == 0
-    row = [c for c in list(openpyxl.load_workbook(out).active.iter_rows())[1]]
+    rows = list(openpyxl.load_workbook(out).active.iter_rows())
+    row = rows[1]
     assert row[3].value == 0.1367 and row[3].number_format == "0.0%" and row[1].number_format == "General"
+    # the cohort is a date cell, wide as long; the average row keeps its label
+    assert row[0].value == dt.datetime(2025, 4, 7) and row[0].number_format == "yyyy-mm-dd"
+    assert rows[-1][0].value == "average"
+    long_out = tmp_path / "long.xlsx"
+    assert CliRunner().invoke(app, args + ["--long", "-o", str(long_out)]).exit_code == 0
+    first = list(openpyxl.load_workbook(long_out).active.iter_rows())[1][0]
+    assert first.value == dt.datetime(2025, 4, 7) and first.number_format == "yyyy-mm-dd"
 
 
 def test_retention_statements_borrow_one_thread_and_give_it_back(write):

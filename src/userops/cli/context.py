@@ -307,7 +307,8 @@ class RunContext:
     ) -> None:
         """Write the table: rich on a terminal, else the chosen machine format (stdout or -o).
         ``columns`` ("a,b,c") chooses and orders the columns; ``display`` says how to show columns
-        whose name does not say it (``"percent"``: % on the terminal and in XLSX; the values stay 0-1)."""
+        whose name does not say it (``"percent"``: % on the terminal and in XLSX, the values stay 0-1;
+        ``"date"``: ISO date text, a date cell in XLSX)."""
         from userops.io import writers
 
         for loaded in self._loaded:  # a file the engine had to re-read after the load (rare)
@@ -333,7 +334,11 @@ class RunContext:
         if display:
             import dataclasses
 
-            spec = dataclasses.replace(spec, ratios=tuple(c for c, name in display.items() if name == "percent"))
+            spec = dataclasses.replace(
+                spec,
+                ratios=tuple(c for c, name in display.items() if name == "percent"),
+                dates=tuple(c for c, name in display.items() if name == "date"),
+            )
         if spec.format == "table":
             from rich.console import Console
 

@@ -58,6 +58,9 @@ class OutputSpec:
     inputs: tuple[str, ...] = ()
     #: columns holding 0-1 ratios whose name does not say so (XLSX shows them as %)
     ratios: tuple[str, ...] = ()
+    #: text columns of ISO dates and labels (a matrix's cohorts and its "average" row): XLSX
+    #: writes the dates as dates
+    dates: tuple[str, ...] = ()
 
 
 def resolve_output(
@@ -170,7 +173,7 @@ def to_bytes(frame: "pd.DataFrame", spec: OutputSpec) -> bytes:
     if fmt == "markdown":
         return _markdown_bytes(frame, spec)
     if fmt == "xlsx":
-        return xlsx_bytes({"data": frame}, raw=spec.raw, ratios=spec.ratios)
+        return xlsx_bytes({"data": frame}, raw=spec.raw, ratios=spec.ratios, dates=spec.dates)
     if fmt == "parquet":
         return _parquet_bytes(frame)
     raise UsageError(f"cannot write format {fmt!r} to a file")
@@ -453,9 +456,10 @@ def _parquet_bytes(frame: "pd.DataFrame") -> bytes:
 XLSX_MAX_ROWS = 1_048_576
 
 
-def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: tuple[str, ...] = ()) -> bytes:
+def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: tuple[str, ...] = (), dates: tuple[str, ...] = ()) -> bytes:
     """A workbook with one sheet per table: bold frozen header, column widths, ids and text as
-    text cells (never formulas), numbers as numbers, dates as dates."""
+    text cells (never formulas), numbers as numbers, dates as dates (also the ISO date text
+    of the ``dates`` columns; their other text stays text)."""
     import datetime as dt
 
     import pandas as pd
@@ -486,6 +490,9 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: 
                 midnight = bool((valid == valid.dt.normalize()).all()) if len(valid) else True
                 kinds.append("date" if midnight else "datetime")
                 widths.append(12 if midnight else 20)
+            elif col in dates and not pd.api.types.is_numeric_dtype(s):
+                kinds.append("date text")
+                widths.append(12)
             elif (schema.is_ratio(str(col)) or col in ratios) and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
                 kinds.append("ratio")  # the 0-1 value stays in the cell; Excel shows 13.7%
                 widths.append(9)
@@ -508,6 +515,11 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: 
                 if blank(v):
                     cells.append(None)
                     continue
+                if kind == "date text" and isinstance(v, str):
+                    try:
+                        v = dt.date.fromisoformat(v)
+                    except ValueError:
+                        pass  # a label among the dates ("average")
                 if kind in ("date", "datetime"):
                     c = WriteOnlyCell(ws, value=v.to_pydatetime() if kind == "datetime" else v.date())
                     c.number_format = "yyyy-mm-dd hh:mm:ss" if kind == "datetime" else "yyyy-mm-dd"

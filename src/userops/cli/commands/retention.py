@@ -61,7 +61,8 @@ def retention(
     for note in result.notes:
         run.note(note)
     table = ret.long_table(result) if long else ret.matrix_table(result, shown)
-    display = None
-    if not long and shown in ("percent", "count"):  # rates as %; counts whole, the mean row to one decimal
-        display = {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
+    # the matrix's cohorts are dates, written as text (the column also holds the "average" row)
+    display: dict[str, str] | None = None if long else {"cohort": "date"}
+    if display is not None and shown in ("percent", "count"):  # rates as %; counts whole, the mean row to one decimal
+        display |= {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
     run.emit(table, title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat(), display=display)
