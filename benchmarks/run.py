@@ -15,7 +15,9 @@
 * churn: ``userops churn FILE -o out.csv`` against ``userops segment FILE`` (no SQL
   equivalent of the models: the reference is the one-pass command on the same order lines);
 * report: ``userops report FILE --events EVENTS -o out.html`` (N order lines and N clickstream
-  rows), report-orders: ``userops report FILE`` alone, each against ``userops segment FILE``.
+  rows), report-orders: ``userops report FILE`` alone, each against ``userops segment FILE``;
+* segment-kmeans: ``userops segment FILE --scheme kmeans`` against ``userops segment FILE``
+  (rfm10): the k search and the fit, in seconds more than the RFM scoring.
 
     python benchmarks/run.py                     # profile and segment, 1M and 10M rows, 3 runs
     python benchmarks/run.py --commands segment --rows 1000000 --repeat 5
@@ -144,6 +146,7 @@ COMPARED = {
     "churn": [],  # no SQL baseline: BG/NBD, Gamma-Gamma and the risk model are not SQL
     "report": [],  # no SQL baseline; orders and the same number of clickstream rows
     "report-orders": [],  # the report of the order lines alone
+    "segment-kmeans": [],  # k-means against rfm10 on the same order lines
 }
 FUNNEL_STEPS = "home,product_view,add_to_cart,checkout,purchase"
 
@@ -201,6 +204,7 @@ VARIANTS = {
     "churn": ("churn", "orders", [], None, "churn"),
     "report": ("report", "orders", [], None, "report"),
     "report-orders": ("report", "orders", [], None, "report-orders"),
+    "segment-kmeans": ("segment", "orders", ["--scheme", "kmeans"], None, "segment-kmeans"),
 }
 
 
@@ -276,7 +280,7 @@ def main() -> None:
                     [sys.executable, __file__, "--compare", ours_out, base_out, compared], check=True, capture_output=True, text=True
                 ).stdout.strip()
             else:
-                same = "against segment"
+                same = f"{ow - bw:+.2f} s against segment"
             # the runs alternate, so run i of each tool saw the same machine: their ratios too
             ours_runs, base_runs = timed.values()
             paired = statistics.median(o[0] / b[0] for o, b in zip(ours_runs, base_runs))

@@ -443,3 +443,34 @@ def test_engine_rows_without_amounts_and_with_kept_columns(write):
     assert any("no amounts" in n for n in result.notes)
     with pytest.raises(UsageError, match="needs amounts"):
         segment_customers(loaded, window, scheme="cn8")
+
+
+def test_kmeans_searches_k_on_a_sample_and_fits_every_customer_once(monkeypatch):
+    """Each k of the search is fitted on the fixed sample; only the chosen k is fitted on
+    every customer (the search used to fit all of them seven times)."""
+    import numpy as np
+    import sklearn.cluster
+
+    from userops.analytics import clusters
+
+    fitted: list[int] = []
+    real = sklearn.cluster.KMeans
+
+    class Recording(real):
+        def fit(self, x, *args, **kwargs):
+            fitted.append(len(x))
+            return super().fit(x, *args, **kwargs)
+
+    monkeypatch.setattr(sklearn.cluster, "KMeans", Recording)
+    monkeypatch.setattr(clusters, "SILHOUETTE_SAMPLE", 300)
+    rng = np.random.default_rng(1)
+    n = 1_000
+    values = pd.DataFrame({
+        "recency_days": rng.integers(0, 400, n), "frequency": rng.integers(1, 12, n), "monetary": rng.gamma(2.0, 50.0, n),
+    })
+    result = clusters.kmeans_segments(values, lang="en")
+    assert fitted == [300] * 7 + [n]
+    assert len(result.labels) == n and len(set(result.labels)) == result.k
+    fitted.clear()
+    clusters.kmeans_segments(values, k=3, lang="en")  # k given: no search, one fit
+    assert fitted == [n]
