@@ -361,16 +361,34 @@ def test_step_times_are_contiguous_ordered_and_in_window(examples_dir):
 
 
 def test_misspelt_step_or_exclusion_is_named(examples_dir):
-    """A step nobody reached, or an exclusion, whose event name is in no event gets a note."""
+    """A step nobody reached, or an exclusion, whose event name is in no event is a warning:
+    shown with --quiet (cron mails it), a failure with --strict."""
     events = f"{examples_dir}/events.csv"
-    typo = CliRunner().invoke(app, ["funnel", events, "--steps", "home,Purchase", "--format", "csv"])
+    typo = CliRunner().invoke(app, ["funnel", events, "--steps", "home,Purchase", "--format", "csv", "--quiet"])
     assert typo.exit_code == 0, typo.stderr
-    assert "no event named 'Purchase' in the data" in typo.stderr and "purchase" in typo.stderr
+    assert "userops: warning: no event named 'Purchase' in the data" in typo.stderr and "purchase" in typo.stderr
     assert pd.read_csv(io.StringIO(typo.stdout))["users"].tolist()[1] == 0
     excluded = CliRunner().invoke(app, ["funnel", events, "--steps", "home,purchase", "--exclude", "nope", "--format", "csv"])
     assert "no event named 'nope'" in excluded.stderr
     fine = CliRunner().invoke(app, ["funnel", events, "--steps", "home,purchase", "--exclude", "checkout", "--format", "csv"])
-    assert fine.exit_code == 0 and "no event named" not in fine.stderr
+    assert fine.exit_code == 0 and "no event named" not in fine.stderr and "warning" not in fine.stderr
+    strict = CliRunner().invoke(app, ["funnel", events, "--steps", "home,Purchase", "--format", "csv", "--strict"])
+    assert strict.exit_code == 65 and "no event named 'Purchase'" in strict.stderr and strict.stdout == ""
+
+
+def test_an_empty_funnel_is_a_warning(examples_dir):
+    """Nobody did step 1 in the window (its event exists, but not before --to): a warning
+    naming the step and the dates, for the step table and the per-user list alike; no second
+    warning when step 1's name is in no event at all."""
+    events = f"{examples_dir}/events.csv"
+    for extra in ([], ["--users"], ["--trend", "week"]):
+        result = CliRunner().invoke(app, ["funnel", events, "--steps", "checkout,purchase", "--to", "2025-01-01", "--format", "csv", "-q", *extra])
+        assert result.exit_code == 0, result.stderr
+        assert "userops: warning: the funnel is empty: nobody did step 1 (checkout) up to 2025-01-01" in result.stderr
+    typo = CliRunner().invoke(app, ["funnel", events, "--steps", "Checkout,purchase", "--format", "csv", "-q"])
+    assert typo.stderr.count("warning:") == 1 and "no event named 'Checkout'" in typo.stderr
+    entered = CliRunner().invoke(app, ["funnel", events, "--steps", "checkout,purchase", "--format", "csv", "-q"])
+    assert entered.exit_code == 0 and entered.stderr == ""
 
 
 def test_as_of_before_every_event_says_so(examples_dir):

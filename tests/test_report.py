@@ -260,7 +260,8 @@ def test_misspelt_funnel_step_is_noted_in_the_report(examples_dir, tmp_path):
     result = run("report", f"{examples_dir}/orders.csv", "--events", f"{examples_dir}/events.csv", "--steps", "home,Nope", "-o", out)
     assert result.exit_code == 0, result.stderr
     text = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser").get_text(" ")
-    assert "no event named 'Nope' in the events" in text
+    assert "no event named 'Nope' in the data" in text
+    assert "userops: warning: no event named 'Nope' in the data" in result.stderr  # cron mails it
 
 
 def test_churn_failing_on_its_model_thread_leaves_only_churn_out(write, tmp_path):

@@ -296,6 +296,26 @@ def missing_events(loaded: "LoadedEvents", spec: FunnelSpec, table: "pd.DataFram
     return [name for name in names if name not in present]
 
 
+def funnel_warnings(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, table: "pd.DataFrame") -> list[str]:
+    """What makes a funnel's answer look real when it is not, as warnings (cron mails them;
+    ``--strict`` fails on them): step or exclusion names no event has, and a funnel nobody
+    entered. ``table`` is the step table (per group or period too) or the per-user list."""
+    import datetime as dt
+
+    warnings = []
+    missing = missing_events(loaded, spec, table)
+    if missing:
+        common = ", ".join(common_events(loaded, window))
+        warnings.append(f"no event named {', '.join(repr(m) for m in missing)} in the data (names are case-sensitive; the most common: {common})")
+    counted = next((c for c in ("users", SESSIONS) if c in table), None)
+    entered = int(table.loc[table["step"] == 1, counted].sum()) if counted is not None and "step" in table else len(table)
+    if not entered and not set(spec.steps[0]) & set(missing):
+        last_day = (window.until - dt.timedelta(days=1)).date() if window.until is not None else window.as_of
+        since = f"from {window.start.date()} " if window.start is not None else ""
+        warnings.append(f"the funnel is empty: nobody did step 1 ({spec.labels[0]}) {since}up to {last_day}")
+    return warnings
+
+
 def common_events(loaded: "LoadedEvents", window: "Window", limit: int = 8) -> list[str]:
     """The event names most users have in the window, most first (for a message)."""
     return [name for name, _ in scan_funnel.event_user_counts(loaded, window, limit=limit)]

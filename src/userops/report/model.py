@@ -91,6 +91,8 @@ class ReportModel:
     provenance: str
     skipped_title: str
     quality_title: str
+    #: what the command line says as warnings (also among the notes of the report)
+    warnings: list[str] = field(default_factory=list)
 
 
 def last_complete_period(as_of: dt.date, period: str) -> tuple[dt.date, dt.date]:
@@ -128,6 +130,7 @@ class _Builder:
         self.sections: list[Section] = []
         self.skipped: list[str] = []
         self.notes: list[str] = []
+        self.warnings: list[str] = []  # also notes; the command line repeats them as warnings
         self.period_word = self.t[f"period_{period}"]
 
     def attempt(self, title: str, build) -> None:
@@ -259,9 +262,11 @@ class _Builder:
             self.notes.append(note + " or [report] steps in userops.toml")
         spec = fun.FunnelSpec(parsed, fun.parse_window(window_text))
         table, trend = fun.funnel_with_trend(events, ewindow, spec, "week")
-        missing = fun.missing_events(events, spec, table)  # a misspelt step reads as a real drop to zero
-        if missing:
-            self.notes.append(f"no event named {', '.join(repr(m) for m in missing)} in the events: check --steps (names are case-sensitive)")
+        # a misspelt step reads as a real drop to zero: said in the report, and on stderr as a
+        # warning (a cron job's reader never opens the file)
+        for warning in fun.funnel_warnings(events, ewindow, spec, table):
+            self.notes.append(warning)
+            self.warnings.append(warning)
         dates_only = fun.dates_only_note(events)
         if dates_only:
             self.notes.append(dates_only)
@@ -421,6 +426,7 @@ def build_report_model(
     b.sections += c.sections
     b.skipped += c.skipped
     b.notes += c.notes
+    b.warnings += c.warnings
 
     drops = loaded.drops_for(window)
     quality = [(t["q_as_of"], window.as_of.isoformat()), (t["q_rows_read"], fmt.integer(drops.rows_read))]
@@ -443,4 +449,5 @@ def build_report_model(
         title=title or t["report_title"], lang=lang, as_of=window.as_of.isoformat(), kpi_title=t["kpis"], kpi_intro=kpi_intro,
         kpis=kpis, sections=b.sections, skipped=b.skipped, quality=quality,
         provenance=t["provenance"].format(version=__version__, inputs=names), skipped_title=t["skipped"], quality_title=t["quality"],
+        warnings=list(dict.fromkeys(b.warnings)),
     )

@@ -70,8 +70,6 @@ def funnel(
     dates_only = fun.dates_only_note(loaded)
     if dates_only:
         run.note(dates_only)
-    missing = fun.missing_events(loaded, spec, table)
-    if missing:
-        common = ", ".join(fun.common_events(loaded, frame_window))
-        run.note(f"no event named {', '.join(repr(m) for m in missing)} in the data (names are case-sensitive; the most common: {common})")
+    for warning in fun.funnel_warnings(loaded, frame_window, spec, table):
+        run.warn(warning)
     run.emit(table, title=f"funnel ({spec.order}, window {window or '14d'})", as_of=frame_window.as_of.isoformat())

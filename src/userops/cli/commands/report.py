@@ -64,6 +64,8 @@ def report(
         html = render_report(model)
     for line in model.skipped:
         run.note(f"left out: {line}")
+    for warning in model.warnings:
+        run.warn(warning)
     if output == "-":  # e.g. piped into a mail command
         writers.write_stdout(lambda fh: None if fh.write(html.encode("utf-8")) else None)
         return
