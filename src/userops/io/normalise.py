@@ -500,7 +500,9 @@ def inspect_input(path: str, options: LoadOptions | None = None, *, stdin=None) 
     name = source.info.name
     view, types = engine.register(source)
     mapping = colmod.resolve_roles(list(types), options.columns, file=name)
-    summary = scan_load.column_summary(engine, view, types, file=name)
+    summary = scan_load.column_summary(
+        engine, view, types, file=name, time_column=mapping.get(schema.ROLE_TIME), dayfirst=options.dayfirst
+    )
     role_of = {header: role for role, header in mapping.columns.items()}
     summary.insert(1, "role", [role_of.get(c) for c in summary["column"]])
     rows = scan_load.count_rows(engine, view, file=name)

@@ -705,9 +705,12 @@ def time_range(engine: Engine, view: str, column: str, dtype: str, *, tz: str | 
     return lo, hi, int(bad)
 
 
-def column_summary(engine: Engine, view: str, types: dict[str, str], *, file: str | None) -> pd.DataFrame:
-    """Per raw column, in file order: type, non-blank count, distinct count (approximate)
-    and the first non-blank value among the first 1,000 rows."""
+def column_summary(
+    engine: Engine, view: str, types: dict[str, str], *, file: str | None, time_column: str | None = None, dayfirst: bool | None = None
+) -> pd.DataFrame:
+    """Per raw column, in file order: the type its values read as (:func:`value_type`), the
+    type it is stored as, non-blank count, distinct count (approximate, never above the
+    non-blank count) and the first non-blank value among the first 1,000 rows."""
     import pandas as pd
 
     stats = []
@@ -721,8 +724,91 @@ def column_summary(engine: Engine, view: str, types: dict[str, str], *, file: st
     rows = []
     for i, (col, dtype) in enumerate(types.items()):
         example = next((v for v in (r[i] for r in head) if v is not None and str(v).strip() != ""), None)
-        rows.append((col, dtype, int(counts[2 * i]), int(counts[2 * i + 1]), None if example is None else str(example)))
-    return pd.DataFrame(rows, columns=["column", "type", "non_blank", "distinct_approx", "example"])
+        non_blank = int(counts[2 * i])
+        kind = value_type(engine, view, col, dtype, file=file, time_first=col == time_column, dayfirst=dayfirst)
+        rows.append((col, kind, dtype, non_blank, min(int(counts[2 * i + 1]), non_blank), None if example is None else str(example)))
+    return pd.DataFrame(rows, columns=["column", "type", "stored_as", "non_blank", "distinct_approx", "example"])
+
+
+#: Share of a sample's values that must read as a type for the column to be called that type.
+TYPE_SHARE = 0.95
+#: ISO layouts named in ``inspect`` (the ISO cast reads them all, and more).
+ISO_LAYOUTS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+#: What may stand around the number of a money value: signs, brackets, currency signs and codes.
+MONEY_MARKS = r"[-+()$€£¥₹元\s]*([A-Z]{3})?[-+()$€£¥₹元\s]*"
+
+
+def value_type(
+    engine: Engine, view: str, column: str, dtype: str, *, file: str | None, time_first: bool = False, dayfirst: bool | None = None
+) -> str:
+    """What the values of a column read as, from its first 2,000 non-blank values: integer,
+    decimal, money (currency signs, thousands separators), timestamp with its layout
+    (``timestamp %d/%m/%Y %H:%M``, ``timestamp ISO 8601 with UTC offset``, ``timestamp epoch
+    seconds``), date, boolean or text. A type needs 95% of the sample; ``time_first`` (the
+    time column) tries timestamps before numbers (``20240131`` is a date there)."""
+    base = dtype.split("(")[0].upper()
+    if not sql.is_text(dtype):
+        if base in sql.NUMERIC_TYPES:
+            return "integer"
+        if base in sql.FLOAT_TYPES or base == "DECIMAL":
+            return "decimal"
+        if base.startswith("TIMESTAMP"):
+            return "timestamp"
+        return {"DATE": "date", "BOOLEAN": "boolean"}.get(base, "text")
+    v = "v"
+    layouts = ISO_LAYOUTS + (sql.DMY_FORMATS + sql.MDY_FORMATS if dayfirst else sql.MDY_FORMATS + sql.DMY_FORMATS) + sql.OTHER_FORMATS
+    cands = sql.timestamp_candidates(v, None)
+    money = (
+        f"(({sql.money_expr(v, 'VARCHAR', '.')}) IS NOT NULL OR ({sql.money_expr(v, 'VARCHAR', ',')}) IS NOT NULL) "
+        f"AND regexp_full_match(regexp_replace({v}, '[0-9,.]', '', 'g'), {sql.sql_str(MONEY_MARKS)}) AND regexp_matches({v}, '[0-9]')"
+    )
+    measures = {
+        # digits only (the cast alone rounds '32.03'), and no leading zero: '007' is an id, text
+        "integer": f"regexp_full_match(trim({v}), '[-+]?(0|[1-9][0-9]*)') AND TRY_CAST(trim({v}) AS BIGINT) IS NOT NULL",
+        "decimal": f"isfinite(TRY_CAST(trim({v}) AS DOUBLE)) AND NOT regexp_matches(trim({v}), '^[-+]?0[0-9]')",
+        "money": money,
+        # and some of them are more than a plain number ($12.00, 1,234.50): else '00042' ids
+        "money marked": f"{money} AND TRY_CAST(trim({v}) AS DOUBLE) IS NULL",
+        "boolean": f"lower(trim({v})) IN ('true', 'false')",
+        "iso": f"{cands['iso']} IS NOT NULL",
+        "iso_tz": f"{cands['iso_tz']} IS NOT NULL",
+        "epoch seconds": f"regexp_full_match(trim({v}), '1[0-9]{{9}}(\\.[0-9]+)?')",
+        "epoch milliseconds": f"regexp_full_match(trim({v}), '1[0-9]{{12}}')",
+    }
+    measures |= {layout: f"try_strptime(trim({v}), {sql.sql_str(layout)}) IS NOT NULL" for layout in layouts}
+    sample = f"SELECT CAST({q(column)} AS VARCHAR) AS v FROM {view} WHERE {q(column)} IS NOT NULL AND trim(CAST({q(column)} AS VARCHAR)) <> '' LIMIT 2000"
+    with engine.file_order():
+        row = engine.row(f"SELECT count(*), {', '.join(f'count(*) FILTER (WHERE {m})' for m in measures.values())} FROM ({sample})", file=file)
+    n, counts = row[0], dict(zip(measures, row[1:]))
+    if not n:
+        return "empty"
+
+    def enough(name: str) -> bool:
+        return counts[name] >= TYPE_SHARE * n
+
+    def timestamp() -> str | None:
+        if enough("iso_tz"):
+            return "timestamp ISO 8601 with UTC offset"
+        best = max(layouts, key=lambda layout: counts[layout])  # the first of a tie: ISO, then the chosen day order
+        if enough(best):
+            return "date " + best if not any(t in best for t in ("%H", "%M", "%S")) else "timestamp " + best
+        if enough("iso"):
+            return "timestamp ISO 8601"
+        for epoch in ("epoch seconds", "epoch milliseconds"):
+            if enough(epoch):
+                return "timestamp " + epoch
+        return None
+
+    if time_first and (found := timestamp()):
+        return found
+    for name in ("integer", "decimal"):
+        if enough(name):
+            return name
+    if found := timestamp():
+        return found
+    if enough("money") and counts["money marked"]:
+        return "money"
+    return "boolean" if enough("boolean") else "text"
 
 
 def common_values(engine: Engine, view: str, column: str, *, limit: int = 6, sample: int = 200_000, file: str | None = None) -> list[tuple[str, int]]:
