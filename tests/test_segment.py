@@ -203,7 +203,7 @@ def test_cdnow_rfm_equals_independent_computation(cdnow_path):
     expected = raw.groupby("customer_id").agg(last=("order_date", "max"), frequency=("order_date", "size"), monetary=("amount", "sum"))
     expected["recency_days"] = (as_of - expected["last"]).dt.days
     loaded = load_orders([cdnow_path])
-    result = segment_customers(loaded, loaded.window(), scheme="cn8")
+    result = segment_customers(loaded, loaded.window(), scheme="cn8", lang="zh")
     got = result.customers.set_index("customer_id").sort_index()
     expected = expected.sort_index()
     assert len(got) == 2357

@@ -26,6 +26,8 @@ from userops.errors import InputError, UsageError
 
 CONFIG_NAME = "userops.toml"
 COMMANDS = ("profile", "segment", "funnel", "retention", "churn", "report", "inspect", "demo")
+#: Tables of options shared by every command (a command's own table still wins).
+SHARED_TABLES = ("output",)
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,16 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
         raise UsageError("[playbook] must map segment names to actions (strings)", file=path)
     if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
         raise UsageError("[columns] must map roles to header names (strings)", file=path)
-    unknown = sorted(k for k, v in data.items() if isinstance(v, dict) and k not in COMMANDS)
+    unknown = sorted(k for k, v in data.items() if isinstance(v, dict) and k not in COMMANDS + SHARED_TABLES)
     if unknown:  # a misspelt [segmnet] would otherwise be ignored without a word
         raise UsageError(
-            f"unknown table [{unknown[0]}]", file=path, hint=f"tables are [columns], [playbook] and one per command: {', '.join(COMMANDS)}"
+            f"unknown table [{unknown[0]}]", file=path,
+            hint=f"tables are [columns], [playbook], [output] and one per command: {', '.join(COMMANDS)}",
         )
     options = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+    for table in SHARED_TABLES:  # options for every command, grouped (headers = "zh" under [output])
+        if isinstance(data.get(table), dict):
+            options.update({k.replace("-", "_"): v for k, v in data[table].items()})
     if command and isinstance(data.get(command), dict):
         options.update({k.replace("-", "_"): v for k, v in data[command].items()})
     return Config(options=options, columns={k.replace("-", "_"): v for k, v in columns.items()}, path=path, playbook=playbook)

@@ -89,6 +89,32 @@ def tier_action_key(tier: str) -> str:
     return tier if tier == "churned" else f"{tier} risk"
 
 
+def tier_names(lang: str) -> dict[str, str]:
+    """Each risk tier -> its name in ``lang``: in English the tiers as the list writes them
+    (``high``), in another language the glossary's name of the tier's playbook entry
+    (``high risk`` -> 高风险)."""
+    from userops.glossary import name
+
+    return {t: t if lang == "en" else name(tier_action_key(t), lang) for t in RISK_TIERS}
+
+
+def in_language(customers: "pd.DataFrame", lang: str, actions: dict[str, str] | None = None) -> "pd.DataFrame":
+    """The customer list (or part of it) with its risk tiers named in ``lang`` and each tier's
+    action from the playbook entry of that name (the English entry when it has none)."""
+    if lang == "en":
+        return customers
+    if actions is None:
+        from userops.analytics.playbook import actions as playbook_actions
+
+        actions = playbook_actions()
+    names = tier_names(lang)
+    action = {names[t]: actions.get(names[t], actions.get(tier_action_key(t), "")) for t in RISK_TIERS}
+    out = customers.copy()
+    out["risk_tier"] = customers["risk_tier"].astype("category").cat.rename_categories(lambda t: names.get(t, t))
+    out["action"] = out["risk_tier"].map(action)
+    return out
+
+
 def parse_days(text: str | int | None, flag: str) -> int | None:
     """``90d``, ``13w``, ``90`` (days) -> whole days."""
     import re

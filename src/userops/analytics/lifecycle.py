@@ -27,6 +27,13 @@ CHURN_GAP_PERCENTILE = 0.9
 FALLBACK_CHURN_DAYS = 365
 
 
+def status_names(lang: str = "en") -> dict[str, str]:
+    """Each status (STATUSES) -> its name in ``lang`` (the glossary's)."""
+    from userops.glossary import name
+
+    return {s: name(s, lang) for s in STATUSES}
+
+
 def default_churn_threshold(gap_percentile_days: float | None) -> int:
     """Whole days: the 90th percentile of gaps between consecutive purchases, rounded up."""
     if gap_percentile_days is None or (isinstance(gap_percentile_days, float) and math.isnan(gap_percentile_days)):
@@ -40,8 +47,10 @@ def lifecycle_status(
     period: str,
     churn_threshold_days: int,
     median_gap_days: float | None,
+    lang: str = "en",
 ) -> "pd.Series":
-    """Status per customer from ``tenure_days``, ``recency_days`` and ``mean_days_between_orders``."""
+    """Status per customer from ``tenure_days``, ``recency_days`` and ``mean_days_between_orders``
+    (named in ``lang``)."""
     import numpy as np
     import pandas as pd
 
@@ -52,5 +61,5 @@ def lifecycle_status(
     tenure = customers["tenure_days"].to_numpy("float64")
     # codes into STATUSES: 0 new, 1 active, 2 at risk, 3 churned (comparisons with NaN are False)
     code = np.select([tenure < PERIOD_DAYS[period], recency > churn_threshold_days, recency > usual_gap], [0, 3, 2], default=1)
-    status = pd.Categorical.from_codes(code, categories=list(STATUSES))
+    status = pd.Categorical.from_codes(code, categories=list(status_names(lang).values()))
     return pd.Series(status, index=customers.index, name="lifecycle_status")

@@ -182,8 +182,9 @@ def window_kpis(loaded: "LoadedOrders", windows: list["Window"]) -> list[Kpis]:
     return [kpis_from_totals(totals, as_of=window.as_of, median_gap_days=None) for totals, window in zip(scan_customers.customer_totals_of(loaded, windows), windows)]
 
 
-def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month") -> ProfileResult:
-    """Run the scan aggregates and the analysis for one ``--per`` choice."""
+def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month", lang: str = "en") -> ProfileResult:
+    """Run the scan aggregates and the analysis for one ``--per`` choice (lifecycle statuses
+    named in ``lang``)."""
     notes = []
     if not loaded.facts.has_amount:
         notes.append("no amount column (nor quantity × unit price): revenue and AOV are blank")
@@ -199,6 +200,6 @@ def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summa
     # every customer's row is computed in the engine (customer_profile's definition, in SQL)
     table = scan_customers.customer_profiles(
         loaded, window, period=period, churn_threshold_days=threshold, median_gap_days=median_gap,
-        new_within_days=PERIOD_DAYS[period], statuses=lifecycle.STATUSES,
+        new_within_days=PERIOD_DAYS[period], statuses=lifecycle.status_names(lang),
     )
     return ProfileResult(notes=notes, arrow=table)

@@ -278,17 +278,26 @@ def categorical_map(values: "pd.Categorical", mapping: dict[str, str], default: 
 # --- named segments ------------------------------------------------------------------------
 
 
-def rfm10_segments(r_score, f_score) -> "pd.Categorical":
-    """The SPEC's R×F grid (needs 5 bins), as a categorical in RFM10_ORDER."""
+def rfm10_grid(lang: str = "en") -> dict[int, dict[int, str]]:
+    """RFM10_GRID with the segments named in ``lang``."""
+    from userops.glossary import name
+
+    return {r: {f: name(segment, lang) for f, segment in row.items()} for r, row in RFM10_GRID.items()}
+
+
+def rfm10_segments(r_score, f_score, *, lang: str = "en") -> "pd.Categorical":
+    """The SPEC's R×F grid (needs 5 bins), as a categorical in RFM10_ORDER (named in ``lang``)."""
     import numpy as np
     import pandas as pd
 
+    from userops.glossary import name
+
     lookup = np.full((6, 6), -1, dtype="int64")
     for r, row in RFM10_GRID.items():
-        for f, name in row.items():
-            lookup[r, f] = RFM10_ORDER.index(name)
+        for f, segment in row.items():
+            lookup[r, f] = RFM10_ORDER.index(segment)
     codes = lookup[np.asarray(r_score, dtype=int), np.asarray(f_score, dtype=int)]
-    return pd.Categorical.from_codes(codes, categories=RFM10_ORDER)
+    return pd.Categorical.from_codes(codes, categories=[name(segment, lang) for segment in RFM10_ORDER])
 
 
 def cn8_codes(values: "pd.DataFrame", *, split: str = "mean") -> tuple["np.ndarray", dict[str, float]]:
@@ -310,7 +319,7 @@ def cn8_codes(values: "pd.DataFrame", *, split: str = "mean") -> tuple["np.ndarr
     return codes.astype(object), at
 
 
-def cn8_segments(codes, *, lang: str = "zh") -> "pd.Categorical":
+def cn8_segments(codes, *, lang: str = "en") -> "pd.Categorical":
     """Labels for ``HHH``..``LLL`` codes, as a categorical in the model's order."""
     import numpy as np
     import pandas as pd
@@ -323,9 +332,12 @@ def cn8_segments(codes, *, lang: str = "zh") -> "pd.Categorical":
     return pd.Categorical.from_codes(codes_idx, categories=[CN8_LABELS[c][idx] for c in order])
 
 
-def segment_order(scheme: str, lang: str = "zh") -> list[str]:
+def segment_order(scheme: str, lang: str = "en") -> list[str]:
+    """The scheme's segment names in their order, in ``lang`` (k-means names its clusters later)."""
     if scheme == "rfm10":
-        return list(RFM10_ORDER)
+        from userops.glossary import name
+
+        return [name(segment, lang) for segment in RFM10_ORDER]
     if scheme == "cn8":
         return [labels[0 if lang == "zh" else 1] for labels in CN8_LABELS.values()]
     return []

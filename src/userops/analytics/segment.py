@@ -40,7 +40,7 @@ def segment_frame(
     f_cuts: tuple[float, ...] | None = None,
     m_cuts: tuple[float, ...] | None = None,
     split: str = "mean",
-    lang: str = "zh",
+    lang: str = "en",
     k: int | None = None,
     period: str = "month",
     median_gap_days: float | None = None,
@@ -61,7 +61,7 @@ def segment_frame(
     notes = scoring_notes(cuts, no_amounts)
     order: list[str] = rfm.segment_order(scheme, lang)
     if scheme == "rfm10":
-        table["segment"] = rfm.rfm10_segments(table["r_score"], table["f_score"]) if len(table) else []
+        table["segment"] = rfm.rfm10_segments(table["r_score"], table["f_score"], lang=lang) if len(table) else []
     elif scheme == "cn8":
         codes, at = rfm.cn8_codes(values, split=split)
         table["segment"] = rfm.cn8_segments(codes, lang=lang)
@@ -88,7 +88,7 @@ def segment_frame(
     }
     table["lifecycle_status"] = lifecycle.lifecycle_status(
         pd.DataFrame(status_input, index=table.index), period=period,
-        churn_threshold_days=churn_threshold_days, median_gap_days=median_gap_days,
+        churn_threshold_days=churn_threshold_days, median_gap_days=median_gap_days, lang=lang,
     )
     if actions is None:
         from userops.analytics.playbook import actions as playbook_actions
@@ -219,7 +219,7 @@ def _segment_in_engine(
     f_cuts: tuple[float, ...] | None = None,
     m_cuts: tuple[float, ...] | None = None,
     split: str = "mean",
-    lang: str = "zh",
+    lang: str = "en",
     k: int | None = None,
     period: str = "month",
     actions: dict[str, str] | None = None,
@@ -247,7 +247,7 @@ def _segment_in_engine(
     notes = scoring_notes(cuts, no_amounts)
     order = rfm.segment_order(scheme, lang)
     if scheme == "rfm10":
-        named = scan_segment.rfm10_sql(rfm.RFM10_GRID)
+        named = scan_segment.rfm10_sql(rfm.rfm10_grid(lang))
     else:
         at = scan_segment.split_values(loaded, split) if customers else {}
         notes.extend(split_note(split, at))
@@ -260,7 +260,7 @@ def _segment_in_engine(
     table = scan_segment.segment_rows(
         loaded, window, bins=bins, r_cuts=cuts.recency, f_cuts=cuts.frequency, m_cuts=None if no_amounts else cuts.monetary, segment_sql=named,
         segments=order, new_within_days=PERIOD_DAYS[period], churn_threshold_days=churn_threshold_days, median_gap_days=median_gap_days,
-        statuses=lifecycle.STATUSES, actions=actions, keep=keep,
+        statuses=lifecycle.status_names(lang), actions=actions, keep=keep,
     )
     def summarise() -> "pd.DataFrame":
         return rfm.segment_summary(summary_input(table), revenue=_column(table, scan_segment.REVENUE), order=order, actions=actions)

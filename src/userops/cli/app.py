@@ -89,7 +89,7 @@ def _quiet_broken_pipe() -> None:
 #: Every command's options (filled as the commands register): the keys userops.toml may use.
 KNOWN_OPTIONS: dict[str, type] = {}
 #: Keys only the config has (no flag of that name).
-CONFIG_ONLY = {"week_start", "lang", "headers"}
+CONFIG_ONLY = {"week_start"}
 
 
 def command(name: str, *, help_panel: str | None = None) -> Callable:

@@ -28,6 +28,8 @@ MAX_THREADS = 1024
 #: What every command needs after the load (the summaries become frames): imported on a
 #: background thread while the engine reads the data.
 FRAME_MODULES = ("pandas",)
+#: Formats people read whose headers --headers translates; JSON and Parquet keep the keys.
+HEADED_FORMATS = ("table", "csv", "tsv", "markdown", "xlsx")
 
 #: Days between the latest row and the as-of date beyond which the export is called stale.
 STALE_DAYS = 7
@@ -87,6 +89,21 @@ class RunContext:
     @property
     def quiet(self) -> bool:
         return bool(self.get("quiet", False))
+
+    @property
+    def lang(self) -> str:
+        """--lang (or ``lang`` in userops.toml): the language of names, statuses and actions."""
+        from userops.glossary import check_lang
+
+        return check_lang(self.get("lang"))
+
+    @property
+    def headers(self) -> str:
+        """--headers (or ``headers`` in userops.toml, e.g. under [output]): the language of
+        column headers in CSV, XLSX, Markdown and the terminal."""
+        from userops.glossary import check_lang
+
+        return check_lang(self.get("headers"), "--headers")
 
     def column_overrides(self) -> dict[str, str]:
         cols = dict(self.config.columns)
@@ -339,6 +356,14 @@ class RunContext:
                 ratios=tuple(c for c, name in display.items() if name == "percent"),
                 dates=tuple(c for c, name in display.items() if name == "date"),
             )
+        headers: dict[str, str] = {}
+        if self.headers != "en" and spec.format in HEADED_FORMATS:
+            import dataclasses
+
+            from userops.glossary import header
+
+            headers = {c: header(c, self.headers) for c in names}
+            spec = dataclasses.replace(spec, headers=tuple(headers.items()))
         if spec.format == "table":
             from rich.console import Console
 
@@ -346,7 +371,7 @@ class RunContext:
 
             console = Console(highlight=False)
             frame = writers.as_frame(frame)
-            shown = rich_table(frame, title=title, width=console.width, display=display)
+            shown = rich_table(frame, title=title, width=console.width, display=display, headers=headers)
             console.print(shown.table)
             if shown.hidden:
                 hidden = shown.hidden if len(shown.hidden) <= 6 else shown.hidden[:4] + ["…", shown.hidden[-1]]

@@ -42,6 +42,7 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
     _flag("excel", "--excel/--no-excel", help="Write a UTF-8 BOM so Excel opens non-ASCII CSV correctly (alias --bom).", panel=OUTPUT_PANEL),
     _flag("bom", "--bom", help="Same as --excel.", panel=OUTPUT_PANEL),
     _flag("raw", "--raw", help="Do not neutralise cells starting with = + - @ (formula injection guard).", panel=OUTPUT_PANEL),
+    _opt("headers", Optional[str], "--headers", help="en or zh: column headers of CSV, XLSX, Markdown and terminal tables (JSON and Parquet keep the keys; default en).", panel=OUTPUT_PANEL),
     # input
     _opt("as_of", Optional[str], "--as-of", help="Reference date YYYY-MM-DD or 'today' (default: the latest order or event in the data). Later rows are ignored.", panel=INPUT_PANEL),
     _opt("date_from", Optional[str], "--from", help="Only rows on or after this date (funnel: the step-1 event; retention: the cohort's start).", panel=INPUT_PANEL),
@@ -60,6 +61,7 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
         for role in schema.ROLES
     ],
     # general
+    _opt("lang", Optional[str], "--lang", help="en or zh: segment names, statuses, actions and the report (default en).", panel=GENERAL_PANEL),
     _opt("threads", Optional[int], "--threads", help="Threads the engine uses (default: every core; also USEROPS_THREADS).", panel=GENERAL_PANEL),
     _opt("memory_limit", Optional[str], "--memory-limit", help="The engine's memory before it spills to disk, e.g. 8GB or 50% (default: half the RAM).", panel=GENERAL_PANEL),
     _opt("config", Optional[str], "--config", help="Read defaults from this TOML file (default: ./userops.toml if present).", panel=GENERAL_PANEL),

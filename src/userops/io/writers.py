@@ -61,6 +61,12 @@ class OutputSpec:
     #: text columns of ISO dates and labels (a matrix's cohorts and its "average" row): XLSX
     #: writes the dates as dates
     dates: tuple[str, ...] = ()
+    #: (column, header shown) for --headers: CSV, TSV, Markdown and XLSX write the header
+    #: shown; formats are still chosen by the column's own name
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def header(self, column: str) -> str:
+        return dict(self.headers).get(column, column)
 
 
 def resolve_output(
@@ -173,7 +179,7 @@ def to_bytes(frame: "pd.DataFrame", spec: OutputSpec) -> bytes:
     if fmt == "markdown":
         return _markdown_bytes(frame, spec)
     if fmt == "xlsx":
-        return xlsx_bytes({"data": frame}, raw=spec.raw, ratios=spec.ratios, dates=spec.dates)
+        return xlsx_bytes({"data": frame}, raw=spec.raw, ratios=spec.ratios, dates=spec.dates, headers=dict(spec.headers))
     if fmt == "parquet":
         return _parquet_bytes(frame)
     raise UsageError(f"cannot write format {fmt!r} to a file")
@@ -365,7 +371,7 @@ def _write_csv(frame: "pd.DataFrame | pa.Table", delimiter: str, spec: OutputSpe
         fh.write(b"\xef\xbb\xbf")
     # the header is written here, quoted only where needed (every pyarrow version quotes every
     # header name, or needs >= 19 not to); the rows by pyarrow
-    fh.write(csv_header([str(c) for c in table.column_names], delimiter))
+    fh.write(csv_header([spec.header(str(c)) for c in table.column_names], delimiter))
     options = csv_write_options(delimiter=delimiter, include_header=False)
     if table.num_rows <= CSV_SLICE_ROWS:
         pacsv.write_csv(table, fh, options)
@@ -436,7 +442,7 @@ def _markdown_bytes(frame: "pd.DataFrame", spec: OutputSpec) -> bytes:
         return str(v).replace("|", "\\|").replace("\n", " ")
 
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in frame.columns]
-    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |"]
+    lines = ["| " + " | ".join(cell(spec.header(str(c))) for c in frame.columns) + " |"]
     lines.append("| " + " | ".join("---:" if n else "---" for n in numeric) + " |")
     for row in _records(frame):
         lines.append("| " + " | ".join(cell(v) for v in row.values()) + " |")
@@ -456,7 +462,9 @@ def _parquet_bytes(frame: "pd.DataFrame") -> bytes:
 XLSX_MAX_ROWS = 1_048_576
 
 
-def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: tuple[str, ...] = (), dates: tuple[str, ...] = ()) -> bytes:
+def xlsx_bytes(
+    sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: tuple[str, ...] = (), dates: tuple[str, ...] = (), headers: dict[str, str] | None = None
+) -> bytes:
     """A workbook with one sheet per table: bold frozen header, column widths, ids and text as
     text cells (never formulas), numbers as numbers, dates as dates (also the ISO date text
     of the ``dates`` columns; their other text stays text)."""
@@ -500,12 +508,13 @@ def xlsx_bytes(sheets: dict[str, "pd.DataFrame"], *, raw: bool = False, ratios: 
                 kinds.append("other")
                 lengths = [len(str(v)) for v in s.head(1000).tolist() if not blank(v)]
                 widths.append(max(lengths) + 2 if lengths else 10)
+        shown = [(headers or {}).get(str(col), str(col)) for col in frame.columns]
         for i, col in enumerate(frame.columns):
-            widths[i] = min(max(widths[i], len(str(col)) + 2, 8), 60)
+            widths[i] = min(max(widths[i], len(shown[i]) + 2, 8), 60)
             ws.column_dimensions[get_column_letter(i + 1)].width = widths[i]
         header = []
-        for col in frame.columns:
-            c = WriteOnlyCell(ws, value=str(col))
+        for name in shown:
+            c = WriteOnlyCell(ws, value=name)
             c.font = bold
             header.append(c)
         ws.append(header)

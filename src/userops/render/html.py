@@ -72,7 +72,7 @@ def heat_style(value: float | None):
 
 
 def render_report(model: "ReportModel") -> str:
-    from userops.render.i18n import labels
+    from userops.glossary import report_labels as labels
 
     words = labels(model.lang)
     return environment().get_template("base.html").render(report=model, as_of_label=words["as_of"], previous_label=words["previous"])

@@ -70,7 +70,7 @@ class TerminalTable:
 
 def rich_table(
     frame: "pd.DataFrame", *, title: str | None = None, max_rows: int = MAX_ROWS, width: int | None = None,
-    display: "Mapping[str, str] | None" = None,
+    display: "Mapping[str, str] | None" = None, headers: "Mapping[str, str] | None" = None,
 ) -> TerminalTable:
     """A rich Table; a one-row frame is shown vertically (metric | value).
 
@@ -87,6 +87,7 @@ def rich_table(
     from rich.text import Text  # data as plain text: '[promo] banner' is not rich markup
 
     kinds = {c: _kind(frame[c]) for c in frame.columns}
+    header_of = lambda c: (headers or {}).get(str(c), str(c))  # noqa: E731 (the header --headers asks for)
     fmts = {c: formats.formatter_for(c, kinds[c]) for c in frame.columns}
     fmts.update({c: getattr(formats, name) for c, name in (display or {}).items() if c in fmts})
     if len(frame) == 1 and len(frame.columns) > 3:
@@ -95,16 +96,16 @@ def rich_table(
         table.add_column("value", justify="right")
         row = frame.iloc[0]
         for c in frame.columns:
-            table.add_row(Text(formats.printable(str(c))), Text(formats.printable(fmts[c](row[c]))))
+            table.add_row(Text(formats.printable(header_of(c))), Text(formats.printable(fmts[c](row[c]))))
         return TerminalTable(table, [])
     rows = [[formats.printable(fmts[c](v)) for c, v in zip(frame.columns, row)] for row in frame.head(max_rows).itertuples(index=False, name=None)]
     values = [max([cell_len(r[i]) for r in rows] + [1]) for i in range(len(frame.columns))]
     text_cap = lambda c, w: w if kinds[c] in NEVER_CUT else min(w, TEXT_MAX_WIDTH)  # noqa: E731
-    natural = 1 + sum(3 + text_cap(c, max(cell_len(str(c)), v)) for c, v in zip(frame.columns, values))  # cells, padding, rules
+    natural = 1 + sum(3 + text_cap(c, max(cell_len(header_of(c)), v)) for c, v in zip(frame.columns, values))  # cells, padding, rules
     wrap = width is not None and natural > width
     columns: list[tuple[str, str, int, dict[str, Any]]] = []  # (name, header, min width, add_column keywords)
     for i, c in enumerate(frame.columns):
-        name = formats.printable(str(c))
+        name = formats.printable(header_of(c))
         if kinds[c] in NEVER_CUT:
             header = wrap_header(name, max(values[i], 10)) if wrap else name
             least = max(values[i], _header_width(header))

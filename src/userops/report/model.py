@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from userops import __version__
 from userops.analytics.periods import next_period_start, period_start
 from userops.errors import DataError, UsageError
+from userops.glossary import report_labels as labels
 from userops.render import formats as fmt
-from userops.render.i18n import labels
 from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -305,6 +305,8 @@ class _Builder:
             return ch.survival_curves(self.loaded, self.window, run.threshold, features=run.current)
 
     def churn(self, result: "ChurnResult", survival: tuple["pd.DataFrame", list[str]], horizon_days: int) -> Section:
+        from userops.analytics.churn import in_language
+
         self.notes.extend(result.notes)
         t = self.t
         charts = []
@@ -322,7 +324,7 @@ class _Builder:
             ))
         # the customers at risk (high, then medium tier), by value at risk: the low-risk big
         # spenders that lead the whole list need no win-back, and the churned are already lost
-        top = _top_at_risk(result.customers, TOP_AT_RISK)
+        top = in_language(_top_at_risk(result.customers, TOP_AT_RISK), self.lang, self.actions)
         tables.append(TableView(
             [t["col_customer"], t["col_recency"], t["col_frequency"], t["col_churn_probability"], t["col_clv"], t["col_value_at_risk"], t["col_risk_tier"], t["col_action"]],
             [False, True, True, True, True, True, False, False],

@@ -116,7 +116,7 @@ def customer_aggregates_sql(orders: HasOrders, window: Window, *, period: str | 
 
 def customer_profiles(
     orders: HasOrders, window: Window, *, period: str, churn_threshold_days: int, median_gap_days: float | None, new_within_days: int,
-    statuses: tuple[str, ...],
+    statuses: dict[str, str],
 ) -> "pa.Table":
     """One profile row per customer, computed in the engine and kept as Arrow until it is
     written (:func:`userops.analytics.profile.customer_profile` is the same definition on a
@@ -137,7 +137,8 @@ def customer_profiles(
     usual = "mean_days_between_orders"
     if median_gap_days is not None and median_gap_days == median_gap_days:  # not NaN
         usual = f"coalesce(mean_days_between_orders, CAST({float(median_gap_days)!r} AS DOUBLE))"
-    status_type = "ENUM(" + ", ".join(sql.sql_str(s) for s in statuses) + ")"
+    status_type = "ENUM(" + ", ".join(sql.sql_str(s) for s in statuses.values()) + ")"
+    shown = lambda status: sql.sql_str(statuses[status])  # noqa: E731 (a status in the chosen language)
     query = f"""
         WITH c AS ({customer_aggregates_sql(orders, window, period=period, detail=True)}),
         p AS (
@@ -147,10 +148,10 @@ def customer_profiles(
                    date_diff('day', CAST(last_order AS DATE), {as_of}) AS recency_days,
                    top_category, top_channel, active_periods
             FROM c)
-        SELECT *, CAST(CASE WHEN tenure_days < {int(new_within_days)} THEN 'new'
-                            WHEN recency_days > {int(churn_threshold_days)} THEN 'churned'
-                            WHEN recency_days > {usual} THEN 'at risk'
-                            ELSE 'active' END AS {status_type}) AS lifecycle_status
+        SELECT *, CAST(CASE WHEN tenure_days < {int(new_within_days)} THEN {shown('new')}
+                            WHEN recency_days > {int(churn_threshold_days)} THEN {shown('churned')}
+                            WHEN recency_days > {usual} THEN {shown('at risk')}
+                            ELSE {shown('active')} END AS {status_type}) AS lifecycle_status
         FROM p ORDER BY customer_id"""
     return orders.engine.arrow(query)
 

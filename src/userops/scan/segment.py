@@ -113,7 +113,7 @@ def segment_rows(
     new_within_days: int,
     churn_threshold_days: int,
     median_gap_days: float | None,
-    statuses: tuple[str, ...],
+    statuses: dict[str, str],
     actions: dict[str, str],
     keep: tuple[str, ...] = (),
 ) -> "pa.Table":
@@ -137,6 +137,7 @@ def segment_rows(
         params.append(float(median_gap_days))
         usual = f"coalesce(mean_gap, ${len(params)})"
     enum = lambda names: "ENUM(" + ", ".join(sql.sql_str(n) for n in names) + ")"  # noqa: E731
+    shown = lambda status: sql.sql_str(statuses[status])  # noqa: E731 (a status in the chosen language)
     action_names = list(dict.fromkeys(actions.get(s, "") for s in segments))
     action = "CASE segment " + " ".join(f"WHEN {sql.sql_str(s)} THEN {sql.sql_str(actions.get(s, ''))}" for s in segments) + " END"
     kept_join, kept_select = "", ""
@@ -155,10 +156,10 @@ def segment_rows(
         named AS (
             SELECT *, CAST({segment_sql} AS {enum(segments)}) AS segment FROM scored)
         SELECT v.customer_id, recency_days, frequency, monetary, r_score, f_score, m_score, CAST({code} AS {enum(codes)}) AS rfm_code, segment,
-               CAST(CASE WHEN tenure_days < {int(new_within_days)} THEN 'new'
-                         WHEN recency_days > {int(churn_threshold_days)} THEN 'churned'
-                         WHEN recency_days > {usual} THEN 'at risk'
-                         ELSE 'active' END AS {enum(list(statuses))}) AS lifecycle_status,
+               CAST(CASE WHEN tenure_days < {int(new_within_days)} THEN {shown('new')}
+                         WHEN recency_days > {int(churn_threshold_days)} THEN {shown('churned')}
+                         WHEN recency_days > {usual} THEN {shown('at risk')}
+                         ELSE {shown('active')} END AS {enum(list(statuses.values()))}) AS lifecycle_status,
                CAST({action} AS {enum(action_names)}) AS action, revenue AS {q(REVENUE)}{kept_select}
         FROM named v {kept_join} ORDER BY v.customer_id"""
     try:

@@ -98,4 +98,5 @@ def churn(
         from userops.analytics.segment import kept_attributes, with_kept_columns
 
         table = with_kept_columns(table, kept_attributes(loaded, window, keep_columns))
+    table = ch.in_language(table, run.lang, actions(run.config.playbook))
     run.emit(table, title="customers by value at risk", as_of=as_of, columns=columns)

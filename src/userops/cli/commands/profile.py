@@ -31,7 +31,7 @@ def profile(
     loaded = run.load_orders(inputs, line_detail=per == "customer")
     window = run.window(loaded)
     with run.progress("profiling"):
-        result = profile_table(loaded, window, per=per, period=period)
+        result = profile_table(loaded, window, per=per, period=period, lang=run.lang)
     for note in result.notes:
         run.note(note)
     run.emit(result.output, title=f"profile ({per}) as of {window.as_of}", as_of=window.as_of.isoformat())

@@ -16,7 +16,6 @@ def report(
     inputs: Inputs,
     events: Annotated[Optional[str], typer.Option("--events", help="A clickstream export for the funnel section.")] = None,
     title: Annotated[Optional[str], typer.Option("--title", help="The report's title.")] = None,
-    lang: Annotated[Optional[str], typer.Option("--lang", help="en or zh (labels; zh uses the Chinese 8-class segments).", show_default="en")] = None,
     period: Annotated[Optional[str], typer.Option("--period", help="week or month: the KPI comparison and the trends.", show_default="week")] = None,
     steps: Annotated[Optional[str], typer.Option("--steps", help="Funnel steps (default: the 5 most widespread events, in that order).")] = None,
     funnel_window: Annotated[Optional[str], typer.Option("--window", help="Funnel window.", show_default="14d")] = None,
@@ -56,7 +55,7 @@ def report(
     with run.progress("building the report"):
         model = build_report_model(
             loaded, window, events=loaded_events,
-            lang=run.choose("lang", lang, "en", ("en", "zh")), period=run.choose("period", period, "week", REPORT_PERIODS),
+            lang=run.lang, period=run.choose("period", period, "week", REPORT_PERIODS),
             title=run.choose("title", title, None), steps=run.choose("steps", steps, None), funnel_window=run.choose("window", funnel_window, "14d"),
             horizon_days=parse_days(run.choose("horizon", horizon, "90d"), "--horizon") or DEFAULT_HORIZON_DAYS, actions=actions(run.config.playbook),
             inputs=list(inputs) + ([events] if events else []),

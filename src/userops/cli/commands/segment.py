@@ -21,7 +21,6 @@ def segment(
     f_cuts: Annotated[Optional[str], typer.Option("--f-cuts", help="Explicit frequency cut points, e.g. 1,2,3,5.")] = None,
     m_cuts: Annotated[Optional[str], typer.Option("--m-cuts", help="Explicit monetary cut points.")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="cn8: high/low against the mean or the median.", show_default="mean")] = None,
-    lang: Annotated[Optional[str], typer.Option("--lang", help="cn8/kmeans labels: zh or en.", show_default="zh")] = None,
     k: Annotated[Optional[int], typer.Option("--k", min=2, max=20, help="kmeans: number of clusters (default: best silhouette in 2..8).")] = None,
     summary: Annotated[bool, typer.Option("--summary", help="One row per segment instead of one per customer.")] = False,
     filter_: Annotated[Optional[str], typer.Option("--filter", help="Only these segments (comma-separated): the campaign list.")] = None,
@@ -50,7 +49,7 @@ def segment(
         r_cuts=parse_cuts(run.choose("r_cuts", r_cuts, None), "--r-cuts"),
         f_cuts=parse_cuts(run.choose("f_cuts", f_cuts, None), "--f-cuts"),
         m_cuts=parse_cuts(run.choose("m_cuts", m_cuts, None), "--m-cuts"),
-        split=run.choose("split", split, "mean", ("mean", "median")), lang=run.choose("lang", lang, "zh", ("zh", "en")),
+        split=run.choose("split", split, "mean", ("mean", "median")), lang=run.lang,
         k=run.choose("k", k, None, whole=True, bounds=(2, 20)), period=period, actions=actions(run.config.playbook),
     )
     wanted = [s.strip() for s in filter_.split(",") if s.strip()] if filter_ else []
