@@ -111,3 +111,44 @@ def test_kmeans_labels_follow_the_language(examples_dir):
     assert names and not any(CJK.search(n) for n in names)
     chinese = CliRunner().invoke(app, ["segment", f"{examples_dir}/orders.csv", "--scheme", "kmeans", "--k", "3", "--summary", "--format", "csv", "-q", "--lang", "zh"])
     assert all(CJK.search(r[0]) for r in list(csv.reader(io.StringIO(chinese.stdout)))[1:])
+
+
+def test_messages_have_the_same_placeholders_in_every_language():
+    import string
+
+    fields = lambda text: {f for _, f, _, _ in string.Formatter().parse(text) if f}  # noqa: E731
+    en, zh = glossary.words("en")["notes"], glossary.words("zh")["notes"]
+    assert {k: fields(v) for k, v in en.items()} == {k: fields(v) for k, v in zh.items()}
+
+
+def test_a_message_is_its_english_text_and_says_itself_in_chinese():
+    import copy
+    import pickle
+
+    said = glossary.say("dropped_rows", rows=glossary.count(2, "row"), detail=[glossary.say("reason_count", n="2", reason=glossary.say("reason_bad_time"))])
+    assert said == "dropped 2 rows: 2 unparseable dates"
+    assert glossary.in_language(said, "zh") == "丢弃 2 行：日期无法解析 2 行"
+    assert glossary.in_language("plain text", "zh") == "plain text"
+    for copied in (copy.deepcopy(said), pickle.loads(pickle.dumps(said))):
+        assert copied == said and glossary.in_language(copied, "zh") == "丢弃 2 行：日期无法解析 2 行"
+
+
+#: What may stay Latin in a Chinese note: the model's letters, flags, units.
+ALLOWED_LATIN = {"RFM", "R", "F", "M", "ID", "MB", "userops"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["segment", "orders"], ["retention", "orders"], ["profile", "orders", "--per", "customer"], ["report", "orders"]],
+    ids=lambda v: " ".join(v),
+)
+def test_notes_on_stderr_in_chinese(args, examples_dir, tmp_path):
+    out = tmp_path / ("r.html" if args[0] == "report" else "out.csv")
+    result = CliRunner().invoke(app, [args[0], f"{examples_dir}/{args[1]}.csv", *args[2:], "--lang", "zh", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    lines = [line.removeprefix("userops: ") for line in result.stderr.splitlines()]
+    assert lines and all(CJK.search(line) for line in lines), lines
+    for line in lines:
+        text = re.sub(r"--[a-z-]+", "", line.replace(str(out), ""))  # flags stay as typed
+        latin = set(re.findall(r"[A-Za-z]+", text)) - ALLOWED_LATIN
+        assert not latin, (line, latin)

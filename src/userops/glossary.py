@@ -6,6 +6,9 @@
 * ``[columns]``: column headers for ``--headers`` (``period_{k}`` names the numbered period
   columns of a retention matrix); machine formats keep the column keys.
 * ``[report]``: the report's words.
+* ``[notes]``: the messages on stderr, as templates. :func:`say` makes one: a :class:`Said`
+  is the English text (a ``str``, so code and tests read it as before) and can say itself in
+  another language (:func:`in_language`, which the command line applies to what it prints).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import re
 from userops.errors import UsageError
 
 LANGS = ("en", "zh")
-SECTIONS = ("names", "columns", "report")
+SECTIONS = ("names", "columns", "report", "notes")
 _NUMBERED = re.compile(r"^(.*_)(\d+)$")
 
 
@@ -66,3 +69,53 @@ def report_labels(lang: str) -> dict[str, str]:
     merged = dict(words("en")["report"])
     merged.update(words(lang)["report"])
     return merged
+
+
+class Said(str):
+    """A message from the glossary's ``[notes]``: its English text, with the key and the values
+    it was made with. A value may be another Said, or a list of them (joined as the language
+    joins lists)."""
+
+    key: str
+    params: dict[str, object]
+
+    def __new__(cls, key: str, params: dict[str, object]) -> "Said":
+        said = super().__new__(cls, _render(key, params, "en"))
+        said.key, said.params = key, params
+        return said
+
+    def in_language(self, lang: str) -> str:
+        return _render(self.key, self.params, lang)
+
+    def __reduce__(self):  # copies and pickles (dataclasses.asdict) keep the key and values
+        return (Said, (self.key, self.params))
+
+
+def say(key: str, **params: object) -> Said:
+    """The ``[notes]`` message ``key`` filled with ``params`` (numbers already formatted)."""
+    return Said(key, params)
+
+
+def count(n: int, noun: str) -> Said:
+    """``1 row``, ``2,000 rows``, ``2,000 行``: ``noun`` is a ``[notes]`` key with ``_one`` and
+    ``_many`` forms."""
+    return say(f"{noun}_{'one' if n == 1 else 'many'}", n=f"{n:,}")
+
+
+def in_language(message: str, lang: str) -> str:
+    """A message in ``lang``: a :class:`Said` says itself; any other text stays as it is."""
+    return message.in_language(lang) if isinstance(message, Said) else message
+
+
+def _render(key: str, params: dict[str, object], lang: str) -> str:
+    notes = words(lang)["notes"]
+    template = notes.get(key) or words("en")["notes"][key]
+
+    def shown(value: object) -> str:
+        if isinstance(value, Said):
+            return value.in_language(lang)
+        if isinstance(value, (list, tuple)):
+            return notes.get("list_separator", ", ").join(shown(v) for v in value)
+        return str(value)
+
+    return template.format(**{name: shown(value) for name, value in params.items()})

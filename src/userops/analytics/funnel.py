@@ -302,17 +302,19 @@ def funnel_warnings(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, 
     entered. ``table`` is the step table (per group or period too) or the per-user list."""
     import datetime as dt
 
-    warnings = []
+    from userops.glossary import say
+
+    warnings: list[str] = []
     missing = missing_events(loaded, spec, table)
     if missing:
         common = ", ".join(common_events(loaded, window))
-        warnings.append(f"no event named {', '.join(repr(m) for m in missing)} in the data (names are case-sensitive; the most common: {common})")
+        warnings.append(say("missing_events", names=", ".join(repr(m) for m in missing), common=common))
     counted = next((c for c in ("users", SESSIONS) if c in table), None)
     entered = int(table.loc[table["step"] == 1, counted].sum()) if counted is not None and "step" in table else len(table)
     if not entered and not set(spec.steps[0]) & set(missing):
         last_day = (window.until - dt.timedelta(days=1)).date() if window.until is not None else window.as_of
-        since = f"from {window.start.date()} " if window.start is not None else ""
-        warnings.append(f"the funnel is empty: nobody did step 1 ({spec.labels[0]}) {since}up to {last_day}")
+        since = say("empty_funnel_since", start=window.start.date()) if window.start is not None else ""
+        warnings.append(say("empty_funnel", step=spec.labels[0], since=since, last=last_day))
     return warnings
 
 

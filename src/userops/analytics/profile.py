@@ -20,6 +20,7 @@ from userops import schema
 from userops.analytics import lifecycle
 from userops.analytics.periods import PERIOD_DAYS, is_complete
 from userops.analytics.rows import EngineRows
+from userops.glossary import say
 from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -195,8 +196,8 @@ def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summa
         return ProfileResult(profile_kpis(loaded, window).to_frame(), notes)
     median_gap, p90_gap = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
     threshold = lifecycle.default_churn_threshold(p90_gap)
-    why = "90th percentile of gaps between orders" if p90_gap is not None else "default: no repeat purchases to learn from"
-    notes.append(f"lifecycle: churned after {threshold} days without a purchase ({why})")
+    why = say("why_gap_percentile") if p90_gap is not None else say("why_no_repeats")
+    notes.append(say("lifecycle_threshold", days=threshold, why=why))
     # every customer's row is computed in the engine (customer_profile's definition, in SQL)
     table = scan_customers.customer_profiles(
         loaded, window, period=period, churn_threshold_days=threshold, median_gap_days=median_gap,

@@ -133,10 +133,12 @@ def retention_frames(
              "rate": round(float(users) / int(total), 4) if total else np.nan}
         )
     curve = pd.DataFrame(curve_rows).astype({"users": "Int64"})
-    notes = []
+    notes: list[str] = []
     n_incomplete = int(incomplete.values.sum())
     if n_incomplete:
-        notes.append(f"{n_incomplete} cells are incomplete as of {as_of} (left blank and out of the average)")
+        from userops.glossary import say
+
+        notes.append(say("cells_incomplete", n=f"{n_incomplete:,}", as_of=as_of))
     return RetentionResult(counts, rates, revenue if "revenue" in cells or "revenue0" in sizes else None, size, incomplete, curve, notes)
 
 

@@ -75,6 +75,16 @@ class RfmCuts:
     frequency: tuple[float, ...]
     monetary: tuple[float, ...]
 
+    def said(self) -> str:
+        """:meth:`describe` as a glossary message (``RFM R cuts ...``), sayable in Chinese."""
+        from userops.glossary import say
+
+        fmt = lambda cuts: ",".join(f"{c:g}" for c in cuts)  # noqa: E731
+        if not self.recency and not self.frequency:
+            return say("rfm_no_cuts")
+        m = say("rfm_m_cuts", m=fmt(self.monetary)) if self.monetary else say("rfm_no_m")
+        return say("rfm_cuts", r=fmt(self.recency), f=fmt(self.frequency), m=m)
+
     def describe(self) -> str:
         fmt = lambda cuts: ",".join(f"{c:g}" for c in cuts)  # noqa: E731
         if not self.recency and not self.frequency:

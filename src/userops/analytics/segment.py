@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from userops.analytics import lifecycle, rfm
 from userops.analytics.periods import PERIODS, is_complete
 from userops.errors import UsageError
+from userops.glossary import say
 from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -130,7 +131,7 @@ def check_amounts(scheme: str, no_amounts: bool) -> None:
 
 
 def scoring_notes(cuts: rfm.RfmCuts, no_amounts: bool) -> list[str]:
-    notes = [f"RFM {cuts.describe()}"]
+    notes: list[str] = [cuts.said()]
     if no_amounts:
         notes.append("no amounts in the data: monetary, m_score and revenue are blank; the segments use recency and frequency")
     return notes
@@ -190,14 +191,14 @@ def segment_customers(
         )
         if release:
             loaded.close()
-        notes = [*result.notes, f"lifecycle: churned after {threshold} days without a purchase"]
+        notes = [*result.notes, say("lifecycle_churned_after", days=threshold)]
         return rfm.SegmentResult(None, None, result.cuts, notes, result.arrow, summarise=result.summarise)
     customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
     attributes = scan_customers.customer_attributes(loaded, window, keep) if keep else None
     if release:
         loaded.close()
     result = segment_frame(customers, as_of=window.as_of, median_gap_days=median_gap, churn_threshold_days=threshold, **options)
-    notes = list(result.notes) + [f"lifecycle: churned after {threshold} days without a purchase"]
+    notes = list(result.notes) + [say("lifecycle_churned_after", days=threshold)]
     table = result.customers
     if attributes is not None:
         table = with_kept_columns(table, attributes)

@@ -174,9 +174,10 @@ class RunContext:
         is dimmed, elsewhere (pipes, cron mail) the line is written as is, without loading rich."""
         if self.quiet:
             return
+        from userops.glossary import in_language
         from userops.render.formats import printable
 
-        message = printable(message)
+        message = printable(in_language(message, self.lang))
         if not sys.stderr.isatty():
             sys.stderr.write(f"userops: {message}\n")
             sys.stderr.flush()
@@ -188,6 +189,9 @@ class RunContext:
     def warn(self, message: str, *, hint: str | None = None) -> None:
         """A warning: shown even with ``--quiet`` (cron mails it); ``--strict`` makes it fail the
         run (exit 65) instead."""
+        from userops.glossary import in_language
+
+        message, hint = in_language(message, self.lang), in_language(hint, self.lang) if hint else hint
         if self.get("strict", False):
             from userops.errors import DataError
 
@@ -299,11 +303,12 @@ class RunContext:
             return window
         stale = (window.as_of - last_ts.date()).days
         if stale > STALE_DAYS:
-            what = "purchase" if isinstance(loaded, LoadedOrders) else "event"
+            from userops.glossary import say
+
+            what = say("latest_purchase" if isinstance(loaded, LoadedOrders) else "latest_event")
             self.warn(
-                f"the latest {what} in the data is {last_ts.date()}, {stale:,} days before the as-of date {window.as_of}: "
-                f"the export looks stale, and every recency counts those {stale:,} days",
-                hint="export fresh data, or set --as-of to the export's date",
+                say("stale_export", what=what, last=last_ts.date(), days=f"{stale:,}", as_of=window.as_of),
+                hint=say("stale_hint"),
             )
         if isinstance(loaded, LoadedOrders) and loaded.purchases_in(window) == 0:
             since = f" from {window.start.date()}" if window.start else ""
@@ -384,7 +389,9 @@ class RunContext:
             return
         writers.write_table(frame, spec)
         if spec.path:
-            self.note(f"wrote {len(frame):,} row{'' if len(frame) == 1 else 's'} to {spec.path}")
+            from userops.glossary import count, say
+
+            self.note(say("wrote_rows", rows=count(len(frame), "row"), path=spec.path))
 
 
 def bound_arrow_threads(threads: int) -> None:

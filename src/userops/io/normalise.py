@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from userops import schema
 from userops.errors import DataError, UsageError
+from userops.glossary import Said, count, say
 from userops.io import columns as colmod
 from userops.io.readers import RawSource, ReadInfo, open_source
 from userops.scan import load as scan_load
@@ -87,23 +88,37 @@ class DropReport:
         return sum(self.excluded.values())
 
     def lines(self) -> list[str]:
-        """Human lines for stderr, e.g. ``dropped 12 rows: 9 without customer id, 3 unparseable dates``."""
-        out = []
+        """Human lines for stderr, e.g. ``dropped 12 rows: 9 without customer id, 3 unparseable dates``
+        (glossary messages: the command line says them in its language)."""
+        out: list[str] = []
         if self.dropped:
-            out.append(f"dropped {_rows(self.n_dropped)}: " + ", ".join(f"{n:,} {r}" for r, n in self.dropped.items()))
+            out.append(say("dropped_rows", rows=count(self.n_dropped, "row"), detail=_reasons(self.dropped)))
         if self.excluded:
             refunds = any(r != REASON_OTHER_CURRENCY for r in self.excluded)
-            out.append(
-                f"excluded {_rows(self.n_excluded)} as not purchases: "
-                + ", ".join(f"{n:,} {r}" for r, n in self.excluded.items())
-                + (" (--include-refunds keeps them)" if refunds else "")
-            )
+            hint = say("include_refunds_hint") if refunds else ""
+            out.append(say("excluded_rows", rows=count(self.n_excluded, "row"), detail=_reasons(self.excluded), hint=hint))
         if self.after_as_of:
-            out.append(f"ignored {_count(self.after_as_of, self.unit)} after the as-of date")
+            out.append(say("ignored_after", count=count(self.after_as_of, self.unit)))
         return out
 
     def as_dict(self) -> dict:
         return {"rows_read": self.rows_read, "dropped": dict(self.dropped), "excluded": dict(self.excluded), "after_as_of": self.after_as_of}
+
+
+#: Each reason a row is not used -> its message in the glossary.
+REASON_NOTES = {
+    scan_load.REASON_NO_CUSTOMER: "reason_no_customer",
+    scan_load.REASON_EXCLUDED_STATUS: "reason_excluded_status",
+    scan_load.REASON_BAD_TIME: "reason_bad_time",
+    scan_load.REASON_TIME_RANGE: "reason_time_range",
+    scan_load.REASON_BAD_AMOUNT: "reason_bad_amount",
+    scan_load.REASON_NO_AMOUNT: "reason_no_amount",
+    scan_load.REASON_NEGATIVE: "reason_negative",
+    scan_load.REASON_REFUNDED_IN_FULL: "reason_refunded_in_full",
+    scan_load.REASON_OTHER_CURRENCY: "reason_other_currency",
+    scan_load.EVENT_REASONS[0]: "reason_no_user",
+    scan_load.EVENT_REASONS[1]: "reason_no_event",
+}
 
 
 def _rows(n: int) -> str:
@@ -111,8 +126,12 @@ def _rows(n: int) -> str:
 
 
 def _count(n: int, noun: str) -> str:
-    """``1 row``, ``2,000 rows``."""
+    """``1 row``, ``2,000 rows`` (in error messages, which stay English)."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _reasons(rows: dict[str, int]) -> list[Said]:
+    return [say("reason_count", n=f"{n:,}", reason=say(REASON_NOTES[reason])) for reason, n in rows.items()]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from userops import __version__
 from userops.analytics.periods import next_period_start, period_start
 from userops.errors import DataError, UsageError
+from userops.glossary import in_language
 from userops.glossary import report_labels as labels
 from userops.render import formats as fmt
 from userops.scan import customers as scan_customers
@@ -446,6 +447,10 @@ def build_report_model(
             used = ", ".join(f"{role} = {column}" for role, column in mapping.columns.items())
             quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
     quality += [(t["q_notes"] if i == 0 else "", note) for i, note in enumerate(dict.fromkeys(b.notes))]
+    # the glossary's messages in the report's language (the rest, from the data, as they are)
+    quality = [(label, in_language(text, lang)) for label, text in quality]
+    for section in b.sections:
+        section.notes = [in_language(note, lang) for note in section.notes]
     names = ", ".join(os.path.basename(p) for p in (inputs or [i.name for i in loaded.infos]))
     return ReportModel(
         title=title or t["report_title"], lang=lang, as_of=window.as_of.isoformat(), kpi_title=t["kpis"], kpi_intro=kpi_intro,

@@ -32,6 +32,7 @@ def report(
     from userops.analytics.churn import DEFAULT_HORIZON_DAYS, parse_days
     from userops.analytics.playbook import actions
     from userops.errors import UsageError
+    from userops.glossary import say
     from userops.io import writers
     from userops.render.html import render_report
     from userops.report.model import REPORT_PERIODS, build_report_model
@@ -62,7 +63,7 @@ def report(
         )
         html = render_report(model)
     for line in model.skipped:
-        run.note(f"left out: {line}")
+        run.note(say("left_out", what=line))
     for warning in model.warnings:
         run.warn(warning)
     if output == "-":  # e.g. piped into a mail command
@@ -70,4 +71,4 @@ def report(
         return
     path = output.replace("{as_of}", window.as_of.isoformat())
     writers.write_atomic(path, html.encode("utf-8"), inputs=tuple(run.inputs))
-    run.note(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
+    run.note(say("wrote_file", path=path, mb=f"{os.path.getsize(path) / 1e6:.1f}"))
