@@ -496,8 +496,11 @@ def test_report_at_risk_table_lists_people_at_risk(examples_dir, tmp_path):
     out = tmp_path / "r.html"
     assert run("report", f"{examples_dir}/orders.csv", "-o", out, "-q").exit_code == 0
     soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
-    tiers = [cells[-2].get_text(strip=True) for cells in (tr.find_all("td") for tr in soup.select("#churn table")[-1].select("tbody tr"))]
+    tiers = [cells[-1].get_text(strip=True) for cells in (tr.find_all("td") for tr in soup.select("#churn table")[-1].select("tbody tr"))]
     assert tiers and set(tiers) <= {"high", "medium"} and tiers == sorted(tiers, key=["high", "medium"].index)
+    # each tier's action once, under the list (not repeated on every row)
+    notes = [li.get_text(strip=True) for li in soup.select("#churn ul.notes li")]
+    assert [n.split(":")[0] for n in notes if n.split(":")[0] in tiers] == list(dict.fromkeys(tiers))
 
 
 # --- 15. funnel semantics as PostHog's --------------------------------------------------------

@@ -193,14 +193,39 @@ def test_browser_loads_it_offline_without_errors(example_report, tmp_path):
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (outside.append(route.request.url), route.abort()))
         page.goto(f"file://{path}")
         sizes = page.eval_on_selector_all("svg.chart", "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })")
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         page.emulate_media(media="print")
         printed = page.eval_on_selector_all("svg.chart", "els => els.filter(e => e.getBoundingClientRect().width > 0).length")
         browser.close()
     assert errors == [] and outside == []
     assert len(sizes) >= 6 and all(w > 100 and h > 50 for w, h in sizes)
     assert printed == len(sizes)
-    assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_reads_on_a_screen_a_phone_and_paper(examples_dir, tmp_path, lang):
+    """In Chromium: at 1280 px and at 390 px no element is wider than the page (tables and
+    charts scroll inside their box), chart text is drawn at 11 px or more and no two chart
+    labels overlap; printed on A4 the example report takes at most 4 pages, and the first
+    page is not left half empty by a block pushed to the next."""
+    from report_layout import chromium, look
+
+    out = tmp_path / "r.html"
+    result = run("report", f"{examples_dir}/orders.csv", "--events", f"{examples_dir}/events.csv", "-o", out, "--as-of", AS_OF, "--lang", lang, "-q")
+    assert result.exit_code == 0, result.output
+    playwright, browser = chromium()
+    try:
+        seen = look(browser, str(out), str(tmp_path))
+    finally:
+        browser.close()
+        playwright.stop()
+    for measured in (seen.screen, seen.phone):
+        assert measured["scrollWidth"] <= measured["viewport"] and measured["wide"] == []
+        assert measured["fonts"] and min(measured["fonts"]) >= 11
+        assert measured["overlaps"] == []
+    assert 1 <= seen.pages <= 4
+    assert seen.first_page_filled > 0.5
+    assert (tmp_path / "report_390.png").stat().st_size > 50_000
 
 
 def test_shipped_config_example_applies(examples_dir, tmp_path):
@@ -277,3 +302,22 @@ def test_churn_failing_on_its_model_thread_leaves_only_churn_out(write, tmp_path
     assert "BG/NBD needs at least two customers" in skipped
     assert skipped.index("Conversion funnel") < skipped.index("BG/NBD")  # churn's reason comes last
     assert soup.select_one("#churn") is None and soup.select_one("#kpis") is not None
+
+
+def test_without_amounts_no_flat_revenue_chart_and_chinese_rfm10(write, tmp_path):
+    """Orders without amounts: the trends leave out the revenue line (it would be flat at 0),
+    and the Chinese report shows the R×F grid in Chinese where the 8 classes need amounts."""
+    rows = "customer_id,order_date\n" + "".join(
+        f"C{c:03d},2025-{1 + (c * k) % 6:02d}-{1 + (c + k) % 27:02d}\n" for c in range(60) for k in range(1 + c % 4)
+    )
+    path = write("no_amounts.csv", rows)
+    out = tmp_path / "r.html"
+    result = run("report", path, "-o", out, "--lang", "zh", "-q")
+    assert result.exit_code == 0, result.output
+    soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
+    assert [f.get_text(strip=True) for f in soup.select("#trends figcaption")] == ["每周活跃客户数"]
+    from userops.analytics.rfm import RFM10_ORDER
+    from userops.glossary import name
+
+    segments = [row.find("td").get_text(strip=True) for row in soup.select("#segments tbody tr")]
+    assert segments and set(segments) <= {name(segment, "zh") for segment in RFM10_ORDER}

@@ -101,6 +101,14 @@ class DropReport:
             out.append(say("ignored_after", count=count(self.after_as_of, self.unit)))
         return out
 
+    def plain_lines(self) -> list[str]:
+        """What was left out, in plain words for a reader of the report (``140 order lines had
+        no customer id and were left out``), one line per reason."""
+        rows = {**self.dropped, **self.excluded}
+        if not rows:
+            return [say("plain_all_read", n=f"{self.rows_read:,}")]
+        return [say(f"plain_{REASON_NOTES[reason]}", n=f"{n:,}") for reason, n in rows.items()]
+
     def as_dict(self) -> dict:
         return {"rows_read": self.rows_read, "dropped": dict(self.dropped), "excluded": dict(self.excluded), "after_as_of": self.after_as_of}
 

@@ -13,7 +13,17 @@ from html import escape
 from typing import Callable, Sequence
 
 PALETTE = ("#2563eb", "#f97316", "#16a34a", "#dc2626", "#7c3aed", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d")
-FONT = "font-family=\"inherit\" font-size=\"11\""
+#: Text size in the chart's own units. Charts are drawn WIDTH units wide and shown 480-520 px
+#: wide (half the page on a screen, a scroll box's minimum on a phone), so 12 units stay at
+#: 11 px or more where they are read; a full-width chart is shown larger.
+FONT_SIZE = 12
+FONT = f'font-family="inherit" font-size="{FONT_SIZE}"'
+WIDTH = 520
+#: Average width of a character in FONT_SIZE units (a CJK character takes a whole em), used
+#: to keep tick labels apart.
+CHAR_WIDTH = 0.62 * FONT_SIZE
+#: Round steps for an axis of whole days: weeks, months, quarters, years.
+DAY_STEPS = (1, 2, 5, 7, 14, 30, 60, 90, 180, 365, 730, 1825, 3650)
 
 
 def esc(text: object) -> str:
@@ -29,6 +39,51 @@ def _nice_max(value: float) -> float:
         if value <= step * power:
             return step * power
     return 10 * power
+
+
+def nice_ticks(top: float, *, most: int = 6) -> list[float]:
+    """Round tick values from 0 to at least ``top``: a step of 1, 2, 2.5 or 5 × a power of ten,
+    at most ``most`` ticks (0/25/50/75/100 %, 0/5,000/10,000...)."""
+    if top <= 0 or not math.isfinite(top):
+        top = 1.0
+    power = 10 ** math.floor(math.log10(top / (most - 1)))
+    for multiple in (1, 2, 2.5, 5, 10, 20, 25, 50):
+        step = multiple * power
+        count = math.ceil(top / step - 1e-9)
+        if count + 1 <= most:
+            return [step * k for k in range(count + 1)]
+    return [0.0, top]  # pragma: no cover - the multiples above always fit
+
+
+def day_ticks(last: float, *, most: int = 7) -> list[int]:
+    """Whole-day ticks from 0 past ``last`` on a round step (0/90/180... for a year and a half)."""
+    step = next((s for s in DAY_STEPS if math.ceil(last / s) + 1 <= most), DAY_STEPS[-1])
+    return [step * k for k in range(math.ceil(last / step) + 1)]
+
+
+def text_width(text: str) -> float:
+    """The width of ``text`` at FONT_SIZE, estimated (a CJK character is about one em)."""
+    return sum(FONT_SIZE if ord(ch) > 0x2E80 else CHAR_WIDTH for ch in str(text))
+
+
+def thinned(positions: Sequence[float], labels: Sequence[str], *, gap: float = 10.0) -> list[int]:
+    """Which labels to draw so that none overlaps another: every n-th (centred on its point),
+    the smallest n that fits the widest label, and the last one (right-aligned at the end,
+    so it needs half a label more room; the label before it gives way when it is short of it)."""
+    n = len(labels)
+    if n <= 1:
+        return list(range(n))
+    widest = max(text_width(label) for label in labels) + gap
+    spacing = abs(positions[-1] - positions[0]) / (n - 1) or widest
+    every = max(1, math.ceil(widest / spacing))
+    keep = [i for i in range(0, n, every) if i != n - 1]
+    # the first label is left-aligned at its point (clear of the y axis's labels) and the
+    # last right-aligned: each needs half a label more room from its neighbour
+    if len(keep) > 1 and abs(positions[keep[1]] - positions[0]) < 1.5 * widest:
+        del keep[1]
+    while keep and abs(positions[-1] - positions[keep[-1]]) < 1.5 * widest:
+        keep.pop()
+    return keep + [n - 1]
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
@@ -48,33 +103,48 @@ def line_chart(
     y_format: Callable[[float], str] = lambda v: f"{v:,.0f}",
     y_max: float | None = None,
     step: bool = False,
-    width: int = 680,
-    height: int = 240,
+    x_days: bool = False,
+    width: int = WIDTH,
+    height: int = 230,
 ) -> str:
     """One line per series over shared x labels (None = a gap); ``step`` draws a step function
-    (survival curves). A legend is drawn when there is more than one series."""
-    left, right, top, bottom = 64, 16, 14, 40
+    (survival curves). ``x_days``: the labels are whole days, placed by value and labelled on
+    a round step (0/90/180...). The y axis has round ticks; x labels are thinned so that none
+    overlaps. A legend is drawn when there is more than one series."""
+    left, right, top, bottom = 58, 14, 12, 32
     legend = len(series) > 1
+    per_row = 3
     if legend:
-        top += 18 * math.ceil(len(series) / 4)
+        top += 18 * math.ceil(len(series) / per_row)
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, ys in series for v in ys if v is not None and math.isfinite(v)]
-    top_value = y_max if y_max is not None else _nice_max(max(values) if values else 1.0)
-    n = max(1, len(x_labels) - 1)
-    x = lambda i: left + plot_w * (i / n if len(x_labels) > 1 else 0.5)  # noqa: E731
+    ticks = nice_ticks(y_max if y_max is not None else (max(values) if values else 1.0), most=5 if y_max is None else 5)
+    top_value = ticks[-1]
+    if x_days:
+        days = [float(label) for label in x_labels]
+        span = max(days[-1] - days[0], 1.0) if days else 1.0
+        x = lambda i: left + plot_w * (days[i] - days[0]) / span  # noqa: E731
+    else:
+        n = max(1, len(x_labels) - 1)
+        x = lambda i: left + plot_w * (i / n if len(x_labels) > 1 else 0.5)  # noqa: E731
     y = lambda v: top + plot_h * (1 - v / top_value)  # noqa: E731
     body = []
-    for k in range(5):  # gridlines and y labels
-        tick = top_value * k / 4
+    for tick in ticks:  # gridlines and y labels
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e5e7eb"/>')
-        body.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="#6b7280" {FONT}>{esc(y_format(tick))}</text>')
-    every = max(1, math.ceil(len(x_labels) / 8))
-    last = len(x_labels) - 1
-    for i, label in enumerate(x_labels):
-        # every n-th label, none crowding the last one, which is always shown (right-aligned)
-        if i == last or (i % every == 0 and last - i >= every / 2):
-            anchor = "end" if i == last and last > 0 else "middle"
-            body.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="{anchor}" fill="#6b7280" {FONT}>{esc(label)}</text>')
+        body.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="#4b5563" {FONT}>{esc(y_format(tick))}</text>')
+    baseline = height - bottom + 20
+    if x_days:
+        for day in day_ticks(days[-1] - days[0] if days else 0.0):
+            if day > (days[-1] - days[0] if days else 0):
+                break
+            px = left + plot_w * day / span
+            body.append(f'<text x="{px:.1f}" y="{baseline}" text-anchor="middle" fill="#4b5563" {FONT}>{day:,}</text>')
+    else:
+        positions = [x(i) for i in range(len(x_labels))]
+        last = len(x_labels) - 1
+        for i in thinned(positions, x_labels):
+            anchor = "end" if i == last and last > 0 else "start" if i == 0 and last > 0 else "middle"
+            body.append(f'<text x="{positions[i]:.1f}" y="{baseline}" text-anchor="{anchor}" fill="#4b5563" {FONT}>{esc(x_labels[i])}</text>')
     for s, (name, ys) in enumerate(series):
         color = PALETTE[s % len(PALETTE)]
         runs: list[list[tuple[float, float]]] = []
@@ -98,10 +168,19 @@ def line_chart(
                 path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
                 body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
         if legend:
-            lx, ly = left + (s % 4) * (plot_w / 4), 14 + 18 * (s // 4)
+            lx, ly = left + (s % per_row) * (plot_w / per_row), 14 + 18 * (s // per_row)
+            room = plot_w / per_row - 18
+            shown = str(name) if text_width(name) <= room else _cut(str(name), room)
             body.append(f'<rect x="{lx:.1f}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
-            body.append(f'<text x="{lx + 14:.1f}" y="{ly}" fill="#374151" {FONT}>{esc(name)}</text>')
+            body.append(f'<text x="{lx + 14:.1f}" y="{ly}" fill="#374151" {FONT}>{esc(shown)}</text>')
     return _svg(width, height, title, body)
+
+
+def _cut(text: str, room: float) -> str:
+    """``text`` cut with an ellipsis to fit ``room`` units."""
+    while text and text_width(text + "…") > room:
+        text = text[:-1]
+    return text + "…"
 
 
 def bar_chart(
@@ -110,11 +189,11 @@ def bar_chart(
     *,
     title: str,
     value_labels: Sequence[str] | None = None,
-    width: int = 680,
+    width: int = WIDTH,
     bar_height: int = 22,
 ) -> str:
     """Horizontal bars, one per label, longest scale first as given (segments, funnel steps)."""
-    left, right, gap = 170, 90, 8
+    left, right, gap = 150, 96, 8
     height = max(1, len(labels)) * (bar_height + gap) + gap
     top_value = max([v for v in values if v is not None and math.isfinite(v)] or [1.0]) or 1.0
     plot_w = width - left - right
@@ -122,7 +201,7 @@ def bar_chart(
     for i, (label, v) in enumerate(zip(labels, values)):
         y0 = gap + i * (bar_height + gap)
         w = 0 if v is None or not math.isfinite(v) else max(1.0, plot_w * v / top_value)
-        shown = label if len(str(label)) <= 24 else str(label)[:23] + "…"
+        shown = str(label) if text_width(label) <= left - 12 else _cut(str(label), left - 12)
         body.append(f'<text x="{left - 8}" y="{y0 + bar_height / 2 + 4:.1f}" text-anchor="end" fill="#374151" {FONT}>{esc(shown)}</text>')
         body.append(f'<rect x="{left}" y="{y0}" width="{w:.1f}" height="{bar_height}" rx="3" fill="{PALETTE[0]}"/>')
         text = value_labels[i] if value_labels is not None else f"{v:,.0f}"

@@ -55,7 +55,7 @@ def render_chart(spec: "Chart"):
         svg = charts.bar_chart(spec.labels, spec.values, title=spec.title, value_labels=spec.value_labels or None)
     else:
         svg = charts.line_chart(
-            spec.x_labels, spec.series, title=spec.title, y_format=Y_FORMATS[spec.y_format], y_max=spec.y_max, step=spec.step
+            spec.x_labels, spec.series, title=spec.title, y_format=Y_FORMATS[spec.y_format], y_max=spec.y_max, step=spec.step, x_days=spec.x_days
         )
     return Markup(svg)
 
@@ -75,4 +75,6 @@ def render_report(model: "ReportModel") -> str:
     from userops.glossary import report_labels as labels
 
     words = labels(model.lang)
-    return environment().get_template("base.html").render(report=model, as_of_label=words["as_of"], previous_label=words["previous"])
+    return environment().get_template("base.html").render(
+        report=model, as_of_label=words["as_of"], previous_label=words["previous"], appendix_label=words["appendix"]
+    )

@@ -58,6 +58,7 @@ class Chart:
     y_format: str = "count"  # count | money | percent
     y_max: float | None = None
     step: bool = False
+    x_days: bool = False  # x labels are whole days: placed by value, ticks on a round step
 
 
 @dataclass
@@ -92,6 +93,11 @@ class ReportModel:
     provenance: str
     skipped_title: str
     quality_title: str
+    #: what was left out, in plain words (the technical detail is ``quality``, an appendix)
+    quality_summary: list[str] = field(default_factory=list)
+    #: what changed, in a sentence each from the key figures, the segments and the funnel
+    summary: list[str] = field(default_factory=list)
+    summary_title: str = ""
     #: what the command line says as warnings (also among the notes of the report)
     warnings: list[str] = field(default_factory=list)
 
@@ -131,6 +137,7 @@ class _Builder:
         self.sections: list[Section] = []
         self.skipped: list[str] = []
         self.notes: list[str] = []
+        self.highlights: dict[str, str] = {}  # section -> one sentence of what it says, for the top
         self.warnings: list[str] = []  # also notes; the command line repeats them as warnings
         self.period_word = self.t[f"period_{period}"]
 
@@ -177,6 +184,14 @@ class _Builder:
             change, direction = _change(now[key], before.get(key), rate=key == "repeat_rate")
             cards.append(Kpi(key, self.t[f"kpi_{key}"], display(now[key]) or "—", display(before.get(key)), change, direction))
         intro = self.t["kpis_intro"].format(period=self.period_word, start=start, end=end, prev_start=prev_start, prev_end=prev_end)
+        if not fmt.is_missing(now["revenue"]):
+            revenue_change = _change(now["revenue"], before.get("revenue"), rate=False)[0]
+            active_change = _change(now["active_customers"], before.get("active_customers"), rate=False)[0]
+            key = "summary_kpis" if revenue_change and active_change else "summary_kpis_alone"
+            self.highlights["kpis"] = self.t[key].format(
+                period=self.period_word, start=start, end=end, revenue=fmt.money(now["revenue"]), revenue_change=revenue_change,
+                active=fmt.integer(now["active_customers"]), active_change=active_change,
+            )
         last = self.loaded.last_ts.date() if self.loaded.last_ts else None
         if last is not None and last < start:
             stale = self.t["stale_data"].format(last=last, days=(self.window.as_of - last).days)
@@ -193,20 +208,20 @@ class _Builder:
         if table.empty:
             raise DataError(f"no complete {self.period} yet")
         x = [fmt.date(p) for p in table["period"]]
-        return Section(
-            "trends", self.t["trends"],
-            charts=[
-                Chart("line", self.t["trend_revenue"].format(period=self.period_word), x_labels=x,
-                      series=[(self.t["kpi_revenue"], [float(v) for v in table["revenue"].fillna(0)])], y_format="money"),
-                Chart("line", self.t["trend_active"].format(period=self.period_word), x_labels=x,
-                      series=[(self.t["kpi_active_customers"], [float(v) for v in table["active_customers"]])]),
-            ],
-        )
+        charts = [
+            Chart("line", self.t["trend_active"].format(period=self.period_word), x_labels=x,
+                  series=[(self.t["kpi_active_customers"], [float(v) for v in table["active_customers"]])]),
+        ]
+        if self.loaded.facts.has_amount:  # without amounts a revenue line would be drawn flat at 0
+            charts.insert(0, Chart("line", self.t["trend_revenue"].format(period=self.period_word), x_labels=x,
+                                   series=[(self.t["kpi_revenue"], [float(v) for v in table["revenue"].fillna(0)])], y_format="money"))
+        return Section("trends", self.t["trends"], charts=charts)
 
     def segments(self) -> Section:
         from userops.analytics.segment import segment_customers
 
-        scheme = "cn8" if self.lang == "zh" else "rfm10"
+        # the Chinese 8 classes need amounts; without them the R×F grid, in Chinese too
+        scheme = "cn8" if self.lang == "zh" and self.loaded.facts.has_amount else "rfm10"
         result = segment_customers(self.loaded, self.window, scheme=scheme, lang=self.lang, actions=self.actions)
         self.notes.extend(result.notes)
         summary = result.summary[result.summary["customers"] > 0]
@@ -217,6 +232,14 @@ class _Builder:
             [[fmt.text(r.segment), fmt.integer(r.customers), fmt.percent(r.share), fmt.money(r.revenue), fmt.percent(r.revenue_share), fmt.text(r.action)]
              for r in summary.itertuples(index=False)],
         )
+        if len(summary):
+            largest = summary.loc[summary["customers"].idxmax()]
+            richest = summary.loc[summary["revenue_share"].idxmax()] if summary["revenue_share"].notna().any() else None
+            if richest is not None:
+                self.highlights["segments"] = t["summary_segments"].format(
+                    largest=largest["segment"], customers=fmt.integer(largest["customers"]), share=fmt.percent(largest["share"]),
+                    richest=richest["segment"], revenue_share=fmt.percent(richest["revenue_share"]),
+                )
         chart = Chart("bar", t["segments"], labels=[str(s) for s in summary["segment"]], values=[float(v) for v in summary["customers"]],
                       value_labels=[f"{fmt.integer(c)} · {fmt.percent(s)}" for c, s in zip(summary["customers"], summary["share"])])
         return Section("segments", t["segments"], t["segments_intro"].format(as_of=self.window.as_of), charts=[chart], tables=[table])
@@ -263,6 +286,14 @@ class _Builder:
             self.notes.append(note + " or [report] steps in userops.toml")
         spec = fun.FunnelSpec(parsed, fun.parse_window(window_text))
         table, trend = fun.funnel_with_trend(events, ewindow, spec, "week")
+        steps_after = table[table["step"] > 1]
+        if len(table) > 1 and table["users"].iloc[0] > 0 and steps_after["conversion_from_previous"].notna().any():
+            worst = steps_after.loc[steps_after["conversion_from_previous"].idxmin()]
+            self.highlights["funnel"] = self.t["summary_funnel"].format(
+                converted=fmt.percent(table["conversion_from_start"].iloc[-1]), first=table["event"].iloc[0], last=table["event"].iloc[-1],
+                window=window_text, from_step=table["event"].iloc[int(worst["step"]) - 2], to_step=worst["event"],
+                kept=fmt.percent(worst["conversion_from_previous"]),
+            )
         # a misspelt step reads as a real drop to zero: said in the report, and on stderr as a
         # warning (a cron job's reader never opens the file)
         for warning in fun.funnel_warnings(events, ewindow, spec, table):
@@ -327,13 +358,16 @@ class _Builder:
         # spenders that lead the whole list need no win-back, and the churned are already lost
         top = in_language(_top_at_risk(result.customers, TOP_AT_RISK), self.lang, self.actions)
         tables.append(TableView(
-            [t["col_customer"], t["col_recency"], t["col_frequency"], t["col_churn_probability"], t["col_clv"], t["col_value_at_risk"], t["col_risk_tier"], t["col_action"]],
-            [False, True, True, True, True, True, False, False],
+            [t["col_customer"], t["col_recency"], t["col_frequency"], t["col_churn_probability"], t["col_clv"], t["col_value_at_risk"], t["col_risk_tier"]],
+            [False, True, True, True, True, True, False],
             [[fmt.text(r.customer_id), fmt.integer(r.recency_days), fmt.integer(r.frequency), fmt.percent(r.churn_probability), fmt.money(r.clv),
-              fmt.money(r.value_at_risk), fmt.text(r.risk_tier), fmt.text(r.action)] for r in top.itertuples(index=False)],
+              fmt.money(r.value_at_risk), fmt.text(r.risk_tier)] for r in top.itertuples(index=False)],
         ))
         intro = t["churn_intro"].format(threshold=result.threshold.days, horizon=horizon_days)
-        notes = [result.risk.skipped] if result.risk.skipped else []
+        # each tier's action once, under the list (the same words on every row took a page)
+        tier_actions = dict(zip(top["risk_tier"].astype(str), top["action"].astype(str)))
+        notes = [f"{tier}: {action}" for tier, action in tier_actions.items() if action]
+        notes += [result.risk.skipped] if result.risk.skipped else []
         return Section("churn", t["churn"], intro, charts=charts, tables=tables, notes=[n for n in notes if n])
 
     def _survival_chart(self, curves, threshold_days: int) -> Chart:
@@ -348,7 +382,7 @@ class _Builder:
             values = part["survival"].to_numpy()
             idx = np.searchsorted(days, grid, side="right") - 1
             series.append((str(group), [float(values[i]) if i >= 0 else 1.0 for i in idx]))
-        return Chart("line", self.t["survival_chart"].format(threshold=threshold_days), x_labels=[str(d) for d in grid], series=series, y_format="percent", y_max=1.0, step=True)
+        return Chart("line", self.t["survival_chart"].format(threshold=threshold_days), x_labels=[str(d) for d in grid], series=series, y_format="percent", y_max=1.0, step=True, x_days=True)
 
 
 def _top_at_risk(customers, n: int):
@@ -432,6 +466,7 @@ def build_report_model(
     b.warnings += c.warnings
 
     drops = loaded.drops_for(window)
+    summary = drops.plain_lines()
     quality = [(t["q_as_of"], window.as_of.isoformat()), (t["q_rows_read"], fmt.integer(drops.rows_read))]
     quality += [("", line) for line in drops.lines()]
     quality += [("", line) for line in loaded.notes]  # how it was read: time offsets, refunds netted, currency
@@ -440,6 +475,7 @@ def build_report_model(
         quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
     if events is not None:
         edrops = events.drops_for(events.window(window.as_of))
+        summary += [line for line in edrops.plain_lines() if edrops.dropped]
         quality.append((t["q_events"], f"{fmt.integer(edrops.rows_read)} rows"))
         quality += [("", line) for line in edrops.lines()]
         quality += [("", line) for line in events.notes]
@@ -456,5 +492,6 @@ def build_report_model(
         title=title or t["report_title"], lang=lang, as_of=window.as_of.isoformat(), kpi_title=t["kpis"], kpi_intro=kpi_intro,
         kpis=kpis, sections=b.sections, skipped=b.skipped, quality=quality,
         provenance=t["provenance"].format(version=__version__, inputs=names), skipped_title=t["skipped"], quality_title=t["quality"],
-        warnings=list(dict.fromkeys(b.warnings)),
+        warnings=list(dict.fromkeys(b.warnings)), quality_summary=[in_language(line, lang) for line in summary],
+        summary=[b.highlights[key] for key in ("kpis", "segments", "funnel") if key in b.highlights], summary_title=t["summary"],
     )
