@@ -321,3 +321,34 @@ def test_without_amounts_no_flat_revenue_chart_and_chinese_rfm10(write, tmp_path
 
     segments = [row.find("td").get_text(strip=True) for row in soup.select("#segments tbody tr")]
     assert segments and set(segments) <= {name(segment, "zh") for segment in RFM10_ORDER}
+
+
+#: Latin words a Chinese report may show: product and model names, units, flags and files.
+ZH_ALLOWED = {
+    "userops", "RFM", "R", "F", "M", "ROC-AUC", "PR-AUC", "BG/NBD", "Gamma", "cn8", "VIP", "pp", "d", "h", "m", "s", "k", "MB", "ID",
+    "--steps", "--include-refunds", "--events", "userops.toml", "report", "steps", "orders.csv", "events.csv",
+}
+
+
+def test_the_chinese_report_has_no_english_words(examples_dir, tmp_path):
+    """Every visible word of the zh report is Chinese, or a name from the data (events,
+    channels, column headers, customer ids), a product or model name, a unit or a flag."""
+    import csv
+    import re
+
+    out = tmp_path / "r.html"
+    result = run("report", f"{examples_dir}/orders.csv", "--events", f"{examples_dir}/events.csv", "-o", out, "--as-of", AS_OF, "--lang", "zh", "-q")
+    assert result.exit_code == 0, result.output
+    data: set[str] = set()
+    for name in ("orders.csv", "events.csv"):
+        with open(f"{examples_dir}/{name}", newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            data.update(next(reader))
+            for row in reader:
+                data.update(row)
+    soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
+    for tag in soup(["style", "script"]):
+        tag.decompose()
+    words = set(re.findall(r"-{0,2}[A-Za-z][A-Za-z0-9_\-./]*", soup.get_text(" ")))
+    english = sorted(w for w in words if w not in ZH_ALLOWED and w.strip("-.") not in data and w.rstrip(".") not in ZH_ALLOWED)
+    assert english == []

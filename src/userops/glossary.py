@@ -91,6 +91,29 @@ class Said(str):
         return (Said, (self.key, self.params))
 
 
+class Name(str):
+    """A value from ``[names]`` (a model's name, a statistic) inside a message: English as it
+    is, the glossary's name in another language."""
+
+    def in_language(self, lang: str) -> str:
+        return name(str(self), lang)
+
+
+class Joined(tuple):
+    """Items of a message joined by the language's ``[notes]`` separator ``separator`` (a plain
+    list joins with ``list_separator``)."""
+
+    separator: str
+
+    def __new__(cls, items, separator: str) -> "Joined":
+        joined = super().__new__(cls, items)
+        joined.separator = separator
+        return joined
+
+    def __reduce__(self):
+        return (Joined, (tuple(self), self.separator))
+
+
 def say(key: str, **params: object) -> Said:
     """The ``[notes]`` message ``key`` filled with ``params`` (numbers already formatted)."""
     return Said(key, params)
@@ -112,8 +135,10 @@ def _render(key: str, params: dict[str, object], lang: str) -> str:
     template = notes.get(key) or words("en")["notes"][key]
 
     def shown(value: object) -> str:
-        if isinstance(value, Said):
+        if isinstance(value, (Said, Name)):
             return value.in_language(lang)
+        if isinstance(value, Joined):
+            return notes[value.separator].join(shown(v) for v in value)
         if isinstance(value, (list, tuple)):
             return notes.get("list_separator", ", ").join(shown(v) for v in value)
         return str(value)

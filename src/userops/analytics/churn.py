@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from userops.analytics import churn_risk, lifecycle, model_threads, survival
 from userops.analytics import clv as clvmod
 from userops.errors import DataError, UsageError
+from userops.glossary import say
 from userops.scan import churn as scan_churn
 from userops.scan import customers as scan_customers
 
@@ -140,12 +141,12 @@ def parse_days(text: str | int | None, flag: str) -> int | None:
 def churn_threshold(loaded: "LoadedOrders", window: "Window", days: int | None = None) -> Threshold:
     """``days`` when given, else the 90th percentile of gaps between consecutive purchases."""
     if days is not None:
-        return Threshold(days, "set with --threshold")
+        return Threshold(days, say("threshold_set"))
     _, p90 = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
     chosen = lifecycle.default_churn_threshold(p90)
     if p90 is None:
-        return Threshold(chosen, f"nobody bought twice, so the fallback of {chosen} days")
-    return Threshold(chosen, f"90th percentile of the days between consecutive purchases ({p90:.1f}), rounded up")
+        return Threshold(chosen, say("threshold_fallback", days=chosen))
+    return Threshold(chosen, say("threshold_p90", p90=f"{p90:.1f}"))
 
 
 def customer_lifetimes(loaded: "LoadedOrders", window: "Window", threshold: Threshold) -> "pd.DataFrame":
@@ -197,11 +198,11 @@ def survival_curves(
         lifetimes = customer_lifetimes(loaded, window, threshold)
         groups = survival_groups(loaded, window, by, lifetimes["customer_id"]) if by else None
     fitted = survival.kaplan_meier_curves(lifetimes, by=groups)
-    notes = []
+    notes: list[str] = []
     for name, part, curve in fitted:
         median = curve.median
-        shown = f"{median:.0f} days" if median is not None else "not reached (more than half still active)"
-        notes.append(f"median lifetime {name}: {shown} ({len(part):,} customers, {int(part['churned'].sum()):,} churned)")
+        shown = say("days_n", n=f"{median:.0f}") if median is not None else say("median_not_reached")
+        notes.append(say("median_lifetime", group=name, shown=shown, customers=f"{len(part):,}", churned=f"{int(part['churned'].sum()):,}"))
     curves = survival.curve_table(fitted)
     return curves, notes
 
@@ -313,7 +314,7 @@ def churn_table(run: ChurnRun, scored: churn_risk.RiskResult, values: "ValueMode
     import pandas as pd
 
     horizon_days, threshold, actions = run.horizon_days, run.threshold, run.actions
-    notes = [f"churn threshold: {threshold.days} days ({threshold.source})", *values.notes]
+    notes: list[str] = [say("churn_threshold", days=threshold.days, source=threshold.source), *values.notes]
     customers = scored.current
     if customers.empty:
         raise DataError("no customers with a purchase in the window")

@@ -28,6 +28,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from userops.glossary import Joined, Name, Said, say
 from userops.scan.churn import Snapshot, churn_snapshots
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,7 +76,7 @@ JUDGED_METRICS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "precision_top_decil
 def compare_with_baseline(ours: dict[str, float], baseline: dict[str, float]) -> tuple[bool, str]:
     """Whether the model beats recency on every judged metric, and the comparison in words."""
 
-    def pair(metric: str) -> str:
+    def pair(metric: str) -> Said:
         # one more digit when the usual ones would show a difference as a tie (0.928 vs 0.928)
         for digits in (3, 4, 5):
             if metric == "precision_top_decile":
@@ -84,18 +85,18 @@ def compare_with_baseline(ours: dict[str, float], baseline: dict[str, float]) ->
                 a, b = f"{ours[metric]:.{digits}f}", f"{baseline[metric]:.{digits}f}"
             if a != b:
                 break
-        return f"{JUDGED_METRICS[metric]} {a} vs {b}"
+        return say("metric_pair", metric=Name(JUDGED_METRICS[metric]), ours=a, baseline=b)
 
     wins = [m for m in JUDGED_METRICS if ours[m] > baseline[m]]
     losses = [m for m in JUDGED_METRICS if m not in wins]
-    detail = "; ".join(pair(m) for m in JUDGED_METRICS)
+    detail = Joined([pair(m) for m in JUDGED_METRICS], "semicolon_separator")
     if not losses:
-        return True, f"the model beats recency alone on every metric ({detail})"
+        return True, say("verdict_all", detail=detail)
     if not wins:
-        return False, f"the model does NOT beat recency alone on any metric ({detail}): it does not help here"
-    return False, (
-        f"the model beats recency alone on {' and '.join(JUDGED_METRICS[m] for m in wins)} but NOT on "
-        f"{' and '.join(JUDGED_METRICS[m] for m in losses)} ({detail})"
+        return False, say("verdict_none", detail=detail)
+    return False, say(
+        "verdict_some", wins=Joined([Name(JUDGED_METRICS[m]) for m in wins], "and_separator"),
+        losses=Joined([Name(JUDGED_METRICS[m]) for m in losses], "and_separator"), detail=detail,
     )
 
 
@@ -223,7 +224,7 @@ def stratified_rows(y: "np.ndarray", limit: int, seed: int) -> "np.ndarray":
 
 def sampled(evaluated: int, customers: int) -> str:
     """How the evaluation was sampled, for the note (nothing when every customer was)."""
-    return "" if evaluated == customers else f"; evaluated on a stratified sample of {evaluated:,} of its {customers:,} customers"
+    return "" if evaluated == customers else say("sampled", evaluated=f"{evaluated:,}", customers=f"{customers:,}")
 
 
 #: Below this many customers the model is a 3-fold cross-validated ensemble with sigmoid
@@ -413,11 +414,11 @@ def risk_model(snapshots: RiskSnapshots, *, seed: int = 0, threads: "Callable[[]
     metrics = pd.DataFrame([{"model": f"{chosen} (calibrated)", **ours}, {"model": "recency only (baseline)", **baseline}])[METRIC_COLUMNS]
     beats, verdict = compare_with_baseline(ours, baseline)
     ranks_better = ours["roc_auc"] > baseline["roc_auc"]
-    tried = ", ".join(f"{name} {score:.3f}" for name, score in cv_scores.items())
-    notes = [
-        f"risk model: {chosen}, chosen by {'cross-validated ' if len(train) < ENSEMBLE_BELOW else 'held-out '}ROC-AUC on the training snapshot ({tried})",
-        f"risk model, out of time (trained on {train_cut.date() - dt.timedelta(days=1)}, tested on "
-        f"{test_cut.date() - dt.timedelta(days=1)} + {horizon_days} days{sampled(len(evaluated), len(test))}): {verdict}",
+    notes: list[str] = [
+        say("risk_model_chosen", model=Name(chosen), how=say("chosen_cv" if len(train) < ENSEMBLE_BELOW else "chosen_held_out"),
+            tried=[say("model_score", model=Name(name), score=f"{score:.3f}") for name, score in cv_scores.items()]),
+        say("risk_model_out_of_time", trained=train_cut.date() - dt.timedelta(days=1), tested=test_cut.date() - dt.timedelta(days=1),
+            days=horizon_days, sampled=sampled(len(evaluated), len(test)), verdict=verdict),
     ]
 
     # refit on the latest labelled snapshot; score everyone as of the as-of date

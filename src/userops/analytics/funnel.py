@@ -367,7 +367,7 @@ PURCHASE_PATTERN = re.compile(r"purchase|order.?(complete|placed|paid|success)|c
 INFERRED_STEP_SHARE = 0.25
 
 
-def infer_steps(loaded: "LoadedEvents", window: "Window", *, max_steps: int = 5) -> tuple[tuple[tuple[str, ...], ...], str]:
+def infer_steps(loaded: "LoadedEvents", window: "Window", *, max_steps: int = 5, where: str = "") -> tuple[tuple[tuple[str, ...], ...], str]:
     """Funnel steps when none are given: ending at a purchase-like event, the events most
     purchasers did before their first purchase (at least a quarter of them), ordered by how far
     ahead of the purchase they come (median time), so the steps follow how users move. Raises
@@ -388,10 +388,9 @@ def infer_steps(loaded: "LoadedEvents", window: "Window", *, max_steps: int = 5)
     kept = sorted(before, key=lambda row: (-row[1], row[0]))[: max_steps - 1]
     ordered = sorted(kept, key=lambda row: (-row[2], row[0]))
     steps = tuple((event,) for event, _, _ in ordered) + ((purchase,),)
-    note = (
-        f"funnel steps inferred: the events most of the {buyers:,} purchasers did before {purchase!r}, in the order they "
-        f"came ({' → '.join(s[0] for s in steps)}); set them with --steps"
-    )
+    from userops.glossary import say
+
+    note = say("steps_inferred", buyers=f"{buyers:,}", purchase=repr(purchase), steps=" → ".join(s[0] for s in steps), where=where)
     return steps, note
 
 

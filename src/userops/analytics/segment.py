@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from userops.analytics import lifecycle, rfm
 from userops.analytics.periods import PERIODS, is_complete
 from userops.errors import UsageError
-from userops.glossary import say
+from userops.glossary import Name, say
 from userops.scan import customers as scan_customers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -140,7 +140,7 @@ def scoring_notes(cuts: rfm.RfmCuts, no_amounts: bool) -> list[str]:
 def split_note(split: str, at: dict[str, float]) -> list[str]:
     if not at:
         return []
-    return [f"cn8 split at the {split}: recency {at['recency_days']:.2f} days, frequency {at['frequency']:.2f}, monetary {at['monetary']:.2f}"]
+    return [say("cn8_split", split=Name(split), r=f"{at['recency_days']:.2f}", f=f"{at['frequency']:.2f}", m=f"{at['monetary']:.2f}")]
 
 
 def check_segment_names(names: list[str], known: list[str]) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from userops import __version__
 from userops.analytics.periods import next_period_start, period_start
 from userops.errors import DataError, UsageError
-from userops.glossary import in_language
+from userops.glossary import count, in_language, name, say
 from userops.glossary import report_labels as labels
 from userops.render import formats as fmt
 from userops.scan import customers as scan_customers
@@ -282,8 +282,8 @@ class _Builder:
         if steps:
             parsed = fun.parse_steps(steps)
         else:
-            parsed, note = fun.infer_steps(events, ewindow, max_steps=FUNNEL_STEPS_INFERRED)
-            self.notes.append(note + " or [report] steps in userops.toml")
+            parsed, note = fun.infer_steps(events, ewindow, max_steps=FUNNEL_STEPS_INFERRED, where=say("steps_where_report"))
+            self.notes.append(note)
         spec = fun.FunnelSpec(parsed, fun.parse_window(window_text))
         table, trend = fun.funnel_with_trend(events, ewindow, spec, "week")
         steps_after = table[table["step"] > 1]
@@ -351,7 +351,7 @@ class _Builder:
             tables.append(TableView(
                 [t["col_model"], t["col_roc_auc"], t["col_pr_auc"], t["col_precision_top"], t["col_lift_top"]],
                 [False, True, True, True, True],
-                [[fmt.text(m.model), fmt.number(m.roc_auc, 3), fmt.number(m.pr_auc, 3), fmt.percent(m.precision_top_decile), fmt.number(m.lift_top_decile, 2)]
+                [[fmt.text(name(m.model, self.lang)), fmt.number(m.roc_auc, 3), fmt.number(m.pr_auc, 3), fmt.percent(m.precision_top_decile), fmt.number(m.lift_top_decile, 2)]
                  for m in metrics.itertuples(index=False)],
             ))
         # the customers at risk (high, then medium tier), by value at risk: the low-risk big
@@ -471,16 +471,16 @@ def build_report_model(
     quality += [("", line) for line in drops.lines()]
     quality += [("", line) for line in loaded.notes]  # how it was read: time offsets, refunds netted, currency
     for info, mapping in zip(loaded.infos, loaded.mappings):
-        used = ", ".join(f"{role} = {column}" for role, column in mapping.columns.items())
+        used = ", ".join(f"{t.get('role_' + role, role)} = {column}" for role, column in mapping.columns.items())
         quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
     if events is not None:
         edrops = events.drops_for(events.window(window.as_of))
         summary += [line for line in edrops.plain_lines() if edrops.dropped]
-        quality.append((t["q_events"], f"{fmt.integer(edrops.rows_read)} rows"))
+        quality.append((t["q_events"], count(edrops.rows_read, "row")))
         quality += [("", line) for line in edrops.lines()]
         quality += [("", line) for line in events.notes]
         for info, mapping in zip(events.infos, events.mappings):
-            used = ", ".join(f"{role} = {column}" for role, column in mapping.columns.items())
+            used = ", ".join(f"{t.get('role_' + role, role)} = {column}" for role, column in mapping.columns.items())
             quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
     quality += [(t["q_notes"] if i == 0 else "", note) for i, note in enumerate(dict.fromkeys(b.notes))]
     # the glossary's messages in the report's language (the rest, from the data, as they are)
