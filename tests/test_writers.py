@@ -201,3 +201,28 @@ def test_xlsx_shows_ratios_as_percent_and_keeps_the_values(tmp_path):
     assert rows[1][2].number_format == "0.0%"  # repeat_rate 0.425
     assert second["rate"].value == "n/a" and second["rate"].number_format == "General"
     assert second["revenue"].number_format == "General" and second["step"].number_format == "General"
+
+
+def test_outputs_respect_the_umask_and_keep_a_replaced_files_mode(examples_dir, tmp_path):
+    """umask 022 gives a 0644 file (a colleague or the web server can read the cron report); a
+    file replaced keeps its mode; a private umask gives a private file."""
+    import os
+    import stat
+
+    from typer.testing import CliRunner
+
+    from userops.cli.app import app
+
+    def write(path, mask):
+        old = os.umask(mask)
+        try:
+            result = CliRunner().invoke(app, ["profile", f"{examples_dir}/orders.csv", "-q", "-o", str(path)])
+        finally:
+            os.umask(old)
+        assert result.exit_code == 0, result.stderr
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    assert write(tmp_path / "p.csv", 0o022) == 0o644
+    os.chmod(tmp_path / "p.csv", 0o640)
+    assert write(tmp_path / "p.csv", 0o022) == 0o640  # replaced: its mode stays
+    assert write(tmp_path / "private.csv", 0o077) == 0o600
