@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from userops.analytics import churn_risk, lifecycle, model_threads, survival
 from userops.analytics import clv as clvmod
 from userops.errors import DataError, UsageError
-from userops.glossary import say
+from userops.glossary import Name, say
 from userops.scan import churn as scan_churn
 from userops.scan import customers as scan_customers
 
@@ -330,18 +330,18 @@ def churn_table(run: ChurnRun, scored: churn_risk.RiskResult, values: "ValueMode
     notes.extend(scored.notes)
     if scored.scores is not None and scored.ranks_better_than_recency:
         churn_probability = aligned(scored.scores, ids).to_numpy("float64")
-        source = f"the risk model ({scored.model}, calibrated)"
+        source: str = say("source_model", model=Name(str(scored.model)))
     elif scored.scores is not None:
         churn_probability = recency_ranked(recency, aligned(scored.scores, ids).to_numpy("float64"))
-        source = "recency ranking (the risk model ranked worse out of time), on the model's probability scale"
-        notes.append(f"churn_probability: {source}")
+        source = say("source_recency_model_scale")
+        notes.append(say("churn_probability_source", source=source))
     else:
         # 1 − p_alive would give every one-time buyer 0 (BG/NBD's p_alive is 1 for them) and
         # rank worse than chance; recency is the baseline any ranking has to beat, so the
         # fallback ranks by it, on the scale of BG/NBD's P(no purchase within the horizon)
         churn_probability = recency_ranked(recency, no_purchase)
-        source = f"recency ranking, on the scale of BG/NBD's probability of no purchase within {horizon_days} days"
-        notes.append(f"risk model skipped: {scored.skipped}; churn_probability: {source}")
+        source = say("source_recency_bgnbd", days=horizon_days)
+        notes.append(say("risk_skipped", why=scored.skipped, source=source))
 
     tier_code = np.select(
         [recency > threshold.days, churn_probability >= TIER_CUTS["high"], churn_probability >= TIER_CUTS["medium"]], [0, 1, 2], default=3
@@ -403,12 +403,12 @@ def value_models(summary: "pd.DataFrame", *, horizon_days: int, discount_monthly
     import numpy as np
     import pandas as pd
 
-    notes = []
+    notes: list[str] = []
     if summary.empty:
         raise DataError("no customers with a purchase in the window")
     bgnbd = clvmod.BetaGeoModel().fit(summary)
     if len(summary) < MIN_MODEL_CUSTOMERS:
-        notes.append(f"BG/NBD fitted on only {len(summary)} customers: p_alive, expected purchases and CLV are rough at best")
+        notes.append(say("bgnbd_few", n=len(summary)))
     horizon_units = horizon_days / UNIT_DAYS
     # the expected purchases at the end of each month of the horizon, for the CLV sum; the
     # last month ends at the horizon: the expected purchases shown
@@ -422,12 +422,9 @@ def value_models(summary: "pd.DataFrame", *, horizon_days: int, discount_monthly
         gamma_gamma = None
         order_value = np.full(len(summary), np.nan)
         value = np.full(len(summary), np.nan)
-        notes.append(f"no Gamma–Gamma spend model ({exc.message}): expected order value and CLV are blank")
+        notes.append(say("no_gamma_gamma", why=exc.message))
     if bgnbd.finds_no_dropout():
-        notes.append(
-            f"warning: BG/NBD finds no dropout on this data (a = {bgnbd.params_['a']:.2g}, b = {bgnbd.params_['b']:.2g}): "
-            "p_alive is about 1 for everyone and cannot tell who is leaving"
-        )
+        notes.append(say("bgnbd_no_dropout", a=f"{bgnbd.params_['a']:.2g}", b=f"{bgnbd.params_['b']:.2g}"))
     per_customer = pd.DataFrame(
         {
             "p_alive": bgnbd.conditional_probability_alive(summary).to_numpy(),

@@ -186,9 +186,9 @@ def window_kpis(loaded: "LoadedOrders", windows: list["Window"]) -> list[Kpis]:
 def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month", lang: str = "en") -> ProfileResult:
     """Run the scan aggregates and the analysis for one ``--per`` choice (lifecycle statuses
     named in ``lang``)."""
-    notes = []
+    notes: list[str] = []
     if not loaded.facts.has_amount:
-        notes.append("no amount column (nor quantity × unit price): revenue and AOV are blank")
+        notes.append(say("no_amount_column"))
     if per == "period":
         table = period_activity(scan_customers.period_aggregates(loaded, window, period=period), as_of=window.as_of, period=period)
         return ProfileResult(table, notes)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from userops.errors import UsageError
+from userops.glossary import say
 from userops.scan.retention import retention_cells
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -238,11 +239,11 @@ def retention(
     if source == "events":
         result = RetentionResult(result.counts, result.rates, None, result.sizes, result.incomplete, result.curve, result.notes)
     elif mode == "rolling":
-        result.notes.append("--mode rolling: revenue is given for period 0 only (blank after it); --mode classic gives revenue per period")
+        result.notes.append(say("rolling_revenue"))
     # an event name that matches nothing (a typo, another case) gives empty rows, not an error:
     # say so, since an empty matrix and a row of zeros look like real answers
     if start_event and result.sizes.empty:
-        result.notes.append(f"no cohort: no user has a start event ({', '.join(start_event)}) in the window; event names are case-sensitive")
+        result.notes.append(say("no_cohort", events=", ".join(start_event)))
     elif return_event and len(cells) == 0 and not result.sizes.empty:
-        result.notes.append(f"no returns: no cohort member has a return event ({', '.join(return_event)}) after their cohort period; event names are case-sensitive")
+        result.notes.append(say("no_returns", events=", ".join(return_event)))
     return result

@@ -73,8 +73,8 @@ def segment_frame(
         clusters = kmeans_segments(values, k=k, lang=lang, random_state=random_state)
         table["segment"] = pd.Categorical(clusters.labels, categories=list(clusters.centroids["segment"]))
         order = list(clusters.centroids["segment"])
-        tried = ", ".join(f"k={c}: {s:.3f}" for c, s in clusters.silhouettes.items())
-        notes.append(f"k-means: k = {clusters.k}, silhouette {clusters.silhouette:.3f} ({tried})")
+        tried = [f"k={c}: {s:.3f}" for c, s in clusters.silhouettes.items()]
+        notes.append(say("kmeans_k", k=clusters.k, s=f"{clusters.silhouette:.3f}", tried=tried))
 
     first = customers["first_order"].to_numpy("datetime64[us]")
     last = customers["last_order"].to_numpy("datetime64[us]")
@@ -133,7 +133,7 @@ def check_amounts(scheme: str, no_amounts: bool) -> None:
 def scoring_notes(cuts: rfm.RfmCuts, no_amounts: bool) -> list[str]:
     notes: list[str] = [cuts.said()]
     if no_amounts:
-        notes.append("no amounts in the data: monetary, m_score and revenue are blank; the segments use recency and frequency")
+        notes.append(say("no_amounts_segments"))
     return notes
 
 

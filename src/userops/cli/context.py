@@ -285,6 +285,7 @@ class RunContext:
     def window(self, loaded: "LoadedOrders | LoadedEvents", *, end_bounds_starts: bool = False) -> "Window":
         """The window from --as-of/--from/--to. With ``end_bounds_starts`` (funnels, retention)
         --to bounds only step-1 events / cohort starts (SPEC §2)."""
+        from userops.glossary import say
         from userops.io.normalise import LoadedOrders
         from userops.scan.window import parse_date
 
@@ -303,24 +304,16 @@ class RunContext:
             return window
         stale = (window.as_of - last_ts.date()).days
         if stale > STALE_DAYS:
-            from userops.glossary import say
-
             what = say("latest_purchase" if isinstance(loaded, LoadedOrders) else "latest_event")
             self.warn(
                 say("stale_export", what=what, last=last_ts.date(), days=f"{stale:,}", as_of=window.as_of),
                 hint=say("stale_hint"),
             )
         if isinstance(loaded, LoadedOrders) and loaded.purchases_in(window) == 0:
-            since = f" from {window.start.date()}" if window.start else ""
-            self.note(
-                f"no purchases{since} up to {window.as_of} (the data has purchases from "
-                f"{first_ts.date()} to {last_ts.date()}): the tables are empty"
-            )
+            since = say("since_start", start=window.start.date()) if window.start else ""
+            self.note(say("no_purchases_in_window", since=since, as_of=window.as_of, first=first_ts.date(), last=last_ts.date()))
         elif not isinstance(loaded, LoadedOrders) and first_ts >= window.end:
-            self.note(
-                f"no events up to {window.as_of} (the data has events from "
-                f"{first_ts.date()} to {last_ts.date()}): the tables are empty"
-            )
+            self.note(say("no_events_in_window", as_of=window.as_of, first=first_ts.date(), last=last_ts.date()))
         return window
 
     def emit(
@@ -380,12 +373,13 @@ class RunContext:
             console.print(shown.table)
             if shown.hidden:
                 hidden = shown.hidden if len(shown.hidden) <= 6 else shown.hidden[:4] + ["…", shown.hidden[-1]]
-                self.note(
-                    f"{len(shown.hidden)} column{'' if len(shown.hidden) == 1 else 's'} did not fit the terminal "
-                    f"({', '.join(hidden)}): widen it, or use --format csv / -o FILE for every column"
-                )
+                from userops.glossary import count, say
+
+                self.note(say("columns_hidden", count=count(len(shown.hidden), "column"), names=", ".join(hidden)))
             if len(frame) > MAX_ROWS:
-                self.note(f"showing {MAX_ROWS} of {len(frame):,} rows; use -o FILE or a pipe for all of them")
+                from userops.glossary import say
+
+                self.note(say("showing_rows", shown=MAX_ROWS, total=f"{len(frame):,}"))
             return
         writers.write_table(frame, spec)
         if spec.path:

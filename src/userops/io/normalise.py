@@ -464,9 +464,9 @@ def _money_notes(engine: Engine, facts: OrdersFacts, specs: list[OrdersSpec], fi
             file=file,
             hint=f"keep one with --currency {named[0][0]}",
         )
-    notes = []
+    notes: list[str] = []
     if options.currency:
-        notes.append(f"amounts in {options.currency.upper()} only (--currency); orders in other currencies are excluded")
+        notes.append(say("currency_only", currency=options.currency.upper()))
     n, total = scan_load.refund_totals(engine, facts)
     if n:
         columns = sorted({s.refunded for s in specs if s.refunded})

@@ -41,6 +41,7 @@ def churn(
     from userops.analytics import churn as ch
     from userops.analytics.playbook import actions
     from userops.errors import UsageError
+    from userops.glossary import say
 
     horizon_days = ch.parse_days(run.choose("horizon", horizon, "90d"), "--horizon") or ch.DEFAULT_HORIZON_DAYS
     threshold_days = ch.parse_days(run.choose("threshold", threshold, None), "--threshold")
@@ -62,15 +63,18 @@ def churn(
 
     if survival or by is not None or cox:
         rule = ch.churn_threshold(loaded, window, threshold_days)
-        run.note(f"churn threshold: {rule.days} days ({rule.source})")
+        run.note(say("churn_threshold", days=rule.days, source=rule.source))
         with run.progress("fitting survival models"):
             if cox:
                 cox_fit = ch.cox_model(loaded, window, rule)
-                run.note(f"Cox: {cox_fit.n:,} customers, {cox_fit.events:,} churned, concordance {cox_fit.concordance:.3f}" + (" (fitted on a fixed random sample)" if cox_fit.sampled else ""))
+                run.note(say(
+                    "cox_fit", n=f"{cox_fit.n:,}", events=f"{cox_fit.events:,}", c=f"{cox_fit.concordance:.3f}",
+                    sampled=say("cox_sampled") if cox_fit.sampled else "",
+                ))
                 if cox_fit.ph_violations:
-                    run.note(f"proportional-hazards check failed (p < 0.05) for {', '.join(cox_fit.ph_violations)}: read those hazard ratios as averages over time")
+                    run.note(say("ph_failed", names=", ".join(cox_fit.ph_violations)))
                 else:
-                    run.note("proportional-hazards check: no covariate rejects it at p < 0.05")
+                    run.note(say("ph_ok"))
                 run.emit(cox_fit.table, title="Cox proportional hazards (churn)", as_of=as_of, columns=columns)
                 return
             curves, notes = ch.survival_curves(loaded, window, rule, by=by)

@@ -66,7 +66,9 @@ def funnel(
         else:
             table = fun.funnel_table(loaded, frame_window, spec, by=by, trend=trend, session=session)
     if table.attrs.get("pooled_groups"):
-        run.note(f"--by {by}: {table.attrs['pooled_groups']:,} groups beyond the {fun.MAX_GROUPS} with the most users are pooled into {fun.OTHER_LABEL}")
+        from userops.glossary import say
+
+        run.note(say("funnel_pooled", by=by, groups=f"{table.attrs['pooled_groups']:,}", most=fun.MAX_GROUPS, other=fun.OTHER_LABEL))
     dates_only = fun.dates_only_note(loaded)
     if dates_only:
         run.note(dates_only)

@@ -13,6 +13,7 @@ def inspect(inputs: Inputs, *, run: RunContext) -> None:
 
     Example: [bold]userops inspect orders.csv[/bold]
     """
+    from userops.glossary import count, say
     from userops.io.normalise import inspect_input
 
     run.inputs = list(inputs)
@@ -25,12 +26,12 @@ def inspect(inputs: Inputs, *, run: RunContext) -> None:
         if info.encoding:
             parts.append(info.encoding)
         if info.delimiter:
-            parts.append(f"delimiter {info.delimiter!r}")
-        run.note(f"{info.name}: {', '.join(parts)}; {result.rows:,} rows")
+            parts.append(say("inspect_delimiter", d=repr(info.delimiter)))
+        run.note(say("inspect_read", file=info.name, how=parts, rows=count(result.rows, "row")))
         if result.first_ts is not None:
-            bad = f"; {result.unparseable_times:,} unparseable" if result.unparseable_times else ""
-            run.note(f"{info.name}: dates {result.first_ts} .. {result.last_ts}{bad}")
+            bad = say("inspect_unparseable", n=f"{result.unparseable_times:,}") if result.unparseable_times else ""
+            run.note(say("inspect_dates", file=info.name, first=result.first_ts, last=result.last_ts, bad=bad))
         missing = [r for r in ("user", "time") if r not in result.mapping]
         if missing:
-            run.note(f"{info.name}: no column found for {', '.join(missing)} (set --{missing[0]}-col)")
+            run.note(say("inspect_missing", file=info.name, roles=", ".join(missing), flag=missing[0]))
         run.emit(result.columns, title=info.name)
