@@ -67,7 +67,7 @@ COMMANDS = [
     (["retention", "--long"], "orders", []),
     (["churn", "--top", "20"], "orders", ["risk_tier", "action"]),
     (["churn", "--model-report"], "orders", []),
-    (["inspect"], "orders", []),
+    (["inspect"], "orders", ["role", "type"]),
 ]
 
 

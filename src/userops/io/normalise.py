@@ -519,6 +519,19 @@ class InspectResult:
     unparseable_times: int = 0
 
 
+def inspect_columns_in_language(columns: "pd.DataFrame", lang: str) -> "pd.DataFrame":
+    """inspect's column table with its roles and value types named in ``lang`` (a layout
+    after the type, ``timestamp %Y-%m-%d``, stays as written)."""
+    from userops.glossary import name
+
+    if lang == "en":
+        return columns
+    out = columns.copy()
+    out["role"] = [None if role is None else name(role, lang) for role in columns["role"]]
+    out["type"] = [" ".join([name(kind.split(" ", 1)[0], lang), *kind.split(" ", 1)[1:]]) for kind in columns["type"]]
+    return out
+
+
 def inspect_input(path: str, options: LoadOptions | None = None, *, stdin=None) -> InspectResult:
     """Detected encoding, delimiter, column roles, types, row count and date range of one input."""
     options = options or LoadOptions()

@@ -471,7 +471,7 @@ def build_report_model(
     quality += [("", line) for line in drops.lines()]
     quality += [("", line) for line in loaded.notes]  # how it was read: time offsets, refunds netted, currency
     for info, mapping in zip(loaded.infos, loaded.mappings):
-        used = ", ".join(f"{t.get('role_' + role, role)} = {column}" for role, column in mapping.columns.items())
+        used = ", ".join(f"{name(role, lang)} = {column}" for role, column in mapping.columns.items())
         quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
     if events is not None:
         edrops = events.drops_for(events.window(window.as_of))
@@ -480,7 +480,7 @@ def build_report_model(
         quality += [("", line) for line in edrops.lines()]
         quality += [("", line) for line in events.notes]
         for info, mapping in zip(events.infos, events.mappings):
-            used = ", ".join(f"{t.get('role_' + role, role)} = {column}" for role, column in mapping.columns.items())
+            used = ", ".join(f"{name(role, lang)} = {column}" for role, column in mapping.columns.items())
             quality.append((t["q_columns"], f"{os.path.basename(info.name)}: {used}"))
     quality += [(t["q_notes"] if i == 0 else "", note) for i, note in enumerate(dict.fromkeys(b.notes))]
     # the glossary's messages in the report's language (the rest, from the data, as they are)

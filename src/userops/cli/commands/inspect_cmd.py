@@ -14,7 +14,7 @@ def inspect(inputs: Inputs, *, run: RunContext) -> None:
     Example: [bold]userops inspect orders.csv[/bold]
     """
     from userops.glossary import count, say
-    from userops.io.normalise import inspect_input
+    from userops.io.normalise import inspect_columns_in_language, inspect_input
 
     run.inputs = list(inputs)
     for path in inputs:
@@ -34,4 +34,4 @@ def inspect(inputs: Inputs, *, run: RunContext) -> None:
         missing = [r for r in ("user", "time") if r not in result.mapping]
         if missing:
             run.note(say("inspect_missing", file=info.name, roles=", ".join(missing), flag=missing[0]))
-        run.emit(result.columns, title=info.name)
+        run.emit(inspect_columns_in_language(result.columns, run.lang), title=info.name)
