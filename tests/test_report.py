@@ -352,3 +352,24 @@ def test_the_chinese_report_has_no_english_words(examples_dir, tmp_path):
     words = set(re.findall(r"-{0,2}[A-Za-z][A-Za-z0-9_\-./]*", soup.get_text(" ")))
     english = sorted(w for w in words if w not in ZH_ALLOWED and w.strip("-.") not in data and w.rstrip(".") not in ZH_ALLOWED)
     assert english == []
+
+
+def test_chart_axes_are_round_and_labels_never_overlap():
+    from userops.render import charts
+
+    assert charts.nice_ticks(16_762.83, most=5, whole=True) == [0, 5000, 10000, 15000, 20000]
+    assert charts.nice_ticks(1.0, most=5) == [0, 0.25, 0.5, 0.75, 1.0]  # 0/25/50/75/100 %
+    # a count axis with no data, or tiny counts: whole steps, never 0, 0, 1, 1
+    assert charts.nice_ticks(0.0, most=5, whole=True) == [0, 1]
+    assert charts.nice_ticks(3, most=5, whole=True) == [0, 1, 2, 3]
+    assert charts.day_ticks(540) == [0, 90, 180, 270, 360, 450, 540]
+    assert charts.day_ticks(30) == [0, 5, 10, 15, 20, 25, 30]
+    # 26 weekly dates 20 units apart: every 5th fits, the first is left- and the last
+    # right-aligned, so their neighbours give way
+    positions = [58 + 17.9 * i for i in range(26)]
+    labels = [f"2025-{1 + i // 4:02d}-{1 + 7 * (i % 4):02d}" for i in range(26)]
+    kept = charts.thinned(positions, labels)
+    assert kept[0] == 0 and kept[-1] == 25
+    widest = max(charts.text_width(label) for label in labels)
+    assert all(positions[b] - positions[a] >= widest for a, b in zip(kept, kept[1:]))
+    assert positions[kept[1]] - positions[0] >= 1.5 * widest and positions[25] - positions[kept[-2]] >= 1.5 * widest

@@ -41,14 +41,17 @@ def _nice_max(value: float) -> float:
     return 10 * power
 
 
-def nice_ticks(top: float, *, most: int = 6) -> list[float]:
+def nice_ticks(top: float, *, most: int = 6, whole: bool = False) -> list[float]:
     """Round tick values from 0 to at least ``top``: a step of 1, 2, 2.5 or 5 × a power of ten,
-    at most ``most`` ticks (0/25/50/75/100 %, 0/5,000/10,000...)."""
+    at most ``most`` ticks (0/25/50/75/100 %, 0/5,000/10,000...). ``whole``: the axis shows
+    whole numbers, so the step is at least 1 (never 0, 0, 1, 1 for 0/0.25/0.5/0.75)."""
     if top <= 0 or not math.isfinite(top):
         top = 1.0
     power = 10 ** math.floor(math.log10(top / (most - 1)))
     for multiple in (1, 2, 2.5, 5, 10, 20, 25, 50):
         step = multiple * power
+        if whole and (step < 1 or step != int(step)):
+            continue
         count = math.ceil(top / step - 1e-9)
         if count + 1 <= most:
             return [step * k for k in range(count + 1)]
@@ -104,12 +107,13 @@ def line_chart(
     y_max: float | None = None,
     step: bool = False,
     x_days: bool = False,
+    whole: bool = False,
     width: int = WIDTH,
     height: int = 230,
 ) -> str:
     """One line per series over shared x labels (None = a gap); ``step`` draws a step function
     (survival curves). ``x_days``: the labels are whole days, placed by value and labelled on
-    a round step (0/90/180...). The y axis has round ticks; x labels are thinned so that none
+    a round step (0/90/180...). ``whole``: the y labels are whole numbers (ticks a whole step apart). The y axis has round ticks; x labels are thinned so that none
     overlaps. A legend is drawn when there is more than one series."""
     left, right, top, bottom = 58, 14, 12, 32
     legend = len(series) > 1
@@ -118,7 +122,7 @@ def line_chart(
         top += 18 * math.ceil(len(series) / per_row)
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, ys in series for v in ys if v is not None and math.isfinite(v)]
-    ticks = nice_ticks(y_max if y_max is not None else (max(values) if values else 1.0), most=5 if y_max is None else 5)
+    ticks = nice_ticks(y_max if y_max is not None else (max(values) if values else 1.0), most=5, whole=whole)
     top_value = ticks[-1]
     if x_days:
         days = [float(label) for label in x_labels]

@@ -55,7 +55,8 @@ def render_chart(spec: "Chart"):
         svg = charts.bar_chart(spec.labels, spec.values, title=spec.title, value_labels=spec.value_labels or None)
     else:
         svg = charts.line_chart(
-            spec.x_labels, spec.series, title=spec.title, y_format=Y_FORMATS[spec.y_format], y_max=spec.y_max, step=spec.step, x_days=spec.x_days
+            spec.x_labels, spec.series, title=spec.title, y_format=Y_FORMATS[spec.y_format], y_max=spec.y_max, step=spec.step, x_days=spec.x_days,
+            whole=spec.y_format in ("count", "money"),
         )
     return Markup(svg)
 
