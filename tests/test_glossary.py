@@ -156,3 +156,14 @@ def test_notes_on_stderr_in_chinese(args, examples_dir, tmp_path):
         text = re.sub(r"--[a-z-]+", "", line.replace(str(out), "").replace(f"{examples_dir}/{args[1]}.csv", ""))  # flags and paths as typed
         latin = set(re.findall(r"[A-Za-z]+", text)) - ALLOWED_LATIN - data
         assert not latin, (line, latin)
+
+
+def test_the_churn_model_report_explains_itself_in_chinese(examples_dir):
+    """Its section and metric columns are keys (like column names); every detail that is
+    words is Chinese (dates and blanks aside)."""
+    result = CliRunner().invoke(app, ["churn", f"{examples_dir}/orders.csv", "--model-report", "--lang", "zh", "--format", "csv", "-q"])
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    worded = [r["detail"] for r in rows if re.search(r"[A-Za-z]{3,}", re.sub(r"ROC-AUC|PR-AUC|BG/NBD|Gamma", "", r["detail"]))]
+    assert worded == []
+    assert sum(1 for r in rows if CJK.search(r["detail"])) >= 10

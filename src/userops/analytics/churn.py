@@ -463,8 +463,9 @@ def recency_ranked(recency: "np.ndarray", probabilities: "np.ndarray") -> "np.nd
     return pd.Series(assigned).groupby(np.asarray(recency)).transform("mean").to_numpy()
 
 
-def model_report(result: ChurnResult) -> "pd.DataFrame":
-    """Every number behind the list, one per row: ``section, metric, value, detail``."""
+def model_report(result: ChurnResult, lang: str = "en") -> "pd.DataFrame":
+    """Every number behind the list, one per row: ``section, metric, value, detail`` (the
+    section and metric are keys; the detail is said in ``lang``)."""
     import math
 
     import pandas as pd
@@ -473,23 +474,23 @@ def model_report(result: ChurnResult) -> "pd.DataFrame":
     customers = result.customers
     rows.append(("data", "customers", float(len(customers)), ""))
     rows.append(("churn", "threshold_days", float(result.threshold.days), result.threshold.source))
-    rows.append(("churn", "horizon_days", float(result.horizon_days), "risk label, expected purchases and CLV"))
-    rows.append(("churn", "discount_monthly", result.discount_monthly, "CLV discount rate per month"))
+    rows.append(("churn", "horizon_days", float(result.horizon_days), say("detail_horizon")))
+    rows.append(("churn", "discount_monthly", result.discount_monthly, say("detail_discount")))
     for tier in RISK_TIERS:
-        rows.append(("churn", f"customers_{tier}", float((customers["risk_tier"] == tier).sum()), "risk tier"))
+        rows.append(("churn", f"customers_{tier}", float((customers["risk_tier"] == tier).sum()), say("detail_risk_tier")))
     p = result.bgnbd.params_
     for name in ("r", "alpha", "a", "b"):
-        rows.append(("bg_nbd", name, p[name], "time unit: weeks"))
+        rows.append(("bg_nbd", name, p[name], say("detail_weeks")))
     rows.append(("bg_nbd", "log_likelihood", result.bgnbd.log_likelihood_, ""))
-    rows.append(("bg_nbd", "forecast_purchases", result.forecast, f"expected purchase days over {result.horizon_days} days, all customers"))
+    rows.append(("bg_nbd", "forecast_purchases", result.forecast, say("detail_forecast", days=result.horizon_days)))
     if result.actual is not None:
         gap = (result.forecast - result.actual) / result.actual if result.actual else float("nan")
-        rows.append(("bg_nbd", "actual_purchases", float(result.actual), f"purchase days that happened in those {result.horizon_days} days, by the customers known at the as-of date (back-test): forecast {gap:+.1%}"))
+        rows.append(("bg_nbd", "actual_purchases", float(result.actual), say("detail_actual", days=result.horizon_days, gap=f"{gap:+.1%}")))
     if result.gamma_gamma is not None:
         g = result.gamma_gamma.params_
         for name, label in (("p", "p"), ("q", "q"), ("v", "gamma")):
             rows.append(("gamma_gamma", label, g[name], ""))
-        rows.append(("gamma_gamma", "customers", float(result.gamma_gamma.n_customers_), "customers with repeat purchases (fitted on)"))
+        rows.append(("gamma_gamma", "customers", float(result.gamma_gamma.n_customers_), say("detail_gamma_customers")))
     scored = result.risk
     rows.append(("risk_model", "churn_probability", None, result.probability_source))
     if scored.skipped:
@@ -497,15 +498,17 @@ def model_report(result: ChurnResult) -> "pd.DataFrame":
     else:
         rows.append(("risk_model", "train_as_of", None, scored.train_cutoff.isoformat() if scored.train_cutoff else ""))
         rows.append(("risk_model", "test_as_of", None, scored.test_cutoff.isoformat() if scored.test_cutoff else ""))
-        rows.append(("risk_model", "model", None, scored.model or ""))
+        rows.append(("risk_model", "model", None, Name(scored.model) if scored.model else ""))
         for _, m in scored.metrics.iterrows():
             prefix = "baseline" if m["model"].startswith("recency") else "model"
             for metric in ("roc_auc", "pr_auc", "precision_top_decile", "lift_top_decile", "brier", "customers", "churn_rate"):
                 value = m[metric]
                 if value is None or (isinstance(value, float) and math.isnan(value)):
                     continue
-                rows.append(("risk_model", f"{prefix}_{metric}", float(value), m["model"] + ", out of time"))
+                rows.append(("risk_model", f"{prefix}_{metric}", float(value), say("detail_out_of_time", model=Name(m["model"]))))
         rows.append(("risk_model", "beats_baseline", float(bool(scored.beats_baseline)), scored.verdict))
-    frame = pd.DataFrame(rows, columns=REPORT_COLUMNS)
+    from userops.glossary import in_language
+
+    frame = pd.DataFrame([(*row[:3], in_language(row[3], lang)) for row in rows], columns=REPORT_COLUMNS)
     frame["value"] = frame["value"].astype("float64").round(6)
     return frame

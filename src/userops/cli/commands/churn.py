@@ -91,7 +91,7 @@ def churn(
     for note in result.notes:
         run.note(note)
     if model_report:
-        run.emit(ch.model_report(result), title="churn model report", as_of=as_of, columns=columns)
+        run.emit(ch.model_report(result, run.lang), title="churn model report", as_of=as_of, columns=columns)
         return
     table = result.customers
     if tiers:
