@@ -126,8 +126,9 @@ def count(n: int, noun: str) -> Said:
 
 
 def in_language(message: str, lang: str) -> str:
-    """A message in ``lang``: a :class:`Said` says itself; any other text stays as it is."""
-    return message.in_language(lang) if isinstance(message, Said) else message
+    """A message in ``lang``: a :class:`Said` (or :class:`Name`) says itself; any other text
+    stays as it is."""
+    return message.in_language(lang) if isinstance(message, (Said, Name)) else message
 
 
 def _render(key: str, params: dict[str, object], lang: str) -> str:
