@@ -62,7 +62,7 @@ COMMANDS = [
     (["segment", "--scheme", "cn8", "--summary"], "orders", ["segment", "action"]),
     (["funnel", "--steps", "home,purchase"], "events", []),
     (["funnel", "--steps", "home,purchase", "--users"], "events", []),
-    (["funnel", "--repeat", "2"], "orders", []),
+    (["funnel", "--repeat", "2"], "orders", ["event"]),
     (["retention"], "orders", []),
     (["retention", "--long"], "orders", []),
     (["churn", "--top", "20"], "orders", ["risk_tier", "action"]),

@@ -399,13 +399,16 @@ def check_by_trend(by: str | None, trend: str | None) -> None:
         raise UsageError("use --by or --trend, not both")
 
 
-def repeat_funnel(loaded, window: "Window", n: int = 3, *, window_s: int | None = None) -> "pd.DataFrame":
+def repeat_funnel(loaded, window: "Window", n: int = 3, *, window_s: int | None = None, lang: str = "en") -> "pd.DataFrame":
     """First order -> second order -> ... -> n-th order, per customer whose first purchase
     falls in the window; the optional window limits how long after the first order later
     ones count. Same columns as any funnel."""
     if n < 2:
         raise UsageError("--repeat needs at least 2 orders")
-    spec = FunnelSpec(tuple((f"order {k}",) for k in range(1, n + 1)), window_s or 0)
+    from userops.glossary import in_language, say
+
+    # the steps are named in ``lang`` ("order 2", "第 2 单")
+    spec = FunnelSpec(tuple((in_language(say("repeat_order", k=k), lang),) for k in range(1, n + 1)), window_s or 0)
     return stats_table(scan_funnel.repeat_stats(loaded, window, n, window_s), spec, days=True)
 
 

@@ -39,7 +39,7 @@ def funnel(
         orders = run.load_orders(inputs, order_detail=False)
         frame_window = run.window(orders, end_bounds_starts=True)
         limit = fun.parse_window(window) if window else None
-        run.emit(fun.repeat_funnel(orders, frame_window, repeat, window_s=limit), title="repeat-purchase funnel", as_of=frame_window.as_of.isoformat())
+        run.emit(fun.repeat_funnel(orders, frame_window, repeat, window_s=limit, lang=run.lang), title="repeat-purchase funnel", as_of=frame_window.as_of.isoformat())
         return
     step_list = run.choose("steps", steps, None)
     if not step_list:
