@@ -9,6 +9,8 @@
 * ``[notes]``: the messages on stderr, as templates. :func:`say` makes one: a :class:`Said`
   is the English text (a ``str``, so code and tests read it as before) and can say itself in
   another language (:func:`in_language`, which the command line applies to what it prints).
+  Inside a message, a :class:`Name` is a value from ``[names]`` and a :class:`Joined` a list
+  joined the language's way.
 """
 
 from __future__ import annotations
@@ -144,4 +146,4 @@ def _render(key: str, params: dict[str, object], lang: str) -> str:
             return notes.get("list_separator", ", ").join(shown(v) for v in value)
         return str(value)
 
-    return template.format(**{name: shown(value) for name, value in params.items()})
+    return template.format(**{param: shown(value) for param, value in params.items()})
