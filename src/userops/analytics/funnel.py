@@ -203,6 +203,11 @@ def step_table(users: "pd.DataFrame", spec: FunnelSpec) -> "pd.DataFrame":
     return stats_table(scan_funnel.StepStats(reached, median_us, total_us), spec)
 
 
+def counted_column(table: "pd.DataFrame") -> str | None:
+    """The column of a step table that counts who reached each step (users or sessions)."""
+    return next((c for c in ("users", SESSIONS) if c in table), None)
+
+
 def step_columns(*, session: bool = False, days: bool = False) -> list[str]:
     """The step table's columns: ``sessions`` for a session funnel, times in days for ``days``."""
     columns = list(STEP_COLUMNS)
@@ -288,7 +293,7 @@ def missing_events(loaded: "LoadedEvents", spec: FunnelSpec, table: "pd.DataFram
     funnel with such a step is all zeros from there on, which looks like a real answer. The
     check is a scan of the events, so it runs only when ``table`` (the funnel's output) has
     a step nobody reached or is empty, or exclusions are given (a misspelt one excludes nothing)."""
-    counted = next((c for c in ("users", SESSIONS) if c in table), None)
+    counted = counted_column(table)
     if not (spec.exclusions or table.empty or (counted is not None and (table[counted] == 0).any())):
         return []
     names = sorted({name for step in spec.steps for name in step} | {name for names, _, _ in spec.exclusions for name in names})
@@ -309,7 +314,7 @@ def funnel_warnings(loaded: "LoadedEvents", window: "Window", spec: FunnelSpec, 
     if missing:
         common = ", ".join(common_events(loaded, window))
         warnings.append(say("missing_events", names=", ".join(repr(m) for m in missing), common=common))
-    counted = next((c for c in ("users", SESSIONS) if c in table), None)
+    counted = counted_column(table)
     entered = int(table.loc[table["step"] == 1, counted].sum()) if counted is not None and "step" in table else len(table)
     if not entered and not set(spec.steps[0]) & set(missing):
         last_day = (window.until - dt.timedelta(days=1)).date() if window.until is not None else window.as_of

@@ -137,8 +137,6 @@ def retention_frames(
     notes: list[str] = []
     n_incomplete = int(incomplete.values.sum())
     if n_incomplete:
-        from userops.glossary import say
-
         notes.append(say("cells_incomplete", n=f"{n_incomplete:,}", as_of=as_of))
     return RetentionResult(counts, rates, revenue if "revenue" in cells or "revenue0" in sizes else None, size, incomplete, curve, notes)
 

@@ -76,7 +76,7 @@ class RfmCuts:
     monetary: tuple[float, ...]
 
     def said(self) -> str:
-        """:meth:`describe` as a glossary message (``RFM R cuts ...``), sayable in Chinese."""
+        """The cut points as a glossary message (``RFM R cuts 40,98 days (recent = high); ...``)."""
         from userops.glossary import say
 
         fmt = lambda cuts: ",".join(f"{c:g}" for c in cuts)  # noqa: E731
@@ -84,13 +84,6 @@ class RfmCuts:
             return say("rfm_no_cuts")
         m = say("rfm_m_cuts", m=fmt(self.monetary)) if self.monetary else say("rfm_no_m")
         return say("rfm_cuts", r=fmt(self.recency), f=fmt(self.frequency), m=m)
-
-    def describe(self) -> str:
-        fmt = lambda cuts: ",".join(f"{c:g}" for c in cuts)  # noqa: E731
-        if not self.recency and not self.frequency:
-            return "cuts: none (no customers)"
-        m = f"M cuts {fmt(self.monetary)}" if self.monetary else "no M score (no amounts)"
-        return f"R cuts {fmt(self.recency)} days (recent = high); F cuts {fmt(self.frequency)}; {m}"
 
 
 @dataclass(frozen=True)

@@ -30,17 +30,6 @@ def esc(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def _nice_max(value: float) -> float:
-    """A round axis maximum at or above ``value`` (1, 2, 2.5, 5 × a power of ten)."""
-    if value <= 0 or not math.isfinite(value):
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power:
-            return step * power
-    return 10 * power
-
-
 def nice_ticks(top: float, *, most: int = 6, whole: bool = False) -> list[float]:
     """Round tick values from 0 to at least ``top``: a step of 1, 2, 2.5 or 5 × a power of ten,
     at most ``most`` ticks (0/25/50/75/100 %, 0/5,000/10,000...). ``whole``: the axis shows
@@ -113,8 +102,9 @@ def line_chart(
 ) -> str:
     """One line per series over shared x labels (None = a gap); ``step`` draws a step function
     (survival curves). ``x_days``: the labels are whole days, placed by value and labelled on
-    a round step (0/90/180...). ``whole``: the y labels are whole numbers (ticks a whole step apart). The y axis has round ticks; x labels are thinned so that none
-    overlaps. A legend is drawn when there is more than one series."""
+    a round step (0/90/180...). ``whole``: the y labels are whole numbers (ticks a whole step
+    apart). The y axis has round ticks; x labels are thinned so that none overlaps. A legend
+    is drawn when there is more than one series."""
     left, right, top, bottom = 58, 14, 12, 32
     legend = len(series) > 1
     per_row = 3
@@ -126,7 +116,8 @@ def line_chart(
     top_value = ticks[-1]
     if x_days:
         days = [float(label) for label in x_labels]
-        span = max(days[-1] - days[0], 1.0) if days else 1.0
+        extent = days[-1] - days[0] if days else 0.0
+        span = max(extent, 1.0)
         x = lambda i: left + plot_w * (days[i] - days[0]) / span  # noqa: E731
     else:
         n = max(1, len(x_labels) - 1)
@@ -138,8 +129,8 @@ def line_chart(
         body.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="#4b5563" {FONT}>{esc(y_format(tick))}</text>')
     baseline = height - bottom + 20
     if x_days:
-        for day in day_ticks(days[-1] - days[0] if days else 0.0):
-            if day > (days[-1] - days[0] if days else 0):
+        for day in day_ticks(extent):
+            if day > extent:
                 break
             px = left + plot_w * day / span
             body.append(f'<text x="{px:.1f}" y="{baseline}" text-anchor="middle" fill="#4b5563" {FONT}>{day:,}</text>')
@@ -174,14 +165,16 @@ def line_chart(
         if legend:
             lx, ly = left + (s % per_row) * (plot_w / per_row), 14 + 18 * (s // per_row)
             room = plot_w / per_row - 18
-            shown = str(name) if text_width(name) <= room else _cut(str(name), room)
+            shown = _fit(str(name), room)
             body.append(f'<rect x="{lx:.1f}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
             body.append(f'<text x="{lx + 14:.1f}" y="{ly}" fill="#374151" {FONT}>{esc(shown)}</text>')
     return _svg(width, height, title, body)
 
 
-def _cut(text: str, room: float) -> str:
-    """``text`` cut with an ellipsis to fit ``room`` units."""
+def _fit(text: str, room: float) -> str:
+    """``text``, or as much of it as fits ``room`` units with an ellipsis."""
+    if text_width(text) <= room:
+        return text
     while text and text_width(text + "…") > room:
         text = text[:-1]
     return text + "…"
@@ -205,7 +198,7 @@ def bar_chart(
     for i, (label, v) in enumerate(zip(labels, values)):
         y0 = gap + i * (bar_height + gap)
         w = 0 if v is None or not math.isfinite(v) else max(1.0, plot_w * v / top_value)
-        shown = str(label) if text_width(label) <= left - 12 else _cut(str(label), left - 12)
+        shown = _fit(str(label), left - 12)
         body.append(f'<text x="{left - 8}" y="{y0 + bar_height / 2 + 4:.1f}" text-anchor="end" fill="#374151" {FONT}>{esc(shown)}</text>')
         body.append(f'<rect x="{left}" y="{y0}" width="{w:.1f}" height="{bar_height}" rx="3" fill="{PALETTE[0]}"/>')
         text = value_labels[i] if value_labels is not None else f"{v:,.0f}"
