@@ -36,6 +36,7 @@ class Config:
     columns: dict[str, str] = field(default_factory=dict)  # role -> header
     path: str | None = None
     playbook: dict[str, str] = field(default_factory=dict)  # segment -> action overrides
+    spark_conf: dict[str, str] = field(default_factory=dict)  # [engine.conf]: Spark settings
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -63,6 +64,7 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
         raise InputError(f"cannot read the config ({exc.strerror})", file=path) from exc
 
     columns = data.pop("columns", {}) or {}
+    options, spark_conf = _engine_table(data.pop("engine", {}), path)
     playbook = data.pop("playbook", {}) or {}
     if not isinstance(playbook, dict) or not all(isinstance(v, str) for v in playbook.values()):
         raise UsageError("[playbook] must map segment names to actions (strings)", file=path)
@@ -74,10 +76,31 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
             f"unknown table [{unknown[0]}]", file=path,
             hint=f"tables are [columns], [playbook], [output] and one per command: {', '.join(COMMANDS)}",
         )
-    options = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
+    options.update({k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)})
     for table in SHARED_TABLES:  # options for every command, grouped (headers = "zh" under [output])
         if isinstance(data.get(table), dict):
             options.update({k.replace("-", "_"): v for k, v in data[table].items()})
     if command and isinstance(data.get(command), dict):
         options.update({k.replace("-", "_"): v for k, v in data[command].items()})
-    return Config(options=options, columns={k.replace("-", "_"): v for k, v in columns.items()}, path=path, playbook=playbook)
+    return Config(
+        options=options, columns={k.replace("-", "_"): v for k, v in columns.items()}, path=path, playbook=playbook, spark_conf=spark_conf,
+    )
+
+
+#: Keys of the [engine] table -> the option each sets.
+ENGINE_KEYS = {"kind": "engine", "master": "spark_master"}
+
+
+def _engine_table(table: Any, path: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """``[engine]``: ``kind = "duckdb" | "spark"``, ``master = "yarn"`` and Spark settings
+    under ``[engine.conf]`` (``"spark.executor.memory" = "8g"``)."""
+    if not isinstance(table, dict):
+        raise UsageError("[engine] must be a table (kind, master, conf)", file=path)
+    unknown = sorted(set(table) - set(ENGINE_KEYS) - {"conf"})
+    if unknown:
+        raise UsageError(f"unknown key {unknown[0]!r} in [engine]", file=path, hint="[engine] takes kind, master and a [engine.conf] table")
+    conf = table.get("conf", {})
+    if not isinstance(conf, dict) or not all(isinstance(v, (str, int, float, bool)) for v in conf.values()):
+        raise UsageError("[engine.conf] must map Spark settings to values", file=path, hint='e.g. "spark.executor.memory" = "8g"')
+    options = {ENGINE_KEYS[k]: v for k, v in table.items() if k in ENGINE_KEYS}
+    return options, {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in conf.items()}

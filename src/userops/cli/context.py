@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The most threads --threads takes (more than any machine userops runs on has cores).
 MAX_THREADS = 1024
+#: The engines a command can run on.
+ENGINES = ("duckdb", "spark")
 
 #: What every command needs after the load (the summaries become frames): imported on a
 #: background thread while the engine reads the data.
@@ -112,12 +114,25 @@ class RunContext:
                 cols[role] = self.flags[f"{role}_col"]
         return cols
 
+    @property
+    def on_spark(self) -> bool:
+        return self.get("engine") == "spark"
+
     def engine(self) -> "Engine":
-        """A scan engine with --threads (or ``threads`` in userops.toml, or USEROPS_THREADS)
-        and --memory-limit; the same thread count bounds Arrow's pool (CSV writing)."""
+        """A scan engine: embedded DuckDB with --threads (or ``threads`` in userops.toml, or
+        USEROPS_THREADS) and --memory-limit, the same thread count bounding Arrow's pool
+        (CSV writing); or Spark (``--engine spark``, the master and [engine.conf])."""
         import os
 
         from userops.scan.engine import Engine, parse_memory_limit
+
+        kind = self.get("engine", "duckdb")
+        if kind not in ENGINES:
+            raise UsageError(f"--engine must be one of {', '.join(ENGINES)} (got {kind!r})")
+        if kind == "spark":
+            from userops.scan.spark import SparkEngine
+
+            return SparkEngine(master=self.get("spark_master"), conf=self.config.spark_conf)  # type: ignore[return-value]
 
         threads = self.get("threads")
         if threads is None and os.environ.get("USEROPS_THREADS", "").strip():

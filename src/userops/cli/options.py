@@ -64,6 +64,8 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
     _opt("lang", Optional[str], "--lang", help="en or zh: segment names, statuses, actions and the report (default en).", panel=GENERAL_PANEL),
     _opt("threads", Optional[int], "--threads", help="Threads the engine uses (default: every core; also USEROPS_THREADS).", panel=GENERAL_PANEL),
     _opt("memory_limit", Optional[str], "--memory-limit", help="The engine's memory before it spills to disk, e.g. 8GB or 50% (default: half the RAM).", panel=GENERAL_PANEL),
+    _opt("engine", Optional[str], "--engine", help="duckdb (embedded, the default) or spark (pip install 'userops[spark]'); also [engine] kind in userops.toml.", panel=GENERAL_PANEL),
+    _opt("spark_master", Optional[str], "--spark-master", help="With --engine spark: the master, e.g. yarn, spark://host:7077 or local[*] (default: local[*]).", panel=GENERAL_PANEL),
     _opt("config", Optional[str], "--config", help="Read defaults from this TOML file (default: ./userops.toml if present).", panel=GENERAL_PANEL),
     _opt("quiet", Optional[bool], "--quiet", "-q", help="No notes or progress on stderr (errors still show).", panel=GENERAL_PANEL),
     _flag("debug", "--debug", help="Show Python tracebacks for internal errors.", panel=GENERAL_PANEL),

@@ -238,7 +238,7 @@ def load_events(
     them: one id column less to parse, ~70 MB less memory on 10M events)."""
     options = options or LoadOptions()
     engine = engine or Engine()
-    sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
+    sources = [engine.open(p, encoding=options.encoding, stdin=stdin) for p in paths]
     specs, mappings, files = [], [], []
     found: set[str] = set()
     for source in sources:
@@ -279,14 +279,14 @@ def load_events(
     )
 
 
-def input_has_events(paths: list[str], options: LoadOptions | None = None) -> bool:
+def input_has_events(paths: list[str], options: LoadOptions | None = None, *, engine: Engine | None = None) -> bool:
     """True when every input has an event-name column (so it is a clickstream, not orders).
     Reads only headers (stdin is assumed to hold orders: it cannot be read twice)."""
     options = options or LoadOptions()
     if not paths or "-" in paths:
         return False
     for path in paths:
-        source = open_source(path, encoding=options.encoding)
+        source = engine.open(path, encoding=options.encoding) if engine is not None else open_source(path, encoding=options.encoding)
         headers = list(source.info.headers) or (list(source.table.column_names) if source.table is not None else [])
         mapping = colmod.resolve_roles(headers, options.columns, file=source.info.name)
         if schema.ROLE_EVENT not in mapping:
@@ -330,7 +330,7 @@ def load_orders(
     leaves out each order's channel and quantity (faster when only dates and amounts count)."""
     options = options or LoadOptions()
     engine = engine or Engine()
-    sources = [open_source(p, encoding=options.encoding, stdin=stdin) for p in paths]
+    sources = [engine.open(p, encoding=options.encoding, stdin=stdin) for p in paths]
     return _load(engine, sources, options, line_detail=line_detail, order_detail=order_detail)
 
 
@@ -532,11 +532,11 @@ def inspect_columns_in_language(columns: "pd.DataFrame", lang: str) -> "pd.DataF
     return out
 
 
-def inspect_input(path: str, options: LoadOptions | None = None, *, stdin=None) -> InspectResult:
+def inspect_input(path: str, options: LoadOptions | None = None, *, stdin=None, engine: Engine | None = None) -> InspectResult:
     """Detected encoding, delimiter, column roles, types, row count and date range of one input."""
     options = options or LoadOptions()
-    engine = Engine()
-    source = open_source(path, encoding=options.encoding, stdin=stdin)
+    engine = engine or Engine()
+    source = engine.open(path, encoding=options.encoding, stdin=stdin)
     name = source.info.name
     view, types = engine.register(source)
     mapping = colmod.resolve_roles(list(types), options.columns, file=name)

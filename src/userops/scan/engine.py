@@ -170,6 +170,8 @@ class Engine:
     catalog of its own (see :class:`_Database`). The settings (threads, memory limit, spill
     folder) belong to the database: every Engine sets all of them when it is made."""
 
+    dialect = "duckdb"
+
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None) -> None:
         import duckdb
 
@@ -341,6 +343,12 @@ class Engine:
     def frame(self, query: str, params: list | None = None) -> pd.DataFrame:
         """Run a query into pandas (see :func:`arrow_to_frame`)."""
         return arrow_to_frame(self.arrow(query, params))
+
+    def open(self, path: str, *, encoding: str | None = None, stdin=None) -> RawSource:
+        """One input (a path or ``-``) as a :class:`~userops.io.readers.RawSource`."""
+        from userops.io.readers import open_source
+
+        return open_source(path, encoding=encoding, stdin=stdin)
 
     def register(self, source: RawSource) -> tuple[str, dict[str, str]]:
         """Register a raw source as a view; return its name and column types."""

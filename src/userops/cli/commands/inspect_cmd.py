@@ -18,7 +18,7 @@ def inspect(inputs: Inputs, *, run: RunContext) -> None:
 
     run.inputs = list(inputs)
     for path in inputs:
-        result = inspect_input(path, run.load_options())
+        result = inspect_input(path, run.load_options(), engine=run.engine())
         info = result.info
         parts = [info.format]
         if info.compression:

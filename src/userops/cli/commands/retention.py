@@ -44,7 +44,7 @@ def retention(
     )
     shown = run.choose("values", values, "count", ret.VALUES)
     run.check_output(inputs)  # before the header read that tells events from orders
-    if input_has_events(inputs, run.load_options()):
+    if input_has_events(inputs, run.load_options(), engine=run.engine() if run.on_spark else None):
         if shown == "revenue":  # before reading the events
             from userops.errors import UsageError
 
