@@ -16,6 +16,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: needs a real browser; run with --browser")
+    config.addinivalue_line("markers", "spark: runs on local Spark (needs Java)")
     _build_the_cli_once()
 
 

@@ -190,6 +190,8 @@ def detect_timestamp_order(engine: Engine, view: str, column: str, dtype: str, *
         return []
     col = q(column)
     cands = sql.timestamp_candidates(col, tz)
+    if engine.dialect != "duckdb":
+        return iso_timestamp_order(engine, view, column, cands, file=file)
     # the strptime layouts are counted only on values the ISO cast refuses: none of them
     # reads an ISO value, so the counts that rank them are unchanged, and on a clean ISO
     # column the costly format lists never run (they took most of the detection's time)
@@ -217,6 +219,29 @@ def detect_timestamp_order(engine: Engine, view: str, column: str, dtype: str, *
     rank = {name: i for i, name in enumerate(order)}
     order.sort(key=lambda n: (-(counts[n] if n != "iso_tz" else total + 1), rank[n]))
     return order
+
+
+def iso_timestamp_order(engine: Engine, view: str, column: str, candidates: dict[str, str], *, file: str | None) -> list[str]:
+    """Timestamps on an engine other than DuckDB: ISO 8601 only, with or without a UTC offset
+    (the layouts of messy exports are read by the DuckDB engine). A sample with another
+    layout is refused in one line naming the column and a value."""
+    col = q(column)
+    sample_sql = f"SELECT {col} FROM {view} WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT 2000"
+    with_offsets, other = engine.row(
+        f"""SELECT count({candidates['iso_tz']}), min(CASE WHEN {candidates['iso']} IS NULL AND {candidates['iso_tz']} IS NULL THEN {col} END)
+            FROM ({sample_sql})""",
+        file=file,
+    )
+    if other is not None:
+        raise DataError(
+            f"{other!r} is not an ISO 8601 timestamp, the only layout read on this engine",
+            file=file, column=column,
+            hint="write the column as 2024-03-05 10:00:00 (or typed, in Parquet/ORC), or run on the DuckDB engine, which reads other layouts",
+        )
+    if with_offsets:
+        engine.time_offsets.update(o.strip() for (o,) in engine.rows(f"SELECT DISTINCT {sql.offset_of(col)} FROM ({sample_sql})") if o)
+        return ["iso_tz", "iso"]
+    return ["iso"]
 
 
 def detect_decimal(engine: Engine, view: str, column: str, dtype: str, *, file: str | None) -> str:

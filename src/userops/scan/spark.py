@@ -156,8 +156,10 @@ class SparkEngine:
             fmt = self._format(path)
             reader = self.spark.read
             if fmt == "csv":
+                # every column as text, as the DuckDB engine reads CSV: ids keep their
+                # leading zeros, and the scan's parsers type amounts and times
                 reader = reader.options(
-                    header=True, inferSchema=True, sep="\t" if path.lower().endswith(".tsv") else self._delimiter(path, encoding),
+                    header=True, inferSchema=False, sep="\t" if path.lower().endswith(".tsv") else self._delimiter(path, encoding),
                     quote='"', escape='"', multiLine=True, encoding=encoding or "UTF-8", mode="PERMISSIVE",
                 )
             return reader.format(fmt).load(path), fmt
@@ -222,13 +224,16 @@ class SparkEngine:
                 name = tree.this.name if isinstance(tree.this, exp.Table) else tree.this.this.name
                 frame = self.spark.sql(tree.expression.sql(dialect="spark"))
                 if (tree.args.get("kind") or "").upper() == "TABLE":
-                    frame = frame.persist()
+                    # computed now, as DuckDB's CREATE TABLE is, and cut from its sources:
+                    # the tables it was made from may be dropped next
+                    frame = frame.localCheckpoint(eager=True)
                 self._drop(name)
                 frame.createOrReplaceTempView(name)
                 self._views[name] = frame
                 return None
             if isinstance(tree, exp.Drop):
-                self._drop(tree.this.name)
+                for table in tree.args.get("tables") or [tree.this]:
+                    self._drop(table.name)
                 return None
             if isinstance(tree, exp.Describe):
                 frame = self.spark.sql(tree.this.sql(dialect="spark"))

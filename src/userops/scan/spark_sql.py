@@ -96,7 +96,8 @@ def _bind(tree: exp.Expression, params: list) -> exp.Expression:
     values = iter(params)
 
     for node in list(tree.find_all(exp.Placeholder, bfs=False)):  # in the order of the text
-        node.replace(literal(next(values)))
+        number = str(node.this or "")
+        node.replace(literal(params[int(number) - 1] if number.isdigit() else next(values)))  # $1 or ?
     return tree
 
 
@@ -175,16 +176,25 @@ def _call(name: str, *args: exp.Expression) -> exp.Expression:
 def _spark_vocabulary(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.DataType) and node.this in _TYPES:
         return exp.DataType.build(_TYPES[node.this], dialect="spark")
+    if isinstance(node, exp.CTE) and node.args.get("materialized"):  # a hint to DuckDB's planner
+        node.set("materialized", None)
+        return node
+    if isinstance(node, exp.DateDiff):
+        return _date_diff(node)
+    if isinstance(node, exp.IntDiv):  # DuckDB's // rounds down; Spark's DIV towards zero
+        return exp.cast(exp.Floor(this=exp.Div(this=exp.paren(node.this), expression=exp.paren(node.expression))), exp.DataType.build("BIGINT"))
     if isinstance(node, exp.First) and isinstance(node.this, exp.Order):
         return _first_ordered(node.this)
     if isinstance(node, exp.TimeToUnix) and isinstance(node.this, exp.Sub):  # epoch(a - b): seconds between
         later, earlier = node.this.this, node.this.expression
-        return exp.Div(this=exp.paren(exp.Sub(this=_micros(later), expression=_micros(earlier))), expression=exp.Literal.number("1e6"))
+        return exp.paren(exp.Div(this=exp.paren(exp.Sub(this=_micros(later), expression=_micros(earlier))), expression=exp.Literal.number("1e6")))
     if isinstance(node, exp.Anonymous):
         name = node.name.lower()
         args = node.expressions
         if name == "epoch_us":
             return _micros(args[0])
+        if name in ("arg_min_null", "arg_max_null"):  # the value even where it is NULL: Spark's min_by/max_by
+            return _call("min_by" if name == "arg_min_null" else "max_by", *args)
         if name == "round_even":
             return _call("bround", *args)
         if name == "isfinite":
@@ -201,6 +211,20 @@ def _spark_vocabulary(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.PercentileCont) and node.args.get("expression") is not None:
         return _call("percentile", node.this, node.expression)
     return node
+
+
+def _date_diff(node: exp.DateDiff) -> exp.Expression:
+    """DuckDB's ``date_diff(unit, start, end)``: the unit boundaries crossed from start to
+    end (Spark's ``timestampdiff`` counts whole units elapsed instead)."""
+    unit = (node.text("unit") or "DAY").upper()
+    end, start = node.this, node.expression
+    if unit == "DAY":
+        return _call("datediff", exp.cast(end, exp.DataType.build("DATE")), exp.cast(start, exp.DataType.build("DATE")))
+    if unit == "MONTH":
+        def months(value: exp.Expression) -> exp.Expression:
+            return exp.paren(exp.Add(this=exp.Mul(this=_call("year", value.copy()), expression=exp.Literal.number(12)), expression=_call("month", value.copy())))
+        return exp.paren(exp.Sub(this=months(end), expression=months(start)))
+    raise Untranslatable(f"date_diff in {unit.lower()}s")
 
 
 def _micros(value: exp.Expression) -> exp.Expression:
