@@ -782,6 +782,8 @@ def value_type(
         return {"DATE": "date", "BOOLEAN": "boolean"}.get(base, "text")
     v = "v"
     layouts = ISO_LAYOUTS + (sql.DMY_FORMATS + sql.MDY_FORMATS if dayfirst else sql.MDY_FORMATS + sql.DMY_FORMATS) + sql.OTHER_FORMATS
+    if engine.dialect != "duckdb":  # other layouts are read by the DuckDB engine only
+        layouts = []
     cands = sql.timestamp_candidates(v, None)
     money = (
         f"(({sql.money_expr(v, 'VARCHAR', '.')}) IS NOT NULL OR ({sql.money_expr(v, 'VARCHAR', ',')}) IS NOT NULL) "
@@ -814,8 +816,8 @@ def value_type(
     def timestamp() -> str | None:
         if enough("iso_tz"):
             return "timestamp ISO 8601 with UTC offset"
-        best = max(layouts, key=lambda layout: counts[layout])  # the first of a tie: ISO, then the chosen day order
-        if enough(best):
+        best = max(layouts, key=lambda layout: counts[layout]) if layouts else None  # the first of a tie: ISO, then the chosen day order
+        if best is not None and enough(best):
             return "date " + best if not any(t in best for t in ("%H", "%M", "%S")) else "timestamp " + best
         if enough("iso"):
             return "timestamp ISO 8601"

@@ -51,7 +51,8 @@ def translate(query: str, params: list | None = None, schema: Mapping[str, Mappi
 
 def _bottom_up(tree: exp.Expression, rewrite) -> exp.Expression:
     """Rewrite every node, children before their parents (a rewritten parent keeps its
-    rewritten children)."""
+    rewritten children). A rewrite returns a new node (one holding the old node holds a copy
+    of it) or the node itself."""
     for node in reversed(list(tree.walk(bfs=False))):
         new = rewrite(node)
         if new is not node:
@@ -166,6 +167,7 @@ _TYPES = {
     exp.DataType.Type.UBIGINT: "DECIMAL(20, 0)",
     exp.DataType.Type.INT128: "DECIMAL(38, 0)",
     exp.DataType.Type.ENUM: "STRING",
+    exp.DataType.Type.TIMESTAMPTZ: "TIMESTAMP_LTZ",  # an instant (Spark's plain TIMESTAMP is wall-clock here)
 }
 
 
@@ -179,6 +181,14 @@ def _spark_vocabulary(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.CTE) and node.args.get("materialized"):  # a hint to DuckDB's planner
         node.set("materialized", None)
         return node
+    if isinstance(node, exp.TryCast) and node.to.this in _TIME_TYPES:
+        return _iso_only(node)
+    if isinstance(node, exp.RegexpFullMatch):
+        if not isinstance(node.expression, exp.Literal):
+            raise Untranslatable("regexp_full_match with a computed pattern")
+        return exp.RegexpLike(this=node.this, expression=exp.Literal.string(f"^(?:{node.expression.this})$"))
+    if isinstance(node, exp.UnixToTime) and not node.args.get("scale") and not node.args.get("format"):  # epoch seconds -> instant
+        return _call("timestamp_seconds", node.this)
     if isinstance(node, exp.DateDiff):
         return _date_diff(node)
     if isinstance(node, exp.IntDiv):  # DuckDB's // rounds down; Spark's DIV towards zero
@@ -211,6 +221,18 @@ def _spark_vocabulary(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.PercentileCont) and node.args.get("expression") is not None:
         return _call("percentile", node.this, node.expression)
     return node
+
+
+_TIME_TYPES = (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ, exp.DataType.Type.DATE)
+#: What DuckDB's cast of text to a time requires: a year-month-day date first. Spark's cast
+#: also reads ``2024`` or ``00004`` (an id) as 1 January of that year.
+ISO_DATE_START = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+
+
+def _iso_only(node: exp.TryCast) -> exp.Expression:
+    """``TRY_CAST(x AS TIMESTAMP)`` as DuckDB reads text: NULL unless x starts with a date."""
+    text = exp.cast(node.this.copy(), exp.DataType.build("STRING", dialect="spark"))
+    return exp.Case(ifs=[exp.If(this=exp.RegexpLike(this=text, expression=exp.Literal.string(ISO_DATE_START)), true=node.copy())])
 
 
 def _date_diff(node: exp.DateDiff) -> exp.Expression:
