@@ -62,7 +62,9 @@ ORDERS_RUNS = {
     "profile-periods": ("profile", "{orders}"),
     "segment-rfm10": ("segment", "{orders}"),
     "segment-cn8": ("segment", "{orders}", "--scheme", "cn8"),
+    "segment-kmeans-keep": ("segment", "{orders}", "--scheme", "kmeans", "--keep", "email"),
     "retention-orders-monthly": ("retention", "{orders}", "--period", "month"),
+    "retention-orders-rolling-recurring": ("retention", "{orders}", "--period", "week", "--mode", "rolling", "--cohort", "recurring"),
     "churn": ("churn", "{orders}"),
 }
 EVENTS_RUNS = {
@@ -70,6 +72,8 @@ EVENTS_RUNS = {
     "funnel-ordered-exclusions-by": ("funnel", "{events}", "--steps", STEPS, "--exclude", "checkout", "--by", "channel"),
     "funnel-strict": ("funnel", "{events}", "--steps", STEPS, "--order", "strict"),
     "funnel-unordered": ("funnel", "{events}", "--steps", STEPS, "--order", "unordered"),
+    "funnel-trend-window": ("funnel", "{events}", "--steps", STEPS, "--trend", "week", "--window", "1h"),
+    "funnel-users": ("funnel", "{events}", "--steps", STEPS, "--users"),
 }
 
 
@@ -78,6 +82,14 @@ def test_examples_as_parquet_give_the_same_output(spark, parquet_examples, args)
     filled = [a.format(orders=parquet_examples / "orders.parquet", events=parquet_examples / "events.parquet") for a in args]
     duckdb_out, spark_out = _both(*filled)
     assert spark_out == duckdb_out
+
+
+def test_report_on_spark_is_the_same_page(spark, parquet_examples, tmp_path):
+    args = ["report", str(parquet_examples / "orders.parquet"), "--events", str(parquet_examples / "events.parquet"), "--steps", STEPS, "-q"]
+    for engine in ("duckdb", "spark"):
+        result = CliRunner().invoke(app, [*args, "--engine", engine, "--spark-master", SPARK_MASTER, "-o", str(tmp_path / f"{engine}.html")])
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "spark.html").read_bytes() == (tmp_path / "duckdb.html").read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -89,3 +101,54 @@ def test_examples_as_parquet_give_the_same_output(spark, parquet_examples, args)
 def test_cdnow_csv_gives_the_same_output(spark, cdnow_path, args):
     duckdb_out, spark_out = _both(*[a.format(cdnow=cdnow_path) for a in args])
     assert spark_out == duckdb_out
+
+
+#: Each construct the translation rewrites (scan/spark_sql.py), on values where the engines'
+#: own functions disagree: (DuckDB expression, the answer both must give).
+VOCABULARY = {
+    "date_diff month counts boundaries": ("date_diff('month', DATE '2024-01-31', DATE '2024-02-01')", 1),
+    "date_diff day": ("date_diff('day', TIMESTAMP '2024-01-01 23:00:00', DATE '2024-01-02')", 1),
+    "// truncates": ("(-7) // 2", -3),
+    "round_even halves to even": ("round_even(2.5, 0) + round_even(3.5, 0)", 6),
+    "epoch of a difference": ("epoch(TIMESTAMP '2024-01-02 00:00:01' - TIMESTAMP '2024-01-01 00:00:00')", 86401.0),
+    "epoch_us": ("epoch_us(TIMESTAMP '1970-01-01 00:00:01')", 1_000_000),
+    "slice to the second last": ("'=\"0123\"'[3:-2]", "0123"),
+    "slice from": ("'''0123'[2:]", "0123"),
+    "isfinite": ("isfinite(CAST('inf' AS DOUBLE)) OR isfinite(CAST('nan' AS DOUBLE)) OR NOT isfinite(1.5)", False),
+    "an id is no timestamp": ("TRY_CAST('00004' AS TIMESTAMP) IS NULL AND TRY_CAST('2024' AS TIMESTAMP) IS NULL", True),
+    "an ISO text is": ("TRY_CAST(' 2024-03-05 10:00:00' AS TIMESTAMP)", "2024-03-05 10:00:00"),
+    "regexp_full_match is anchored": ("regexp_full_match('a1', '[0-9]') OR NOT regexp_full_match('12', '[0-9]+')", False),
+    "epoch seconds to a time": ("timezone('UTC', to_timestamp(1700000000))", "2023-11-14 22:13:20"),
+    "an offset to a zone": ("timezone('Asia/Shanghai', CAST('2024-01-01 03:00:00+00:00' AS TIMESTAMPTZ))", "2024-01-01 11:00:00"),
+    "unsigned types": ("CAST(200 AS UTINYINT) + CAST(4000000000 AS UINTEGER)", 4_000_000_200),
+    "ENUM values are text": ("CAST('b' AS ENUM('a', 'b'))", "b"),
+}
+
+
+@pytest.mark.parametrize("expression,expected", list(VOCABULARY.values()), ids=list(VOCABULARY))
+def test_translated_vocabulary_means_the_same(spark, expression, expected):
+    import duckdb
+
+    from userops.scan.spark_sql import to_spark
+
+    query = f"SELECT CAST(({expression}) AS VARCHAR)"
+    on_duckdb = duckdb.connect().execute(query).fetchone()[0]
+    on_spark = spark.sql(to_spark(query)).collect()[0][0]
+    shown = str(expected).lower() if isinstance(expected, bool) else str(expected)
+    assert on_duckdb == shown
+    assert on_spark == shown
+
+
+def test_first_by_order_and_asof_join_mean_the_same(spark):
+    """first(x ORDER BY k DESC, x) and the ASOF join's nearest following row, on a table."""
+    import duckdb
+
+    from userops.scan.spark import SparkEngine
+
+    rows = "(VALUES ('u1', 1, 'a'), ('u1', 3, 'b'), ('u1', 5, 'c'), ('u2', 2, 'd'), ('u2', 4, 'e')) AS t(u, k, x)"
+    first = f"SELECT u, first(x ORDER BY k DESC, x) AS top, arg_min_null(x, k) AS low FROM {rows} GROUP BY u ORDER BY u"
+    asof = f"""WITH t AS (SELECT * FROM {rows}), a AS (SELECT * FROM (VALUES ('u1', 0), ('u1', 3), ('u1', 5), ('u2', 1), ('u3', 1)) AS a(u, q))
+               SELECT a.u, a.q, s.k, s.x FROM a ASOF LEFT JOIN (SELECT * FROM t WHERE x <> 'e') s ON a.u = s.u AND s.k > a.q ORDER BY a.u, a.q"""
+    engine = SparkEngine()
+    for query in (first, asof, asof.replace("s.k > a.q", "s.k >= a.q")):
+        assert engine.rows(query) == duckdb.connect().execute(query).fetchall(), query

@@ -157,10 +157,11 @@ def customer_profiles(
 
 
 def customer_attributes(orders: HasOrders, window: Window, columns: tuple[str, ...]) -> "pd.DataFrame":
-    """Per customer, the latest non-blank value of each --keep column in the window."""
+    """Per customer, the latest non-blank value of each --keep column in the window (of two
+    values at the same latest time, the greater: the same answer on every run and engine)."""
     scope = line_scope(orders.facts, window)
     kept = lambda c: q(sql.keep_column(c))  # noqa: E731
-    picks = ", ".join(f"arg_max({kept(c)}, order_ts) FILTER (WHERE {kept(c)} IS NOT NULL AND {kept(c)} <> '') AS {q(f'kept:{c}')}" for c in columns)
+    picks = ", ".join(f"arg_max({kept(c)}, (order_ts, {kept(c)})) FILTER (WHERE {kept(c)} IS NOT NULL AND {kept(c)} <> '') AS {q(f'kept:{c}')}" for c in columns)
     frame = orders.engine.frame(f"SELECT customer_id, {picks} FROM ({scope}) GROUP BY customer_id ORDER BY customer_id")
     frame.columns = ["customer_id", *columns]  # a kept column may itself be called customer_id
     return frame

@@ -372,4 +372,4 @@ def events_have_times(events: HasEvents) -> bool:
     """Whether some usable event has a time of day (an export of dates only has none).
     Stops at the first such event: instant on ordinary data."""
     events.facts.require_every_event("event times")
-    return events.engine.value("SELECT 1 FROM events WHERE reason IS NULL AND CAST(event_ts AS TIME) <> TIME '00:00:00' LIMIT 1") is not None
+    return events.engine.value("SELECT 1 FROM events WHERE reason IS NULL AND event_ts <> date_trunc('day', event_ts) LIMIT 1") is not None

@@ -145,8 +145,9 @@ def segment_rows(
         names = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_code", "segment",
                  "lifecycle_status", "action"]
         kept = lambda c: q(sql.keep_column(c))  # noqa: E731
+        # the latest value; of two at the same time the greater (every run, every engine)
         picks = ", ".join(
-            f"arg_max({kept(c)}, order_ts) FILTER (WHERE {kept(c)} IS NOT NULL AND {kept(c)} <> '') AS {q(f'kept:{i}')}" for i, c in enumerate(keep)
+            f"arg_max({kept(c)}, (order_ts, {kept(c)})) FILTER (WHERE {kept(c)} IS NOT NULL AND {kept(c)} <> '') AS {q(f'kept:{i}')}" for i, c in enumerate(keep)
         )
         kept_join = f"LEFT JOIN (SELECT customer_id, {picks} FROM ({line_scope(orders.facts, window)}) GROUP BY customer_id) k USING (customer_id)"
         kept_select = ", " + ", ".join(f"k.{q(f'kept:{i}')} AS {q(f'{c} (input)' if c in names else c)}" for i, c in enumerate(keep))

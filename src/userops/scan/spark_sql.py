@@ -176,6 +176,8 @@ def _call(name: str, *args: exp.Expression) -> exp.Expression:
 
 
 def _spark_vocabulary(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.DataType) and node.this in (exp.DataType.Type.TIME, exp.DataType.Type.TIMETZ):
+        raise Untranslatable("the TIME type (Spark 4.0 has none; SQLGlot writes TIMESTAMP, another meaning)")
     if isinstance(node, exp.DataType) and node.this in _TYPES:
         return exp.DataType.build(_TYPES[node.this], dialect="spark")
     if isinstance(node, exp.CTE) and node.args.get("materialized"):  # a hint to DuckDB's planner
@@ -191,8 +193,6 @@ def _spark_vocabulary(node: exp.Expression) -> exp.Expression:
         return _call("timestamp_seconds", node.this)
     if isinstance(node, exp.DateDiff):
         return _date_diff(node)
-    if isinstance(node, exp.IntDiv):  # DuckDB's // rounds down; Spark's DIV towards zero
-        return exp.cast(exp.Floor(this=exp.Div(this=exp.paren(node.this), expression=exp.paren(node.expression))), exp.DataType.build("BIGINT"))
     if isinstance(node, exp.First) and isinstance(node.this, exp.Order):
         return _first_ordered(node.this)
     if isinstance(node, exp.TimeToUnix) and isinstance(node.this, exp.Sub):  # epoch(a - b): seconds between
