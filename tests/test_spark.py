@@ -18,11 +18,13 @@ STEPS = "home,product_view,add_to_cart,purchase"
 
 
 def _spark_or_skip():
+    required = bool(os.environ.get("USEROPS_REQUIRE_SPARK"))
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        if os.environ.get("USEROPS_REQUIRE_SPARK"):
+        if required:
             pytest.fail("USEROPS_REQUIRE_SPARK is set but there is no java on this machine")
-        pytest.skip("Spark needs a Java runtime (apt-get install openjdk-17-jre-headless)")
-    pytest.importorskip("pyspark")
+        pytest.skip("Spark needs a Java runtime (apt-get install default-jre-headless)")
+    if not required:
+        pytest.importorskip("pyspark")
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +154,51 @@ def test_first_by_order_and_asof_join_mean_the_same(spark):
     engine = SparkEngine()
     for query in (first, asof, asof.replace("s.k > a.q", "s.k >= a.q")):
         assert engine.rows(query) == duckdb.connect().execute(query).fetchall(), query
+
+
+def test_without_pyspark_the_error_says_what_to_install(monkeypatch, examples_dir):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark -> ImportError
+    result = CliRunner().invoke(app, ["segment", os.path.join(examples_dir, "orders.csv"), "--engine", "spark"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "userops: error: --engine spark needs pyspark, which is not installed; pip install 'userops[spark]'"
+    ]
+
+
+def test_an_unknown_engine_is_a_usage_error(examples_dir):
+    result = CliRunner().invoke(app, ["segment", os.path.join(examples_dir, "orders.csv"), "--engine", "spork"])
+    assert result.exit_code == 2
+    assert "--engine must be one of duckdb, spark (got 'spork')" in result.output
+
+
+def test_the_engine_table_of_userops_toml(tmp_path):
+    from userops.config import load_config
+    from userops.errors import UsageError
+
+    (tmp_path / "userops.toml").write_text(
+        '[engine]\nkind = "spark"\nmaster = "yarn"\n\n[engine.conf]\n"spark.executor.memory" = "8g"\n"spark.dynamicAllocation.enabled" = true\n'
+    )
+    config = load_config(cwd=str(tmp_path))
+    assert config.option("engine") == "spark" and config.option("spark_master") == "yarn"
+    assert config.spark_conf == {"spark.executor.memory": "8g", "spark.dynamicAllocation.enabled": "true"}
+    (tmp_path / "userops.toml").write_text('[engine]\nkinds = "spark"\n')
+    with pytest.raises(UsageError, match="unknown key 'kinds' in \\[engine\\]"):
+        load_config(cwd=str(tmp_path))
+
+
+def test_a_missing_path_on_spark_blames_the_input(spark, tmp_path):
+    missing = str(tmp_path / "nowhere.parquet")
+    result = CliRunner().invoke(app, ["segment", missing, "--engine", "spark", "--spark-master", SPARK_MASTER])
+    assert result.exit_code == 66, result.output
+    assert result.output.startswith(f"userops: error: {missing}: Spark cannot find it")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_time_column_spark_cannot_type_is_named(spark, write):
+    path = write("orders.csv", "customer_id,order_date,amount\nA,03/05/2024,10\nB,2024-03-06,12\n")
+    result = CliRunner().invoke(app, ["segment", path, "--engine", "spark", "--spark-master", SPARK_MASTER])
+    assert result.exit_code == 65, result.output
+    assert "column 'order_date'" in result.output and "'03/05/2024' is not an ISO 8601 timestamp" in result.output
+    assert "DuckDB engine" in result.output

@@ -491,7 +491,8 @@ def _keep_columns(keep: tuple[str, ...], headers: list[str], name: str) -> tuple
 
 def _fail_strict(engine: Engine, specs: list[OrdersSpec], files: list[str], dropped: dict[str, int]) -> None:
     reason, n = next(iter(dropped.items()))
-    for spec, file in zip(specs, files):
+    # the line of the first such row: files read by DuckDB (Spark reads files in parts, in no order)
+    for spec, file in zip(specs, files) if engine.dialect == "duckdb" else ():
         found = scan_load.first_dropped_line(engine, spec, reason, file=file)
         if found:
             line, column, raw = found
@@ -503,7 +504,7 @@ def _fail_strict(engine: Engine, specs: list[OrdersSpec], files: list[str], drop
                 column=column,
                 hint="fix the rows or run without --strict to drop them",
             )
-    raise DataError(f"{_rows(n)} {reason} (--strict)", hint="fix the rows or run without --strict to drop them")
+    raise DataError(f"{_rows(n)} {reason} (--strict)", file=files[0] if len(files) == 1 else None, hint="fix the rows or run without --strict to drop them")
 
 
 @dataclass(frozen=True)

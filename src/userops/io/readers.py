@@ -18,7 +18,7 @@ import os
 import sys
 import zipfile
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from userops.errors import DataError, InputError
 
@@ -61,7 +61,7 @@ class RawSource:
     paths: tuple[str, ...] = field(default_factory=tuple)  # real files behind it (for output==input checks)
     quoted_newlines: bool = False  # the CSV sample has a line break inside a quoted cell
     notes: tuple[str, ...] = ()  # what is odd about the file, for stderr
-    external: object | None = None  # the input as another engine's dataset (a Spark DataFrame)
+    external: Any = None  # the input as another engine's dataset (a Spark DataFrame)
 
 
 def open_source(path: str, *, encoding: str | None = None, stdin: BinaryIO | None = None) -> RawSource:

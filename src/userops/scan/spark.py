@@ -196,6 +196,7 @@ class SparkEngine:
         """An input as a temporary view; its name and column types (as DuckDB names)."""
         frame = source.external
         if frame is None:  # a table read on the driver (a DataFrame handed in)
+            assert source.table is not None
             frame = self.spark.createDataFrame(source.table.to_pandas())
         view = f"raw_{next(_VIEW_IDS)}"
         frame.createOrReplaceTempView(view)

@@ -20,7 +20,7 @@ import datetime as dt
 import decimal
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -37,7 +37,7 @@ _names = itertools.count()
 def translate(query: str, params: list | None = None, schema: Mapping[str, Mapping[str, str]] | None = None) -> exp.Expression:
     """The parsed DuckDB statement rewritten for Spark (generate it with ``.sql("spark")``).
     ``schema``: table -> {column: DuckDB type} of the tables and views the query reads."""
-    tree = sqlglot.parse_one(query, read="duckdb")
+    tree = cast(exp.Expression, sqlglot.parse_one(query, read="duckdb"))
     if params:
         tree = _bind(tree, list(params))
     if schema is not None and _has_special_stars(tree):
