@@ -202,3 +202,31 @@ def test_a_time_column_spark_cannot_type_is_named(spark, write):
     assert result.exit_code == 65, result.output
     assert "column 'order_date'" in result.output and "'03/05/2024' is not an ISO 8601 timestamp" in result.output
     assert "DuckDB engine" in result.output
+
+
+def test_a_list_written_by_spark_where_the_cluster_writes(spark, parquet_examples, tmp_path):
+    """-o with a cluster's path (here file://, as s3a:// or hdfs://): Spark writes the list
+    as a dataset (a folder of parts), with the rows and values of the local file."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    orders = str(parquet_examples / "orders.parquet")
+    target = f"file://{tmp_path}/segments.parquet"
+    result = CliRunner().invoke(app, ["segment", orders, "--engine", "spark", "--spark-master", SPARK_MASTER, "-o", target])
+    assert result.exit_code == 0, result.output
+    assert f"wrote 3,800 rows to {target}" in result.output
+    local = tmp_path / "local.parquet"
+    assert CliRunner().invoke(app, ["segment", orders, "-o", str(local)]).exit_code == 0
+    written = pq.read_table(tmp_path / "segments.parquet").to_pandas().sort_values("customer_id", ignore_index=True)
+    expected = pq.read_table(local).to_pandas()
+    assert list(written.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(written.astype(str), expected.astype(str))
+
+
+def test_a_cluster_path_needs_the_spark_engine(examples_dir):
+    orders = os.path.join(examples_dir, "orders.csv")
+    result = CliRunner().invoke(app, ["segment", orders, "-o", "s3a://bucket/segments.parquet"])
+    assert result.exit_code == 2
+    assert "a cluster's path is written by Spark" in result.output and "--engine spark" in result.output
+    result = CliRunner().invoke(app, ["segment", orders, "--engine", "spark", "-o", "s3a://bucket/segments.xlsx"])
+    assert result.exit_code == 2 and "Spark writes parquet or csv there (got xlsx)" in result.output

@@ -249,6 +249,12 @@ class RunContext:
         from userops.io import writers
 
         output = self.get("output")
+        if writers.is_uri(output):
+            if not self.on_spark or html:
+                raise UsageError(f"-o {output}: a cluster's path is written by Spark, for tables", hint="add --engine spark, or write a local file")
+            fmt = writers.resolve_output(self.get("format"), output, stdout_is_terminal=False).format
+            if fmt not in writers.DATASET_FORMATS:
+                raise UsageError(f"-o {output}: Spark writes {' or '.join(writers.DATASET_FORMATS)} there (got {fmt})", hint="name it .parquet or .csv")
         if not html:
             writers.resolve_output(self.get("format"), output, stdout_is_terminal=stdout_is_terminal(), inputs=tuple(inputs))
         if output is not None:
@@ -396,7 +402,12 @@ class RunContext:
 
                 self.note(say("showing_rows", shown=MAX_ROWS, total=f"{len(frame):,}"))
             return
-        writers.write_table(frame, spec)
+        if writers.is_uri(spec.path):
+            from userops.scan.spark import write_dataset
+
+            write_dataset(frame, str(spec.path), spec.format)
+        else:
+            writers.write_table(frame, spec)
         if spec.path:
             from userops.glossary import count, say
 

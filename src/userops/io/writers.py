@@ -315,11 +315,23 @@ def _stdin_is(path: str) -> bool:
     return stat.S_ISREG(given.st_mode) and (given.st_dev, given.st_ino) == (out.st_dev, out.st_ino)
 
 
+#: The formats a cluster writes (``-o s3a://bucket/list.parquet`` on the Spark engine).
+DATASET_FORMATS = ("parquet", "csv")
+
+
+def is_uri(path: str | None) -> bool:
+    """An output for a cluster's file system (``s3a://``, ``hdfs://``, ``abfss://``...)."""
+    import re
+
+    return path is not None and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
+
+
 def check_output_path(path: str, inputs: tuple[str, ...] = ()) -> None:
     """What can be known about an output path before any work: its folder exists and can be
     written, it is not a folder itself, and it is not an input. A ``{as_of}`` in the path is
-    filled in later; the folder before it is checked now."""
-    if path == "-":
+    filled in later; the folder before it is checked now. A cluster's path (a URI) is the
+    cluster's to check."""
+    if path == "-" or is_uri(path):
         return
     fixed = path.split("{as_of}")[0]
     folder = os.path.dirname(os.path.abspath(fixed if "{as_of}" not in path else fixed + "x"))

@@ -322,3 +322,26 @@ class SparkEngine:
         if "MALFORMED" in condition or "CANNOT_PARSE" in condition:
             return DataError(f"Spark cannot read the data ({first})", file=file)
         return UseropsError(f"internal error in the Spark engine: {first} (rerun with --debug for the traceback)")
+
+
+def write_dataset(table: "pa.Table | pd.DataFrame", path: str, fmt: str) -> None:
+    """A result written by Spark where the cluster writes (``s3a://``, ``hdfs://``): a folder
+    of part files, as Spark writes a dataset, replacing what was there. The table comes from
+    the driver (the command's result, as Arrow)."""
+    import pyarrow as pa
+    from pyspark.errors import PySparkException
+
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    for i, field in enumerate(table.schema):  # categoricals (statuses, segments) as their text
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+    session = spark_session()
+    try:
+        writer = session.createDataFrame(table).write.mode("overwrite").format(fmt)
+        if fmt == "csv":
+            writer = writer.option("header", True)
+        writer.save(path)
+    except PySparkException as exc:
+        text = str(exc).strip()
+        raise UseropsError(f"{path}: Spark could not write it ({text.splitlines()[0] if text else type(exc).__name__})") from exc
