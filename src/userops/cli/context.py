@@ -129,11 +129,6 @@ class RunContext:
         kind = self.get("engine", "duckdb")
         if kind not in ENGINES:
             raise UsageError(f"--engine must be one of {', '.join(ENGINES)} (got {kind!r})")
-        if kind == "spark":
-            from userops.scan.spark import SparkEngine
-
-            return SparkEngine(master=self.get("spark_master"), conf=self.config.spark_conf)  # type: ignore[return-value]
-
         threads = self.get("threads")
         if threads is None and os.environ.get("USEROPS_THREADS", "").strip():
             text = os.environ["USEROPS_THREADS"].strip()
@@ -145,7 +140,12 @@ class RunContext:
                 raise UsageError(f"--threads must be between 1 and {MAX_THREADS} (got {threads!r})")
             bound_arrow_threads(threads)
         limit = self.get("memory_limit")
-        return Engine(threads=threads, memory_limit=parse_memory_limit(str(limit)) if limit is not None else None)
+        memory_limit = parse_memory_limit(str(limit)) if limit is not None else None
+        if kind == "spark":  # on a local master, --threads and --memory-limit size it
+            from userops.scan.spark import SparkEngine
+
+            return SparkEngine(master=self.get("spark_master"), conf=self.config.spark_conf, threads=threads, memory_limit=memory_limit)  # type: ignore[return-value]
+        return Engine(threads=threads, memory_limit=memory_limit)
 
     def load_options(self, *, keep: tuple[str, ...] = ()):
         from userops.io.normalise import LoadOptions, check_time_zone

@@ -1,6 +1,6 @@
 """The scan: the only package that writes or runs SQL.
 
-One embedded DuckDB connection (:mod:`~userops.scan.engine`) over the raw inputs, and one
+By default one embedded DuckDB connection (:mod:`~userops.scan.engine`) over the raw inputs, and one
 module per concept, mirroring :mod:`userops.analytics`:
 
 * :mod:`~userops.scan.sql` — quoting, literals, the id/money/timestamp parsers as SQL;
@@ -11,6 +11,8 @@ module per concept, mirroring :mod:`userops.analytics`:
   :mod:`~userops.scan.retention`, :mod:`~userops.scan.churn` — every query whose cost grows
   with rows; they return small frames (summaries) or per-customer tables.
 
-Analytics modules call their twin here and nothing else of the scan; each concept module is
-the seam where another engine plugs in with the same definitions.
+Analytics modules call their twin here and nothing else of the scan. Another engine runs the
+same statements: :mod:`~userops.scan.spark` (``--engine spark``) has the methods of the DuckDB
+engine the concept modules call, and :mod:`~userops.scan.spark_sql` translates each statement
+for Spark SQL; nothing in this package imports Spark otherwise.
 """

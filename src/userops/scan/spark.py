@@ -64,8 +64,11 @@ def require_pyspark() -> None:
         raise UsageError("--engine spark needs pyspark, which is not installed", hint="pip install 'userops[spark]'") from None
 
 
-def spark_session(master: str | None = None, conf: dict[str, str] | None = None):
-    """The process's Spark session (made on first use with ``master`` and ``conf``)."""
+def spark_session(master: str | None = None, conf: dict[str, str] | None = None, *, threads: int | None = None, memory_limit: str | None = None):
+    """The process's Spark session (made on first use with ``master`` and ``conf``). On a
+    local master, where the driver does all the work, ``threads`` (``local[N]``; default every
+    core) and ``memory_limit`` (a DuckDB size, ``8GB`` or ``11983MiB``; default half the RAM,
+    as the DuckDB engine's) size it; Spark's own default heap, 1 GB, fails on a few million rows."""
     require_pyspark()
     from pyspark.sql import SparkSession
 
@@ -77,12 +80,23 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
 
     # a failed query is an error userops reports in one line; pyspark would log it whole too
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
-    master = master or os.environ.get("USEROPS_SPARK_MASTER") or "local[*]"
-    builder = SparkSession.builder.master(master)
+    master = master or os.environ.get("USEROPS_SPARK_MASTER")
+    builder = SparkSession.builder
+    if master is None and "PYSPARK_GATEWAY_PORT" in os.environ:
+        local = False  # started by spark-submit: its --master and --conf stand
+    else:
+        master = master or (f"local[{threads}]" if threads else "local[*]")
+        builder = builder.master(master)
+        local = master.startswith("local")
+    if local:
+        from userops.scan.engine import DEFAULT_MEMORY_SHARE, memory_size
+
+        heap = jvm_size(memory_limit or memory_size(DEFAULT_MEMORY_SHARE))
+        conf = {**({"spark.driver.memory": heap} if heap else {}), **(conf or {})}
     quiet = str(resources.files("userops") / "data" / "spark-log4j2.properties")
     java_options = f"-Dlog4j2.configurationFile=file:{quiet}"
     settings = {
-        **DEFAULT_CONF, "spark.driver.extraJavaOptions": java_options, **(LOCAL_CONF if master.startswith("local") else {}), **(conf or {}),
+        **DEFAULT_CONF, "spark.driver.extraJavaOptions": java_options, **(LOCAL_CONF if local else {}), **(conf or {}),
         **FIXED_CONF,
     }
     for key, value in settings.items():
@@ -90,6 +104,18 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def jvm_size(size: str | None) -> str | None:
+    """A DuckDB memory size (``8GB``, ``11983MiB``) as a JVM one in megabytes (``8192m``)."""
+    import re
+
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", size or "", flags=re.IGNORECASE)
+    if not match:
+        return None
+    unit = match.group(2).upper().replace("I", "")
+    scale = {"KB": 1 / 1024, "MB": 1, "GB": 1024, "TB": 1024 * 1024}[unit]
+    return f"{max(1, int(float(match.group(1)) * scale))}m"
 
 
 def spark_type(data_type) -> str:
@@ -131,8 +157,10 @@ class SparkEngine:
 
     dialect = "spark"
 
-    def __init__(self, *, master: str | None = None, conf: dict[str, str] | None = None) -> None:
-        self.spark = spark_session(master, conf).newSession()
+    def __init__(
+        self, *, master: str | None = None, conf: dict[str, str] | None = None, threads: int | None = None, memory_limit: str | None = None,
+    ) -> None:
+        self.spark = spark_session(master, conf, threads=threads, memory_limit=memory_limit).newSession()
         self.read_notes: list[str] = []
         self.time_offsets: set[str] = set()
         self._views: dict[str, Any] = {}  # name -> DataFrame (cached tables are unpersisted on close)
@@ -218,7 +246,7 @@ class SparkEngine:
         from sqlglot import exp
 
         try:
-            tree = spark_sql.translate(query, params, self._schema())
+            tree = spark_sql.translate(query, params, self._schema)
             if isinstance(tree, (exp.Set, exp.Command)):
                 return None
             if isinstance(tree, exp.Create):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import sqlglot
@@ -34,15 +34,20 @@ class Untranslatable(Exception):
 _names = itertools.count()
 
 
-def translate(query: str, params: list | None = None, schema: Mapping[str, Mapping[str, str]] | None = None) -> exp.Expression:
+Schema = Mapping[str, Mapping[str, str]]
+
+
+def translate(query: str, params: list | None = None, schema: Schema | Callable[[], Schema] | None = None) -> exp.Expression:
     """The parsed DuckDB statement rewritten for Spark (generate it with ``.sql("spark")``).
-    ``schema``: table -> {column: DuckDB type} of the tables and views the query reads."""
+    ``schema``: table -> {column: DuckDB type} of the tables and views the query reads (or a
+    function giving it, called only for a star to expand)."""
     tree = cast(exp.Expression, sqlglot.parse_one(query, read="duckdb"))
     if params:
         tree = _bind(tree, list(params))
     if schema is not None and _has_special_stars(tree):
+        tables = schema() if callable(schema) else schema
         tree = qualify(
-            tree, schema={k: dict(v) for k, v in schema.items()}, dialect="duckdb", validate_qualify_columns=False,
+            tree, schema={k: dict(v) for k, v in tables.items()}, dialect="duckdb", validate_qualify_columns=False,
             quote_identifiers=True, identify=False,
         )
     tree = _bottom_up(tree, _asof_to_window)
@@ -63,7 +68,7 @@ def _bottom_up(tree: exp.Expression, rewrite) -> exp.Expression:
     return tree
 
 
-def to_spark(query: str, params: list | None = None, schema: Mapping[str, Mapping[str, str]] | None = None) -> str:
+def to_spark(query: str, params: list | None = None, schema: Schema | Callable[[], Schema] | None = None) -> str:
     return translate(query, params, schema).sql(dialect="spark")
 
 
