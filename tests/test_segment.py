@@ -474,3 +474,37 @@ def test_kmeans_searches_k_on_a_sample_and_fits_every_customer_once(monkeypatch)
     fitted.clear()
     clusters.kmeans_segments(values, k=3, lang="en")  # k given: no search, one fit
     assert fitted == [n]
+
+
+def test_kmeans_on_a_large_list_fits_a_sample_and_the_engine_assigns_everyone(monkeypatch, examples_dir):
+    """Past FIT_SAMPLE customers the model is fitted on the first FIT_SAMPLE by the MD5 of
+    their id, and every customer goes to the nearest centre, computed by the engine: the
+    same cluster numpy's argmin gives on the standardised log-RFM."""
+    import hashlib
+
+    from userops.analytics import clusters
+
+    fits: list = []
+    real_fit = clusters.fit_kmeans
+
+    def recording(values, **kwargs):
+        fits.append((values.copy(), real_fit(values, **kwargs)))
+        return fits[-1][1]
+
+    monkeypatch.setattr(clusters, "FIT_SAMPLE", 1_000)
+    monkeypatch.setattr(clusters, "fit_kmeans", recording)
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    window = loaded.window()
+    result = segment_customers(loaded, window, scheme="kmeans", k=3, lang="en")
+    table = result.arrow.to_pandas()
+    assert len(table) == 3_800 and table["segment"].notna().all()
+    assert "k-means: fitted on a fixed sample of 1,000 of the 3,800 customers; every customer is assigned to the nearest centre" in result.notes
+    sample, fit = fits[0]
+    first_by_md5 = sorted(table["customer_id"], key=lambda c: (hashlib.md5(c.encode()).hexdigest(), c))[:1_000]
+    expected_sample = table.set_index("customer_id").loc[sorted(first_by_md5), ["recency_days", "frequency", "monetary"]]
+    assert np.array_equal(sample.to_numpy("float64"), expected_sample.to_numpy("float64"))
+    z = (clusters.log_rfm(table) - fit.mean) / fit.std
+    nearest = ((z[:, None, :] - fit.centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    names = {cluster: name for cluster, name in zip(nearest, table["segment"].astype(str))}
+    assert len(names) == fit.k  # one name per cluster: the engine's clusters are numpy's
+    assert [names[c] for c in nearest] == list(table["segment"].astype(str))

@@ -3,7 +3,8 @@
 Features: log1p(recency_days), log1p(frequency), log1p(monetary), each standardised.
 k is chosen by the silhouette score over 2..8 unless given: each k is fitted and scored on a
 fixed random sample of at most 5,000 customers, and only the chosen k is fitted on every
-customer. KMeans uses ``random_state`` and ``n_init=10``, so the labels are identical on
+customer (on a list of more than FIT_SAMPLE customers, on a fixed sample of that many; the
+engine then assigns every customer to the nearest centre). KMeans uses ``random_state`` and ``n_init=10``, so the labels are identical on
 every run. Clusters are named from their centroid's profile with
 the 8-class R/F/M high/low labels (centroid above the overall mean on the standardised
 scale = high; recency reversed), numbered when two clusters share a profile.
@@ -21,6 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 SILHOUETTE_SAMPLE = 5_000
+#: Customers the chosen k is fitted on, at most: Python sees a sample, the engine assigns
+#: every customer (a k-means centre moves little past this many points).
+FIT_SAMPLE = 100_000
 #: Customers per OpenMP thread of a k-means fit: on small data more threads only wait on
 #: each other (a 16-core machine took 32 s for 3,800 customers).
 CUSTOMERS_PER_THREAD = 20_000
@@ -38,26 +42,48 @@ class ClusterResult:
     centroids: "pd.DataFrame"  # segment, recency_days, frequency, monetary (means in original units)
 
 
-def kmeans_segments(values: "pd.DataFrame", *, k: int | None = None, lang: str = "en", random_state: int = 0) -> ClusterResult:
+@dataclass(frozen=True)
+class KMeansFit:
+    """A k-means model on standardised log-RFM: what assigns and names every customer."""
+
+    k: int
+    silhouette: float
+    silhouettes: dict[int, float]  # k -> silhouette tried
+    centres: "np.ndarray"  # k x 3, on the standardised scale
+    mean: "np.ndarray"  # of log1p(recency, frequency, monetary) over the fitted customers
+    std: "np.ndarray"  # the same; 1 where the spread is 0
+    labels: "np.ndarray"  # cluster number of each fitted customer
+
+
+def log_rfm(values: "pd.DataFrame") -> "np.ndarray":
+    """log1p of recency days, frequency and monetary (negative monetary as 0), one row per customer."""
+    import numpy as np
+
+    return np.column_stack(
+        [np.log1p(values["recency_days"].to_numpy("float64")), np.log1p(values["frequency"].to_numpy("float64")), np.log1p(np.clip(values["monetary"].to_numpy("float64"), 0, None))]
+    )
+
+
+def fit_kmeans(values: "pd.DataFrame", *, k: int | None = None, random_state: int = 0) -> KMeansFit:
+    """Choose k (silhouette on a fixed sample of at most SILHOUETTE_SAMPLE customers) unless
+    given, and fit it on every customer of ``values`` (a sample of them on a large list: see
+    :func:`userops.analytics.segment.segment_customers`)."""
     import os
 
     import numpy as np
-    import pandas as pd
     import sklearn
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
     from userops.analytics.model_threads import limited
-    from userops.analytics.rfm import CN8_LABELS
 
     n = len(values)
     if n < 3:
         raise DataError(f"k-means needs at least 3 customers (got {n})", hint="use --scheme rfm10")
-    x = np.column_stack(
-        [np.log1p(values["recency_days"].to_numpy("float64")), np.log1p(values["frequency"].to_numpy("float64")), np.log1p(np.clip(values["monetary"].to_numpy("float64"), 0, None))]
-    )
-    std = x.std(axis=0)
-    z = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    x = log_rfm(values)
+    mean, spread = x.mean(axis=0), x.std(axis=0)
+    std = np.where(spread > 0, spread, 1.0)
+    z = (x - mean) / std
     rng = np.random.default_rng(random_state)
     sample = rng.choice(n, size=SILHOUETTE_SAMPLE, replace=False) if n > SILHOUETTE_SAMPLE else np.arange(n)
     searched = z[sample]
@@ -80,14 +106,22 @@ def kmeans_segments(values: "pd.DataFrame", *, k: int | None = None, lang: str =
         best = max(candidates, key=lambda c: (scores[c], -c))
         # the sample was every customer, or the chosen k is fitted once on all of them
         model = fits[best] if k or len(sample) == n else KMeans(n_clusters=best, n_init=10, random_state=random_state).fit(z)
-    # name clusters by their centroid profile; order them by mean monetary, highest first
-    centres = model.cluster_centers_
-    codes = ["".join("H" if hi else "L" for hi in (c[0] < 0, c[1] > 0, c[2] > 0)) for c in centres]
+    return KMeansFit(best, scores[best], scores, model.cluster_centers_, mean, std, model.labels_)
+
+
+def cluster_names(fit: KMeansFit, means: "pd.DataFrame", lang: str = "en") -> tuple[dict[int, str], "pd.DataFrame"]:
+    """Each cluster's name from its centre's profile (the cn8 high/low labels; numbered when
+    two share one) and the centroids table (``segment`` and mean R, F, M in original units),
+    highest mean monetary first. ``means``: per cluster number, the mean recency_days,
+    frequency and monetary of its customers."""
+    import pandas as pd
+
+    from userops.analytics.rfm import CN8_LABELS
+
+    codes = ["".join("H" if hi else "L" for hi in (c[0] < 0, c[1] > 0, c[2] > 0)) for c in fit.centres]
     idx = 0 if lang == "zh" else 1
     base = [CN8_LABELS[code][idx] for code in codes]
-    frame = pd.DataFrame({"cluster": model.labels_, "recency_days": values["recency_days"].to_numpy(), "frequency": values["frequency"].to_numpy(), "monetary": values["monetary"].to_numpy()})
-    means = frame.groupby("cluster").mean()
-    order = sorted(range(best), key=lambda c: (-means.loc[c, "monetary"], c))
+    order = sorted(means.index, key=lambda c: (-means.loc[c, "monetary"], c))
     names: dict[int, str] = {}
     seen: dict[str, int] = {}
     for c in order:
@@ -99,7 +133,6 @@ def kmeans_segments(values: "pd.DataFrame", *, k: int | None = None, lang: str =
             names[c] = f"{base[c]} {counter[base[c]]}"
         else:
             names[c] = base[c]
-    labels = np.array([names[c] for c in model.labels_], dtype=object)
     centroids = pd.DataFrame(
         {
             "segment": [names[c] for c in order],
@@ -108,4 +141,16 @@ def kmeans_segments(values: "pd.DataFrame", *, k: int | None = None, lang: str =
             "monetary": [round(float(means.loc[c, "monetary"]), 2) for c in order],
         }
     )
-    return ClusterResult(labels, best, scores[best], scores, centroids)
+    return names, centroids
+
+
+def kmeans_segments(values: "pd.DataFrame", *, k: int | None = None, lang: str = "en", random_state: int = 0) -> ClusterResult:
+    """Fit, assign and name every customer of a frame (the engine route assigns in SQL)."""
+    import numpy as np
+    import pandas as pd
+
+    fit = fit_kmeans(values, k=k, random_state=random_state)
+    frame = pd.DataFrame({"cluster": fit.labels, "recency_days": values["recency_days"].to_numpy(), "frequency": values["frequency"].to_numpy(), "monetary": values["monetary"].to_numpy()})
+    names, centroids = cluster_names(fit, frame.groupby("cluster").mean(), lang)
+    labels = np.array([names[c] for c in fit.labels], dtype=object)
+    return ClusterResult(labels, fit.k, fit.silhouette, fit.silhouettes, centroids)

@@ -177,32 +177,19 @@ def segment_customers(
 ) -> rfm.SegmentResult:
     """Run the scan (per-customer aggregates, gap statistics) and score every customer.
 
-    rfm10 and cn8 are computed in the engine (:mod:`userops.scan.segment`: the definitions of
-    :func:`segment_frame`, in SQL) and the list stays Arrow until it is written; k-means fits
-    in Python on the values (:func:`segment_frame`).
+    Every scheme is computed in the engine (:mod:`userops.scan.segment`: the definitions of
+    :func:`segment_frame`, in SQL) and the list stays Arrow until it is written; k-means is
+    fitted in Python on the values (a fixed sample of a large list) and assigned there.
 
     With ``release`` the engine is closed once its work is done: its memory (the orders
     table) goes back before the list is written. The loaded data cannot be used again."""
     median_gap, p90_gap = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))
     threshold = lifecycle.default_churn_threshold(p90_gap)
-    if options.get("scheme", "rfm10") != "kmeans":
-        result = _segment_in_engine(
-            loaded, window, keep=keep, median_gap_days=median_gap, churn_threshold_days=threshold, release=release, **options
-        )
-        if release:
-            loaded.close()
-        notes = [*result.notes, say("lifecycle_churned_after", days=threshold)]
-        return rfm.SegmentResult(None, None, result.cuts, notes, result.arrow, summarise=result.summarise)
-    customers = scan_customers.customer_aggregates(loaded, window, period=None, detail=False)
-    attributes = scan_customers.customer_attributes(loaded, window, keep) if keep else None
+    result = _segment_in_engine(loaded, window, keep=keep, median_gap_days=median_gap, churn_threshold_days=threshold, release=release, **options)
     if release:
         loaded.close()
-    result = segment_frame(customers, as_of=window.as_of, median_gap_days=median_gap, churn_threshold_days=threshold, **options)
-    notes = list(result.notes) + [say("lifecycle_churned_after", days=threshold)]
-    table = result.customers
-    if attributes is not None:
-        table = with_kept_columns(table, attributes)
-    return rfm.SegmentResult(table, result.summary, result.cuts, notes)
+    notes = [*result.notes, say("lifecycle_churned_after", days=threshold)]
+    return rfm.SegmentResult(None, None, result.cuts, notes, result.arrow, summarise=result.summarise)
 
 
 def _segment_in_engine(
@@ -226,7 +213,7 @@ def _segment_in_engine(
     actions: dict[str, str] | None = None,
     random_state: int = 0,
 ) -> rfm.SegmentResult:
-    """:func:`segment_frame`'s rfm10 and cn8, with the rows computed by the engine."""
+    """:func:`segment_frame`, with the rows computed by the engine."""
     from userops.analytics.periods import PERIOD_DAYS
     from userops.scan import segment as scan_segment
 
@@ -249,6 +236,8 @@ def _segment_in_engine(
     order = rfm.segment_order(scheme, lang)
     if scheme == "rfm10":
         named = scan_segment.rfm10_sql(rfm.rfm10_grid(lang))
+    elif scheme == "kmeans":
+        named, order = _kmeans_in_engine(loaded, k=k, lang=lang, random_state=random_state, notes=notes)
     else:
         at = scan_segment.split_values(loaded, split) if customers else {}
         notes.extend(split_note(split, at))
@@ -267,6 +256,24 @@ def _segment_in_engine(
         return rfm.segment_summary(summary_input(table), revenue=_column(table, scan_segment.REVENUE), order=order, actions=actions)
 
     return rfm.SegmentResult(None, None, cuts, notes, table.drop_columns([scan_segment.REVENUE]), summarise=summarise)
+
+
+def _kmeans_in_engine(loaded: "LoadedOrders", *, k: int | None, lang: str, random_state: int, notes: list) -> tuple[str, list[str]]:
+    """k-means fitted in Python on the customers' values (a fixed sample of a large list) and
+    every customer assigned to the nearest centre by the engine: the segment's SQL and the
+    segments in order (highest mean monetary first)."""
+    from userops.analytics.clusters import FIT_SAMPLE, cluster_names, fit_kmeans
+    from userops.scan import segment as scan_segment
+
+    values, customers = scan_segment.rfm_value_sample(loaded, FIT_SAMPLE)
+    fit = fit_kmeans(values, k=k, random_state=random_state)
+    means = scan_segment.assign_clusters(loaded, fit.mean, fit.std, fit.centres)
+    names, centroids = cluster_names(fit, means, lang)
+    tried = [f"k={c}: {s:.3f}" for c, s in fit.silhouettes.items()]
+    notes.append(say("kmeans_k", k=fit.k, s=f"{fit.silhouette:.3f}", tried=tried))
+    if customers > len(values):
+        notes.append(say("kmeans_sampled", n=f"{len(values):,}", customers=f"{customers:,}"))
+    return scan_segment.cluster_sql(names), list(centroids["segment"])
 
 
 def _column(table: "pa.Table", name: str) -> "pd.Series":

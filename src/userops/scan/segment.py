@@ -26,6 +26,8 @@ from userops.scan.sql import quote_ident as q
 from userops.scan.window import Window
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
     import pyarrow as pa
 
 VALUES_TABLE = "rfm_values"
@@ -98,6 +100,48 @@ def _score(column: str, cuts: tuple[float, ...], params: list, *, reverse: bool 
         below.append(f"CAST({column} > ${len(params)} AS INTEGER)")
     count = " + ".join(below) if below else "0"
     return f"({len(cuts) + 1} - ({count}))" if reverse else f"(1 + {count})"
+
+
+def rfm_value_sample(orders: HasOrders, size: int) -> tuple["pd.DataFrame", int]:
+    """``recency_days, frequency, monetary`` of every customer in customer-id order, or, past
+    ``size`` customers, of a fixed sample of ``size`` (the first by the MD5 of their id: the
+    same customers on every run and engine), in customer-id order; and the customer count."""
+    customers = int(orders.engine.value(f"SELECT count(*) FROM {VALUES_TABLE}"))
+    source = VALUES_TABLE if customers <= size else f"(SELECT * FROM {VALUES_TABLE} ORDER BY md5(customer_id), customer_id LIMIT {int(size)})"
+    return orders.engine.frame(f"SELECT recency_days, frequency, monetary FROM {source} ORDER BY customer_id"), customers
+
+
+def assign_clusters(orders: HasOrders, mean: "np.ndarray", std: "np.ndarray", centres: "np.ndarray") -> "pd.DataFrame":
+    """Every customer's nearest k-means centre (on log1p of recency, frequency and monetary,
+    standardised by ``mean`` and ``std``; the lowest number of equally near ones, as
+    scikit-learn) as a ``cluster`` column of the values table; per cluster, the mean recency
+    days, frequency and monetary of its customers (index: the cluster number)."""
+    number = lambda x: f"CAST('{float(x)!r}' AS DOUBLE)"  # noqa: E731 (the shortest repr reads back as the same double)
+    logs = ["ln(1 + recency_days)", "ln(1 + frequency)", "ln(1 + greatest(coalesce(monetary, 0), 0))"]
+    z = [f"(({x}) - {number(m)}) / {number(s)}" for x, m, s in zip(logs, mean, std)]
+    distances = ", ".join(
+        f"{' + '.join(f'power({zj} - {number(cj)}, 2)' for zj, cj in zip(z, centre))} AS d{i}" for i, centre in enumerate(centres)
+    )
+    k = len(centres)
+    nearest = "CASE " + " ".join(
+        "WHEN " + " AND ".join([f"d{i} < d{j}" for j in range(i)] + [f"d{i} <= d{j}" for j in range(i + 1, k)]) + f" THEN {i}"
+        for i in range(k - 1)
+    ) + f" ELSE {k - 1} END" if k > 1 else "0"
+    dropped = ", ".join(f"d{i}" for i in range(k))
+    orders.engine.execute(
+        f"""CREATE OR REPLACE TABLE {VALUES_TABLE} AS
+            SELECT * EXCLUDE ({dropped}), {nearest} AS cluster FROM (SELECT *, {distances} FROM {VALUES_TABLE})"""
+    )
+    means = orders.engine.frame(
+        f"""SELECT cluster, avg(recency_days) AS recency_days, avg(frequency) AS frequency, avg(monetary) AS monetary
+            FROM {VALUES_TABLE} GROUP BY cluster ORDER BY cluster"""
+    )
+    return means.set_index("cluster")
+
+
+def cluster_sql(names: dict[int, str]) -> str:
+    """The k-means segment: the name of each customer's cluster."""
+    return "CASE cluster " + " ".join(f"WHEN {c} THEN {sql.sql_str(name)}" for c, name in sorted(names.items())) + " END"
 
 
 def segment_rows(
