@@ -275,3 +275,13 @@ def test_a_catalog_table_is_an_input(spark, parquet_examples, tmp_path):
     finally:
         spark.sql("DROP TABLE IF EXISTS userops_test.orders")
     assert on_table == _run("segment", orders)
+
+
+def test_orc_and_a_folder_of_parts_read_like_parquet(spark, parquet_examples, tmp_path):
+    orders = str(parquet_examples / "orders.parquet")
+    frame = spark.read.parquet(orders)
+    frame.write.orc(str(tmp_path / "orders.orc"))
+    frame.repartition(3).write.parquet(str(tmp_path / "lake" / "orders"))  # a folder named without an extension
+    expected = _run("segment", orders)
+    for path in (tmp_path / "orders.orc", tmp_path / "lake" / "orders"):
+        assert _run("segment", str(path), "--engine", "spark", "--spark-master", SPARK_MASTER) == expected

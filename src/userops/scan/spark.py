@@ -207,6 +207,9 @@ class SparkEngine:
                 ext = os.path.splitext(name.lower().removesuffix(".gz").removesuffix(".snappy"))[1]
                 if ext in FORMATS:
                     return FORMATS[ext]
+            raise UsageError(f"{path}: no .parquet, .orc or .csv files in the folder", hint="give the folder of the dataset's part files")
+        if not os.path.exists(path) and "://" in path:  # a folder on the cluster: Parquet, as Spark's own default
+            return "parquet"
         raise UsageError(f"{path}: cannot tell the format from the name", hint="name it .parquet, .orc or .csv, or read a catalog table as table:db.name")
 
     @staticmethod
