@@ -285,3 +285,27 @@ def test_orc_and_a_folder_of_parts_read_like_parquet(spark, parquet_examples, tm
     expected = _run("segment", orders)
     for path in (tmp_path / "orders.orc", tmp_path / "lake" / "orders"):
         assert _run("segment", str(path), "--engine", "spark", "--spark-master", SPARK_MASTER) == expected
+
+
+def test_the_text_parsers_read_the_same_on_both_engines(spark):
+    """Amounts, ids and ISO times written as text (CSV is read as text on both engines),
+    through the scan's own parse expressions (scan/sql.py), on values where the engines'
+    casts disagree ('1.5d', '1_000', '.5', '00004')."""
+    import duckdb
+
+    from userops.scan import sql
+    from userops.scan.spark import SparkEngine
+
+    amounts = ["$1,234.50", "(12.50)", "1.5d", "1_000", "12,5", " 7 ", "NaN", "inf", "1e3", ".5", "¥3,000", "", "abc"]
+    ids = ['="012345"', "'00042", " A1 ", "00004", "", "B 2"]
+    times = ["2024-03-05 10:00:00", "2024-03-05", " 2024-03-05T10:00:00 ", "2024", "00004", "2024-13-01", ""]
+    for values, expr in (
+        (amounts, sql.money_expr("v", "VARCHAR", ".")),
+        (ids, sql.id_expr("v", "VARCHAR")),
+        (times, sql.timestamp_expr("v", "VARCHAR", order=["iso"])),
+    ):
+        rows = ", ".join(f"({i}, {sql.sql_str(v)})" for i, v in enumerate(values))
+        query = f"SELECT i, {expr} AS parsed FROM (VALUES {rows}) AS t(i, v) ORDER BY i"
+        on_duckdb = [_plain(p) for _, p in duckdb.connect().execute(query).fetchall()]
+        on_spark = [_plain(p) for _, p in SparkEngine().rows(query)]
+        assert [str(p) for p in on_spark] == [str(p) for p in on_duckdb], values
