@@ -170,14 +170,17 @@ def test_first_by_order_and_asof_join_mean_the_same(spark):
         assert engine.rows(query) == duckdb.connect().execute(query).fetchall(), query
 
 
-def test_without_pyspark_the_error_says_what_to_install(monkeypatch, examples_dir):
+@pytest.mark.parametrize("module", ["pyspark", "sqlglot"])
+def test_without_the_spark_extra_the_error_says_what_to_install(monkeypatch, examples_dir, module):
     import sys
 
-    monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark -> ImportError
+    for name in [m for m in sys.modules if m == "userops.scan.spark" or m == "userops.scan.spark_sql"]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, as in a process without the extra
+    monkeypatch.setitem(sys.modules, module, None)  # import <module> -> ImportError
     result = CliRunner().invoke(app, ["segment", os.path.join(examples_dir, "orders.csv"), "--engine", "spark"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "userops: error: --engine spark needs pyspark, which is not installed; pip install 'userops[spark]'"
+        f"userops: error: --engine spark needs {module}, which is not installed; pip install 'userops[spark]'"
     ]
 
 

@@ -20,7 +20,6 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from userops.errors import DataError, InputError, UsageError, UseropsError
-from userops.scan import spark_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -57,11 +56,12 @@ _VIEW_IDS = itertools.count()
 
 
 def require_pyspark() -> None:
-    """A one-line usage error (exit 2) when pyspark is not installed."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise UsageError("--engine spark needs pyspark, which is not installed", hint="pip install 'userops[spark]'") from None
+    """A one-line usage error (exit 2) when the spark extra (pyspark, SQLGlot) is not installed."""
+    for module in ("pyspark", "sqlglot"):
+        try:
+            __import__(module)
+        except ImportError:
+            raise UsageError(f"--engine spark needs {module}, which is not installed", hint="pip install 'userops[spark]'") from None
 
 
 def spark_session(master: str | None = None, conf: dict[str, str] | None = None, *, threads: int | None = None, memory_limit: str | None = None):
@@ -247,6 +247,8 @@ class SparkEngine:
         import sqlglot
         from pyspark.errors import PySparkException
         from sqlglot import exp
+
+        from userops.scan import spark_sql
 
         try:
             tree = spark_sql.translate(query, params, self._schema)
