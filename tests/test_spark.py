@@ -3,6 +3,7 @@
 One Spark session serves the whole module (the JVM starts once). Without Java the group is
 skipped, unless USEROPS_REQUIRE_SPARK=1 (``.ci/run`` sets it: there it must run)."""
 
+import functools
 import os
 import shutil
 
@@ -174,8 +175,11 @@ def test_first_by_order_and_asof_join_mean_the_same(spark):
 def test_without_the_spark_extra_the_error_says_what_to_install(monkeypatch, examples_dir, module):
     import sys
 
-    for name in [m for m in sys.modules if m == "userops.scan.spark" or m == "userops.scan.spark_sql"]:
-        monkeypatch.delitem(sys.modules, name)  # imported afresh, as in a process without the extra
+    import userops.scan
+
+    for name in ("spark", "spark_sql"):  # imported afresh, as in a process without the extra (and put back after)
+        monkeypatch.delitem(sys.modules, f"userops.scan.{name}", raising=False)
+        monkeypatch.delattr(userops.scan, name, raising=False)
     monkeypatch.setitem(sys.modules, module, None)  # import <module> -> ImportError
     result = CliRunner().invoke(app, ["segment", os.path.join(examples_dir, "orders.csv"), "--engine", "spark"])
     assert result.exit_code == 2
@@ -221,23 +225,40 @@ def test_a_time_column_spark_cannot_type_is_named(spark, write):
     assert "DuckDB engine" in result.output
 
 
-def test_a_list_written_by_spark_where_the_cluster_writes(spark, parquet_examples, tmp_path):
+@pytest.mark.parametrize(
+    "args,rows",
+    [(["segment"], 3_800), (["profile", "--per", "customer"], 3_800), (["segment", "--filter", "Champions", "--columns", "customer_id,segment,action"], None)],
+    ids=["segment", "profile", "segment-filter-columns"],
+)
+def test_a_list_written_by_spark_where_the_cluster_writes(spark, parquet_examples, tmp_path, monkeypatch, args, rows):
     """-o with a cluster's path (here file://, as s3a:// or hdfs://): Spark writes the list
-    as a dataset (a folder of parts), with the rows and values of the local file."""
+    as a dataset (a folder of parts), with the rows and values of the local file; a plain
+    list is written by the executors without coming to the driver."""
     import pandas as pd
     import pyarrow.parquet as pq
 
+    from userops.scan import spark as spark_engine
+
+    collected = []
+    real = spark_engine.SparkList._arrow.func
+    monkeypatch.setattr(spark_engine.SparkList, "_arrow", functools.cached_property(lambda self: collected.append(1) or real(self)))
+    spark_engine.SparkList._arrow.__set_name__(spark_engine.SparkList, "_arrow")
     orders = str(parquet_examples / "orders.parquet")
-    target = f"file://{tmp_path}/segments.parquet"
-    result = CliRunner().invoke(app, ["segment", orders, "--engine", "spark", "--spark-master", SPARK_MASTER, "-o", target])
+    command, *options = args
+    target = f"file://{tmp_path}/list.parquet"
+    result = CliRunner().invoke(app, [command, orders, *options, "--engine", "spark", "--spark-master", SPARK_MASTER, "-o", target])
     assert result.exit_code == 0, result.output
-    assert f"wrote 3,800 rows to {target}" in result.output
     local = tmp_path / "local.parquet"
-    assert CliRunner().invoke(app, ["segment", orders, "-o", str(local)]).exit_code == 0
-    written = pq.read_table(tmp_path / "segments.parquet").to_pandas().sort_values("customer_id", ignore_index=True)
+    assert CliRunner().invoke(app, [command, orders, *options, "-o", str(local)]).exit_code == 0
+    written = pq.read_table(tmp_path / "list.parquet").to_pandas().sort_values("customer_id", ignore_index=True)
     expected = pq.read_table(local).to_pandas()
+    assert f"wrote {len(expected):,} rows to {target}" in result.output
     assert list(written.columns) == list(expected.columns)
     pd.testing.assert_frame_equal(written.astype(str), expected.astype(str))
+    if rows is not None:  # the whole list: never on the driver
+        assert len(expected) == rows and not collected
+    else:  # a filtered list comes through the driver
+        assert collected
 
 
 def test_a_cluster_path_needs_the_spark_engine(examples_dir):

@@ -142,9 +142,13 @@ class RunContext:
         limit = self.get("memory_limit")
         memory_limit = parse_memory_limit(str(limit)) if limit is not None else None
         if kind == "spark":  # on a local master, --threads and --memory-limit size it
+            from userops.io.writers import is_uri
             from userops.scan.spark import SparkEngine
 
-            return SparkEngine(master=self.get("spark_master"), conf=self.config.spark_conf, threads=threads, memory_limit=memory_limit)  # type: ignore[return-value]
+            return SparkEngine(  # type: ignore[return-value]
+                master=self.get("spark_master"), conf=self.config.spark_conf, threads=threads, memory_limit=memory_limit,
+                lists_stay=is_uri(self.get("output")),
+            )
         return Engine(threads=threads, memory_limit=memory_limit)
 
     def load_options(self, *, keep: tuple[str, ...] = ()):

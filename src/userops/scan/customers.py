@@ -153,7 +153,7 @@ def customer_profiles(
                             WHEN recency_days > {usual} THEN {shown('at risk')}
                             ELSE {shown('active')} END AS {status_type}) AS lifecycle_status
         FROM p ORDER BY customer_id"""
-    return orders.engine.arrow(query)
+    return orders.engine.list_table(query)
 
 
 def customer_attributes(orders: HasOrders, window: Window, columns: tuple[str, ...]) -> "pd.DataFrame":

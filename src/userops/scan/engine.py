@@ -340,6 +340,11 @@ class Engine:
 
         return signed_dictionaries(self._guarded(run, None))
 
+    def list_table(self, query: str, params: list | None = None) -> pa.Table:
+        """A per-customer list, the command's output (:meth:`arrow`; the Spark engine can keep
+        it on the cluster for a cluster's path)."""
+        return self.arrow(query, params)
+
     def frame(self, query: str, params: list | None = None) -> pd.DataFrame:
         """Run a query into pandas (see :func:`arrow_to_frame`)."""
         return arrow_to_frame(self.arrow(query, params))

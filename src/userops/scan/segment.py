@@ -208,7 +208,7 @@ def segment_rows(
                CAST({action} AS {enum(action_names)}) AS action, revenue AS {q(REVENUE)}{kept_select}
         FROM named v {kept_join} ORDER BY v.customer_id"""
     try:
-        return orders.engine.arrow(query, params)
+        return orders.engine.list_table(query, params)
     finally:
         orders.engine.execute(f"DROP TABLE IF EXISTS {VALUES_TABLE}")
 

@@ -15,6 +15,7 @@ timestamps (``TIMESTAMP_NTZ``) in UTC, as DuckDB's ``TIMESTAMP``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 from typing import TYPE_CHECKING, Any
@@ -159,8 +160,12 @@ class SparkEngine:
 
     def __init__(
         self, *, master: str | None = None, conf: dict[str, str] | None = None, threads: int | None = None, memory_limit: str | None = None,
+        lists_stay: bool = False,
     ) -> None:
         self.spark = spark_session(master, conf, threads=threads, memory_limit=memory_limit).newSession()
+        #: per-customer lists stay on the cluster (:class:`SparkList`): the output is a
+        #: cluster's path, which Spark writes from the executors
+        self.lists_stay = lists_stay
         self.read_notes: list[str] = []
         self.time_offsets: set[str] = set()
         self._views: dict[str, Any] = {}  # name -> DataFrame (cached tables are unpersisted on close)
@@ -312,15 +317,14 @@ class SparkEngine:
         return self.execute(query, params, file=file).fetchall()
 
     def arrow(self, query: str, params: list | None = None) -> pa.Table:
-        """A query's result as Arrow, the way DuckDB gives it: timestamps without a zone."""
-        import pyarrow as pa
+        """A query's result as Arrow, the way DuckDB gives it (see :func:`wall_clock`)."""
+        return wall_clock(self._collect(self._frame(query, params, None).toArrow))
 
-        frame = self._frame(query, params, None)
-        table = self._collect(frame.toArrow)
-        for i, field in enumerate(table.schema):
-            if pa.types.is_timestamp(field.type) and field.type.tz is not None:
-                table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp(field.type.unit)))
-        return table
+    def list_table(self, query: str, params: list | None = None) -> "pa.Table | SparkList":
+        """A per-customer list: Arrow on the driver, or (``lists_stay``) a :class:`SparkList`."""
+        if self.lists_stay:
+            return SparkList(self._frame(query, params, None), self)
+        return self.arrow(query, params)
 
     def frame(self, query: str, params: list | None = None) -> pd.DataFrame:
         from userops.scan.engine import arrow_to_frame
@@ -357,24 +361,82 @@ class SparkEngine:
         return UseropsError(f"internal error in the Spark engine: {first} (rerun with --debug for the traceback)")
 
 
-def write_dataset(table: "pa.Table | pd.DataFrame", path: str, fmt: str) -> None:
+def wall_clock(table: "pa.Table") -> "pa.Table":
+    """Spark's Arrow with DuckDB's times: a timestamp with the session's zone (UTC, e.g. from
+    ``date_trunc``) as the wall-clock timestamp it stands for."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp(field.type.unit)))
+    return table
+
+
+class SparkList:
+    """A per-customer list kept on the cluster until Spark writes it (``-o s3a://...``): the
+    columns are known, the rows are computed by the write. Whatever else is asked of it (a
+    ``--filter``, the summary) is answered by the list brought to the driver as Arrow."""
+
+    def __init__(self, frame, engine: SparkEngine) -> None:
+        self.frame = frame
+        self._engine = engine
+        self.rows_written: int | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.frame.columns)
+
+    def select(self, names: list[str]) -> "SparkList":
+        return SparkList(self.frame.select(*[f"`{n}`" for n in names]), self._engine)
+
+    def drop_columns(self, names: list[str]) -> "SparkList":
+        return SparkList(self.frame.drop(*names), self._engine)
+
+    def __len__(self) -> int:
+        return self.rows_written if self.rows_written is not None else int(self._engine._collect(self.frame.count))
+
+    def to_arrow(self) -> "pa.Table":
+        return self._arrow
+
+    @functools.cached_property
+    def _arrow(self) -> "pa.Table":
+        return wall_clock(self._engine._collect(self.frame.toArrow))
+
+    def __getitem__(self, key):
+        return self._arrow[key]
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._arrow, name)
+
+
+def write_dataset(table: "pa.Table | pd.DataFrame | SparkList", path: str, fmt: str) -> None:
     """A result written by Spark where the cluster writes (``s3a://``, ``hdfs://``): a folder
-    of part files, as Spark writes a dataset, replacing what was there. The table comes from
-    the driver (the command's result, as Arrow)."""
+    of part files, as Spark writes a dataset, replacing what was there. A :class:`SparkList`
+    is written by the executors (it never comes to the driver); a table from the driver (a
+    summary, a list computed in Python) is handed to Spark first."""
     import pyarrow as pa
     from pyspark.errors import PySparkException
 
-    if not isinstance(table, pa.Table):
-        table = pa.Table.from_pandas(table, preserve_index=False)
-    for i, field in enumerate(table.schema):  # categoricals (statuses, segments) as their text
-        if pa.types.is_dictionary(field.type):
-            table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
     session = spark_session()
     try:
-        writer = session.createDataFrame(table).write.mode("overwrite").format(fmt)
+        if isinstance(table, SparkList):
+            frame = table.frame.persist()  # written, then counted for the note: computed once
+        else:
+            if not isinstance(table, pa.Table):
+                table = pa.Table.from_pandas(table, preserve_index=False)
+            for i, field in enumerate(table.schema):  # categoricals (statuses, segments) as their text
+                if pa.types.is_dictionary(field.type):
+                    table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+            frame = session.createDataFrame(table)
+        writer = frame.write.mode("overwrite").format(fmt)
         if fmt == "csv":
             writer = writer.option("header", True)
         writer.save(path)
+        if isinstance(table, SparkList):
+            table.rows_written = int(frame.count())
+            frame.unpersist()
     except PySparkException as exc:
         text = str(exc).strip()
         raise UseropsError(f"{path}: Spark could not write it ({text.splitlines()[0] if text else type(exc).__name__})") from exc
