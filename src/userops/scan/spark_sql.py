@@ -2,9 +2,11 @@
 modules write), translated for Spark SQL by SQLGlot plus the rewrites below.
 
 SQLGlot parses DuckDB and writes Spark, but it passes through what Spark has no word for
-without a warning. The rewrites here cover the vocabulary the scan uses; a construct they
-do not know fails loudly (:class:`Untranslatable`) instead of running with another meaning.
-The equality of both engines' outputs is held by ``tests/test_spark.py``.
+without a warning. The rewrites here cover the vocabulary the scan uses; the forms of it
+they cannot say (a TIME type, a computed slice or pattern, an ASOF join of another shape)
+fail loudly (:class:`Untranslatable`) instead of running with another meaning. The
+equality of both engines' results, construct by construct and command by command, is held
+by ``tests/test_spark.py``: a new query in the scan is tested there before it is trusted.
 
 * ``* EXCLUDE`` / ``* REPLACE``: stars are expanded from the tables' schemas.
 * ``ASOF LEFT JOIN``: Spark has none; the nearest following row is found with a window
@@ -260,8 +262,9 @@ def _micros(value: exp.Expression) -> exp.Expression:
 
 
 def _first_ordered(order: exp.Order) -> exp.Expression:
-    """``first(x ORDER BY k1 DESC, k2)``: the x of the least ``struct(-k1, k2)``. Only a
-    numeric key can sort descending this way (a text key with DESC is not translated)."""
+    """``first(x ORDER BY k1 DESC, k2)``: the x of the least ``struct(-k1, k2)``. A key sorted
+    descending is negated, so it must be a number (the scan's are counts); a text literal is
+    refused, a text column cannot be told apart here (its negation would be NULL)."""
     keys = []
     for ordered in order.expressions:
         key = ordered.this
