@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from userops.analytics.clv import BetaGeoModel, GammaGammaModel, calibration_summary
+from userops.analytics.clv import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel, calibration_summary
 from userops.io.normalise import load_orders
 from userops.scan.load import orders_frame
 
@@ -79,3 +79,67 @@ def test_p_alive_by_hand():
     # x=2: 1 / (1 + a/(b+x−1) · ((α+T)/(α+t_x))^(r+x)) = 1 / (1 + 2/4 · (12/6)^3) = 1/5
     assert model.conditional_probability_alive(summary).round(10).tolist() == [1.0, 0.2]
     assert np.isfinite(model.conditional_expected_number_of_purchases_up_to_time(5, summary)).all()
+
+
+#: The lifetimes package (0.11.3, ParetoNBDFitter and ModifiedBetaGeoFitter) on the same
+#: calibration summary: its fitted parameters and, at them, its per-customer expected
+#: purchases in the 39-week holdout and P(alive) (01760: the most frequent buyer), their
+#: sum over the 2,357 customers. An independent implementation, run once outside the tests.
+LIFETIMES = {
+    ParetoNBDModel: (
+        {"r": 0.5532524384236359, "alpha": 10.57722222355756, "s": 0.6062171139453747, "beta": 11.668509368319908},
+        {"00004": 1.4552167673098988, "00018": 0.10879656883179202, "00021": 0.1711200488542639, "01760": 19.596142771894602},
+        1665.5381107645626,
+        {"00004": 0.8691382102264069, "00018": 0.29765951945626357, "00021": 0.16800173239240518, "01760": 0.9961870671540842},
+    ),
+    ModifiedBetaGeoModel: (
+        {"r": 0.5248429031495553, "alpha": 6.18308176439901, "a": 0.8913595172712963, "b": 1.6140029311986195},
+        {"00004": 1.2627588401713428, "00018": 0.1557436065391262, "00021": 0.1889448877474484, "01760": 18.951872399508844},
+        1576.7282658885467,
+        {"00004": 0.7061384907953503, "00018": 0.3909172271800347, "00021": 0.17095108033104398, "01760": 0.9659380780611729},
+    ),
+}
+
+
+def test_pareto_nbd_reproduces_published_parameters(cdnow):
+    """Fader, Hardie & Lee (2005), CDNOW sample, calibration to 1997-09-30 in weeks:
+    r = 0.55, α = 10.58, s = 0.61, β = 11.67."""
+    _, summary = cdnow
+    p = ParetoNBDModel().fit(summary).params_
+    assert (round(p["r"], 2), round(p["alpha"], 2), round(p["s"], 2), round(p["beta"], 2)) == (0.55, 10.58, 0.61, 11.67)
+
+
+@pytest.mark.parametrize("model_class", [ParetoNBDModel, ModifiedBetaGeoModel], ids=["pareto", "mbgnbd"])
+def test_models_equal_an_independent_implementation(cdnow, model_class):
+    """At lifetimes' parameters, the per-customer forecasts and P(alive) equal lifetimes' to
+    1e-9; our own fit is an optimum at least as good as lifetimes' (its log-likelihood)."""
+    _, summary = cdnow
+    params, expected, total, alive = LIFETIMES[model_class]
+    model = model_class()
+    model.params_ = params
+    forecast = model.conditional_expected_number_of_purchases_up_to_time(39, summary)
+    assert forecast[list(expected)].to_dict() == pytest.approx(expected, rel=1e-9)
+    assert forecast.sum() == pytest.approx(total, rel=1e-9)
+    assert model.conditional_probability_alive(summary)[list(alive)].to_dict() == pytest.approx(alive, rel=1e-9)
+    fitted = model_class().fit(summary)
+    x, tx, T = (summary[c].to_numpy("float64") for c in ("frequency", "recency", "T"))
+    at_reference = _log_likelihood(model_class, params, x, tx, T)
+    assert fitted.log_likelihood_ >= at_reference - 1e-6
+    for name, value in params.items():  # the same optimum (Pareto/NBD's is flat in β: 4 digits)
+        assert fitted.params_[name] == pytest.approx(value, rel=2e-4)
+
+
+def _log_likelihood(model_class, params, x, tx, T):
+    names = ("r", "alpha", "s", "beta") if model_class is ParetoNBDModel else ("r", "alpha", "a", "b")
+    return float(model_class._log_likelihood(np.array([params[k] for k in names]), x, tx, T).sum())
+
+
+def test_mbgnbd_does_not_keep_every_one_time_buyer_alive(cdnow):
+    """BG/NBD gives every customer without a repeat purchase P(alive) = 1; MBG/NBD lets them
+    leave after the first purchase, and the longer ago it was the less likely alive."""
+    _, summary = cdnow
+    alive = ModifiedBetaGeoModel().fit(summary).conditional_probability_alive(summary)
+    once = summary["frequency"] == 0
+    assert (alive[once] < 1).all()
+    one_time = summary[once].assign(alive=alive[once]).sort_values("T")
+    assert one_time["alive"].is_monotonic_decreasing

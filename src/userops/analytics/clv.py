@@ -1,5 +1,6 @@
-"""Customer value models: BG/NBD (Fader, Hardie & Lee 2005) and Gamma–Gamma (Fader &
-Hardie 2013), implemented with numpy/scipy (the lifetimes package is unmaintained).
+"""Customer value models: BG/NBD (Fader, Hardie & Lee 2005), Pareto/NBD (Schmittlein et al.
+1987), MBG/NBD (Batislam et al. 2007) and Gamma–Gamma (Fader & Hardie 2013), implemented
+with numpy/scipy (the lifetimes package is unmaintained).
 
 Inputs follow the papers: per customer ``frequency`` x = repeat purchase days (distinct
 purchase days − 1), ``recency`` t_x = time from the first to the last purchase day, ``T`` =
@@ -50,12 +51,13 @@ def calibration_summary(loaded: "LoadedOrders", window, *, unit_days: float = 7.
     )
 
 
-def _fit(negative_ll, start: "np.ndarray") -> "np.ndarray":
+def _fit(negative_ll, start: "np.ndarray", *, gradient: bool = True) -> "np.ndarray":
     """Minimise over log-parameters (keeps them positive). ``negative_ll`` returns the value
     and its gradient: L-BFGS-B with the exact gradient converges in tens of evaluations to
     the optimum (a numerical gradient and a Nelder–Mead polish took thousands: 4 s of the
     churn command on 1M order lines). Nelder–Mead is only the fallback when it does not
-    converge (a flat surface)."""
+    converge (a flat surface). Without ``gradient`` it returns the value alone and
+    L-BFGS-B differentiates it numerically."""
     import numpy as np
     from scipy.optimize import minimize
 
@@ -63,12 +65,15 @@ def _fit(negative_ll, start: "np.ndarray") -> "np.ndarray":
         # a step far out (a degenerate fit heading to 0 or infinity) overflows: report it as
         # an infinitely bad point, which the line search backs away from, not as a warning
         with np.errstate(all="ignore"):
-            value, grad = negative_ll(z)
+            value, grad = negative_ll(z) if gradient else (negative_ll(z), np.zeros_like(z))
         if not np.isfinite(value) or not np.all(np.isfinite(grad)):
             return np.inf, np.zeros_like(z)
         return value, grad
 
-    quick = minimize(guarded, np.log(start), jac=True, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
+    if gradient:
+        quick = minimize(guarded, np.log(start), jac=True, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
+    else:
+        quick = minimize(lambda z: guarded(z)[0], np.log(start), method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-8, "maxiter": 2000})
     if quick.success:
         return np.exp(quick.x)
     value = lambda z: guarded(z)[0]  # noqa: E731
@@ -248,6 +253,186 @@ class GammaGammaModel:
         population = p * g / (q - 1)
         weight = (q - 1) / (p * x + q - 1)
         return pd.Series(weight * population + (1 - weight) * m, index=summary.index, name="expected_order_value")
+
+
+def _distinct_triples(summary: "pd.DataFrame") -> tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]:
+    """frequency, recency and T of the distinct (x, t_x, T) triples and how many customers
+    have each: customers sharing a triple share a likelihood term."""
+    triples = summary.groupby(["frequency", "recency", "T"], sort=True).size().reset_index(name="n")
+    return tuple(triples[c].to_numpy("float64") for c in ("frequency", "recency", "T", "n"))
+
+
+@dataclass
+class ParetoNBDModel:
+    """Pareto/NBD (Schmittlein, Morrison & Colombo 1987; the likelihood as in Fader, Hardie &
+    Lee 2005, "A note on deriving the Pareto/NBD model"): purchases while alive follow
+    Poisson(λ), λ ~ Gamma(r, α); the lifetime is exponential(μ), μ ~ Gamma(s, β), so a
+    customer may leave at any time, not only right after a purchase."""
+
+    penalizer: float = 0.0
+
+    def fit(self, summary: "pd.DataFrame") -> "ParetoNBDModel":
+        import numpy as np
+
+        if len(summary) < 2:
+            raise DataError("Pareto/NBD needs at least two customers")
+        x, tx, T, weight = _distinct_triples(summary)
+
+        def negative_ll(log_params: "np.ndarray") -> float:
+            params = np.exp(log_params)
+            ll = self._log_likelihood(params, x, tx, T)
+            return -float(weight @ ll) + self.penalizer * float(np.sum(params**2))
+
+        r, alpha, s, beta = _fit(negative_ll, np.array([1.0, 1.0, 1.0, 1.0]), gradient=False)
+        self.params_ = {"r": float(r), "alpha": float(alpha), "s": float(s), "beta": float(beta)}
+        self.log_likelihood_ = float(weight @ self._log_likelihood(np.array([r, alpha, s, beta]), x, tx, T))
+        return self
+
+    @staticmethod
+    def _log_a0(params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray") -> "np.ndarray":
+        """log A0 of the likelihood: the difference of two Gauss hypergeometric terms, taken
+        on the side of the larger of α and β (where the series converges)."""
+        import numpy as np
+        from scipy.special import hyp2f1, logsumexp
+
+        r, alpha, s, beta = params
+        if alpha < beta:
+            low, high, b_arg = alpha, beta, r + x
+        else:
+            low, high, b_arg = beta, alpha, s + 1.0
+        rsx = r + s + x
+        q_tx, q_T = high + tx, high + T
+        f_tx = hyp2f1(rsx, b_arg, rsx + 1.0, (high - low) / q_tx)
+        f_T = hyp2f1(rsx, b_arg, rsx + 1.0, (high - low) / q_T)
+        signs = np.array([np.ones_like(x), -np.ones_like(x)])
+        terms = np.array([np.log(f_tx) + rsx * np.log(q_T), np.log(f_T) + rsx * np.log(q_tx)])
+        return logsumexp(terms, axis=0, b=signs) - rsx * np.log(q_tx * q_T)
+
+    @classmethod
+    def _log_likelihood(cls, params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+        from scipy.special import gammaln
+
+        r, alpha, s, beta = params
+        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        left = np.log(s) - np.log(r + s + x) + cls._log_a0(params, x, tx, T)
+        return a1 + np.logaddexp(alive, left)
+
+    def _arrays(self, summary: "pd.DataFrame"):
+        import numpy as np
+
+        p = self.params_
+        params = np.array([p["r"], p["alpha"], p["s"], p["beta"]])
+        return params, summary["frequency"].to_numpy("float64"), summary["recency"].to_numpy("float64"), summary["T"].to_numpy("float64")
+
+    def _p_alive(self, params, x, tx, T) -> "np.ndarray":
+        import numpy as np
+
+        r, alpha, s, beta = params
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + self._log_a0(params, x, tx, T)))
+
+    def conditional_probability_alive(self, summary: "pd.DataFrame") -> "pd.Series":
+        """P(alive at T | x, t_x, T)."""
+        import pandas as pd
+
+        return pd.Series(self._p_alive(*self._arrays(summary)), index=summary.index, name="p_alive")
+
+    def expected_purchases(self, ts: "Sequence[float]", summary: "pd.DataFrame") -> "np.ndarray":
+        """E[Y(t) | x, t_x, T] = P(alive) · (r+x)(β+T) / ((α+T)(s−1)) · (1 − ((β+T)/(β+T+t))^(s−1))
+        for each of ``ts`` (rows) and each customer (columns)."""
+        import numpy as np
+
+        params, x, tx, T = self._arrays(summary)
+        r, alpha, s, beta = params
+        alive = self._p_alive(params, x, tx, T)
+        rate = (r + x) * (beta + T) / (alpha + T)
+        out = np.empty((len(ts), len(x)))
+        for row, t in enumerate(ts):
+            # (1 − q^(s−1)) / (s−1), which tends to −log q as s → 1
+            q = (beta + T) / (beta + T + t)
+            share = -np.expm1((s - 1) * np.log(q)) / (s - 1) if abs(s - 1) > 1e-9 else -np.log(q)
+            out[row] = alive * rate * share
+        return out
+
+    def conditional_expected_number_of_purchases_up_to_time(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
+        import pandas as pd
+
+        return pd.Series(self.expected_purchases([t], summary)[0], index=summary.index, name="expected_purchases")
+
+
+@dataclass
+class ModifiedBetaGeoModel:
+    """MBG/NBD (Batislam, Denizel & Filiztekin 2007): BG/NBD in which a customer may also
+    drop out at time 0, right after the first purchase, so a one-time buyer is not certain
+    to be alive (BG/NBD gives every customer without repeats P(alive) = 1)."""
+
+    penalizer: float = 0.0
+
+    def fit(self, summary: "pd.DataFrame") -> "ModifiedBetaGeoModel":
+        import numpy as np
+
+        if len(summary) < 2:
+            raise DataError("MBG/NBD needs at least two customers")
+        x, tx, T, weight = _distinct_triples(summary)
+
+        def negative_ll(log_params: "np.ndarray") -> float:
+            params = np.exp(log_params)
+            return -float(weight @ self._log_likelihood(params, x, tx, T)) + self.penalizer * float(np.sum(params**2))
+
+        r, alpha, a, b = _fit(negative_ll, np.array([1.0, 1.0, 1.0, 1.0]), gradient=False)
+        self.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
+        self.log_likelihood_ = float(weight @ self._log_likelihood(np.array([r, alpha, a, b]), x, tx, T))
+        return self
+
+    @staticmethod
+    def _log_likelihood(params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+        from scipy.special import gammaln
+
+        r, alpha, a, b = params
+        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        a2 = gammaln(a + b) + gammaln(b + x + 1) - gammaln(b) - gammaln(a + b + x + 1)
+        a3 = -(r + x) * np.log(alpha + T)
+        a4 = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        return a1 + a2 + a3 + np.logaddexp(a4, 0.0)
+
+    def _pieces(self, summary: "pd.DataFrame"):
+        p = self.params_
+        x = summary["frequency"].to_numpy("float64")
+        tx = summary["recency"].to_numpy("float64")
+        T = summary["T"].to_numpy("float64")
+        # the odds of having dropped out against being alive, for every customer
+        d = (p["a"] / (p["b"] + x)) * ((p["alpha"] + T) / (p["alpha"] + tx)) ** (p["r"] + x)
+        return p, x, tx, T, d
+
+    def conditional_probability_alive(self, summary: "pd.DataFrame") -> "pd.Series":
+        """P(alive | x, t_x, T) = 1 / (1 + a/(b+x) · ((α+T)/(α+t_x))^(r+x))."""
+        import pandas as pd
+
+        _, _, _, _, d = self._pieces(summary)
+        return pd.Series(1.0 / (1.0 + d), index=summary.index, name="p_alive")
+
+    def expected_purchases(self, ts: "Sequence[float]", summary: "pd.DataFrame") -> "np.ndarray":
+        """E[Y(t) | x, t_x, T] = (a+b+x)/(a−1) · (1 − ((α+T)/(α+T+t))^(r+x) ·
+        ₂F₁(r+x, b+x+1; a+b+x; t/(α+T+t))) / (1 + d), for each of ``ts`` and each customer."""
+        import numpy as np
+        from scipy.special import hyp2f1
+
+        p, x, tx, T, d = self._pieces(summary)
+        r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+        out = np.empty((len(ts), len(x)))
+        for row, t in enumerate(ts):
+            tail = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + T + t))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[row] = (a + b + x) / (a - 1) * tail / (1 + d)
+        return out
+
+    def conditional_expected_number_of_purchases_up_to_time(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
+        import pandas as pd
+
+        return pd.Series(self.expected_purchases([t], summary)[0], index=summary.index, name="expected_purchases")
 
 
 #: Days in an average month: the step of the discounted CLV sum.
