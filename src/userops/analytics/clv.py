@@ -97,11 +97,7 @@ class BetaGeoModel:
             raise DataError("BG/NBD needs at least two customers")
         # customers with the same (x, t_x, T) share a likelihood term: fit on the distinct
         # triples, weighted by how many customers have each (~3x fewer terms on daily data)
-        triples = summary.groupby(["frequency", "recency", "T"], sort=True).size().reset_index(name="n")
-        x = triples["frequency"].to_numpy("float64")
-        tx = triples["recency"].to_numpy("float64")
-        T = triples["T"].to_numpy("float64")
-        weight = triples["n"].to_numpy("float64")
+        x, tx, T, weight = _distinct_triples(summary)
         repeat = x > 0
         # frequency, recency and T each take few distinct values: the special functions are
         # evaluated once per value and gathered (the same numbers, a fraction of the work)
@@ -262,6 +258,23 @@ def _distinct_triples(summary: "pd.DataFrame") -> tuple["np.ndarray", "np.ndarra
     return tuple(triples[c].to_numpy("float64") for c in ("frequency", "recency", "T", "n"))
 
 
+def _fit_likelihood(log_likelihood, summary: "pd.DataFrame", names: tuple[str, ...], penalizer: float, model: str) -> tuple[dict[str, float], float]:
+    """The parameters (``names``) that maximise ``log_likelihood(params, x, t_x, T)`` over
+    the customers (their distinct triples, weighted), and the log-likelihood there."""
+    import numpy as np
+
+    if len(summary) < 2:
+        raise DataError(f"{model} needs at least two customers")
+    x, tx, T, weight = _distinct_triples(summary)
+
+    def negative_ll(log_params: "np.ndarray") -> float:
+        params = np.exp(log_params)
+        return -float(weight @ log_likelihood(params, x, tx, T)) + penalizer * float(np.sum(params**2))
+
+    fitted = _fit(negative_ll, np.ones(len(names)), gradient=False)
+    return dict(zip(names, (float(v) for v in fitted))), float(weight @ log_likelihood(fitted, x, tx, T))
+
+
 @dataclass
 class ParetoNBDModel:
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987; the likelihood as in Fader, Hardie &
@@ -272,20 +285,7 @@ class ParetoNBDModel:
     penalizer: float = 0.0
 
     def fit(self, summary: "pd.DataFrame") -> "ParetoNBDModel":
-        import numpy as np
-
-        if len(summary) < 2:
-            raise DataError("Pareto/NBD needs at least two customers")
-        x, tx, T, weight = _distinct_triples(summary)
-
-        def negative_ll(log_params: "np.ndarray") -> float:
-            params = np.exp(log_params)
-            ll = self._log_likelihood(params, x, tx, T)
-            return -float(weight @ ll) + self.penalizer * float(np.sum(params**2))
-
-        r, alpha, s, beta = _fit(negative_ll, np.array([1.0, 1.0, 1.0, 1.0]), gradient=False)
-        self.params_ = {"r": float(r), "alpha": float(alpha), "s": float(s), "beta": float(beta)}
-        self.log_likelihood_ = float(weight @ self._log_likelihood(np.array([r, alpha, s, beta]), x, tx, T))
+        self.params_, self.log_likelihood_ = _fit_likelihood(self._log_likelihood, summary, ("r", "alpha", "s", "beta"), self.penalizer, "Pareto/NBD")
         return self
 
     @staticmethod
@@ -371,19 +371,7 @@ class ModifiedBetaGeoModel:
     penalizer: float = 0.0
 
     def fit(self, summary: "pd.DataFrame") -> "ModifiedBetaGeoModel":
-        import numpy as np
-
-        if len(summary) < 2:
-            raise DataError("MBG/NBD needs at least two customers")
-        x, tx, T, weight = _distinct_triples(summary)
-
-        def negative_ll(log_params: "np.ndarray") -> float:
-            params = np.exp(log_params)
-            return -float(weight @ self._log_likelihood(params, x, tx, T)) + self.penalizer * float(np.sum(params**2))
-
-        r, alpha, a, b = _fit(negative_ll, np.array([1.0, 1.0, 1.0, 1.0]), gradient=False)
-        self.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
-        self.log_likelihood_ = float(weight @ self._log_likelihood(np.array([r, alpha, a, b]), x, tx, T))
+        self.params_, self.log_likelihood_ = _fit_likelihood(self._log_likelihood, summary, ("r", "alpha", "a", "b"), self.penalizer, "MBG/NBD")
         return self
 
     @staticmethod
