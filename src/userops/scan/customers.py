@@ -284,3 +284,19 @@ def purchase_days_after(orders: HasOrders, window: Window, end: dt.datetime) -> 
             [window.end, end],
         )
     )
+
+
+def purchase_days_by_period_after(orders: HasOrders, window: Window, end: dt.datetime, *, unit_days: float) -> "pd.DataFrame":
+    """Distinct purchase days in [window end, ``end``) of each customer who bought in the
+    window, per period of ``unit_days`` after the window's end (0 = the first):
+    ``customer_id, period, purchase_days`` (a BTYD holdout: customers acquired later are
+    not in it)."""
+    return orders.engine.frame(
+        f"""WITH days AS (SELECT DISTINCT customer_id, CAST(order_ts AS DATE) AS day FROM orders
+                          WHERE reason IS NULL AND order_ts >= ? AND order_ts < ?
+                                AND customer_id IN (SELECT customer_id FROM ({purchases(window)})))
+            SELECT customer_id, CAST(floor(date_diff('day', CAST(? AS DATE), day) / {float(unit_days)!r}) AS BIGINT) AS period,
+                   count(*) AS purchase_days
+            FROM days GROUP BY 1, 2 ORDER BY 1, 2""",
+        [window.end, end, window.end],
+    )

@@ -17,6 +17,33 @@ MODEL_MODULES = (
 )
 
 
+#: --calibration's tables.
+CALIBRATION_VIEWS = ("frequency", "weekly")
+
+
+def calibration_table(backtest, view: str):
+    """The back-test as the table asked for, with the units in the column names."""
+    from userops.analytics.backtest import MODELS
+
+    if view == "weekly":
+        renamed = {"actual": "actual_cumulative_purchases", **{m: f"{m}_cumulative_purchases" for m in MODELS}}
+        return backtest.tracking.rename(columns=renamed)
+    renamed = {"frequency": "calibration_frequency", "actual": "actual_mean_purchases", **{m: f"{m}_mean_purchases" for m in MODELS}}
+    return backtest.by_frequency.rename(columns=renamed)
+
+
+def backtest_note(backtest) -> str:
+    """Which model the holdout favours, and by how much (a glossary message)."""
+    from userops.analytics.backtest import MODEL_NAMES
+    from userops.glossary import say
+
+    errors = "; ".join(f"{MODEL_NAMES[m]} {e:.1%} ({backtest.total_errors[m]:+.1%})" for m, e in backtest.errors.items())
+    return say(
+        "backtest", cut=backtest.cut.isoformat(), days=backtest.horizon_days, customers=f"{backtest.customers:,}", errors=errors,
+        best=MODEL_NAMES[backtest.best],
+    )
+
+
 @command("churn")
 def churn(
     inputs: Inputs,
@@ -31,6 +58,7 @@ def churn(
     survival: Annotated[bool, typer.Option("--survival", help="Kaplan–Meier curves: group, days, survival, ci_lower, ci_upper, at_risk.")] = False,
     by: Annotated[Optional[str], typer.Option("--by", help="Survival per first-order channel, first-order category, or segment.")] = None,
     cox: Annotated[bool, typer.Option("--cox", help="Cox proportional hazards on first-order value, channel and category.")] = False,
+    calibration: Annotated[Optional[str], typer.Option("--calibration", help="Back-test BG/NBD, Pareto/NBD and MBG/NBD on the last --horizon before the as-of date: 'frequency' (holdout purchases by calibration frequency) or 'weekly' (cumulative, week by week).")] = None,
     *,
     run: RunContext,
 ) -> None:
@@ -46,8 +74,9 @@ def churn(
     horizon_days = ch.parse_days(run.choose("horizon", horizon, "90d"), "--horizon") or ch.DEFAULT_HORIZON_DAYS
     threshold_days = ch.parse_days(run.choose("threshold", threshold, None), "--threshold")
     by = run.choose("by", by, None, ch.BY_CHOICES)
-    if sum([model_report, survival or by is not None, cox]) > 1:
-        raise UsageError("--model-report, --survival/--by and --cox each write their own table: choose one")
+    calibration = run.choose("calibration", calibration, None, CALIBRATION_VIEWS)
+    if sum([model_report, survival or by is not None, cox, calibration is not None]) > 1:
+        raise UsageError("--model-report, --survival/--by, --cox and --calibration each write their own table: choose one")
     discount_monthly = run.choose("discount", discount, ch.DEFAULT_DISCOUNT)
     if isinstance(discount_monthly, bool) or not isinstance(discount_monthly, (int, float)) or not 0 <= discount_monthly < 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly!r})", hint="e.g. 0.01 for 1% a month")
@@ -60,6 +89,16 @@ def churn(
     loaded = run.load_orders(inputs, line_detail=cox or by == "category", keep=keep_columns)
     window = run.window(loaded)
     as_of = window.as_of.isoformat()
+
+    if calibration is not None:
+        from userops.analytics.backtest import holdout_backtest
+
+        with run.progress("back-testing the purchase models"):
+            backtest = holdout_backtest(loaded, window, horizon_days=horizon_days)
+        run.note(backtest_note(backtest))
+        table = calibration_table(backtest, calibration)
+        run.emit(table, title=f"holdout calibration ({calibration})", as_of=as_of, columns=columns)
+        return
 
     if survival or by is not None or cox:
         rule = ch.churn_threshold(loaded, window, threshold_days)
