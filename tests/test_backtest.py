@@ -87,3 +87,48 @@ def test_a_horizon_before_every_purchase_is_refused(cdnow_path):
     result = run(cdnow_path, "--as-of", "1997-02-01", "--horizon", "60d", "--calibration", "frequency")
     assert result.exit_code == 65
     assert "no customers bought before the holdout cut 1996-12-03" in result.output
+
+
+def test_count_interval_is_the_shortest_range_holding_the_level():
+    from userops.analytics.clv import count_interval
+
+    pmf = np.array([[0.5, 0.15, 0.05, 0.0], [0.3, 0.05, 0.05, 1.0], [0.2, 0.4, 0.5, 0.0], [0.0, 0.4, 0.4, 0.0]])
+    lo, hi = count_interval(pmf, 0.8)
+    # by column: [0, 1] holds 0.8; [2, 3] holds 0.8 (no single count does); [2, 3] holds 0.9;
+    # a certain 1 is [1, 1]
+    assert list(lo) == [0, 2, 2, 1] and list(hi) == [1, 3, 3, 1]
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_the_count_distribution_has_the_models_mean(cdnow_path, model):
+    from userops.analytics.clv import calibration_summary
+
+    loaded = load_orders([cdnow_path])
+    summary = calibration_summary(loaded, loaded.window("1997-09-30"))
+    fitted = MODELS[model]().fit(summary)
+    pmf = fitted.purchase_count_pmf(39, summary)
+    assert pmf.sum(axis=0) == pytest.approx(1.0, abs=1e-12)
+    mean = (np.arange(pmf.shape[0])[:, None] * pmf).sum(axis=0)
+    assert mean == pytest.approx(fitted.conditional_expected_number_of_purchases_up_to_time(39, summary).to_numpy(), abs=1e-9)
+
+
+def test_80_percent_intervals_hold_about_80_percent_of_what_happened(cdnow_path):
+    """CDNOW, as of 1997-09-30, 39 weeks: the share of customers whose purchase days in the
+    39 weeks after fall inside their 80 % interval (the holdout the papers use)."""
+    result = run(cdnow_path, "--as-of", "1997-09-30", "--horizon", "39w", "--interval", "0.8", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert "80% intervals (BG/NBD): the total forecast 1,653.4 purchase days, 1,564.3 to 1,742.5" in result.stderr
+    table = pd.read_csv(io.StringIO(result.stdout), dtype={"customer_id": str}).set_index("customer_id")
+    actual = hand_count(cdnow_path)["holdout"].reindex(table.index)
+    inside = (actual >= table["expected_purchases_lo"]) & (actual <= table["expected_purchases_hi"])
+    assert 0.75 <= inside.mean() <= 0.85
+    assert round(inside.mean(), 3) == 0.837
+    # the CLV range is the CLV scaled to the count range's ends (a customer almost surely
+    # buying nothing has [0, 0], below a small mean)
+    table = table[table["expected_purchases"] > 0]  # shown as 0.0000: no ratio to check
+    per_purchase = table["clv"] / table["expected_purchases"]
+    assert table["clv_lo"].to_numpy() == pytest.approx((per_purchase * table["expected_purchases_lo"]).to_numpy(), abs=0.02)
+    assert table["clv_hi"].to_numpy() == pytest.approx((per_purchase * table["expected_purchases_hi"]).to_numpy(), abs=0.02)
+    assert ((table["expected_purchases_hi"] == 0) == (table["clv_hi"] == 0)).all()
+    without = pd.read_csv(io.StringIO(run(cdnow_path, "--as-of", "1997-09-30", "--horizon", "39w", "--format", "csv", "-q").stdout), dtype={"customer_id": str})
+    assert list(without.columns) == [c for c in table.reset_index().columns if not c.endswith(("_lo", "_hi"))]

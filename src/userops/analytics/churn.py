@@ -51,6 +51,8 @@ CUSTOMER_COLUMNS = [
     "customer_id", "recency_days", "frequency", "monetary", "p_alive", "churn_probability", "expected_purchases",
     "expected_order_value", "clv", "value_at_risk", "risk_tier", "action",
 ]
+#: --interval's columns: the ends of each customer's purchase count and CLV ranges.
+INTERVAL_COLUMNS = ("expected_purchases_lo", "expected_purchases_hi", "clv_lo", "clv_hi")
 REPORT_COLUMNS = ["section", "metric", "value", "detail"]
 RISK_TIERS = ("churned", "high", "medium", "low")
 TIER_CUTS = {"high": 0.7, "medium": 0.4}
@@ -226,7 +228,7 @@ class ChurnRun:
 
     def __init__(
         self, loaded: "LoadedOrders", window: "Window", *, horizon_days: int = DEFAULT_HORIZON_DAYS, threshold_days: int | None = None,
-        discount_monthly: float = DEFAULT_DISCOUNT, actions: dict[str, str] | None = None, seed: int = 0,
+        discount_monthly: float = DEFAULT_DISCOUNT, actions: dict[str, str] | None = None, seed: int = 0, interval: float | None = None,
     ) -> None:
         check_discount(discount_monthly)
         self.horizon_days, self.discount_monthly, self.actions = horizon_days, discount_monthly, actions
@@ -248,7 +250,7 @@ class ChurnRun:
                 churn_risk.risk_model, self.snapshots, seed=seed, threads=lambda: every if valued and valued[0].done() else beside,
             )
             summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
-            self._valued = self._pool.submit(value_models, summary, horizon_days=horizon_days, discount_monthly=discount_monthly)
+            self._valued = self._pool.submit(value_models, summary, horizon_days=horizon_days, discount_monthly=discount_monthly, interval=interval)
             valued.append(self._valued)
             self.threshold = churn_threshold(loaded, window, threshold_days)
             horizon_end = window.end + dt.timedelta(days=horizon_days)
@@ -295,10 +297,13 @@ def churn_customers(
     discount_monthly: float = DEFAULT_DISCOUNT,
     actions: dict[str, str] | None = None,
     seed: int = 0,
+    interval: float | None = None,
 ) -> ChurnResult:
-    """The ranked per-customer list with everything behind it (see the module docstring)."""
+    """The ranked per-customer list with everything behind it (see the module docstring);
+    with ``interval``, each customer's purchase and CLV interval (:data:`INTERVAL_COLUMNS`)."""
     return ChurnRun(
         loaded, window, horizon_days=horizon_days, threshold_days=threshold_days, discount_monthly=discount_monthly, actions=actions, seed=seed,
+        interval=interval,
     ).result()
 
 
@@ -369,6 +374,13 @@ def churn_table(run: ChurnRun, scored: churn_risk.RiskResult, values: "ValueMode
     )
     # highest value at risk first; then (ties, or no amounts to value) the likeliest to churn;
     # then the customer id (the rows come ordered by it), so reruns match
+    columns = list(CUSTOMER_COLUMNS)
+    if "expected_purchases_lo" in per_customer:  # --interval: each range beside its figure
+        for column in INTERVAL_COLUMNS:
+            values_of = per_customer[column].to_numpy("float64")
+            table[column] = values_of.astype("int64") if column.startswith("expected") else values_of.round(2)
+        columns[columns.index("expected_purchases") + 1:columns.index("expected_purchases") + 1] = list(INTERVAL_COLUMNS[:2])
+        columns[columns.index("clv") + 1:columns.index("clv") + 1] = list(INTERVAL_COLUMNS[2:])
     descending = lambda column: -np.nan_to_num(table[column].to_numpy("float64"), nan=-np.inf)  # noqa: E731 (NaN last)
     order = np.lexsort((np.arange(len(table)), descending("churn_probability"), descending("value_at_risk")))
     table = table.iloc[order].reset_index(drop=True)
@@ -381,7 +393,7 @@ def churn_table(run: ChurnRun, scored: churn_risk.RiskResult, values: "ValueMode
             f"{actual:,} happened ({(forecast - actual) / actual:+.1%}), counting the customers known at the as-of date"
         )
     return ChurnResult(
-        table[CUSTOMER_COLUMNS], threshold, horizon_days, run.discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes, source, customers,
+        table[columns], threshold, horizon_days, run.discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes, source, customers,
     )
 
 
@@ -395,11 +407,14 @@ class ValueModels:
     notes: list[str]
 
 
-def value_models(summary: "pd.DataFrame", *, horizon_days: int, discount_monthly: float) -> ValueModels:
+def value_models(summary: "pd.DataFrame", *, horizon_days: int, discount_monthly: float, interval: float | None = None) -> ValueModels:
     """Fit BG/NBD and Gamma–Gamma on the calibration summary (:func:`clv.calibration_summary`);
     per customer P(alive), expected purchases and order value, CLV and P(no purchase) over
     the horizon (blank CLV and order value, with a note, when the spend model cannot be
-    fitted)."""
+    fitted). With ``interval`` (e.g. 0.8), each customer's purchase count interval (the
+    shortest range holding that much of BG/NBD's distribution, :func:`clv.count_interval`)
+    and the CLV scaled to its ends (``clv · lo / E[Y]``: the same purchase timing and order
+    value; the spend's own spread is not in it), and a note with the total's interval."""
     import numpy as np
     import pandas as pd
 
@@ -435,6 +450,15 @@ def value_models(summary: "pd.DataFrame", *, horizon_days: int, discount_monthly
         },
         index=summary.index,
     )
+    if interval is not None:
+        pmf = bgnbd.purchase_count_pmf(horizon_units, summary)
+        lo, hi = clvmod.count_interval(pmf, interval)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_unit = np.where(expected[-1] > 0, value / expected[-1], np.nan)
+        per_customer["expected_purchases_lo"], per_customer["expected_purchases_hi"] = lo, hi
+        per_customer["clv_lo"], per_customer["clv_hi"] = per_unit * lo, per_unit * hi
+        total_lo, total_hi = clvmod.total_interval(pmf, interval)
+        notes.append(say("interval_total", level=f"{interval:.0%}", forecast=f"{expected[-1].sum():,.1f}", lo=f"{total_lo:,.1f}", hi=f"{total_hi:,.1f}"))
     return ValueModels(bgnbd, gamma_gamma, per_customer, notes)
 
 

@@ -58,6 +58,7 @@ def churn(
     survival: Annotated[bool, typer.Option("--survival", help="Kaplan–Meier curves: group, days, survival, ci_lower, ci_upper, at_risk.")] = False,
     by: Annotated[Optional[str], typer.Option("--by", help="Survival per first-order channel, first-order category, or segment.")] = None,
     cox: Annotated[bool, typer.Option("--cox", help="Cox proportional hazards on first-order value, channel and category.")] = False,
+    interval: Annotated[Optional[float], typer.Option("--interval", help="Add each customer's range of purchases and CLV holding this share of BG/NBD's forecast, e.g. 0.8 (expected_purchases_lo/hi, clv_lo/hi).")] = None,
     calibration: Annotated[Optional[str], typer.Option("--calibration", help="Back-test BG/NBD, Pareto/NBD and MBG/NBD on the last --horizon before the as-of date: 'frequency' (holdout purchases by calibration frequency) or 'weekly' (cumulative, week by week).")] = None,
     *,
     run: RunContext,
@@ -80,6 +81,9 @@ def churn(
     discount_monthly = run.choose("discount", discount, ch.DEFAULT_DISCOUNT)
     if isinstance(discount_monthly, bool) or not isinstance(discount_monthly, (int, float)) or not 0 <= discount_monthly < 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly!r})", hint="e.g. 0.01 for 1% a month")
+    interval = run.choose("interval", interval, None)
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < 1):
+        raise UsageError(f"--interval is the share of the forecast a range holds, between 0 and 1 (got {interval!r})", hint="e.g. 0.8")
     tiers = [t.strip() for t in tier.split(",") if t.strip()] if tier else []
     unknown = [t for t in tiers if t not in ch.RISK_TIERS]
     if unknown:  # before the (possibly long) read
@@ -125,7 +129,7 @@ def churn(
     with run.progress("fitting churn and value models"):
         result = ch.churn_customers(
             loaded, window, horizon_days=horizon_days, threshold_days=threshold_days,
-            discount_monthly=discount_monthly, actions=actions(run.config.playbook),
+            discount_monthly=discount_monthly, actions=actions(run.config.playbook), interval=interval,
         )
     for note in result.notes:
         run.note(note)
