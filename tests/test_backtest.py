@@ -99,7 +99,7 @@ def test_count_interval_is_the_shortest_range_holding_the_level():
     assert list(lo) == [0, 2, 2, 1] and list(hi) == [1, 3, 3, 1]
 
 
-@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+@pytest.mark.parametrize("model", ["bgnbd", "pareto", "mbgnbd"])
 def test_the_count_distribution_has_the_models_mean(cdnow_path, model):
     from userops.analytics.clv import calibration_summary
 
@@ -110,6 +110,7 @@ def test_the_count_distribution_has_the_models_mean(cdnow_path, model):
     assert pmf.sum(axis=0) == pytest.approx(1.0, abs=1e-12)
     mean = (np.arange(pmf.shape[0])[:, None] * pmf).sum(axis=0)
     assert mean == pytest.approx(fitted.conditional_expected_number_of_purchases_up_to_time(39, summary).to_numpy(), abs=1e-9)
+    assert pmf[0] == pytest.approx(fitted.conditional_probability_of_no_purchase(39, summary).to_numpy(), abs=1e-12)
 
 
 def test_80_percent_intervals_hold_about_80_percent_of_what_happened(cdnow_path):

@@ -368,6 +368,62 @@ class ParetoNBDModel:
 
         return pd.Series(self.expected_purchases([t], summary)[0], index=summary.index, name="expected_purchases")
 
+    def purchase_count_pmf(self, t: float, summary: "pd.DataFrame") -> "np.ndarray":
+        """P(Y(t) = y | x, t_x, T) for y = 0, 1, … (rows) and each customer (columns). Given
+        alive, λ ~ Gamma(r + x, α + T) and μ ~ Gamma(s, β + T), independent; with the lifetime
+        left τ ~ Exp(μ), y purchases need the y-th Poisson arrival before both τ and t:
+
+            P(Y ≥ y | λ, μ) = (λ / (λ + μ))^y · P(Poisson((λ + μ) t) ≥ y)
+
+        averaged over λ and μ by generalised Gauss–Laguerre quadrature (QUADRATURE_NODES per
+        axis, exact for the Gamma weights; the mean matches the closed form to 1e-12), once
+        per distinct (x, T). Rows as :func:`dropout_count_pmf`."""
+        import numpy as np
+        from scipy.special import gammainc, gammaln, roots_genlaguerre
+
+        params, x, tx, T = self._arrays(summary)
+        r, alpha, s, beta = params
+        alive = self._p_alive(params, x, tx, T)
+        pairs, at = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
+        at = np.asarray(at).ravel()
+        v, wv = roots_genlaguerre(QUADRATURE_NODES, s - 1)
+        wv = wv * np.exp(-gammaln(s))
+        tails_of: dict[float, list] = {}
+        for x_value in np.unique(pairs[:, 0]):
+            in_group = pairs[:, 0] == x_value
+            Tg = pairs[in_group, 1]
+            u, wu = roots_genlaguerre(QUADRATURE_NODES, r + x_value - 1)
+            wu = wu * np.exp(-gammaln(r + x_value))
+            lam = u[:, None, None] / (alpha + Tg)[None, None, :]
+            mu = v[None, :, None] / (beta + Tg)[None, None, :]
+            weight = (wu[:, None] * wv[None, :])[:, :, None]
+            rate = lam + mu
+            share = lam / rate
+            tails = [np.ones(len(Tg))]
+            for y in range(1, MAX_COUNT + 1):
+                tails.append((weight * share**y * gammainc(y, rate * t)).sum(axis=(0, 1)))
+                if tails[-1].max(initial=0.0) < 1e-12:
+                    break
+            tails_of[float(x_value)] = [np.where(in_group)[0], np.vstack(tails)]
+        rows = max(len(t_) for _, t_ in tails_of.values())
+        alive_tails = np.zeros((rows, len(pairs)))
+        for index, tails in tails_of.values():
+            alive_tails[: len(tails), index] = tails
+        per_customer = alive_tails[:, at] * alive
+        per_customer[0] = 1.0
+        return np.vstack([per_customer[:-1] - per_customer[1:], per_customer[-1:]])
+
+    def conditional_probability_of_no_purchase(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
+        """P(no purchase in the next ``t`` units | x, t_x, T): the count distribution at 0."""
+        import pandas as pd
+
+        return pd.Series(self.purchase_count_pmf(t, summary)[0], index=summary.index, name="p_no_purchase")
+
+
+#: Quadrature nodes per parameter for Pareto/NBD's count distribution (24 agree with 64 to
+#: 1e-12 on CDNOW's customers; 16 to 2e-8).
+QUADRATURE_NODES = 24
+
 
 @dataclass
 class ModifiedBetaGeoModel:
@@ -428,6 +484,16 @@ class ModifiedBetaGeoModel:
         import pandas as pd
 
         return pd.Series(self.expected_purchases([t], summary)[0], index=summary.index, name="expected_purchases")
+
+    def conditional_probability_of_no_purchase(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
+        """P(no purchase in the next ``t`` units | x, t_x, T): as BG/NBD's (a customer drops
+        out only right after a purchase), 1 − P(alive) + P(alive) · ((α+T)/(α+T+t))^(r+x)."""
+        import pandas as pd
+
+        p, x, _, T, d = self._pieces(summary)
+        alive = 1.0 / (1.0 + d)
+        quiet = ((p["alpha"] + T) / (p["alpha"] + T + t)) ** (p["r"] + x)
+        return pd.Series(1.0 - alive + alive * quiet, index=summary.index, name="p_no_purchase")
 
     def purchase_count_pmf(self, t: float, summary: "pd.DataFrame") -> "np.ndarray":
         """P(Y(t) = y | x, t_x, T): as BG/NBD's, one more survived chance of dropping out
