@@ -133,3 +133,46 @@ def test_80_percent_intervals_hold_about_80_percent_of_what_happened(cdnow_path)
     assert ((table["expected_purchases_hi"] == 0) == (table["clv_hi"] == 0)).all()
     without = pd.read_csv(io.StringIO(run(cdnow_path, "--as-of", "1997-09-30", "--horizon", "39w", "--format", "csv", "-q").stdout), dtype={"customer_id": str})
     assert list(without.columns) == [c for c in table.reset_index().columns if not c.endswith(("_lo", "_hi"))]
+
+
+def report_rows(result):
+    table = pd.read_csv(io.StringIO(result.stdout))
+    return {(row.section, row.metric): row for row in table.itertuples()}
+
+
+def test_churn_with_the_pareto_model(cdnow_path):
+    common = [cdnow_path, "--as-of", "1997-09-30", "--horizon", "39w", "--format", "csv", "--model", "pareto"]
+    report = run(*common, "--model-report")
+    assert report.exit_code == 0, report.output
+    rows = report_rows(report)
+    assert round(rows[("pareto_nbd", "r")].value, 2) == 0.55 and round(rows[("pareto_nbd", "beta")].value, 2) == 11.67
+    assert rows[("pareto_nbd", "forecast_purchases")].value == pytest.approx(1665.5, abs=0.1)
+    assert "back-test: Pareto/NBD forecast 1,665.5 purchase days" in report.stderr
+    assert not any(section == "bg_nbd" for section, _ in rows)
+    listed = pd.read_csv(io.StringIO(run(*common, "-q").stdout), dtype={"customer_id": str}).set_index("customer_id")
+    bgnbd = pd.read_csv(io.StringIO(run(*common[:-2], "-q").stdout), dtype={"customer_id": str}).set_index("customer_id")
+    one_time = listed["frequency"] == 0
+    assert (listed.loc[one_time, "p_alive"] < 1).all() and (bgnbd.loc[one_time, "p_alive"] == 1).all()
+
+
+def test_churn_model_auto_says_what_it_chose(backtest, cdnow_path):
+    common = [cdnow_path, "--as-of", "1998-06-30", "--horizon", "39w", "--format", "csv", "--model", "auto", "--model-report"]
+    first = run(*common)
+    assert first.exit_code == 0, first.output
+    rows = report_rows(first)
+    assert rows[("model_choice", "chosen")].detail == "BG/NBD"
+    for key in MODELS:
+        assert rows[("model_choice", f"{key}_misplaced_share")].value == pytest.approx(backtest.errors[key], abs=1e-6)
+    assert ("bg_nbd", "r") in rows
+    assert run(*common).stdout == first.stdout  # reruns byte-identical
+
+
+def test_churn_model_auto_without_history_before_the_cut(cdnow_path):
+    result = run(cdnow_path, "--as-of", "1997-02-01", "--horizon", "60d", "--model", "auto", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert "--model auto: no back-test (no customers bought before the holdout cut 1996-12-03); BG/NBD is used" in result.stderr
+
+
+def test_an_unknown_model_is_a_usage_error(cdnow_path):
+    result = run(cdnow_path, "--model", "gamma")
+    assert result.exit_code == 2 and "--model" in result.output

@@ -94,3 +94,14 @@ def holdout_backtest(loaded: "LoadedOrders", window: "Window", *, horizon_days: 
     total_errors = {name: float((forecasts[name].sum() - total) / total) if total else float("nan") for name in MODELS}
     best = min(MODELS, key=lambda name: (errors[name], list(MODELS).index(name)))
     return Backtest(cut, window.as_of, horizon_days, len(summary), by_frequency, pd.DataFrame(tracking), errors, total_errors, best)
+
+
+def backtest_note(backtest: Backtest) -> str:
+    """Which model the holdout favours, and by how much (a glossary message)."""
+    from userops.glossary import say
+
+    errors = "; ".join(f"{MODEL_NAMES[m]} {e:.1%} ({backtest.total_errors[m]:+.1%})" for m, e in backtest.errors.items())
+    return say(
+        "backtest", cut=backtest.cut.isoformat(), days=backtest.horizon_days, customers=f"{backtest.customers:,}", errors=errors,
+        best=MODEL_NAMES[backtest.best],
+    )

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from userops.analytics import churn_risk, lifecycle, model_threads, survival
 from userops.analytics import clv as clvmod
+from userops.analytics.backtest import MODEL_NAMES
 from userops.errors import DataError, UsageError
 from userops.glossary import Name, say
 from userops.scan import churn as scan_churn
@@ -42,10 +43,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
 
+    from userops.analytics.backtest import Backtest
     from userops.io.normalise import LoadedOrders
     from userops.scan.window import Window
 
     T = TypeVar("T")
+    PurchaseModel = clvmod.BetaGeoModel | clvmod.ParetoNBDModel | clvmod.ModifiedBetaGeoModel
 
 CUSTOMER_COLUMNS = [
     "customer_id", "recency_days", "frequency", "monetary", "p_alive", "churn_probability", "expected_purchases",
@@ -77,7 +80,7 @@ class ChurnResult:
     threshold: Threshold
     horizon_days: int
     discount_monthly: float
-    bgnbd: clvmod.BetaGeoModel
+    purchases: "PurchaseModel"  # the purchase model the list uses (BG/NBD unless --model says)
     gamma_gamma: clvmod.GammaGammaModel | None
     risk: churn_risk.RiskResult
     forecast: float  # expected purchase days over the horizon, all customers
@@ -85,6 +88,8 @@ class ChurnResult:
     notes: list[str] = field(default_factory=list)
     probability_source: str = ""  # what churn_probability is (the model, or the recency fallback)
     features: "pd.DataFrame | None" = None  # the risk model's snapshot at the as-of date (by customer id)
+    model: str = "bgnbd"  # its key in backtest.MODELS
+    backtest: "Backtest | None" = None  # --model auto: the holdout that chose it
 
 
 def tier_action_key(tier: str) -> str:
@@ -229,8 +234,11 @@ class ChurnRun:
     def __init__(
         self, loaded: "LoadedOrders", window: "Window", *, horizon_days: int = DEFAULT_HORIZON_DAYS, threshold_days: int | None = None,
         discount_monthly: float = DEFAULT_DISCOUNT, actions: dict[str, str] | None = None, seed: int = 0, interval: float | None = None,
+        model: str = "bgnbd",
     ) -> None:
         check_discount(discount_monthly)
+        if model not in (*PURCHASE_MODELS, "auto"):
+            raise UsageError(f"--model must be one of auto, {', '.join(PURCHASE_MODELS)} (got {model!r})")
         self.horizon_days, self.discount_monthly, self.actions = horizon_days, discount_monthly, actions
         self.has_amount = loaded.facts.has_amount
         # the classifiers get the engine's threads but one while the value models run beside
@@ -250,7 +258,10 @@ class ChurnRun:
                 churn_risk.risk_model, self.snapshots, seed=seed, threads=lambda: every if valued and valued[0].done() else beside,
             )
             summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
-            self._valued = self._pool.submit(value_models, summary, horizon_days=horizon_days, discount_monthly=discount_monthly, interval=interval)
+            self.model, self.backtest, self.model_notes = chosen_model(loaded, window, model, horizon_days)
+            self._valued = self._pool.submit(
+                value_models, summary, horizon_days=horizon_days, discount_monthly=discount_monthly, interval=interval, model=self.model,
+            )
             valued.append(self._valued)
             self.threshold = churn_threshold(loaded, window, threshold_days)
             horizon_end = window.end + dt.timedelta(days=horizon_days)
@@ -298,13 +309,36 @@ def churn_customers(
     actions: dict[str, str] | None = None,
     seed: int = 0,
     interval: float | None = None,
+    model: str = "bgnbd",
 ) -> ChurnResult:
     """The ranked per-customer list with everything behind it (see the module docstring);
-    with ``interval``, each customer's purchase and CLV interval (:data:`INTERVAL_COLUMNS`)."""
+    with ``interval``, each customer's purchase and CLV interval (:data:`INTERVAL_COLUMNS`);
+    ``model``: the purchase model (``auto``: the best on a holdout, :func:`chosen_model`)."""
     return ChurnRun(
         loaded, window, horizon_days=horizon_days, threshold_days=threshold_days, discount_monthly=discount_monthly, actions=actions, seed=seed,
-        interval=interval,
+        interval=interval, model=model,
     ).result()
+
+
+#: The purchase models --model names (backtest.MODELS' keys), and their model-report sections.
+PURCHASE_MODELS = ("bgnbd", "pareto", "mbgnbd")
+REPORT_SECTIONS = {"bgnbd": "bg_nbd", "pareto": "pareto_nbd", "mbgnbd": "mbg_nbd"}
+
+
+def chosen_model(loaded: "LoadedOrders", window: "Window", model: str, horizon_days: int) -> tuple[str, "Backtest | None", list[str]]:
+    """The purchase model to use, the back-test behind an ``auto`` choice and what to say:
+    ``auto`` fits every model up to the as-of date minus the horizon and takes the best on
+    what followed (:mod:`userops.analytics.backtest`); without enough history before that
+    cut, BG/NBD, said so."""
+    from userops.analytics.backtest import backtest_note, holdout_backtest
+
+    if model != "auto":
+        return model, None, []
+    try:
+        backtest = holdout_backtest(loaded, window, horizon_days=horizon_days)
+    except DataError as exc:
+        return "bgnbd", None, [say("model_auto_fallback", why=exc.message)]
+    return backtest.best, backtest, [backtest_note(backtest)]
 
 
 def check_discount(discount_monthly: float) -> None:
@@ -319,7 +353,7 @@ def churn_table(run: ChurnRun, scored: churn_risk.RiskResult, values: "ValueMode
     import pandas as pd
 
     horizon_days, threshold, actions = run.horizon_days, run.threshold, run.actions
-    notes: list[str] = [say("churn_threshold", days=threshold.days, source=threshold.source), *values.notes]
+    notes: list[str] = [say("churn_threshold", days=threshold.days, source=threshold.source), *run.model_notes, *values.notes]
     customers = scored.current
     if customers.empty:
         raise DataError("no customers with a purchase in the window")
@@ -331,7 +365,7 @@ def churn_table(run: ChurnRun, scored: churn_risk.RiskResult, values: "ValueMode
     p_alive, expected, order_value, value, no_purchase = (
         per_customer[c].to_numpy("float64") for c in ("p_alive", "expected_purchases", "expected_order_value", "clv", "no_purchase")
     )
-    bgnbd, gamma_gamma = values.bgnbd, values.gamma_gamma
+    gamma_gamma = values.gamma_gamma
     notes.extend(scored.notes)
     if scored.scores is not None and scored.ranks_better_than_recency:
         churn_probability = aligned(scored.scores, ids).to_numpy("float64")
@@ -345,7 +379,7 @@ def churn_table(run: ChurnRun, scored: churn_risk.RiskResult, values: "ValueMode
         # rank worse than chance; recency is the baseline any ranking has to beat, so the
         # fallback ranks by it, on the scale of BG/NBD's P(no purchase within the horizon)
         churn_probability = recency_ranked(recency, no_purchase)
-        source = say("source_recency_bgnbd", days=horizon_days)
+        source = say("source_recency_bgnbd", days=horizon_days, model=MODEL_NAMES[run.model])
         notes.append(say("risk_skipped", why=scored.skipped, source=source))
 
     tier_code = np.select(
@@ -389,30 +423,35 @@ def churn_table(run: ChurnRun, scored: churn_risk.RiskResult, values: "ValueMode
     actual = run.actual
     if actual is not None:
         notes.append(
-            f"back-test: BG/NBD forecast {forecast:,.1f} purchase days over the {horizon_days} days after the as-of date; "
+            f"back-test: {MODEL_NAMES[run.model]} forecast {forecast:,.1f} purchase days over the {horizon_days} days after the as-of date; "
             f"{actual:,} happened ({(forecast - actual) / actual:+.1%}), counting the customers known at the as-of date"
         )
     return ChurnResult(
-        table[columns], threshold, horizon_days, run.discount_monthly, bgnbd, gamma_gamma, scored, forecast, actual, notes, source, customers,
+        table[columns], threshold, horizon_days, run.discount_monthly, values.purchases, gamma_gamma, scored, forecast, actual, notes, source, customers,
+        run.model, run.backtest,
     )
 
 
 @dataclass
 class ValueModels:
-    """BG/NBD and Gamma–Gamma fitted on the window, and what they say per customer."""
+    """The purchase model (BG/NBD unless chosen otherwise) and Gamma–Gamma fitted on the
+    window, and what they say per customer."""
 
-    bgnbd: clvmod.BetaGeoModel
+    purchases: "PurchaseModel"
     gamma_gamma: clvmod.GammaGammaModel | None
     per_customer: "pd.DataFrame"  # by customer id: p_alive, expected_purchases, expected_order_value, clv, no_purchase
     notes: list[str]
 
 
-def value_models(summary: "pd.DataFrame", *, horizon_days: int, discount_monthly: float, interval: float | None = None) -> ValueModels:
-    """Fit BG/NBD and Gamma–Gamma on the calibration summary (:func:`clv.calibration_summary`);
+def value_models(
+    summary: "pd.DataFrame", *, horizon_days: int, discount_monthly: float, interval: float | None = None, model: str = "bgnbd",
+) -> ValueModels:
+    """Fit the purchase ``model`` (a key of :data:`backtest.MODELS`) and Gamma–Gamma on the
+    calibration summary (:func:`clv.calibration_summary`);
     per customer P(alive), expected purchases and order value, CLV and P(no purchase) over
     the horizon (blank CLV and order value, with a note, when the spend model cannot be
     fitted). With ``interval`` (e.g. 0.8), each customer's purchase count interval (the
-    shortest range holding that much of BG/NBD's distribution, :func:`clv.count_interval`)
+    shortest range holding that much of the model's distribution, :func:`clv.count_interval`)
     and the CLV scaled to its ends (``clv · lo / E[Y]``: the same purchase timing and order
     value; the spend's own spread is not in it), and a note with the total's interval."""
     import numpy as np
@@ -421,14 +460,16 @@ def value_models(summary: "pd.DataFrame", *, horizon_days: int, discount_monthly
     notes: list[str] = []
     if summary.empty:
         raise DataError("no customers with a purchase in the window")
-    bgnbd = clvmod.BetaGeoModel().fit(summary)
+    from userops.analytics.backtest import MODELS
+
+    purchases = MODELS[model]().fit(summary)
     if len(summary) < MIN_MODEL_CUSTOMERS:
-        notes.append(say("bgnbd_few", n=len(summary)))
+        notes.append(say("bgnbd_few", n=len(summary), model=MODEL_NAMES[model]))
     horizon_units = horizon_days / UNIT_DAYS
     # the expected purchases at the end of each month of the horizon, for the CLV sum; the
     # last month ends at the horizon: the expected purchases shown
     steps = clvmod.month_steps(horizon_days)
-    expected = bgnbd.expected_purchases([t / UNIT_DAYS for t in steps], summary)
+    expected = purchases.expected_purchases([t / UNIT_DAYS for t in steps], summary)
     try:
         gamma_gamma = clvmod.GammaGammaModel().fit(summary)
         order_value = gamma_gamma.conditional_expected_average_profit(summary).to_numpy()
@@ -438,28 +479,30 @@ def value_models(summary: "pd.DataFrame", *, horizon_days: int, discount_monthly
         order_value = np.full(len(summary), np.nan)
         value = np.full(len(summary), np.nan)
         notes.append(say("no_gamma_gamma", why=exc.message))
-    if bgnbd.finds_no_dropout():
-        notes.append(say("bgnbd_no_dropout", a=f"{bgnbd.params_['a']:.2g}", b=f"{bgnbd.params_['b']:.2g}"))
+    if isinstance(purchases, clvmod.BetaGeoModel) and purchases.finds_no_dropout():
+        notes.append(say("bgnbd_no_dropout", a=f"{purchases.params_['a']:.2g}", b=f"{purchases.params_['b']:.2g}"))
     per_customer = pd.DataFrame(
         {
-            "p_alive": bgnbd.conditional_probability_alive(summary).to_numpy(),
+            "p_alive": purchases.conditional_probability_alive(summary).to_numpy(),
             "expected_purchases": expected[-1],
             "expected_order_value": order_value,
             "clv": value,
-            "no_purchase": bgnbd.conditional_probability_of_no_purchase(horizon_units, summary).to_numpy(),
+            "no_purchase": purchases.conditional_probability_of_no_purchase(horizon_units, summary).to_numpy(),
         },
         index=summary.index,
     )
     if interval is not None:
-        pmf = bgnbd.purchase_count_pmf(horizon_units, summary)
+        pmf = purchases.purchase_count_pmf(horizon_units, summary)
         lo, hi = clvmod.count_interval(pmf, interval)
         with np.errstate(divide="ignore", invalid="ignore"):
             per_unit = np.where(expected[-1] > 0, value / expected[-1], np.nan)
         per_customer["expected_purchases_lo"], per_customer["expected_purchases_hi"] = lo, hi
         per_customer["clv_lo"], per_customer["clv_hi"] = per_unit * lo, per_unit * hi
         total_lo, total_hi = clvmod.total_interval(pmf, interval)
-        notes.append(say("interval_total", level=f"{interval:.0%}", forecast=f"{expected[-1].sum():,.1f}", lo=f"{total_lo:,.1f}", hi=f"{total_hi:,.1f}"))
-    return ValueModels(bgnbd, gamma_gamma, per_customer, notes)
+        notes.append(say(
+            "interval_total", level=f"{interval:.0%}", model=MODEL_NAMES[model], forecast=f"{expected[-1].sum():,.1f}", lo=f"{total_lo:,.1f}", hi=f"{total_hi:,.1f}",
+        ))
+    return ValueModels(purchases, gamma_gamma, per_customer, notes)
 
 
 def aligned(frame: "pd.DataFrame | pd.Series", ids: "pd.Series") -> "pd.DataFrame | pd.Series":
@@ -502,14 +545,20 @@ def model_report(result: ChurnResult, lang: str = "en") -> "pd.DataFrame":
     rows.append(("churn", "discount_monthly", result.discount_monthly, say("detail_discount")))
     for tier in RISK_TIERS:
         rows.append(("churn", f"customers_{tier}", float((customers["risk_tier"] == tier).sum()), say("detail_risk_tier")))
-    p = result.bgnbd.params_
-    for name in ("r", "alpha", "a", "b"):
-        rows.append(("bg_nbd", name, p[name], say("detail_weeks")))
-    rows.append(("bg_nbd", "log_likelihood", result.bgnbd.log_likelihood_, ""))
-    rows.append(("bg_nbd", "forecast_purchases", result.forecast, say("detail_forecast", days=result.horizon_days)))
+    if result.backtest is not None:
+        backtest = result.backtest
+        for key in PURCHASE_MODELS:
+            rows.append(("model_choice", f"{key}_misplaced_share", backtest.errors[key], say("detail_misplaced", model=MODEL_NAMES[key], cut=backtest.cut.isoformat())))
+            rows.append(("model_choice", f"{key}_total_error", backtest.total_errors[key], ""))
+        rows.append(("model_choice", "chosen", None, MODEL_NAMES[backtest.best]))
+    section = REPORT_SECTIONS[result.model]
+    for name, value in result.purchases.params_.items():
+        rows.append((section, name, value, say("detail_weeks")))
+    rows.append((section, "log_likelihood", result.purchases.log_likelihood_, ""))
+    rows.append((section, "forecast_purchases", result.forecast, say("detail_forecast", days=result.horizon_days)))
     if result.actual is not None:
         gap = (result.forecast - result.actual) / result.actual if result.actual else float("nan")
-        rows.append(("bg_nbd", "actual_purchases", float(result.actual), say("detail_actual", days=result.horizon_days, gap=f"{gap:+.1%}")))
+        rows.append((section, "actual_purchases", float(result.actual), say("detail_actual", days=result.horizon_days, gap=f"{gap:+.1%}")))
     if result.gamma_gamma is not None:
         g = result.gamma_gamma.params_
         for name, label in (("p", "p"), ("q", "q"), ("v", "gamma")):

@@ -32,18 +32,6 @@ def calibration_table(backtest, view: str):
     return backtest.by_frequency.rename(columns=renamed)
 
 
-def backtest_note(backtest) -> str:
-    """Which model the holdout favours, and by how much (a glossary message)."""
-    from userops.analytics.backtest import MODEL_NAMES
-    from userops.glossary import say
-
-    errors = "; ".join(f"{MODEL_NAMES[m]} {e:.1%} ({backtest.total_errors[m]:+.1%})" for m, e in backtest.errors.items())
-    return say(
-        "backtest", cut=backtest.cut.isoformat(), days=backtest.horizon_days, customers=f"{backtest.customers:,}", errors=errors,
-        best=MODEL_NAMES[backtest.best],
-    )
-
-
 @command("churn")
 def churn(
     inputs: Inputs,
@@ -58,7 +46,8 @@ def churn(
     survival: Annotated[bool, typer.Option("--survival", help="Kaplan–Meier curves: group, days, survival, ci_lower, ci_upper, at_risk.")] = False,
     by: Annotated[Optional[str], typer.Option("--by", help="Survival per first-order channel, first-order category, or segment.")] = None,
     cox: Annotated[bool, typer.Option("--cox", help="Cox proportional hazards on first-order value, channel and category.")] = False,
-    interval: Annotated[Optional[float], typer.Option("--interval", help="Add each customer's range of purchases and CLV holding this share of BG/NBD's forecast, e.g. 0.8 (expected_purchases_lo/hi, clv_lo/hi).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="The purchase model: bgnbd, pareto, mbgnbd, or auto (the best of them on a holdout: the last --horizon before the as-of date).", show_default="bgnbd")] = None,
+    interval: Annotated[Optional[float], typer.Option("--interval", help="Add each customer's range of purchases and CLV holding this share of the model's forecast, e.g. 0.8 (expected_purchases_lo/hi, clv_lo/hi).")] = None,
     calibration: Annotated[Optional[str], typer.Option("--calibration", help="Back-test BG/NBD, Pareto/NBD and MBG/NBD on the last --horizon before the as-of date: 'frequency' (holdout purchases by calibration frequency) or 'weekly' (cumulative, week by week).")] = None,
     *,
     run: RunContext,
@@ -81,6 +70,7 @@ def churn(
     discount_monthly = run.choose("discount", discount, ch.DEFAULT_DISCOUNT)
     if isinstance(discount_monthly, bool) or not isinstance(discount_monthly, (int, float)) or not 0 <= discount_monthly < 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly!r})", hint="e.g. 0.01 for 1% a month")
+    model = run.choose("model", model, "bgnbd", ("auto", *ch.PURCHASE_MODELS))
     interval = run.choose("interval", interval, None)
     if interval is not None and (isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < 1):
         raise UsageError(f"--interval is the share of the forecast a range holds, between 0 and 1 (got {interval!r})", hint="e.g. 0.8")
@@ -95,7 +85,7 @@ def churn(
     as_of = window.as_of.isoformat()
 
     if calibration is not None:
-        from userops.analytics.backtest import holdout_backtest
+        from userops.analytics.backtest import backtest_note, holdout_backtest
 
         with run.progress("back-testing the purchase models"):
             backtest = holdout_backtest(loaded, window, horizon_days=horizon_days)
@@ -129,7 +119,7 @@ def churn(
     with run.progress("fitting churn and value models"):
         result = ch.churn_customers(
             loaded, window, horizon_days=horizon_days, threshold_days=threshold_days,
-            discount_monthly=discount_monthly, actions=actions(run.config.playbook), interval=interval,
+            discount_monthly=discount_monthly, actions=actions(run.config.playbook), interval=interval, model=model,
         )
     for note in result.notes:
         run.note(note)
