@@ -176,3 +176,31 @@ def test_churn_model_auto_without_history_before_the_cut(cdnow_path):
 def test_an_unknown_model_is_a_usage_error(cdnow_path):
     result = run(cdnow_path, "--model", "gamma")
     assert result.exit_code == 2 and "--model" in result.output
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_p_alive_week_by_week(cdnow_path, model):
+    """Customer 00004 bought on 1997-01-01, 01-18 and 08-02: weeks end on the as-of date
+    and go back to the first purchase; the last week's P(alive) is the list's."""
+    common = [cdnow_path, "--as-of", "1997-09-30", "--horizon", "39w", "--format", "csv", "-q", "--model", model]
+    history = run(*common, "--history", "00004,00021")
+    assert history.exit_code == 0, history.output
+    table = pd.read_csv(io.StringIO(history.stdout), dtype={"customer_id": str})
+    mine = table[table["customer_id"] == "00004"]
+    assert list(mine.columns) == ["customer_id", "week_end", "repeat_purchases", "p_alive"]
+    assert mine["week_end"].iloc[0] == "1997-01-07" and mine["week_end"].iloc[-1] == "1997-09-30" and len(mine) == 39
+    # repeat purchases counted up to each week's end: 0 until 01-18, 1 until 08-02, then 2
+    by_week = dict(zip(mine["week_end"], mine["repeat_purchases"]))
+    assert (by_week["1997-01-14"], by_week["1997-01-21"], by_week["1997-07-29"], by_week["1997-08-05"]) == (0, 1, 1, 2)
+    listed = pd.read_csv(io.StringIO(run(*common).stdout), dtype={"customer_id": str}).set_index("customer_id")
+    for customer in ("00004", "00021"):
+        assert table[table["customer_id"] == customer]["p_alive"].iloc[-1] == listed.loc[customer, "p_alive"]
+    if model == "bgnbd":  # no repeat purchase yet: BG/NBD's P(alive) is 1
+        assert (mine[mine["repeat_purchases"] == 0]["p_alive"] == 1).all()
+
+
+def test_history_usage_errors(cdnow_path):
+    unknown = run(cdnow_path, "--history", "00004,99999")
+    assert unknown.exit_code == 2 and "--history: no purchase in the window by '99999'" in unknown.output
+    auto = run(cdnow_path, "--history", "00004", "--model", "auto")
+    assert auto.exit_code == 2 and "one model's P(alive)" in auto.output

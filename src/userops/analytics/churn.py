@@ -585,3 +585,39 @@ def model_report(result: ChurnResult, lang: str = "en") -> "pd.DataFrame":
     frame = pd.DataFrame([(*row[:3], in_language(row[3], lang)) for row in rows], columns=REPORT_COLUMNS)
     frame["value"] = frame["value"].astype("float64").round(6)
     return frame
+
+
+#: --history's columns.
+HISTORY_COLUMNS = ["customer_id", "week_end", "repeat_purchases", "p_alive"]
+
+
+def alive_history(loaded: "LoadedOrders", window: "Window", ids: "list[str]", *, model: str = "bgnbd") -> "pd.DataFrame":
+    """P(alive) of each given customer at the end of every week of their history — weeks
+    ending on the as-of date, counted back to their first purchase — with the purchase
+    ``model`` fitted on every customer of the window (as the list's p_alive: the last row of
+    each customer is the list's value). A customer with no purchase in the window is a
+    usage error naming them."""
+    import numpy as np
+    import pandas as pd
+
+    from userops.analytics.backtest import MODELS
+
+    days = scan_customers.purchase_days_of(loaded, window, ids)
+    missing = [i for i in ids if i not in set(days["customer_id"])]
+    if missing:
+        raise UsageError(f"--history: no purchase in the window by {', '.join(repr(m) for m in missing[:5])}", hint="give customer ids as the list shows them")
+    fitted = MODELS[model]().fit(clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS))
+    as_of = pd.Timestamp(window.as_of)
+    rows = []
+    for customer in ids:
+        bought = pd.to_datetime(days.loc[days["customer_id"] == customer, "day"]).sort_values().to_numpy()
+        first = bought[0]
+        weeks = int((as_of - pd.Timestamp(first)).days // 7)
+        for k in range(weeks, -1, -1):
+            end = as_of - pd.Timedelta(days=7 * k)
+            seen = bought[bought <= end.to_datetime64()]
+            rows.append((customer, end.date(), len(seen) - 1, (seen[-1] - first) / np.timedelta64(1, "D") / UNIT_DAYS, (end - pd.Timestamp(first)).days / UNIT_DAYS))
+    frame = pd.DataFrame(rows, columns=["customer_id", "week_end", "frequency", "recency", "T"])
+    frame["repeat_purchases"] = frame["frequency"]
+    frame["p_alive"] = fitted.conditional_probability_alive(frame[["frequency", "recency", "T"]]).to_numpy().round(4)
+    return frame[HISTORY_COLUMNS]

@@ -300,3 +300,14 @@ def purchase_days_by_period_after(orders: HasOrders, window: Window, end: dt.dat
             FROM days GROUP BY 1, 2 ORDER BY 1, 2""",
         [window.end, end, window.end],
     )
+
+
+def purchase_days_of(orders: HasOrders, window: Window, ids: "list[str]") -> "pd.DataFrame":
+    """The distinct purchase days in the window of the given customers: ``customer_id, day``,
+    ordered (a few customers' histories, for P(alive) week by week)."""
+    if not ids:
+        return orders.engine.frame("SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS DATE) AS day WHERE false")
+    return orders.engine.frame(
+        f"""SELECT DISTINCT customer_id, CAST(order_ts AS DATE) AS day FROM ({purchases(window)})
+            WHERE {sql.in_list("customer_id", list(ids))} ORDER BY 1, 2"""
+    )

@@ -48,6 +48,7 @@ def churn(
     cox: Annotated[bool, typer.Option("--cox", help="Cox proportional hazards on first-order value, channel and category.")] = False,
     model: Annotated[Optional[str], typer.Option("--model", help="The purchase model: bgnbd, pareto, mbgnbd, or auto (the best of them on a holdout: the last --horizon before the as-of date).", show_default="bgnbd")] = None,
     interval: Annotated[Optional[float], typer.Option("--interval", help="Add each customer's range of purchases and CLV holding this share of the model's forecast, e.g. 0.8 (expected_purchases_lo/hi, clv_lo/hi).")] = None,
+    history: Annotated[Optional[str], typer.Option("--history", help="P(alive) week by week for these customers (comma-separated ids): customer_id, week_end, repeat_purchases, p_alive.")] = None,
     calibration: Annotated[Optional[str], typer.Option("--calibration", help="Back-test BG/NBD, Pareto/NBD and MBG/NBD on the last --horizon before the as-of date: 'frequency' (holdout purchases by calibration frequency) or 'weekly' (cumulative, week by week).")] = None,
     *,
     run: RunContext,
@@ -65,8 +66,11 @@ def churn(
     threshold_days = ch.parse_days(run.choose("threshold", threshold, None), "--threshold")
     by = run.choose("by", by, None, ch.BY_CHOICES)
     calibration = run.choose("calibration", calibration, None, CALIBRATION_VIEWS)
-    if sum([model_report, survival or by is not None, cox, calibration is not None]) > 1:
-        raise UsageError("--model-report, --survival/--by, --cox and --calibration each write their own table: choose one")
+    history_ids = [i.strip() for i in history.split(",") if i.strip()] if history else []
+    if history is not None and not history_ids:
+        raise UsageError("--history needs customer ids, e.g. --history C001,C002")
+    if sum([model_report, survival or by is not None, cox, calibration is not None, bool(history_ids)]) > 1:
+        raise UsageError("--model-report, --survival/--by, --cox, --calibration and --history each write their own table: choose one")
     discount_monthly = run.choose("discount", discount, ch.DEFAULT_DISCOUNT)
     if isinstance(discount_monthly, bool) or not isinstance(discount_monthly, (int, float)) or not 0 <= discount_monthly < 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly!r})", hint="e.g. 0.01 for 1% a month")
@@ -83,6 +87,14 @@ def churn(
     loaded = run.load_orders(inputs, line_detail=cox or by == "category", keep=keep_columns)
     window = run.window(loaded)
     as_of = window.as_of.isoformat()
+
+    if history_ids:
+        if model == "auto":
+            raise UsageError("--history shows one model's P(alive): give --model bgnbd, pareto or mbgnbd")
+        with run.progress("fitting the purchase model"):
+            table = ch.alive_history(loaded, window, history_ids, model=model)
+        run.emit(table, title="P(alive) week by week", as_of=as_of, columns=columns)
+        return
 
     if calibration is not None:
         from userops.analytics.backtest import backtest_note, holdout_backtest
