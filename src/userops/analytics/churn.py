@@ -492,13 +492,15 @@ def value_models(
         index=summary.index,
     )
     if interval is not None:
-        pmf = purchases.purchase_count_pmf(horizon_units, summary)
-        lo, hi = clvmod.count_interval(pmf, interval)
+        # ranges per kind of customer (alike in x, T and P(alive)), then per customer
+        pmf, kind = purchases.purchase_count_distribution(horizon_units, summary)
+        lo_of, hi_of = clvmod.count_interval(pmf, interval)
+        lo, hi = lo_of[kind], hi_of[kind]
         with np.errstate(divide="ignore", invalid="ignore"):
             per_unit = np.where(expected[-1] > 0, value / expected[-1], np.nan)
         per_customer["expected_purchases_lo"], per_customer["expected_purchases_hi"] = lo, hi
         per_customer["clv_lo"], per_customer["clv_hi"] = per_unit * lo, per_unit * hi
-        total_lo, total_hi = clvmod.total_interval(pmf, interval)
+        total_lo, total_hi = clvmod.total_interval(pmf, interval, np.bincount(kind, minlength=pmf.shape[1]))
         notes.append(say(
             "interval_total", level=f"{interval:.0%}", model=MODEL_NAMES[model], forecast=f"{expected[-1].sum():,.1f}", lo=f"{total_lo:,.1f}", hi=f"{total_hi:,.1f}",
         ))

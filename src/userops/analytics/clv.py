@@ -170,8 +170,12 @@ class BetaGeoModel:
         return a < 1e-3 or a / (a + b) < 1e-4
 
     def purchase_count_pmf(self, t: float, summary: "pd.DataFrame") -> "np.ndarray":
-        """P(Y(t) = y | x, t_x, T) for y = 0, 1, … (rows) and each customer (columns): see
-        :func:`dropout_count_pmf` (dropout after each purchase, p | alive ~ Beta(a, b + x))."""
+        """P(Y(t) = y | x, t_x, T) for y = 0, 1, … (rows) and each customer (columns)."""
+        pmf, column = self.purchase_count_distribution(t, summary)
+        return pmf[:, column]
+
+    def purchase_count_distribution(self, t: float, summary: "pd.DataFrame") -> "CountDistribution":
+        """:func:`dropout_count_pmf` with dropout after each purchase, p | alive ~ Beta(a, b + x)."""
         p = self.params_
         alive = self.conditional_probability_alive(summary).to_numpy("float64")
         return dropout_count_pmf(alive, summary, t, p["r"], p["alpha"], p["a"], p["b"])
@@ -369,7 +373,12 @@ class ParetoNBDModel:
         return pd.Series(self.expected_purchases([t], summary)[0], index=summary.index, name="expected_purchases")
 
     def purchase_count_pmf(self, t: float, summary: "pd.DataFrame") -> "np.ndarray":
-        """P(Y(t) = y | x, t_x, T) for y = 0, 1, … (rows) and each customer (columns). Given
+        """P(Y(t) = y | x, t_x, T) for y = 0, 1, … (rows) and each customer (columns)."""
+        pmf, column = self.purchase_count_distribution(t, summary)
+        return pmf[:, column]
+
+    def purchase_count_distribution(self, t: float, summary: "pd.DataFrame") -> "CountDistribution":
+        """The count distribution of each kind of customer, and each customer's kind. Given
         alive, λ ~ Gamma(r + x, α + T) and μ ~ Gamma(s, β + T), independent; with the lifetime
         left τ ~ Exp(μ), y purchases need the y-th Poisson arrival before both τ and t:
 
@@ -377,7 +386,7 @@ class ParetoNBDModel:
 
         averaged over λ and μ by generalised Gauss–Laguerre quadrature (QUADRATURE_NODES per
         axis, exact for the Gamma weights; the mean matches the closed form to 1e-12), once
-        per distinct (x, T). Rows as :func:`dropout_count_pmf`."""
+        per distinct (x, T). Rows and columns as :func:`dropout_count_pmf`."""
         import numpy as np
         from scipy.special import gammainc, gammaln, roots_genlaguerre
 
@@ -409,9 +418,10 @@ class ParetoNBDModel:
         alive_tails = np.zeros((rows, len(pairs)))
         for index, tails in tails_of.values():
             alive_tails[: len(tails), index] = tails
-        per_customer = alive_tails[:, at] * alive
-        per_customer[0] = 1.0
-        return np.vstack([per_customer[:-1] - per_customer[1:], per_customer[-1:]])
+        kinds, kind_of = np.unique(np.column_stack([at, alive]), axis=0, return_inverse=True)
+        tails = alive_tails[:, kinds[:, 0].astype("int64")] * kinds[:, 1]
+        tails[0] = 1.0
+        return _pmf_of_tails(tails), np.asarray(kind_of).ravel()
 
     def conditional_probability_of_no_purchase(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
         """P(no purchase in the next ``t`` units | x, t_x, T): the count distribution at 0."""
@@ -496,18 +506,28 @@ class ModifiedBetaGeoModel:
         return pd.Series(1.0 - alive + alive * quiet, index=summary.index, name="p_no_purchase")
 
     def purchase_count_pmf(self, t: float, summary: "pd.DataFrame") -> "np.ndarray":
-        """P(Y(t) = y | x, t_x, T): as BG/NBD's, one more survived chance of dropping out
-        (at time 0): p | alive ~ Beta(a, b + x + 1)."""
+        """P(Y(t) = y | x, t_x, T) for y = 0, 1, … (rows) and each customer (columns)."""
+        pmf, column = self.purchase_count_distribution(t, summary)
+        return pmf[:, column]
+
+    def purchase_count_distribution(self, t: float, summary: "pd.DataFrame") -> "CountDistribution":
+        """As BG/NBD's, one more survived chance of dropping out (at time 0):
+        p | alive ~ Beta(a, b + x + 1)."""
         p = self.params_
         alive = self.conditional_probability_alive(summary).to_numpy("float64")
         return dropout_count_pmf(alive, summary, t, p["r"], p["alpha"], p["a"], p["b"] + 1.0)
 
 
+#: A count distribution per kind of customer — P(Y = y) for y = 0 … K (rows) by kind
+#: (columns) — and each customer's kind: customers alike in (x, T, P(alive)) share a column.
+CountDistribution = tuple["np.ndarray", "np.ndarray"]
 #: The purchase counts a distribution is summed to: past this many the rest is lumped.
 MAX_COUNT = 1_000
 
 
-def dropout_count_pmf(alive: "np.ndarray", summary: "pd.DataFrame", t: float, r: float, alpha: float, a: float, b: float) -> "np.ndarray":
+def dropout_count_pmf(
+    alive: "np.ndarray", summary: "pd.DataFrame", t: float, r: float, alpha: float, a: float, b: float,
+) -> tuple["np.ndarray", "np.ndarray"]:
     """The distribution of the purchases in the next ``t`` units when a customer may drop
     out right after each purchase (BG/NBD and MBG/NBD), by exact summation. Given alive,
     the posterior rate is λ ~ Gamma(r + x, α + T) and the dropout probability p ~ Beta(a, b')
@@ -517,7 +537,8 @@ def dropout_count_pmf(alive: "np.ndarray", summary: "pd.DataFrame", t: float, r:
         P(Y ≥ y) = P(alive) · P(NB(r + x, (α+T)/(α+T+t)) ≥ y) · B(a, b + x + y − 1) / B(a, b + x)
 
     Rows are y = 0 … K, K the first count past which no customer has 1e-12 left (at most
-    MAX_COUNT; the rest is in the last row). Computed once per distinct (x, T, P(alive))."""
+    MAX_COUNT; the rest is in the last row); columns the distinct (x, T, P(alive)), with
+    each customer's column (a :data:`CountDistribution`)."""
     import numpy as np
     from scipy.special import betaln
     from scipy.stats import nbinom
@@ -536,9 +557,14 @@ def dropout_count_pmf(alive: "np.ndarray", summary: "pd.DataFrame", t: float, r:
         if tail.max(initial=0.0) < 1e-12:
             break
         y += 1
-    tails = np.vstack(at_least)
-    pmf = np.vstack([tails[:-1] - tails[1:], tails[-1:]])
-    return pmf[:, np.asarray(at).ravel()]
+    return _pmf_of_tails(np.vstack(at_least)), np.asarray(at).ravel()
+
+
+def _pmf_of_tails(tails: "np.ndarray") -> "np.ndarray":
+    """P(Y = y) from P(Y >= y), rows y = 0 … K (the last row keeps the rest)."""
+    import numpy as np
+
+    return np.vstack([tails[:-1] - tails[1:], tails[-1:]])
 
 
 def count_interval(pmf: "np.ndarray", level: float) -> tuple["np.ndarray", "np.ndarray"]:
@@ -562,17 +588,19 @@ def count_interval(pmf: "np.ndarray", level: float) -> tuple["np.ndarray", "np.n
     return best_lo, best_hi
 
 
-def total_interval(pmf: "np.ndarray", level: float) -> tuple[float, float]:
+def total_interval(pmf: "np.ndarray", level: float, customers: "np.ndarray | None" = None) -> tuple[float, float]:
     """An interval for the total of the customers' purchase counts (independent customers:
-    a normal approximation with the sum of their means and variances)."""
+    a normal approximation with the sum of their means and variances); ``customers``: how
+    many customers each column (a kind of customer) stands for, 1 each by default."""
     import numpy as np
     from scipy.stats import norm
 
     counts = np.arange(pmf.shape[0])[:, None]
     mean = (counts * pmf).sum(axis=0)
     variance = ((counts - mean) ** 2 * pmf).sum(axis=0)
+    weight = np.ones(pmf.shape[1]) if customers is None else customers
     z = norm.ppf(0.5 + level / 2)
-    total, spread = float(mean.sum()), float(np.sqrt(variance.sum()))
+    total, spread = float(weight @ mean), float(np.sqrt(weight @ variance))
     return max(0.0, total - z * spread), total + z * spread
 
 
