@@ -33,6 +33,8 @@ MODELS: dict[str, type[clv.BetaGeoModel | clv.ParetoNBDModel | clv.ModifiedBetaG
     "bgnbd": clv.BetaGeoModel, "pareto": clv.ParetoNBDModel, "mbgnbd": clv.ModifiedBetaGeoModel,
 }
 MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD"}
+#: The tables of the back-test (:func:`calibration_table`).
+CALIBRATION_VIEWS = ("frequency", "weekly")
 #: Calibration frequencies shown one by one; this one and above are one group ("7+").
 TOP_FREQUENCY = 7
 
@@ -105,3 +107,13 @@ def backtest_note(backtest: Backtest) -> str:
         "backtest", cut=backtest.cut.isoformat(), days=backtest.horizon_days, customers=f"{backtest.customers:,}", errors=errors,
         best=MODEL_NAMES[backtest.best],
     )
+
+
+def calibration_table(backtest: Backtest, view: str) -> "pd.DataFrame":
+    """The back-test as a table with its units in the column names: ``frequency`` (means per
+    customer by calibration frequency) or ``weekly`` (cumulative purchase days)."""
+    if view == "weekly":
+        renamed = {"actual": "actual_cumulative_purchases", **{m: f"{m}_cumulative_purchases" for m in MODELS}}
+        return backtest.tracking.rename(columns=renamed)
+    renamed = {"frequency": "calibration_frequency", "actual": "actual_mean_purchases", **{m: f"{m}_mean_purchases" for m in MODELS}}
+    return backtest.by_frequency.rename(columns=renamed)

@@ -17,21 +17,6 @@ MODEL_MODULES = (
 )
 
 
-#: --calibration's tables.
-CALIBRATION_VIEWS = ("frequency", "weekly")
-
-
-def calibration_table(backtest, view: str):
-    """The back-test as the table asked for, with the units in the column names."""
-    from userops.analytics.backtest import MODELS
-
-    if view == "weekly":
-        renamed = {"actual": "actual_cumulative_purchases", **{m: f"{m}_cumulative_purchases" for m in MODELS}}
-        return backtest.tracking.rename(columns=renamed)
-    renamed = {"frequency": "calibration_frequency", "actual": "actual_mean_purchases", **{m: f"{m}_mean_purchases" for m in MODELS}}
-    return backtest.by_frequency.rename(columns=renamed)
-
-
 @command("churn")
 def churn(
     inputs: Inputs,
@@ -65,6 +50,8 @@ def churn(
     horizon_days = ch.parse_days(run.choose("horizon", horizon, "90d"), "--horizon") or ch.DEFAULT_HORIZON_DAYS
     threshold_days = ch.parse_days(run.choose("threshold", threshold, None), "--threshold")
     by = run.choose("by", by, None, ch.BY_CHOICES)
+    from userops.analytics.backtest import CALIBRATION_VIEWS
+
     calibration = run.choose("calibration", calibration, None, CALIBRATION_VIEWS)
     history_ids = [i.strip() for i in history.split(",") if i.strip()] if history else []
     if history is not None and not history_ids:
@@ -75,6 +62,8 @@ def churn(
     if isinstance(discount_monthly, bool) or not isinstance(discount_monthly, (int, float)) or not 0 <= discount_monthly < 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly!r})", hint="e.g. 0.01 for 1% a month")
     model = run.choose("model", model, "bgnbd", ("auto", *ch.PURCHASE_MODELS))
+    if history_ids and model == "auto":
+        raise UsageError("--history shows one model's P(alive): give --model bgnbd, pareto or mbgnbd")
     interval = run.choose("interval", interval, None)
     if interval is not None and (isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < 1):
         raise UsageError(f"--interval is the share of the forecast a range holds, between 0 and 1 (got {interval!r})", hint="e.g. 0.8")
@@ -89,15 +78,13 @@ def churn(
     as_of = window.as_of.isoformat()
 
     if history_ids:
-        if model == "auto":
-            raise UsageError("--history shows one model's P(alive): give --model bgnbd, pareto or mbgnbd")
         with run.progress("fitting the purchase model"):
             table = ch.alive_history(loaded, window, history_ids, model=model)
         run.emit(table, title="P(alive) week by week", as_of=as_of, columns=columns)
         return
 
     if calibration is not None:
-        from userops.analytics.backtest import backtest_note, holdout_backtest
+        from userops.analytics.backtest import backtest_note, calibration_table, holdout_backtest
 
         with run.progress("back-testing the purchase models"):
             backtest = holdout_backtest(loaded, window, horizon_days=horizon_days)
