@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from userops.analytics import churn_risk, lifecycle, model_threads, survival
 from userops.analytics import clv as clvmod
-from userops.analytics.backtest import MODEL_NAMES
+from userops.analytics.backtest import MODEL_NAMES, MODELS
 from userops.errors import DataError, UsageError
 from userops.glossary import Name, say
 from userops.scan import churn as scan_churn
@@ -320,8 +320,8 @@ def churn_customers(
     ).result()
 
 
-#: The purchase models --model names (backtest.MODELS' keys), and their model-report sections.
-PURCHASE_MODELS = ("bgnbd", "pareto", "mbgnbd")
+#: The purchase models --model names, and their model-report sections.
+PURCHASE_MODELS = tuple(MODELS)
 REPORT_SECTIONS = {"bgnbd": "bg_nbd", "pareto": "pareto_nbd", "mbgnbd": "mbg_nbd"}
 
 
@@ -460,8 +460,6 @@ def value_models(
     notes: list[str] = []
     if summary.empty:
         raise DataError("no customers with a purchase in the window")
-    from userops.analytics.backtest import MODELS
-
     purchases = MODELS[model]().fit(summary)
     if len(summary) < MIN_MODEL_CUSTOMERS:
         notes.append(say("bgnbd_few", n=len(summary), model=MODEL_NAMES[model]))
@@ -602,10 +600,9 @@ def alive_history(loaded: "LoadedOrders", window: "Window", ids: "list[str]", *,
     import numpy as np
     import pandas as pd
 
-    from userops.analytics.backtest import MODELS
-
     days = scan_customers.purchase_days_of(loaded, window, ids)
-    missing = [i for i in ids if i not in set(days["customer_id"])]
+    bought = set(days["customer_id"])
+    missing = [i for i in ids if i not in bought]
     if missing:
         raise UsageError(f"--history: no purchase in the window by {', '.join(repr(m) for m in missing[:5])}", hint="give customer ids as the list shows them")
     fitted = MODELS[model]().fit(clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS))

@@ -387,6 +387,12 @@ class ParetoNBDModel:
         averaged over λ and μ by generalised Gauss–Laguerre quadrature (QUADRATURE_NODES per
         axis, exact for the Gamma weights; the mean matches the closed form to 1e-12), once
         per distinct (x, T). Rows and columns as :func:`dropout_count_pmf`."""
+        tails, kind = self._count_tails(t, summary, MAX_COUNT)
+        return _pmf_of_tails(tails), kind
+
+    def _count_tails(self, t: float, summary: "pd.DataFrame", max_count: int) -> "CountDistribution":
+        """P(Y(t) ≥ y) for y = 0 … at most ``max_count`` (rows) by kind of customer, and each
+        customer's kind (see :meth:`purchase_count_distribution`)."""
         import numpy as np
         from scipy.special import gammainc, gammaln, roots_genlaguerre
 
@@ -409,7 +415,7 @@ class ParetoNBDModel:
             rate = lam + mu
             share = lam / rate
             tails = [np.ones(len(Tg))]
-            for y in range(1, MAX_COUNT + 1):
+            for y in range(1, max_count + 1):
                 tails.append((weight * share**y * gammainc(y, rate * t)).sum(axis=(0, 1)))
                 if tails[-1].max(initial=0.0) < 1e-12:
                     break
@@ -421,13 +427,15 @@ class ParetoNBDModel:
         kinds, kind_of = np.unique(np.column_stack([at, alive]), axis=0, return_inverse=True)
         tails = alive_tails[:, kinds[:, 0].astype("int64")] * kinds[:, 1]
         tails[0] = 1.0
-        return _pmf_of_tails(tails), np.asarray(kind_of).ravel()
+        return tails, np.asarray(kind_of).ravel()
 
     def conditional_probability_of_no_purchase(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
-        """P(no purchase in the next ``t`` units | x, t_x, T): the count distribution at 0."""
+        """P(no purchase in the next ``t`` units | x, t_x, T): the count distribution at 0,
+        1 − P(Y ≥ 1) (only that tail is computed)."""
         import pandas as pd
 
-        return pd.Series(self.purchase_count_pmf(t, summary)[0], index=summary.index, name="p_no_purchase")
+        tails, kind = self._count_tails(t, summary, 1)
+        return pd.Series((1.0 - tails[1])[kind], index=summary.index, name="p_no_purchase")
 
 
 #: Quadrature nodes per parameter for Pareto/NBD's count distribution (24 agree with 64 to
