@@ -227,8 +227,9 @@ def iso_timestamp_order(engine: Engine, view: str, column: str, candidates: dict
     layout is refused in one line naming the column and a value."""
     col = q(column)
     sample_sql = f"SELECT {col} FROM {view} WHERE {col} IS NOT NULL AND trim({col}) <> '' LIMIT 2000"
-    with_offsets, other = engine.row(
-        f"""SELECT count({candidates['iso_tz']}), min(CASE WHEN {candidates['iso']} IS NULL AND {candidates['iso_tz']} IS NULL THEN {col} END)
+    with_offsets, other, offsets = engine.row(
+        f"""SELECT count({candidates['iso_tz']}), min(CASE WHEN {candidates['iso']} IS NULL AND {candidates['iso_tz']} IS NULL THEN {col} END),
+                   list(DISTINCT {sql.offset_of(col)})
             FROM ({sample_sql})""",
         file=file,
     )
@@ -239,7 +240,7 @@ def iso_timestamp_order(engine: Engine, view: str, column: str, candidates: dict
             hint="write the column as 2024-03-05 10:00:00 (or typed, in Parquet/ORC), or run on the DuckDB engine, which reads other layouts",
         )
     if with_offsets:
-        engine.time_offsets.update(o.strip() for (o,) in engine.rows(f"SELECT DISTINCT {sql.offset_of(col)} FROM ({sample_sql})") if o)
+        engine.time_offsets.update(o.strip() for o in offsets or () if o)
         return ["iso_tz", "iso"]
     return ["iso"]
 
