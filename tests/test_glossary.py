@@ -68,6 +68,8 @@ COMMANDS = [
     (["churn", "--top", "20"], "orders", ["risk_tier", "action"]),
     (["churn", "--model-report"], "orders", []),
     (["inspect"], "orders", ["role", "type"]),
+    (["ltv", "--by", "channel", "--margin", "0.3"], "orders", []),
+    (["ltv", "--long", "--margin", "0.3"], "orders", []),
 ]
 
 

@@ -40,6 +40,8 @@ CASES = [
     ("churn", "examples", ["--top", "25"], "csv"),
     ("churn", "examples", ["--model-report"], "json"),
     ("churn", "examples", ["--cox"], "markdown"),
+    ("ltv", "examples", ["--by", "channel", "--margin", "0.35", "--costs", "{examples}/costs.csv", "--periods", "6"], "csv"),
+    ("ltv", "examples", ["--period", "quarter", "--long"], "json"),
 ]
 
 
@@ -47,9 +49,10 @@ CASES = [
 def test_golden(command, data, args, fmt, small_orders, examples_dir, update_golden):
     path = f"{examples_dir}/orders.csv" if data == "examples" else small_orders
     extra = ["--as-of", EXAMPLES_AS_OF] if data == "examples" else []
-    result = CliRunner().invoke(app, [command, path, *args, *extra, "--format", fmt, "--quiet"])
+    given = [a.replace("{examples}", examples_dir) for a in args]
+    result = CliRunner().invoke(app, [command, path, *given, *extra, "--format", fmt, "--quiet"])
     assert result.exit_code == 0, result.stderr
-    flags = "_".join(a.lstrip("-") for a in args) or "customers"
+    flags = "_".join(a.lstrip("-").replace("{examples}/", "") for a in args) or "customers"
     name = f"{command}_{data}_{flags}.{ {'markdown': 'md'}.get(fmt, fmt) }"
     golden = GOLDEN / name
     if update_golden:
@@ -74,7 +77,7 @@ def test_examples_customer_xlsx_matches_csv(examples_dir, tmp_path):
 
 def test_examples_are_what_the_generator_writes(examples_dir, tmp_path):
     generate_demo(str(tmp_path))
-    for name in ("orders.csv", "events.csv"):
+    for name in ("orders.csv", "events.csv", "costs.csv"):
         assert (tmp_path / name).read_bytes() == (pathlib.Path(examples_dir) / name).read_bytes(), name
     total = sum((pathlib.Path(examples_dir) / n).stat().st_size for n in ("orders.csv", "events.csv"))
     assert total < 5 * 1024 * 1024

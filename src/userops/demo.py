@@ -7,6 +7,10 @@ churn signal. Channels differ in loyalty, a refund makes a customer likelier to 
 and ~1% of orders are guest checkouts without a customer id. Every run with the same
 seed writes the same bytes.
 
+Marketing spend per month and paid channel (``costs.csv``, for ``userops ltv --costs``) is
+the month's new customers of the channel times the channel's acquisition cost, with noise;
+organic search has none.
+
 Events are sessions walking home → product_view → add_to_cart → checkout → purchase with
 drop-offs; during the incident week (2025-05-12 .. 2025-05-18) checkout → purchase falls.
 """
@@ -31,6 +35,8 @@ CHANNEL_SHARE = [0.30, 0.22, 0.18, 0.10, 0.08, 0.12]
 CHANNEL_LOYALTY = [1.0, 0.85, 0.6, 1.4, 1.2, 0.75]  # multiplies the purchase rate; divides dropout
 CATEGORIES = ["Electronics", "Home", "Beauty", "Fashion", "Grocery", "Toys", "Sports"]
 CATEGORY_PRICE = [89.0, 35.0, 22.0, 45.0, 9.0, 25.0, 40.0]  # median unit price
+#: Acquisition cost per new customer of the paid channels (organic search costs nothing).
+CHANNEL_CAC = {"paid_search": 38.0, "social": 31.0, "email": 6.0, "referral": 12.0, "marketplace": 18.0}
 STATUS_REFUNDED, STATUS_CANCELLED = 0.04, 0.02
 GUEST_SHARE = 0.01
 
@@ -194,6 +200,25 @@ def generate_events(
     )
 
 
+def generate_costs(orders: "pa.Table", *, seed: int = 7) -> "pa.Table":
+    """Spend per month and paid channel (month, channel, spend) for the customers ``orders``
+    acquires: each month's new customers of a channel (first order in it) times the channel's
+    CAC, times lognormal noise (sd 0.15)."""
+    import numpy as np
+    import pyarrow as pa
+
+    frame = orders.select(["customer_id", "order_date", "channel"]).to_pandas()
+    frame = frame[frame["customer_id"] != ""]
+    first = frame.sort_values("order_date", kind="stable").drop_duplicates("customer_id")
+    first = first.assign(month=first["order_date"].str[:7])
+    new = first.groupby(["month", "channel"], sort=True).size().reset_index(name="customers")
+    new = new[new["channel"].isin(list(CHANNEL_CAC))].reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    cac = new["channel"].map(CHANNEL_CAC).to_numpy("float64")
+    spend = np.round(new["customers"].to_numpy("float64") * cac * rng.lognormal(0.0, 0.15, size=len(new)), 2)
+    return pa.table({"month": new["month"].to_numpy(object), "channel": new["channel"].to_numpy(object), "spend": spend})
+
+
 def write_csv(table: "pa.Table", path: str) -> None:
     """Plain CSV (generated values never need quoting), written atomically."""
     from pyarrow import csv as pacsv
@@ -208,10 +233,13 @@ def write_csv(table: "pa.Table", path: str) -> None:
 
 
 def generate_demo(out_dir: str, *, customers: int = 4000, visitors: int = 8000, seed: int = 7) -> list[str]:
-    """Write ``orders.csv`` and ``events.csv`` into ``out_dir``; return their paths."""
+    """Write ``orders.csv``, ``events.csv`` and ``costs.csv`` into ``out_dir``; return their paths."""
     os.makedirs(out_dir, exist_ok=True)
     orders = os.path.join(out_dir, "orders.csv")
     events = os.path.join(out_dir, "events.csv")
-    write_csv(generate_orders(customers, seed=seed), orders)
+    costs = os.path.join(out_dir, "costs.csv")
+    order_lines = generate_orders(customers, seed=seed)
+    write_csv(order_lines, orders)
     write_csv(generate_events(visitors, seed=seed + 4), events)
-    return [orders, events]
+    write_csv(generate_costs(order_lines, seed=seed + 8), costs)
+    return [orders, events, costs]

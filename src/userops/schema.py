@@ -20,6 +20,7 @@ ROLE_EVENT = "event"
 ROLE_SESSION = "session"
 ROLE_REFUNDED = "refunded"  # the amount refunded on an order (Shopify "Refunded Amount", 退款金额)
 ROLE_CURRENCY = "currency"
+ROLE_MARGIN = "margin"  # gross profit on a line or order (毛利): cumulative margin in ``ltv``
 
 ROLES = (
     ROLE_USER,
@@ -33,6 +34,7 @@ ROLES = (
     ROLE_CHANNEL,
     ROLE_REFUNDED,
     ROLE_CURRENCY,
+    ROLE_MARGIN,
     ROLE_EVENT,
     ROLE_SESSION,
 )

@@ -265,12 +265,14 @@ class RunContext:
             writers.check_output_path(str(output), tuple(inputs))
 
     def load_orders(
-        self, inputs: list[str], *, line_detail: bool = False, order_detail: bool = True, keep: tuple[str, ...] = ()
+        self, inputs: list[str], *, line_detail: bool = False, order_detail: bool = True, keep: tuple[str, ...] = (), margin: bool = False
     ) -> "LoadedOrders":
+        import dataclasses
+
         from userops.io.normalise import load_orders
 
         self.inputs = list(inputs)
-        options = self.load_options(keep=keep)
+        options = dataclasses.replace(self.load_options(keep=keep), margin=margin)
         self.check_output(self.inputs, html=self.command == "report")
         self.prefetch(*FRAME_MODULES)
         with self.progress(f"reading {', '.join(inputs)}"):

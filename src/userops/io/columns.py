@@ -83,6 +83,12 @@ ROLE_ALIASES: dict[str, list[list[str]]] = {
     schema.ROLE_CURRENCY: [
         ["currency", "currency code", "currency_code", "order currency", "presentment currency", "币种", "货币", "币别"],
     ],
+    schema.ROLE_MARGIN: [
+        [
+            "gross margin", "gross_margin", "gross profit", "gross_profit", "margin", "profit", "line profit",
+            "毛利", "毛利润", "毛利额", "利润",
+        ],
+    ],
     schema.ROLE_EVENT: [
         ["event", "event_name", "event name", "event_type", "event type", "action", "事件", "事件名", "行为", "行为类型"],
     ],

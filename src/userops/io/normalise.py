@@ -66,6 +66,7 @@ class LoadOptions:
     purchase_events: tuple[str, ...] = ()  # a clickstream given as orders: these events are the orders
     strict: bool = False
     keep: tuple[str, ...] = ()  # raw columns to carry through per customer (--keep email,phone)
+    margin: bool = False  # read the margin column (gross profit) when there is one
 
 
 @dataclass(frozen=True)
@@ -375,6 +376,7 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
                 channel=mapping.get(schema.ROLE_CHANNEL),
                 refunded=mapping.get(schema.ROLE_REFUNDED),
                 currency=mapping.get(schema.ROLE_CURRENCY),
+                margin=mapping.get(schema.ROLE_MARGIN) if options.margin else None,
                 keep_currency=options.currency,
                 event=event,
                 purchase_events=options.purchase_events if event else (),
@@ -393,6 +395,12 @@ def _load(engine: Engine, sources: list[RawSource], options: LoadOptions, *, lin
             )
         mappings.append(mapping)
         files.append(name)
+    if options.margin and any(s.margin for s in specs) and not all(s.margin for s in specs):
+        lacking = [f for s, f in zip(specs, files) if not s.margin]
+        raise DataError(
+            "some inputs have a margin column and some do not: their margins cannot be added up", file=lacking[0],
+            hint="set --margin-col for every input, or give --margin as a share of revenue",
+        )
     facts = scan_load.build_orders(engine, specs, files=files, category_lists=line_detail, order_detail=order_detail)
     notes = _money_notes(engine, facts, specs, files, options)
     if any(s.event for s in specs):

@@ -72,6 +72,7 @@ class OrdersSpec:
     channel: str | None = None
     refunded: str | None = None  # amount refunded on the order (order level, like a total)
     currency: str | None = None
+    margin: str | None = None  # gross profit of the line (or order): read only when asked (``ltv``)
     keep_currency: str | None = None  # --currency: other currencies are excluded
     event: str | None = None  # a clickstream's event column: only ``purchase_events`` rows are orders
     purchase_events: tuple[str, ...] = ()
@@ -110,6 +111,7 @@ class OrdersFacts:
     has_category_lists: bool = False  # each order keeps its lines' categories
     has_refunds: bool = False  # order amounts are net of a refunded-amount column
     has_currency: bool = False  # orders carry their currency
+    has_margin: bool = False  # orders carry their gross profit (``margin``)
     #: the table the orders are stored in: ``orders`` itself, or (rolled up from lines) a
     #: table that ``orders`` is a view of, the view adding the columns that are NULL in
     #: every order (stored, a NULL column still takes room in every order)
@@ -327,6 +329,12 @@ def parsed_select(
         amount_failed = f"({amount_failed} OR {failed('__refunded', '__refunded_raw', spec.refunded)})"
     else:
         refunded = "NULL::DECIMAL(18, 4)"
+    if spec.margin:  # a margin that cannot be read drops its row, as an amount does
+        money_inner += f", {sql.money_expr(q(spec.margin), t[spec.margin], decimal)} AS __margin, {q(spec.margin)} AS __margin_raw"
+        margin = "TRY_CAST(round(__margin, 4) AS DECIMAL(18, 4))"
+        amount_failed = f"({amount_failed} OR {failed('__margin', '__margin_raw', spec.margin)})"
+    else:
+        margin = "NULL::DECIMAL(18, 4)"
 
     excluded = []
     if spec.status and spec.excluded_statuses:
@@ -376,7 +384,7 @@ def parsed_select(
                 WHEN {amount_failed} THEN {CODE[REASON_BAD_AMOUNT]}
             END AS UTINYINT) AS reason,
             customer_id, order_id, category, channel, order_ts,
-            TRY_CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount, quantity, {refunded} AS refunded, currency{kept_outer}
+            TRY_CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount, quantity, {refunded} AS refunded, {margin} AS margin, currency{kept_outer}
         FROM (
             SELECT {traced_inner}{user} AS customer_id, {order_id} AS order_id, {ts} AS order_ts,
                    {money_inner}, {quantity} AS quantity, {category} AS category,
@@ -420,6 +428,7 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
     # refunds and currencies only when an export has them: two columns less per order else
     has_currency = any(s.currency for s in specs)
     with_refunds = any(s.refunded for s in specs)
+    has_margin = any(s.margin for s in specs)
     categories = ", list(category) FILTER (WHERE reason IS NULL AND category IS NOT NULL) AS categories" if has_category_lists else ""
     include_refunds = all(s.include_refunds for s in specs)
     negative = "false" if include_refunds else "amount < 0"
@@ -440,6 +449,8 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
             detail = f" sum(quantity) {ok} AS quantity, min(channel) {ok} AS channel," if order_detail else ""
             amount = f"max(amount) {ok}" if order_total else f"sum(amount) {ok}"
             money_detail = (f" max(refunded) {ok} AS refunded," if with_refunds else "") + (f" min(currency) {ok} AS currency," if has_currency else "")
+            if has_margin:  # like the amount: a line's margin is summed, an order total's repeated
+                money_detail += f" TRY_CAST({'max' if order_total else 'sum'}(margin) {ok} AS DECIMAL(18, 4)) AS margin,"
             # the refunded amount is an order-level figure (on the first line only, or repeated)
             orders = f"""
                 SELECT customer_id, order_id, min(order_ts) {ok} AS order_ts,
@@ -452,7 +463,7 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
             )
             orders = f"""
                 SELECT customer_id, order_id, CASE WHEN reason IS NULL THEN order_ts END AS order_ts, amount,
-                       (reason IS NULL)::BIGINT AS lines, quantity, channel, category{', refunded' if with_refunds else ''}{', currency' if has_currency else ''}, {per_row}
+                       (reason IS NULL)::BIGINT AS lines, quantity, channel, category{', refunded' if with_refunds else ''}{', currency' if has_currency else ''}{', margin' if has_margin else ''}, {per_row}
                 FROM ({rows})"""
         # A status on any line applies to the whole order (Shopify fills it on the first line only).
         return f"""CREATE OR REPLACE TABLE {q(table)} AS
@@ -474,7 +485,9 @@ def build_orders(engine: Engine, specs: list[OrdersSpec], *, files: list[str], c
     if raw_ids and grouped_ids_need_cleaning(engine):
         # an id past the sample needs unwrapping or trimming (rare): the careful build
         engine.execute(orders_table(parsed), file=file)
-    return OrdersFacts(parsed, has_order_id, has_amount, has_category_lists, has_refunds, has_currency, table)
+    return OrdersFacts(
+        parsed, has_order_id, has_amount, has_category_lists, has_refunds, has_currency, has_margin=has_margin, table=table
+    )
 
 
 #: Distinct statuses of the sample answered before the full list, at most.

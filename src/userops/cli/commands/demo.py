@@ -12,12 +12,12 @@ from userops.errors import OutputError
 
 @app.command("demo")
 def demo(
-    out: Annotated[str, typer.Option("--out", help="Folder to write orders.csv and events.csv into.")] = "examples",
+    out: Annotated[str, typer.Option("--out", help="Folder to write orders.csv, events.csv and costs.csv into.")] = "examples",
     customers: Annotated[int, typer.Option("--customers", min=1, help="Customers in orders.csv.")] = 4000,
     visitors: Annotated[int, typer.Option("--visitors", min=1, help="Visitors in events.csv.")] = 8000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same bytes).")] = 7,
 ) -> None:
-    """Write realistic example data: order lines (refunds, channels, categories, ~18 months) and a clickstream.
+    """Write realistic example data: order lines (refunds, channels, categories, ~18 months), a clickstream and marketing spend.
 
     Example: [bold]userops demo --out examples[/bold]
     """
