@@ -258,3 +258,18 @@ def test_long_and_matrix_from_the_library(orders):
     assert matrix_table(result, "margin").iloc[-1]["cohort"] == "average"
     assert list(long_table(result).columns)[-1] == "complete"
     assert LoadOptions().margin is False  # the margin column is read only when asked
+
+
+def test_report_draws_cohorts_when_there_are_no_channels(cdnow_path):
+    from userops.report.model import build_report_model
+
+    loaded = load_orders([cdnow_path])
+    model = build_report_model(loaded, loaded.window(), period="month")
+    section = next(s for s in model.sections if s.key == "ltv")
+    # CDNOW's customers all came in Jan-Mar 1997: one line per cohort
+    assert [name for name, _ in section.charts[0].series] == ["1997-01", "1997-02", "1997-03"]
+    matrix = {r["cohort"]: r for r in json.loads(run("ltv", cdnow_path, "-f", "json").stdout)}
+    for row in section.tables[0].rows:
+        cohort = matrix[f"{row[0]}-01"]
+        assert float(row[1].replace(",", "")) == cohort["customers"]
+        assert [float(v.replace(",", "")) for v in row[2:]] == [cohort[f"period_{m - 1}"] for m in (1, 3, 6, 12)]

@@ -105,6 +105,14 @@ def test_sections_equal_segment_funnel_retention_churn(example_report):
             if cell:
                 assert number(cell) == pytest.approx(value * 100, abs=0.5)
 
+    # LTV by acquisition channel: the average rows of `ltv --by channel`, after 1, 3, 6, 12 months
+    averages = {r["channel"]: r for r in as_json("ltv", orders, "--by", "channel", "--as-of", AS_OF) if r["cohort"] == "average"}
+    shown = rows(soup.select_one("#ltv table"))
+    assert [r[0] for r in shown] == sorted(averages, key=lambda c: -averages[c]["customers"])
+    for r in shown:
+        assert number(r[1]) == averages[r[0]]["customers"]
+        assert [number(v) for v in r[2:]] == pytest.approx([averages[r[0]][f"period_{m - 1}"] for m in (1, 3, 6, 12)])
+
     # the customers at risk: high tier, then medium, each by value at risk (not the low-risk
     # big spenders that lead the whole list)
     churn = (as_json("churn", orders, "--tier", "high", "--as-of", AS_OF) + as_json("churn", orders, "--tier", "medium", "--as-of", AS_OF))[:15]

@@ -69,6 +69,8 @@ ORDERS_RUNS = {
     "retention-orders-monthly": ("retention", "{orders}", "--period", "month"),
     "retention-orders-rolling-recurring": ("retention", "{orders}", "--period", "week", "--mode", "rolling", "--cohort", "recurring"),
     "churn": ("churn", "{orders}"),
+    "ltv-by-channel-costs": ("ltv", "{orders}", "--by", "channel", "--margin", "0.3", "--costs", "{costs}"),
+    "ltv-weekly-long": ("ltv", "{orders}", "--period", "week", "--long"),
 }
 EVENTS_RUNS = {
     "retention-events-weekly": ("retention", "{events}", "--period", "week"),
@@ -81,8 +83,9 @@ EVENTS_RUNS = {
 
 
 @pytest.mark.parametrize("args", list({**ORDERS_RUNS, **EVENTS_RUNS}.values()), ids=list({**ORDERS_RUNS, **EVENTS_RUNS}))
-def test_examples_as_parquet_give_the_same_output(spark, parquet_examples, args):
-    filled = [a.format(orders=parquet_examples / "orders.parquet", events=parquet_examples / "events.parquet") for a in args]
+def test_examples_as_parquet_give_the_same_output(spark, parquet_examples, examples_dir, args):
+    lake = {"orders": parquet_examples / "orders.parquet", "events": parquet_examples / "events.parquet"}
+    filled = [a.format(**lake, costs=os.path.join(examples_dir, "costs.csv")) for a in args]
     duckdb_out, spark_out = _both(*filled)
     assert spark_out == duckdb_out
 
@@ -98,8 +101,8 @@ def test_report_on_spark_is_the_same_page(spark, parquet_examples, tmp_path):
 @pytest.mark.parametrize(
     "args",
     [("profile", "{cdnow}", "--per", "customer"), ("segment", "{cdnow}"), ("segment", "{cdnow}", "--scheme", "cn8"),
-     ("retention", "{cdnow}", "--period", "month"), ("churn", "{cdnow}", "--as-of", "1997-09-30")],
-    ids=["profile", "segment-rfm10", "segment-cn8", "retention", "churn"],
+     ("retention", "{cdnow}", "--period", "month"), ("churn", "{cdnow}", "--as-of", "1997-09-30"), ("ltv", "{cdnow}", "--long")],
+    ids=["profile", "segment-rfm10", "segment-cn8", "retention", "churn", "ltv"],
 )
 def test_cdnow_csv_gives_the_same_output(spark, cdnow_path, args):
     duckdb_out, spark_out = _both(*[a.format(cdnow=cdnow_path) for a in args])

@@ -34,6 +34,9 @@ RETENTION_COHORTS = 12
 TOP_AT_RISK = 15
 FUNNEL_STEPS_INFERRED = 5
 SURVIVAL_POINTS = 120
+LTV_MONTHS = 12  # months after the first purchase on the LTV curves
+LTV_LINES = 6  # channels (by customers) or cohorts (latest) drawn
+LTV_TABLE_MONTHS = (1, 3, 6, 12)  # cumulative value after this many months, in the table
 
 
 @dataclass
@@ -265,6 +268,49 @@ class _Builder:
         table = TableView([t["col_cohort"], t["col_size"]] + [str(int(k)) for k in ks], [False] + [True] * (len(ks) + 1), rows, heat)
         return Section("retention", t["retention"], t["retention_intro"], tables=[table], notes=list(result.notes))
 
+    def ltv(self) -> Section:
+        """Cumulative revenue per customer by months since the first purchase: one line per
+        acquisition channel (the largest) when the export has channels, else per recent cohort."""
+        from userops.analytics.ltv import ltv
+
+        if not self.loaded.facts.has_amount:
+            raise DataError("no amounts")
+        by_channel = any(s.channel for s in self.loaded.specs)
+        result = ltv(self.loaded, self.window, period="month", by="channel" if by_channel else None, periods=LTV_MONTHS - 1)
+        t = self.t
+        column = "cumulative_revenue_per_customer"
+        ks = list(range(LTV_MONTHS))
+        series: list[tuple[str, list[float | None]]] = []
+        rows: list[list[str]] = []
+        if by_channel:
+            sizes = result.cohorts.groupby("channel", sort=False)["customers"].sum().sort_values(ascending=False, kind="stable")
+            for channel in list(sizes.index)[:LTV_LINES]:
+                curve = result.curves[result.curves["channel"] == channel].set_index("period")[column].reindex(ks)
+                values = [None if fmt.is_missing(v) else float(v) for v in curve]
+                series.append((str(channel), values))
+                after = [values[m - 1] if m - 1 < len(values) else None for m in LTV_TABLE_MONTHS]
+                rows.append([fmt.text(channel), fmt.integer(sizes[channel])] + ["" if v is None else fmt.money(v) for v in after])
+            labels_first = t["col_channel"]
+        else:
+            cells = result.cells
+            ready = result.cohorts[[bool(cells[(cells["cohort"] == c) & (cells["period"] == 2)]["complete"].any()) for c in result.cohorts["cohort"]]]
+            for cohort, size in zip(list(ready["cohort"])[-LTV_LINES:], list(ready["customers"])[-LTV_LINES:]):
+                curve = cells[cells["cohort"] == cohort].set_index("period")[column].reindex(ks)
+                values = [None if fmt.is_missing(v) else float(v) for v in curve]
+                series.append((fmt.date(cohort)[:7], values))
+                after = [values[m - 1] if m - 1 < len(values) else None for m in LTV_TABLE_MONTHS]
+                rows.append([fmt.date(cohort)[:7], fmt.integer(size)] + ["" if v is None else fmt.money(v) for v in after])
+            labels_first = t["col_cohort"]
+        if not series:
+            raise DataError("no cohort with three complete months yet")
+        chart = Chart("line", t["ltv_chart"], x_labels=[str(k + 1) for k in ks], series=series, y_format="money")
+        table = TableView(
+            [labels_first, t["col_customers"]] + [t["col_ltv_after"].format(months=m) for m in LTV_TABLE_MONTHS],
+            [False] + [True] * (1 + len(LTV_TABLE_MONTHS)), rows,
+        )
+        intro = t["ltv_intro_channel"] if by_channel else t["ltv_intro_cohort"]
+        return Section("ltv", t["ltv"], intro, charts=[chart], tables=[table], notes=list(result.notes))
+
     def funnel(self, events: "LoadedEvents", steps: str | None, window_text: str) -> Section:
         from userops.analytics import funnel as fun
 
@@ -450,6 +496,7 @@ def build_report_model(
         b.attempt(t["trends"], b.trends)
         b.attempt(t["segments"], b.segments)
         b.attempt(t["retention"], b.retention)
+        b.attempt(t["ltv"], b.ltv)
         if events is not None:
             b.attempt(t["funnel"], lambda: b.funnel(events, steps, funnel_window))
         else:
