@@ -168,9 +168,15 @@ def test_churn_model_auto_says_what_it_chose(backtest, cdnow_path):
 
 
 def test_churn_model_auto_without_history_before_the_cut(cdnow_path):
-    result = run(cdnow_path, "--as-of", "1997-02-01", "--horizon", "60d", "--model", "auto", "--format", "csv")
+    result = run(cdnow_path, "--as-of", "1997-04-30", "--horizon", "100d", "--model", "auto", "--format", "csv")
     assert result.exit_code == 0, result.output
-    assert "--model auto: no back-test (no customers bought before the holdout cut 1996-12-03); BG/NBD is used" in result.stderr
+    # 17 weeks in all, but only 2.7 before the cut: too little to choose a model on
+    assert (
+        "--model auto: no back-test (too little history to fit the models: "
+        "2.7 weeks from the first purchase to the holdout cut 1997-01-20 (needs 8)); BG/NBD is used"
+    ) in result.stderr
+    early = run(cdnow_path, "--as-of", "1997-02-01", "--horizon", "60d", "--model", "auto", "--format", "csv")
+    assert early.exit_code == 65 and "too little history to fit a purchase model: 4.4 weeks" in early.stderr
 
 
 def test_an_unknown_model_is_a_usage_error(cdnow_path):

@@ -197,16 +197,52 @@ def test_errors(examples_dir, write):
     assert result.exit_code == 65 and "no channel column" in result.stderr
 
 
-def test_tiny_shop_still_gives_a_list_and_says_what_it_skipped(small_orders):
+def test_tiny_shop_is_refused_saying_what_is_missing(small_orders):
+    """Three customers cannot pin down a purchase model: one line naming what is missing, not
+    degenerate parameters dressed as a forecast."""
     result = run("churn", small_orders)
+    assert result.exit_code == 65
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("userops: error: too little history to fit BG/NBD: 3 customers (needs 100); 1 repeat buyer (needs 20)")
+    assert "weeks" not in error  # Jan 10 to Mar 31: 11.6 weeks is enough
+    assert "churn --survival and --cox need no purchase model" in error
+    survival = run("churn", small_orders, "--survival")
+    assert survival.exit_code == 0, survival.output
+
+
+def test_a_small_shop_gets_a_list_and_says_what_it_skipped(write):
+    """Just enough history for the purchase model (150 customers, a third of them back) but
+    too little for the risk model: the list still comes, ranked by recency, and says so."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    lines = ["customer_id,order_date,amount"]
+    start = dt.date(2024, 1, 1)
+    for i in range(150):
+        day = int(rng.integers(0, 60))
+        while day < 120:
+            lines.append(f"C{i:03d},{start + dt.timedelta(days=day)},{rng.integers(10, 60)}.00")
+            day += int(rng.exponential(40 if i % 3 == 0 else 400)) + 1
+    result = run("churn", write("small.csv", "\n".join(lines) + "\n"), "--as-of", "2024-04-30")
     out = table(result)
-    # blank values at risk: the likeliest to churn first, then by id; with no risk model the
-    # likeliest are the longest since their last purchase (recency ranking)
-    assert out["churn_probability"].tolist() == sorted(out["churn_probability"], reverse=True)
-    assert out["recency_days"].tolist() == sorted(out["recency_days"], reverse=True)
+    at_risk = out["value_at_risk"].dropna().tolist()
+    assert at_risk and at_risk == sorted(at_risk, reverse=True)  # the list's order
     assert "risk model skipped" in result.stderr and "churn_probability: recency ranking" in result.stderr
-    assert "no Gamma–Gamma spend model" in result.stderr and "only 3 customers" in result.stderr
-    assert out["clv"].isna().all()
+    assert out["clv"].notna().all()
+
+
+def test_a_fit_on_a_boundary_is_called_out(write):
+    """Every customer buys once in January, a quarter of them once more in March: nothing
+    tells the purchase rates apart, and the fit runs alpha to infinity."""
+    lines = ["customer_id,order_date,amount"]
+    for i in range(100):
+        lines.append(f"C{i:03d},2024-01-{1 + i % 28:02d},{20 + i % 7}.00")
+        if i < 25:
+            lines.append(f"C{i:03d},2024-03-{1 + i % 28:02d},{30 + i % 5}.00")
+    result = run("churn", write("flat.csv", "\n".join(lines) + "\n"), "--as-of", "2024-04-30")
+    assert result.exit_code == 0, result.output
+    assert "warning: BG/NBD's fit ran to a boundary (alpha = " in result.stderr
+    assert "the data cannot pin that parameter down" in result.stderr
 
 
 def test_threshold_override_and_survival_by_segment(examples_dir):

@@ -143,3 +143,39 @@ def test_mbgnbd_does_not_keep_every_one_time_buyer_alive(cdnow):
     assert (alive[once] < 1).all()
     one_time = summary[once].assign(alive=alive[once]).sort_values("T")
     assert one_time["alive"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("model_class, names", [(ModifiedBetaGeoModel, ("r", "alpha", "a", "b")), (ParetoNBDModel, ("r", "alpha", "s", "beta"))])
+def test_fast_fits_find_the_slow_fits_optimum(cdnow, model_class, names):
+    """MBG/NBD's exact gradient and Pareto/NBD's per-pair hypergeometric terms are speed-ups
+    only: a plain fit of the per-triple likelihood, numerically differentiated, lands on the
+    same optimum."""
+    from userops.analytics.clv import _fit_likelihood
+
+    _, summary = cdnow
+    fast = model_class().fit(summary)
+    plain = lambda params, x, tx, T: model_class._log_likelihood(params, x, tx, T)  # noqa: E731 (no pair index)
+    params, log_likelihood = _fit_likelihood(plain, summary, names, 0.0, "plain")
+    assert fast.log_likelihood_ >= log_likelihood - 1e-6
+    assert [fast.params_[n] for n in names] == pytest.approx([params[n] for n in names], rel=1e-3)
+
+
+def test_pareto_a0_per_pair_equals_the_formula_per_customer(cdnow):
+    from scipy.special import hyp2f1, logsumexp
+
+    _, summary = cdnow
+    x, tx, T = (summary[c].to_numpy("float64") for c in ("frequency", "recency", "T"))
+    for params in ([0.55, 10.58, 0.61, 11.67], [0.55, 12.0, 0.61, 3.0]):  # α < β, then α > β
+        r, alpha, s, beta = params
+        low, high, b_arg = (alpha, beta, r + x) if alpha < beta else (beta, alpha, s + 1.0)
+        rsx = r + s + x
+        f_tx = hyp2f1(rsx, b_arg, rsx + 1.0, (high - low) / (high + tx))
+        f_T = hyp2f1(rsx, b_arg, rsx + 1.0, (high - low) / (high + T))
+        terms = np.array([np.log(f_tx) + rsx * np.log(high + T), np.log(f_T) + rsx * np.log(high + tx)])
+        signs = np.array([np.ones_like(x), -np.ones_like(x)])
+        with np.errstate(divide="ignore"):
+            expected = logsumexp(terms, axis=0, b=signs) - rsx * np.log((high + tx) * (high + T))
+        got = ParetoNBDModel._log_a0(np.array(params), x, tx, T)
+        finite = np.isfinite(expected)
+        assert (np.isfinite(got) == finite).all()
+        assert got[finite] == pytest.approx(expected[finite], rel=1e-10, abs=1e-10)

@@ -46,7 +46,8 @@ def test_unusable_columns(command, write):
 
 @pytest.mark.parametrize("command", ["profile", "segment", "retention", "churn"])
 def test_stdout_is_data_only(command, small_orders):
-    result = run(command, small_orders, "--format", "csv")
+    # churn's list needs more history than the small shop has: its survival curves do not
+    result = run(command, small_orders, "--format", "csv", *(["--survival"] if command == "churn" else []))
     assert result.exit_code == 0
     assert "userops:" not in result.stdout and "dropped" in result.stderr
 

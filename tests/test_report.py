@@ -307,7 +307,7 @@ def test_churn_failing_on_its_model_thread_leaves_only_churn_out(write, tmp_path
     assert result.exit_code == 0, result.output
     soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
     skipped = soup.select_one("ul.skipped").get_text(" ", strip=True)
-    assert "BG/NBD needs at least two customers" in skipped
+    assert "too little history to fit BG/NBD: 1 customer (needs 100); 1 repeat buyer (needs 20)" in skipped
     assert skipped.index("Conversion funnel") < skipped.index("BG/NBD")  # churn's reason comes last
     assert soup.select_one("#churn") is None and soup.select_one("#kpis") is not None
 

@@ -71,6 +71,7 @@ def holdout_backtest(loaded: "LoadedOrders", window: "Window", *, horizon_days: 
     summary = clv.calibration_summary(loaded, calibration, unit_days=unit_days)
     if summary.empty:
         raise DataError(f"no customers bought before the holdout cut {cut}", hint="shorten --horizon")
+    clv.check_enough_history(summary, model="the models", unit_days=unit_days, end=f"the holdout cut {cut}")
     holdout = purchase_days_by_period_after(loaded, calibration, window.end, unit_days=unit_days)
     weeks = int(np.ceil(horizon_days / unit_days))
     actual = holdout.groupby("customer_id")["purchase_days"].sum().reindex(summary.index, fill_value=0).to_numpy("float64")
@@ -80,9 +81,15 @@ def holdout_backtest(loaded: "LoadedOrders", window: "Window", *, horizon_days: 
     tracking["actual"] = np.cumsum(by_week)
     # the last step ends at the horizon (a part week), the others a week apart
     steps = [min(k * unit_days, float(horizon_days)) / unit_days for k in range(1, weeks + 1)]
-    for name, model_class in MODELS.items():
-        model = model_class().fit(summary)
-        expected = model.expected_purchases(steps, summary)
+    def forecast(model_class) -> "np.ndarray":
+        return model_class().fit(summary).expected_purchases(steps, summary)
+
+    # the fits are independent and their numpy/scipy loops release the GIL: side by side
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(MODELS), thread_name_prefix="userops-backtest") as pool:
+        expected_of = dict(zip(MODELS, pool.map(forecast, MODELS.values())))
+    for name, expected in expected_of.items():
         forecasts[name] = expected[-1]
         tracking[name] = expected.sum(axis=1)
     frame = pd.DataFrame({"group": group, "actual": actual, **forecasts})

@@ -64,8 +64,6 @@ BY_CHOICES = ("channel", "category", "segment")
 UNIT_DAYS = 7.0
 DEFAULT_HORIZON_DAYS = 90
 DEFAULT_DISCOUNT = 0.01
-#: Below this many customers the value models are fitted but flagged as rough.
-MIN_MODEL_CUSTOMERS = 100
 
 
 @dataclass
@@ -258,6 +256,7 @@ class ChurnRun:
                 churn_risk.risk_model, self.snapshots, seed=seed, threads=lambda: every if valued and valued[0].done() else beside,
             )
             summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
+            clvmod.check_enough_history(summary, model=MODEL_NAMES.get(model, "a purchase model"), unit_days=UNIT_DAYS)
             self.model, self.backtest, self.model_notes = chosen_model(loaded, window, model, horizon_days)
             self._valued = self._pool.submit(
                 value_models, summary, horizon_days=horizon_days, discount_monthly=discount_monthly, interval=interval, model=self.model,
@@ -461,8 +460,10 @@ def value_models(
     if summary.empty:
         raise DataError("no customers with a purchase in the window")
     purchases = MODELS[model]().fit(summary)
-    if len(summary) < MIN_MODEL_CUSTOMERS:
-        notes.append(say("bgnbd_few", n=len(summary), model=MODEL_NAMES[model]))
+    no_dropout = isinstance(purchases, clvmod.BetaGeoModel) and purchases.finds_no_dropout()
+    on_boundary = clvmod.parameters_on_boundary(purchases.params_)
+    if on_boundary and not no_dropout:  # (no dropout is said below, in its own words)
+        notes.append(say("fit_on_boundary", model=MODEL_NAMES[model], params=", ".join(on_boundary)))
     horizon_units = horizon_days / UNIT_DAYS
     # the expected purchases at the end of each month of the horizon, for the CLV sum; the
     # last month ends at the horizon: the expected purchases shown
@@ -477,7 +478,7 @@ def value_models(
         order_value = np.full(len(summary), np.nan)
         value = np.full(len(summary), np.nan)
         notes.append(say("no_gamma_gamma", why=exc.message))
-    if isinstance(purchases, clvmod.BetaGeoModel) and purchases.finds_no_dropout():
+    if no_dropout:
         notes.append(say("bgnbd_no_dropout", a=f"{purchases.params_['a']:.2g}", b=f"{purchases.params_['b']:.2g}"))
     per_customer = pd.DataFrame(
         {
@@ -605,7 +606,9 @@ def alive_history(loaded: "LoadedOrders", window: "Window", ids: "list[str]", *,
     missing = [i for i in ids if i not in bought]
     if missing:
         raise UsageError(f"--history: no purchase in the window by {', '.join(repr(m) for m in missing[:5])}", hint="give customer ids as the list shows them")
-    fitted = MODELS[model]().fit(clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS))
+    summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
+    clvmod.check_enough_history(summary, model=MODEL_NAMES[model], unit_days=UNIT_DAYS)
+    fitted = MODELS[model]().fit(summary)
     as_of = pd.Timestamp(window.as_of)
     rows = []
     for customer in ids:

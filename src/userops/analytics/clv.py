@@ -51,6 +51,43 @@ def calibration_summary(loaded: "LoadedOrders", window, *, unit_days: float = 7.
     )
 
 
+#: The least history a purchase model is fitted on: with fewer customers, repeat buyers or
+#: weeks the likelihood is flat and the fit returns degenerate parameters, not a forecast.
+MIN_CUSTOMERS = 100
+MIN_REPEAT_BUYERS = 20
+MIN_HISTORY_WEEKS = 8
+
+
+def check_enough_history(summary: "pd.DataFrame", *, model: str, unit_days: float = 7.0, end: str = "the as-of date") -> None:
+    """A DataError saying what is missing (customers, repeat buyers, weeks from the first
+    purchase to ``end``) when ``summary`` is too little to fit ``model`` on."""
+    customers = len(summary)
+    repeat = int((summary["frequency"] > 0).sum()) if customers else 0
+    weeks = float(summary["T"].max()) * unit_days / 7.0 if customers else 0.0
+    missing = []
+    if customers < MIN_CUSTOMERS:
+        missing.append(f"{customers:,} customer{'' if customers == 1 else 's'} (needs {MIN_CUSTOMERS})")
+    if repeat < MIN_REPEAT_BUYERS:
+        missing.append(f"{repeat:,} repeat buyer{'' if repeat == 1 else 's'} (needs {MIN_REPEAT_BUYERS})")
+    if weeks < MIN_HISTORY_WEEKS:
+        missing.append(f"{weeks:.1f} weeks from the first purchase to {end} (needs {MIN_HISTORY_WEEKS})")
+    if missing:
+        raise DataError(
+            f"too little history to fit {model}: {'; '.join(missing)}",
+            hint="churn --survival and --cox need no purchase model; profile, segment and retention work on any size",
+        )
+
+
+#: A fitted parameter beyond these has run to a boundary of the likelihood (to 0 or to
+#: infinity): the data cannot pin it down.
+BOUNDARY_LOW, BOUNDARY_HIGH = 1e-4, 1e5
+
+
+def parameters_on_boundary(params: dict[str, float]) -> list[str]:
+    """The parameters of a fit that landed on a boundary, as ``name = value`` texts."""
+    return [f"{name} = {value:.3g}" for name, value in params.items() if not BOUNDARY_LOW <= value <= BOUNDARY_HIGH]
+
+
 def _fit(negative_ll, start: "np.ndarray", *, gradient: bool = True) -> "np.ndarray":
     """Minimise over log-parameters (keeps them positive). ``negative_ll`` returns the value
     and its gradient: L-BFGS-B with the exact gradient converges in tens of evaluations to
@@ -269,21 +306,33 @@ def _distinct_triples(summary: "pd.DataFrame") -> tuple["np.ndarray", "np.ndarra
     return tuple(triples[c].to_numpy("float64") for c in ("frequency", "recency", "T", "n"))
 
 
-def _fit_likelihood(log_likelihood, summary: "pd.DataFrame", names: tuple[str, ...], penalizer: float, model: str) -> tuple[dict[str, float], float]:
+def _fit_likelihood(
+    log_likelihood, summary: "pd.DataFrame", names: tuple[str, ...], penalizer: float, model: str, prepare=None
+) -> tuple[dict[str, float], float]:
     """The parameters (``names``) that maximise ``log_likelihood(params, x, t_x, T)`` over
-    the customers (their distinct triples, weighted), and the log-likelihood there."""
+    the customers (their distinct triples, weighted), and the log-likelihood there.
+    ``prepare(x, t_x, T)`` gives keyword arguments computed once for every evaluation."""
     import numpy as np
 
     if len(summary) < 2:
         raise DataError(f"{model} needs at least two customers")
     x, tx, T, weight = _distinct_triples(summary)
+    extra = prepare(x, tx, T) if prepare is not None else {}
 
     def negative_ll(log_params: "np.ndarray") -> float:
         params = np.exp(log_params)
-        return -float(weight @ log_likelihood(params, x, tx, T)) + penalizer * float(np.sum(params**2))
+        return -float(weight @ log_likelihood(params, x, tx, T, **extra)) + penalizer * float(np.sum(params**2))
 
     fitted = _fit(negative_ll, np.ones(len(names)), gradient=False)
-    return dict(zip(names, (float(v) for v in fitted))), float(weight @ log_likelihood(fitted, x, tx, T))
+    return dict(zip(names, (float(v) for v in fitted))), float(weight @ log_likelihood(fitted, x, tx, T, **extra))
+
+
+def _pairs(a: "np.ndarray", b: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+    """The distinct (a, b) pairs (as two arrays) and where each row's pair is."""
+    import numpy as np
+
+    pairs, at = np.unique(np.column_stack([a, b]), axis=0, return_inverse=True)
+    return pairs[:, 0], pairs[:, 1], np.asarray(at).ravel()
 
 
 @dataclass
@@ -296,38 +345,57 @@ class ParetoNBDModel:
     penalizer: float = 0.0
 
     def fit(self, summary: "pd.DataFrame") -> "ParetoNBDModel":
-        self.params_, self.log_likelihood_ = _fit_likelihood(self._log_likelihood, summary, ("r", "alpha", "s", "beta"), self.penalizer, "Pareto/NBD")
+        self.params_, self.log_likelihood_ = _fit_likelihood(
+            self._log_likelihood, summary, ("r", "alpha", "s", "beta"), self.penalizer, "Pareto/NBD", prepare=self._pair_index
+        )
         return self
 
     @staticmethod
-    def _log_a0(params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray") -> "np.ndarray":
+    def _pair_index(x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray") -> dict:
+        """The distinct (x, t_x) and (x, T) pairs: each hypergeometric term depends on one of
+        them, and there are far fewer of either than customers or triples (on 1M order lines
+        6,672 and 7,255 against 96,359 triples)."""
+        return {"pairs": (_pairs(x, tx), _pairs(x, T))}
+
+    @staticmethod
+    def _log_a0(params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray", pairs=None) -> "np.ndarray":
         """log A0 of the likelihood: the difference of two Gauss hypergeometric terms, taken
-        on the side of the larger of α and β (where the series converges)."""
+        on the side of the larger of α and β (where the series converges), each evaluated
+        once per distinct pair (``pairs``: from :meth:`_pair_index`)."""
         import numpy as np
-        from scipy.special import hyp2f1, logsumexp
+        from scipy.special import hyp2f1
 
         r, alpha, s, beta = params
-        if alpha < beta:
-            low, high, b_arg = alpha, beta, r + x
-        else:
-            low, high, b_arg = beta, alpha, s + 1.0
+        (x1, tx1, at_tx), (x2, T2, at_T) = pairs if pairs is not None else (_pairs(x, tx), _pairs(x, T))
+
+        def term(xs: "np.ndarray", times: "np.ndarray") -> "np.ndarray":
+            rsx = r + s + xs
+            b_arg = r + xs if alpha < beta else s + 1.0
+            high, low = max(alpha, beta), min(alpha, beta)
+            return hyp2f1(rsx, b_arg, rsx + 1.0, (high - low) / (high + times))
+
+        high = max(alpha, beta)
         rsx = r + s + x
         q_tx, q_T = high + tx, high + T
-        f_tx = hyp2f1(rsx, b_arg, rsx + 1.0, (high - low) / q_tx)
-        f_T = hyp2f1(rsx, b_arg, rsx + 1.0, (high - low) / q_T)
-        signs = np.array([np.ones_like(x), -np.ones_like(x)])
-        terms = np.array([np.log(f_tx) + rsx * np.log(q_T), np.log(f_T) + rsx * np.log(q_tx)])
-        return logsumexp(terms, axis=0, b=signs) - rsx * np.log(q_tx * q_T)
+        f_tx = term(x1, tx1)[at_tx]
+        f_T = term(x2, T2)[at_T]
+        log_q_tx, log_q_T = np.log(q_tx), np.log(q_T)
+        # A0 is an integral of a positive function: the first term is the larger; their
+        # difference in logs (logsumexp with signs, 10x slower, gave the same)
+        first = np.log(f_tx) + rsx * log_q_T
+        second = np.log(f_T) + rsx * log_q_tx
+        with np.errstate(divide="ignore"):  # t_x = T: A0 = 0, log A0 = -inf (the alive term is all)
+            return first + np.log(-np.expm1(second - first)) - rsx * (log_q_tx + log_q_T)
 
     @classmethod
-    def _log_likelihood(cls, params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray") -> "np.ndarray":
+    def _log_likelihood(cls, params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray", pairs=None) -> "np.ndarray":
         import numpy as np
         from scipy.special import gammaln
 
         r, alpha, s, beta = params
         a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        left = np.log(s) - np.log(r + s + x) + cls._log_a0(params, x, tx, T)
+        left = np.log(s) - np.log(r + s + x) + cls._log_a0(params, x, tx, T, pairs)
         return a1 + np.logaddexp(alive, left)
 
     def _arrays(self, summary: "pd.DataFrame"):
@@ -452,7 +520,36 @@ class ModifiedBetaGeoModel:
     penalizer: float = 0.0
 
     def fit(self, summary: "pd.DataFrame") -> "ModifiedBetaGeoModel":
-        self.params_, self.log_likelihood_ = _fit_likelihood(self._log_likelihood, summary, ("r", "alpha", "a", "b"), self.penalizer, "MBG/NBD")
+        import numpy as np
+        from scipy.special import digamma, gammaln
+
+        if len(summary) < 2:
+            raise DataError("MBG/NBD needs at least two customers")
+        x, tx, T, weight = _distinct_triples(summary)
+        # the special functions once per distinct frequency, gathered (as in BG/NBD)
+        x_values, x_at = np.unique(x, return_inverse=True)
+
+        def negative_ll(log_params: "np.ndarray") -> tuple[float, "np.ndarray"]:
+            r, alpha, a, b = np.exp(log_params)
+            la_T, la_tx = np.log(alpha + T), np.log(alpha + tx)
+            a1 = (gammaln(r + x_values) - gammaln(r))[x_at] + r * np.log(alpha)
+            a2 = gammaln(a + b) - gammaln(b) + (gammaln(b + x_values + 1) - gammaln(a + b + x_values + 1))[x_at]
+            a4 = np.log(a) - np.log(b + x) + (r + x) * (la_T - la_tx)
+            ll = a1 + a2 - (r + x) * la_T + np.logaddexp(a4, 0.0)
+            w4 = np.exp(a4 - np.logaddexp(a4, 0.0))  # the share of "dropped out after t_x"
+            psi_abx = digamma(a + b + x_values + 1)[x_at]
+            d_r = (digamma(r + x_values) - digamma(r))[x_at] + np.log(alpha) - la_T + w4 * (la_T - la_tx)
+            d_alpha = r / alpha - (r + x) / (alpha + T) + w4 * (r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + tx))
+            d_a = digamma(a + b) - psi_abx + w4 / a
+            d_b = digamma(a + b) - digamma(b) + digamma(b + x_values + 1)[x_at] - psi_abx - w4 / (b + x)
+            params = np.array([r, alpha, a, b])
+            grad = -np.array([weight @ d_r, weight @ d_alpha, weight @ d_a, weight @ d_b]) * params
+            value = -float(weight @ ll) + self.penalizer * float(np.sum(params**2))
+            return value, grad + 2 * self.penalizer * params**2
+
+        fitted = _fit(negative_ll, np.ones(4))
+        self.params_ = dict(zip(("r", "alpha", "a", "b"), (float(v) for v in fitted)))
+        self.log_likelihood_ = float(weight @ self._log_likelihood(fitted, x, tx, T))
         return self
 
     @staticmethod
