@@ -176,7 +176,7 @@ def test_churn_model_auto_without_history_before_the_cut(cdnow_path):
         "2.7 weeks from the first purchase to the holdout cut 1997-01-20 (needs 8)); BG/NBD is used"
     ) in result.stderr
     early = run(cdnow_path, "--as-of", "1997-02-01", "--horizon", "60d", "--model", "auto", "--format", "csv")
-    assert early.exit_code == 65 and "too little history to fit a purchase model: 4.4 weeks" in early.stderr
+    assert early.exit_code == 65 and "too little history to fit the purchase models: 4.4 weeks" in early.stderr
 
 
 def test_an_unknown_model_is_a_usage_error(cdnow_path):
@@ -208,5 +208,17 @@ def test_p_alive_week_by_week(cdnow_path, model):
 def test_history_usage_errors(cdnow_path):
     unknown = run(cdnow_path, "--history", "00004,99999")
     assert unknown.exit_code == 2 and "--history: no purchase in the window by '99999'" in unknown.output
-    auto = run(cdnow_path, "--history", "00004", "--model", "auto")
-    assert auto.exit_code == 2 and "one model's P(alive)" in auto.output
+    empty = run(cdnow_path, "--history", " , ")
+    assert empty.exit_code == 2 and "--history needs customer ids" in empty.output
+
+
+def test_history_with_the_default_model_uses_the_back_tests_choice(cdnow_path):
+    """--model auto (the default) picks the model as the list does and says which; its last
+    week is the list's p_alive."""
+    common = [cdnow_path, "--as-of", "1998-06-30", "--horizon", "39w", "--format", "csv"]
+    history = run(*common, "--history", "00004")
+    assert history.exit_code == 0, history.output
+    assert "BG/NBD fits best" in history.stderr
+    listed = pd.read_csv(io.StringIO(run(*common, "-q").stdout), dtype={"customer_id": str}).set_index("customer_id")
+    table = pd.read_csv(io.StringIO(history.stdout), dtype={"customer_id": str})
+    assert table["p_alive"].iloc[-1] == listed.loc["00004", "p_alive"]

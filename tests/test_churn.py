@@ -203,7 +203,7 @@ def test_tiny_shop_is_refused_saying_what_is_missing(small_orders):
     result = run("churn", small_orders)
     assert result.exit_code == 65
     error = result.stderr.strip().splitlines()[-1]
-    assert error.startswith("userops: error: too little history to fit BG/NBD: 3 customers (needs 100); 1 repeat buyer (needs 20)")
+    assert error.startswith("userops: error: too little history to fit the purchase models: 3 customers (needs 100); 1 repeat buyer (needs 20)")
     assert "weeks" not in error  # Jan 10 to Mar 31: 11.6 weeks is enough
     assert "churn --survival and --cox need no purchase model" in error
     survival = run("churn", small_orders, "--survival")

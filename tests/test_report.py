@@ -10,6 +10,7 @@ from bs4 import BeautifulSoup
 from typer.testing import CliRunner
 
 from userops.cli.app import app
+from userops.io.normalise import load_orders
 from userops.report.model import last_complete_period
 
 AS_OF = "2025-06-30"  # a Monday: the last complete week is 2025-06-23 .. 06-29
@@ -120,6 +121,26 @@ def test_sections_equal_segment_funnel_retention_churn(example_report):
     top = rows(soup.select("#churn table")[-1])
     assert [r[0] for r in top] == [c["customer_id"] for c in churn]
     assert [number(r[5]) for r in top] == pytest.approx([c["value_at_risk"] for c in churn])
+
+
+def test_churn_section_draws_the_back_test_that_chose_the_model(examples_dir):
+    """The default --model auto back-tests the models; the report draws what
+    `churn --calibration frequency|weekly` writes."""
+    import dataclasses
+
+    from userops.report.model import build_report_model
+
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    model = build_report_model(loaded, loaded.window(AS_OF))
+    churn = next(s for s in model.sections if s.key == "churn")
+    assert "BG/NBD was chosen on a back-test" in churn.intro
+    frequency, weekly = (dataclasses.asdict(c) for c in churn.charts[1:3])
+    table = as_json("churn", f"{examples_dir}/orders.csv", "--calibration", "frequency", "--as-of", AS_OF)
+    assert frequency["x_labels"] == [r["calibration_frequency"] for r in table]
+    assert dict(frequency["series"])["Actual"] == [r["actual_mean_purchases"] for r in table]
+    assert dict(frequency["series"])["Pareto/NBD"] == [r["pareto_mean_purchases"] for r in table]
+    tracking = as_json("churn", f"{examples_dir}/orders.csv", "--calibration", "weekly", "--as-of", AS_OF)
+    assert dict(weekly["series"])["MBG/NBD"] == [r["mbgnbd_cumulative_purchases"] for r in tracking]
 
 
 def test_quality_note_says_what_was_dropped_and_chosen(example_report):
@@ -307,8 +328,8 @@ def test_churn_failing_on_its_model_thread_leaves_only_churn_out(write, tmp_path
     assert result.exit_code == 0, result.output
     soup = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser")
     skipped = soup.select_one("ul.skipped").get_text(" ", strip=True)
-    assert "too little history to fit BG/NBD: 1 customer (needs 100); 1 repeat buyer (needs 20)" in skipped
-    assert skipped.index("Conversion funnel") < skipped.index("BG/NBD")  # churn's reason comes last
+    assert "too little history to fit the purchase models: 1 customer (needs 100); 1 repeat buyer (needs 20)" in skipped
+    assert skipped.index("Conversion funnel") < skipped.index("purchase models")  # churn's reason comes last
     assert soup.select_one("#churn") is None and soup.select_one("#kpis") is not None
 
 
@@ -333,7 +354,7 @@ def test_without_amounts_no_flat_revenue_chart_and_chinese_rfm10(write, tmp_path
 
 #: Latin words a Chinese report may show: product and model names, units, flags and files.
 ZH_ALLOWED = {
-    "userops", "RFM", "R", "F", "M", "ROC-AUC", "PR-AUC", "BG/NBD", "Gamma", "cn8", "VIP", "pp", "d", "h", "m", "s", "k", "MB", "ID",
+    "userops", "RFM", "R", "F", "M", "ROC-AUC", "PR-AUC", "BG/NBD", "MBG/NBD", "Pareto/NBD", "Gamma", "cn8", "VIP", "pp", "d", "h", "m", "s", "k", "MB", "ID",
     "--steps", "--include-refunds", "--events", "userops.toml", "report", "steps", "orders.csv", "events.csv",
 }
 

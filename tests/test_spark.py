@@ -336,3 +336,13 @@ def test_the_text_parsers_read_the_same_on_both_engines(spark):
         on_duckdb = [_plain(p) for _, p in duckdb.connect().execute(query).fetchall()]
         on_spark = [_plain(p) for _, p in SparkEngine().rows(query)]
         assert [str(p) for p in on_spark] == [str(p) for p in on_duckdb], values
+
+
+def test_positional_parameters_bind_in_the_order_of_the_text():
+    """A CTE's ``?`` comes before the SELECT list's in the text but after it in the parsed
+    tree: bound in tree order, a holdout's date range went to the wrong places (no rows)."""
+    from userops.scan.spark_sql import to_spark
+
+    query = "WITH d AS (SELECT * FROM t WHERE ts >= ? AND ts < ? AND s = '?') SELECT ? AS first FROM d"
+    spark = to_spark(query, [1, 2, 3])
+    assert "ts >= 1 AND ts < 2 AND s = '?'" in spark and "SELECT 3 AS first" in spark

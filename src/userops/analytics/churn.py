@@ -232,7 +232,7 @@ class ChurnRun:
     def __init__(
         self, loaded: "LoadedOrders", window: "Window", *, horizon_days: int = DEFAULT_HORIZON_DAYS, threshold_days: int | None = None,
         discount_monthly: float = DEFAULT_DISCOUNT, actions: dict[str, str] | None = None, seed: int = 0, interval: float | None = None,
-        model: str = "bgnbd",
+        model: str = "auto",
     ) -> None:
         check_discount(discount_monthly)
         if model not in (*PURCHASE_MODELS, "auto"):
@@ -256,7 +256,7 @@ class ChurnRun:
                 churn_risk.risk_model, self.snapshots, seed=seed, threads=lambda: every if valued and valued[0].done() else beside,
             )
             summary = clvmod.calibration_summary(loaded, window, unit_days=UNIT_DAYS)
-            clvmod.check_enough_history(summary, model=MODEL_NAMES.get(model, "a purchase model"), unit_days=UNIT_DAYS)
+            clvmod.check_enough_history(summary, model=MODEL_NAMES.get(model, "the purchase models"), unit_days=UNIT_DAYS)
             self.model, self.backtest, self.model_notes = chosen_model(loaded, window, model, horizon_days)
             self._valued = self._pool.submit(
                 value_models, summary, horizon_days=horizon_days, discount_monthly=discount_monthly, interval=interval, model=self.model,
@@ -308,7 +308,7 @@ def churn_customers(
     actions: dict[str, str] | None = None,
     seed: int = 0,
     interval: float | None = None,
-    model: str = "bgnbd",
+    model: str = "auto",
 ) -> ChurnResult:
     """The ranked per-customer list with everything behind it (see the module docstring);
     with ``interval``, each customer's purchase and CLV interval (:data:`INTERVAL_COLUMNS`);

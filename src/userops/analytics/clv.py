@@ -358,45 +358,51 @@ class ParetoNBDModel:
         return {"pairs": (_pairs(x, tx), _pairs(x, T))}
 
     @staticmethod
-    def _log_a0(params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray", pairs=None) -> "np.ndarray":
-        """log A0 of the likelihood: the difference of two Gauss hypergeometric terms, taken
-        on the side of the larger of α and β (where the series converges), each evaluated
-        once per distinct pair (``pairs``: from :meth:`_pair_index`)."""
+    def _log_terms(params: "np.ndarray", xs: "np.ndarray", times: "np.ndarray") -> "np.ndarray":
+        """log of ∫_t^∞ (α+τ)^-(r+x) (β+τ)^-(s+1) dτ for each (x, t) pair: a Gauss
+        hypergeometric term, taken on the side of the larger of α and β (where its series
+        converges). A0 of the likelihood is this at t_x less this at T."""
         import numpy as np
         from scipy.special import hyp2f1
 
         r, alpha, s, beta = params
+        high, low = max(alpha, beta), min(alpha, beta)
+        rsx = r + s + xs
+        b_arg = r + xs if alpha < beta else s + 1.0
+        return np.log(hyp2f1(rsx, b_arg, rsx + 1.0, (high - low) / (high + times))) - rsx * np.log(high + times) - np.log(rsx)
+
+    @classmethod
+    def _log_a0(cls, params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray", pairs=None) -> "np.ndarray":
+        """log A0 of the likelihood (times r + s + x): the integral from t_x to T, each
+        hypergeometric term evaluated once per distinct pair (``pairs``: from
+        :meth:`_pair_index`)."""
+        import numpy as np
+
         (x1, tx1, at_tx), (x2, T2, at_T) = pairs if pairs is not None else (_pairs(x, tx), _pairs(x, T))
-
-        def term(xs: "np.ndarray", times: "np.ndarray") -> "np.ndarray":
-            rsx = r + s + xs
-            b_arg = r + xs if alpha < beta else s + 1.0
-            high, low = max(alpha, beta), min(alpha, beta)
-            return hyp2f1(rsx, b_arg, rsx + 1.0, (high - low) / (high + times))
-
-        high = max(alpha, beta)
-        rsx = r + s + x
-        q_tx, q_T = high + tx, high + T
-        f_tx = term(x1, tx1)[at_tx]
-        f_T = term(x2, T2)[at_T]
-        log_q_tx, log_q_T = np.log(q_tx), np.log(q_T)
-        # A0 is an integral of a positive function: the first term is the larger; their
-        # difference in logs (logsumexp with signs, 10x slower, gave the same)
-        first = np.log(f_tx) + rsx * log_q_T
-        second = np.log(f_T) + rsx * log_q_tx
-        with np.errstate(divide="ignore"):  # t_x = T: A0 = 0, log A0 = -inf (the alive term is all)
-            return first + np.log(-np.expm1(second - first)) - rsx * (log_q_tx + log_q_T)
+        from_tx = cls._log_terms(params, x1, tx1)[at_tx]
+        from_T = cls._log_terms(params, x2, T2)[at_T]
+        # A0 integrates a positive function: the term at t_x is the larger (t_x = T: A0 = 0)
+        with np.errstate(divide="ignore"):
+            return from_tx + np.log(-np.expm1(from_T - from_tx)) + np.log(params[0] + params[2] + x)
 
     @classmethod
     def _log_likelihood(cls, params: "np.ndarray", x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray", pairs=None) -> "np.ndarray":
+        """Per (x, t_x, T): log of Γ(r+x) α^r β^s / Γ(r) · [(α+T)^-(r+x) (β+T)^-s + s · ∫_{t_x}^T
+        (α+τ)^-(r+x) (β+τ)^-(s+1) dτ]. Everything that depends on two of the three is computed
+        once per distinct pair and gathered: the per-triple work is a handful of operations."""
         import numpy as np
         from scipy.special import gammaln
 
         r, alpha, s, beta = params
-        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        left = np.log(s) - np.log(r + s + x) + cls._log_a0(params, x, tx, T, pairs)
-        return a1 + np.logaddexp(alive, left)
+        (x1, tx1, at_tx), (x2, T2, at_T) = pairs if pairs is not None else (_pairs(x, tx), _pairs(x, T))
+        log_head = lambda xs: gammaln(r + xs) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + np.log(s)  # noqa: E731
+        # per (x, T): the alive branch, and the dropout branch's term at T; per (x, t_x): its term at t_x
+        alive = (log_head(x2) - np.log(s) - (r + x2) * np.log(alpha + T2) - s * np.log(beta + T2))[at_T]
+        from_T = (log_head(x2) + cls._log_terms(params, x2, T2))[at_T]
+        from_tx = (log_head(x1) + cls._log_terms(params, x1, tx1))[at_tx]
+        with np.errstate(divide="ignore"):
+            left = from_tx + np.log(-np.expm1(from_T - from_tx))
+        return np.logaddexp(alive, left)
 
     def _arrays(self, summary: "pd.DataFrame"):
         import numpy as np

@@ -391,6 +391,8 @@ class _Builder:
         curves, medians = survival
         self.notes.extend(medians)
         charts.append(self._survival_chart(curves, result.threshold.days))
+        if result.backtest is not None:
+            charts += self._calibration_charts(result.backtest)
         metrics = result.risk.metrics
         tables = []
         if not metrics.empty:
@@ -409,12 +411,36 @@ class _Builder:
             [[fmt.text(r.customer_id), fmt.integer(r.recency_days), fmt.integer(r.frequency), fmt.percent(r.churn_probability), fmt.money(r.clv),
               fmt.money(r.value_at_risk), fmt.text(r.risk_tier)] for r in top.itertuples(index=False)],
         ))
-        intro = t["churn_intro"].format(threshold=result.threshold.days, horizon=horizon_days)
+        from userops.analytics.backtest import MODEL_NAMES
+
+        intro = t["churn_intro"].format(threshold=result.threshold.days, horizon=horizon_days, model=MODEL_NAMES[result.model])
+        if result.backtest is not None:
+            intro += " " + t["churn_model_chosen"].format(model=MODEL_NAMES[result.model], days=result.backtest.horizon_days, cut=fmt.date(result.backtest.cut))
         # each tier's action once, under the list (the same words on every row took a page)
         tier_actions = dict(zip(top["risk_tier"].astype(str), top["action"].astype(str)))
         notes = [f"{tier}: {action}" for tier, action in tier_actions.items() if action]
         notes += [result.risk.skipped] if result.risk.skipped else []
         return Section("churn", t["churn"], intro, charts=charts, tables=tables, notes=[n for n in notes if n])
+
+    def _calibration_charts(self, backtest) -> list[Chart]:
+        """The back-test behind the model choice, as BTYD papers draw it: mean holdout
+        purchase days by calibration frequency, and the cumulative tracking by week."""
+        from userops.analytics.backtest import MODEL_NAMES, MODELS
+
+        t = self.t
+        cut, days = fmt.date(backtest.cut), backtest.horizon_days
+        by_frequency = backtest.by_frequency
+        names = {"actual": t["series_actual"], **MODEL_NAMES}
+        frequency = Chart(
+            "line", t["calibration_frequency_chart"].format(days=days, cut=cut), x_labels=[str(f) for f in by_frequency["frequency"]],
+            series=[(names[c], [round(float(v), 4) for v in by_frequency[c]]) for c in ("actual", *MODELS)],
+        )
+        tracking = backtest.tracking
+        weekly = Chart(
+            "line", t["calibration_tracking_chart"].format(cut=cut), x_labels=[str(int(w)) for w in tracking["week"]],
+            series=[(names[c], [round(float(v), 2) for v in tracking[c]]) for c in ("actual", *MODELS)],
+        )
+        return [frequency, weekly]
 
     def _survival_chart(self, curves, threshold_days: int) -> Chart:
         """Step curves sampled on a common day grid (the value at or before each day)."""

@@ -43,6 +43,8 @@ def translate(query: str, params: list | None = None, schema: Schema | Callable[
     """The parsed DuckDB statement rewritten for Spark (generate it with ``.sql("spark")``).
     ``schema``: table -> {column: DuckDB type} of the tables and views the query reads (or a
     function giving it, called only for a star to expand)."""
+    if params:
+        query = _numbered_placeholders(query)
     tree = cast(exp.Expression, sqlglot.parse_one(query, read="duckdb"))
     if params:
         tree = _bind(tree, list(params))
@@ -98,6 +100,18 @@ def literal(value: Any) -> exp.Expression:
     if isinstance(value, (list, tuple)):
         return exp.Array(expressions=[literal(v) for v in value])
     raise Untranslatable(f"a parameter of type {type(value).__name__}")
+
+
+def _numbered_placeholders(query: str) -> str:
+    """Each ``?`` as ``$n``, numbered in the order of the text: the parsed tree is walked in
+    the order of its clauses, not of the text (a CTE's ``?`` comes after the SELECT list's),
+    so positional parameters would go to the wrong places."""
+    from sqlglot.tokens import TokenType
+
+    marks = [t.start for t in sqlglot.tokenize(query, read="duckdb") if t.token_type == TokenType.PLACEHOLDER and t.text == "?"]
+    for number, start in reversed(list(enumerate(marks, start=1))):
+        query = f"{query[:start]}${number}{query[start + 1:]}"
+    return query
 
 
 def _bind(tree: exp.Expression, params: list) -> exp.Expression:

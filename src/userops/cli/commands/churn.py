@@ -31,7 +31,7 @@ def churn(
     survival: Annotated[bool, typer.Option("--survival", help="Kaplan–Meier curves: group, days, survival, ci_lower, ci_upper, at_risk.")] = False,
     by: Annotated[Optional[str], typer.Option("--by", help="Survival per first-order channel, first-order category, or segment.")] = None,
     cox: Annotated[bool, typer.Option("--cox", help="Cox proportional hazards on first-order value, channel and category.")] = False,
-    model: Annotated[Optional[str], typer.Option("--model", help="The purchase model: bgnbd, pareto, mbgnbd, or auto (the best of them on a holdout: the last --horizon before the as-of date).", show_default="bgnbd")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="The purchase model: auto (the best of BG/NBD, Pareto/NBD and MBG/NBD on a holdout: the last --horizon before the as-of date), or bgnbd, pareto, mbgnbd.", show_default="auto")] = None,
     interval: Annotated[Optional[float], typer.Option("--interval", help="Add each customer's range of purchases and CLV holding this share of the model's forecast, e.g. 0.8 (expected_purchases_lo/hi, clv_lo/hi).")] = None,
     history: Annotated[Optional[str], typer.Option("--history", help="P(alive) week by week for these customers (comma-separated ids): customer_id, week_end, repeat_purchases, p_alive.")] = None,
     calibration: Annotated[Optional[str], typer.Option("--calibration", help="Back-test BG/NBD, Pareto/NBD and MBG/NBD on the last --horizon before the as-of date: 'frequency' (holdout purchases by calibration frequency) or 'weekly' (cumulative, week by week).")] = None,
@@ -61,9 +61,7 @@ def churn(
     discount_monthly = run.choose("discount", discount, ch.DEFAULT_DISCOUNT)
     if isinstance(discount_monthly, bool) or not isinstance(discount_monthly, (int, float)) or not 0 <= discount_monthly < 1:
         raise UsageError(f"--discount is a monthly rate between 0 and 1 (got {discount_monthly!r})", hint="e.g. 0.01 for 1% a month")
-    model = run.choose("model", model, "bgnbd", ("auto", *ch.PURCHASE_MODELS))
-    if history_ids and model == "auto":
-        raise UsageError("--history shows one model's P(alive): give --model bgnbd, pareto or mbgnbd")
+    model = run.choose("model", model, "auto", ("auto", *ch.PURCHASE_MODELS))
     interval = run.choose("interval", interval, None)
     if interval is not None and (isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < 1):
         raise UsageError(f"--interval is the share of the forecast a range holds, between 0 and 1 (got {interval!r})", hint="e.g. 0.8")
@@ -79,7 +77,10 @@ def churn(
 
     if history_ids:
         with run.progress("fitting the purchase model"):
-            table = ch.alive_history(loaded, window, history_ids, model=model)
+            chosen, _, model_notes = ch.chosen_model(loaded, window, model, horizon_days)
+            table = ch.alive_history(loaded, window, history_ids, model=chosen)
+        for note in model_notes:
+            run.note(note)
         run.emit(table, title="P(alive) week by week", as_of=as_of, columns=columns)
         return
 
