@@ -311,3 +311,23 @@ def test_risk_scores_do_not_depend_on_the_classifier_threads(examples_dir, monke
     assert one.model == two.model == "gradient boosting" and asked.count(1) == asked.count(2) == 4
     pd.testing.assert_series_equal(one.scores, two.scores, check_exact=True)
     pd.testing.assert_frame_equal(one.metrics, two.metrics, check_exact=True)
+
+
+def test_next_purchase_date_and_horizon_in_the_list(cdnow_path):
+    """next_purchase_date: the as-of date plus the model's median wait, rounded up to a day;
+    horizon_days: the horizon behind churn_probability, expected_purchases and clv."""
+    from userops.analytics.clv import BetaGeoModel, calibration_summary
+
+    result = run("churn", cdnow_path, "--as-of", "1997-09-30", "--horizon", "39w", "--model", "bgnbd", "--format", "csv", "-q")
+    out = table(result).set_index("customer_id")
+    assert (out["horizon_days"] == 273).all()
+    loaded = load_orders([cdnow_path])
+    summary = calibration_summary(loaded, loaded.window("1997-09-30"))
+    wait = BetaGeoModel().fit(summary).median_time_to_next_purchase(summary, 365 / 7)
+    expected = {
+        c: (dt.date(1997, 9, 30) + dt.timedelta(days=int(np.ceil(round(w * 7, 6))))).isoformat() if w == w else None
+        for c, w in zip(summary.index, wait)
+    }
+    shown = out["next_purchase_date"].astype(object).where(out["next_purchase_date"].notna(), None)
+    assert shown.to_dict() == {c: expected[c] for c in out.index}
+    assert 0 < shown.notna().sum() < len(shown)

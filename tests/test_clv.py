@@ -179,3 +179,25 @@ def test_pareto_a0_per_pair_equals_the_formula_per_customer(cdnow):
         finite = np.isfinite(expected)
         assert (np.isfinite(got) == finite).all()
         assert got[finite] == pytest.approx(expected[finite], rel=1e-10, abs=1e-10)
+
+
+@pytest.mark.parametrize("model_class, tolerance", [(BetaGeoModel, 1e-9), (ModifiedBetaGeoModel, 1e-9), (ParetoNBDModel, 5e-4)])
+def test_the_median_wait_is_where_the_next_purchase_has_an_even_chance(cdnow, model_class, tolerance):
+    """At the wait, P(no purchase by then) is one half: exactly for BG/NBD and MBG/NBD (a
+    closed form), to the grid's interpolation for Pareto/NBD; blank when the even chance never
+    comes (P(alive) ≤ 1/2 under BG/NBD) or comes after the cap."""
+    _, summary = cdnow
+    model = model_class().fit(summary)
+    cap = 52.0
+    wait = model.median_time_to_next_purchase(summary, cap)
+    shown = np.where(~np.isnan(wait))[0]
+    assert 0 < len(shown) < len(summary) and (wait[shown] <= cap).all()
+    for row in shown[:: max(1, len(shown) // 40)]:
+        p_none = model.conditional_probability_of_no_purchase(float(wait[row]), summary.iloc[[row]]).iloc[0]
+        assert p_none == pytest.approx(0.5, abs=tolerance)
+    # blank: no even chance within the cap
+    for row in np.where(np.isnan(wait))[0][:: max(1, int(np.isnan(wait).sum()) // 40)]:
+        assert model.conditional_probability_of_no_purchase(cap, summary.iloc[[row]]).iloc[0] > 0.5 - tolerance
+    if model_class is not ParetoNBDModel:
+        alive = model.conditional_probability_alive(summary).to_numpy()
+        assert np.isnan(wait[alive <= 0.5]).all()

@@ -200,6 +200,12 @@ class BetaGeoModel:
         quiet = ((p["alpha"] + T) / (p["alpha"] + T + t)) ** (p["r"] + x)
         return pd.Series(1.0 - alive + alive * quiet, index=summary.index, name="p_no_purchase")
 
+    def median_time_to_next_purchase(self, summary: "pd.DataFrame", cap: float) -> "np.ndarray":
+        """The time (in the summary's units) by which the next purchase has an even chance,
+        NaN when that is past ``cap`` or never (see :func:`_median_wait_dropout_model`)."""
+        p, x, _, T, d = self._pieces(summary)
+        return _median_wait_dropout_model(1.0 / (1.0 + d), x, T, p["r"], p["alpha"], cap)
+
     def finds_no_dropout(self) -> bool:
         """The fit is degenerate: the dropout probability p ~ Beta(a, b) is about 0 for everyone
         (a → 0), so P(alive) is 1 whatever the customer did."""
@@ -503,6 +509,38 @@ class ParetoNBDModel:
         tails[0] = 1.0
         return tails, np.asarray(kind_of).ravel()
 
+    def median_time_to_next_purchase(self, summary: "pd.DataFrame", cap: float) -> "np.ndarray":
+        """The time (in the summary's units) by which the next purchase has an even chance, NaN
+        when that is past ``cap`` or never. Given alive, the next purchase comes before the
+        customer leaves and before t with probability E[λ/(λ+μ) · (1 − e^(−(λ+μ)t))] over the
+        posteriors λ ~ Gamma(r + x, α + T), μ ~ Gamma(s, β + T) (Gauss–Laguerre, as the count
+        distribution); it is found on a grid of WAIT_GRID times from cap/365 to cap, spaced
+        evenly in log time, per distinct (x, T), and interpolated linearly between its points."""
+        import numpy as np
+        from scipy.special import gammaln, roots_genlaguerre
+
+        params, x, tx, T = self._arrays(summary)
+        r, alpha, s, beta = params
+        alive = self._p_alive(params, x, tx, T)
+        pairs, at = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
+        at = np.asarray(at).ravel()
+        grid = np.geomspace(cap / 365.0, cap, WAIT_GRID)
+        v, wv = roots_genlaguerre(WAIT_NODES, s - 1)
+        wv = wv * np.exp(-gammaln(s))
+        bought = np.empty((len(pairs), WAIT_GRID))  # P(next purchase by each grid time | alive)
+        for x_value in np.unique(pairs[:, 0]):
+            rows = np.where(pairs[:, 0] == x_value)[0]
+            Tg = pairs[rows, 1]
+            u, wu = roots_genlaguerre(WAIT_NODES, r + x_value - 1)
+            wu = wu * np.exp(-gammaln(r + x_value))
+            lam = u[:, None, None] / (alpha + Tg)[None, None, :]
+            mu = v[None, :, None] / (beta + Tg)[None, None, :]
+            weight = (wu[:, None] * wv[None, :])[:, :, None] * lam / (lam + mu)
+            rate = (lam + mu).reshape(-1, len(Tg))
+            weight = weight.reshape(-1, len(Tg))
+            bought[rows] = np.einsum("kj,kjm->jm", weight, -np.expm1(-rate[:, :, None] * grid[None, None, :]))
+        return _first_crossing(bought, at, 0.5 / np.maximum(alive, 1e-300), grid)
+
     def conditional_probability_of_no_purchase(self, t: float, summary: "pd.DataFrame") -> "pd.Series":
         """P(no purchase in the next ``t`` units | x, t_x, T): the count distribution at 0,
         1 − P(Y ≥ 1) (only that tail is computed)."""
@@ -510,6 +548,50 @@ class ParetoNBDModel:
 
         tails, kind = self._count_tails(t, summary, 1)
         return pd.Series((1.0 - tails[1])[kind], index=summary.index, name="p_no_purchase")
+
+
+#: Pareto/NBD's wait for the next purchase: quadrature nodes per parameter, and grid times.
+WAIT_NODES = 16
+WAIT_GRID = 96
+
+
+def _first_crossing(curves: "np.ndarray", row_of: "np.ndarray", target: "np.ndarray", grid: "np.ndarray") -> "np.ndarray":
+    """For each customer i, the first time on ``grid`` at which the increasing curve
+    ``curves[row_of[i]]`` reaches ``target[i]``, interpolated linearly from the point before
+    (from 0 at time 0); NaN when it does not by the grid's end. In blocks of customers (a
+    customer-by-grid matrix of millions of rows would not fit)."""
+    import numpy as np
+
+    out = np.full(len(row_of), np.nan)
+    times = np.concatenate([[0.0], grid])
+    for start in range(0, len(row_of), 65536):
+        block = slice(start, start + 65536)
+        values = np.concatenate([np.zeros((len(row_of[block]), 1)), curves[row_of[block]]], axis=1)
+        want = target[block]
+        reached = values >= want[:, None]
+        hit = reached.any(axis=1)
+        k = np.argmax(reached, axis=1)  # the first grid point at or past the target
+        k = np.maximum(k, 1)
+        rows = np.arange(len(k))
+        lo, hi = values[rows, k - 1], values[rows, k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.clip((want - lo) / (hi - lo), 0.0, 1.0)
+        out[block] = np.where(hit, times[k - 1] + share * (times[k] - times[k - 1]), np.nan)
+    return out
+
+
+def _median_wait_dropout_model(alive: "np.ndarray", x: "np.ndarray", T: "np.ndarray", r: float, alpha: float, cap: float) -> "np.ndarray":
+    """BG/NBD and MBG/NBD: a customer leaves only right after a purchase, so the next purchase
+    comes by t with probability P(alive) · (1 − ((α+T)/(α+T+t))^(r+x)). It reaches one half at
+
+        t = (α + T) · ((1 − 1 / (2 P(alive)))^(−1/(r+x)) − 1)
+
+    when P(alive) > 1/2, and never otherwise. NaN past ``cap`` or never."""
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        wait = (alpha + T) * np.expm1(-np.log1p(-0.5 / alive) / (r + x))
+    return np.where((alive > 0.5) & (wait <= cap), wait, np.nan)
 
 
 #: Quadrature nodes per parameter for Pareto/NBD's count distribution (24 agree with 64 to
@@ -585,6 +667,11 @@ class ModifiedBetaGeoModel:
 
         _, _, _, _, d = self._pieces(summary)
         return pd.Series(1.0 / (1.0 + d), index=summary.index, name="p_alive")
+
+    def median_time_to_next_purchase(self, summary: "pd.DataFrame", cap: float) -> "np.ndarray":
+        """As BG/NBD's: see :func:`_median_wait_dropout_model`."""
+        p, x, _, T, d = self._pieces(summary)
+        return _median_wait_dropout_model(1.0 / (1.0 + d), x, T, p["r"], p["alpha"], cap)
 
     def expected_purchases(self, ts: "Sequence[float]", summary: "pd.DataFrame") -> "np.ndarray":
         """E[Y(t) | x, t_x, T] = (a+b+x)/(a−1) · (1 − ((α+T)/(α+T+t))^(r+x) ·
