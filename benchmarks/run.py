@@ -12,6 +12,8 @@
   (the same weekly cohort cells); retention-orders: ``userops retention ORDERS --period month
   --long`` vs benchmarks/duckdb_retention_orders.py (the same monthly cells: users, rate,
   revenue);
+* ltv: ``userops ltv ORDERS --by channel --long`` vs benchmarks/duckdb_ltv.py (the same
+  cumulative revenue per customer of each monthly cohort and first-order channel);
 * churn: ``userops churn FILE -o out.csv`` against ``userops segment FILE`` (no SQL
   equivalent of the models: the reference is the one-pass command on the same order lines);
 * report: ``userops report FILE --events EVENTS -o out.html`` (N order lines and N clickstream
@@ -143,6 +145,7 @@ COMPARED = {
     "funnel": [],
     "retention": [],
     "retention-orders": [],
+    "ltv": [],
     "churn": [],  # no SQL baseline: BG/NBD, Gamma-Gamma and the risk model are not SQL
     "report": [],  # no SQL baseline; orders and the same number of clickstream rows
     "report-orders": [],  # the report of the order lines alone
@@ -173,6 +176,15 @@ def compare(a: str, b: str, cols: list[str], command: str = "profile") -> str:
         bad = sum(1 for key, values in ours.items() if theirs.get(key) != values)
         return f"same cells ({len(ours):,} complete cells: {', '.join(names)})" if bad == 0 else f"{bad:,} cells differ"
 
+    if command == "ltv":
+        # the baseline has a row where a cohort bought; ours has every period (complete ones)
+        with open(b, newline="") as fh:
+            theirs = {(r["cohort"], r["channel"], r["period"]): _norm(r["cumulative_revenue_per_customer"]) for r in csv.DictReader(fh)}
+        with open(a, newline="") as fh:
+            ours = {(r["cohort"], r["channel"], r["period"]): _norm(r["cumulative_revenue_per_customer"]) for r in csv.DictReader(fh) if r["complete"] == "true"}
+        bad = sum(1 for key, value in theirs.items() if key in ours and ours[key] != value)
+        return f"same cells ({len(ours):,} complete cells)" if bad == 0 else f"{bad:,} cells differ"
+
     def read(path):
         with open(path, newline="") as fh:
             return {r["customer_id"]: r for r in csv.DictReader(fh)}
@@ -201,6 +213,7 @@ VARIANTS = {
     "funnel": ("funnel", "events", ["--steps", FUNNEL_STEPS, "--window", "7d"], "duckdb_funnel.py", "funnel"),
     "retention": ("retention", "events", ["--period", "week", "--long"], "duckdb_retention.py", "retention"),
     "retention-orders": ("retention", "orders", ["--period", "month", "--long"], "duckdb_retention_orders.py", "retention"),
+    "ltv": ("ltv", "orders", ["--by", "channel", "--long"], "duckdb_ltv.py", "ltv"),
     "churn": ("churn", "orders", [], None, "churn"),
     "report": ("report", "orders", [], None, "report"),
     "report-orders": ("report", "orders", [], None, "report-orders"),

@@ -164,6 +164,9 @@ def test_churn_model_auto_says_what_it_chose(backtest, cdnow_path):
     for key in MODELS:
         assert rows[("model_choice", f"{key}_misplaced_share")].value == pytest.approx(backtest.errors[key], abs=1e-6)
     assert ("bg_nbd", "r") in rows
+    # the three side by side, as fitted up to the cut (1997-09-30): the published parameters
+    assert round(rows[("model_choice", "pareto_r")].value, 2) == 0.55 and round(rows[("model_choice", "pareto_beta")].value, 2) == 11.67
+    assert round(rows[("model_choice", "bgnbd_alpha")].value, 3) == 4.414 and ("model_choice", "mbgnbd_b") in rows
     assert run(*common).stdout == first.stdout  # reruns byte-identical
 
 

@@ -52,6 +52,7 @@ class Backtest:
     errors: dict[str, float]  # model -> purchase days in the wrong frequency group / actual total
     total_errors: dict[str, float]  # model -> (forecast − actual) / actual, over every customer
     best: str
+    params: dict[str, dict[str, float]]  # model -> its parameters fitted up to the cut
 
 
 def holdout_backtest(loaded: "LoadedOrders", window: "Window", *, horizon_days: int, unit_days: float = 7.0) -> Backtest:
@@ -86,14 +87,17 @@ def holdout_backtest(loaded: "LoadedOrders", window: "Window", *, horizon_days: 
     triple_group = np.minimum(triples["frequency"].to_numpy("int64"), TOP_FREQUENCY)
     weight = triples["customers"].to_numpy("float64")
 
-    def forecast(model_class) -> "np.ndarray":
-        return model_class().fit(summary).expected_purchases(steps, triples) * weight
+    def forecast(model_class) -> tuple[dict[str, float], "np.ndarray"]:
+        model = model_class().fit(summary)
+        return model.params_, model.expected_purchases(steps, triples) * weight
 
     # the fits are independent and their numpy/scipy loops release the GIL: side by side
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(len(MODELS), thread_name_prefix="userops-backtest") as pool:
-        expected_of = dict(zip(MODELS, pool.map(forecast, MODELS.values())))
+        fitted = dict(zip(MODELS, pool.map(forecast, MODELS.values())))
+    params = {name: p for name, (p, _) in fitted.items()}
+    expected_of = {name: e for name, (_, e) in fitted.items()}
     groups = np.arange(TOP_FREQUENCY + 1)
     customers = np.bincount(group, minlength=len(groups))
     sums = {"actual": np.bincount(group, weights=actual, minlength=len(groups))}
@@ -110,7 +114,7 @@ def holdout_backtest(loaded: "LoadedOrders", window: "Window", *, horizon_days: 
     errors = {name: float(np.abs(sums[name] - sums["actual"]).sum() / total) if total else float("nan") for name in MODELS}
     total_errors = {name: float((sums[name].sum() - total) / total) if total else float("nan") for name in MODELS}
     best = min(MODELS, key=lambda name: (errors[name], list(MODELS).index(name)))
-    return Backtest(cut, window.as_of, horizon_days, len(summary), by_frequency, pd.DataFrame(tracking), errors, total_errors, best)
+    return Backtest(cut, window.as_of, horizon_days, len(summary), by_frequency, pd.DataFrame(tracking), errors, total_errors, best, params)
 
 
 def backtest_note(backtest: Backtest) -> str:
