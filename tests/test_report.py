@@ -143,6 +143,16 @@ def test_churn_section_draws_the_back_test_that_chose_the_model(examples_dir):
     assert dict(weekly["series"])["MBG/NBD"] == [r["mbgnbd_cumulative_purchases"] for r in tracking]
 
 
+def test_report_model_option_skips_the_back_test(examples_dir, tmp_path):
+    out = tmp_path / "r.html"
+    result = run("report", f"{examples_dir}/orders.csv", "--model", "mbgnbd", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    churn = BeautifulSoup(out.read_text(encoding="utf-8"), "html.parser").select_one("#churn")
+    assert "(MBG/NBD + Gamma–Gamma)" in churn.get_text() and "back-test" not in churn.get_text()
+    assert len(churn.select("figure")) == 1  # the survival curves only
+    assert run("report", f"{examples_dir}/orders.csv", "--model", "gamma", "-o", out).exit_code == 2
+
+
 def test_quality_note_says_what_was_dropped_and_chosen(example_report):
     *_, soup = example_report
     text = soup.select_one("#quality").get_text(" ", strip=True)

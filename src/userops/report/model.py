@@ -493,6 +493,7 @@ def build_report_model(
     horizon_days: int = 90,
     actions: dict[str, str] | None = None,
     inputs: list[str] | None = None,
+    purchase_model: str = "auto",
 ) -> ReportModel:
     """Compute every section with the library and turn it into display-ready text."""
     import os
@@ -510,7 +511,7 @@ def build_report_model(
     # builder of its own: its section, notes and reason if left out come after the others',
     # as if it had run last
     c = _Builder(loaded, window, lang=lang, period=period, actions=actions)
-    run = c.guarded(t["churn"], lambda: ChurnRun(loaded, window, horizon_days=horizon_days, actions=actions))
+    run = c.guarded(t["churn"], lambda: ChurnRun(loaded, window, horizon_days=horizon_days, actions=actions, model=purchase_model))
     # the survival curves need the threshold and the snapshot only: drawn on a model thread too
     drawn = run.submit(c.churn_survival, run) if run is not None else None
     try:

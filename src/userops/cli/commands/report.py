@@ -20,6 +20,7 @@ def report(
     steps: Annotated[Optional[str], typer.Option("--steps", help="Funnel steps (default: the 5 most widespread events, in that order).")] = None,
     funnel_window: Annotated[Optional[str], typer.Option("--window", help="Funnel window.", show_default="14d")] = None,
     horizon: Annotated[Optional[str], typer.Option("--horizon", help="Churn: how far ahead (90d, 13w).", show_default="90d")] = None,
+    purchase_model: Annotated[Optional[str], typer.Option("--model", help="Churn's purchase model: auto (back-tested, drawn in the report), bgnbd, pareto or mbgnbd.", show_default="auto")] = None,
     *,
     run: RunContext,
 ) -> None:
@@ -29,7 +30,7 @@ def report(
     """
     import os
 
-    from userops.analytics.churn import DEFAULT_HORIZON_DAYS, parse_days
+    from userops.analytics.churn import DEFAULT_HORIZON_DAYS, PURCHASE_MODELS, parse_days
     from userops.analytics.playbook import actions
     from userops.errors import UsageError
     from userops.glossary import say
@@ -59,6 +60,7 @@ def report(
             lang=run.lang, period=run.choose("period", period, "week", REPORT_PERIODS),
             title=run.choose("title", title, None), steps=run.choose("steps", steps, None), funnel_window=run.choose("window", funnel_window, "14d"),
             horizon_days=parse_days(run.choose("horizon", horizon, "90d"), "--horizon") or DEFAULT_HORIZON_DAYS, actions=actions(run.config.playbook),
+            purchase_model=run.choose("model", purchase_model, "auto", ("auto", *PURCHASE_MODELS)),
             inputs=list(inputs) + ([events] if events else []),
         )
         html = render_report(model)
