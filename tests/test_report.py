@@ -153,6 +153,23 @@ def test_report_model_option_skips_the_back_test(examples_dir, tmp_path):
     assert run("report", f"{examples_dir}/orders.csv", "--model", "gamma", "-o", out).exit_code == 2
 
 
+def test_bridge_section_is_the_last_complete_weeks_row(examples_dir):
+    import dataclasses
+
+    from userops.report.model import build_report_model
+
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    model = build_report_model(loaded, loaded.window(AS_OF))
+    bridge = next(s for s in model.sections if s.key == "bridge")
+    chart = dataclasses.asdict(bridge.charts[0])
+    rows = {r["period"]: r for r in as_json("profile", f"{examples_dir}/orders.csv", "--bridge", "--period", "week", "--as-of", AS_OF)}
+    row = rows["2025-06-23"]  # the week that ended on the as-of date, a Monday-to-Sunday week
+    parts = [row[k] for k in ("new", "reactivated", "expansion", "contraction", "lost")]
+    assert chart["kind"] == "waterfall" and chart["values"] == [row["previous_revenue"], *parts, row["revenue"]]
+    assert round(chart["values"][0] + sum(parts), 2) == chart["values"][-1]
+    assert "2025-06-23" in bridge.intro and f"{row['new_customers']} customers" in bridge.intro
+
+
 def test_quality_note_says_what_was_dropped_and_chosen(example_report):
     *_, soup = example_report
     text = soup.select_one("#quality").get_text(" ", strip=True)

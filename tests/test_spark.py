@@ -71,6 +71,7 @@ ORDERS_RUNS = {
     "churn": ("churn", "{orders}"),
     "ltv-by-channel-costs": ("ltv", "{orders}", "--by", "channel", "--margin", "0.3", "--costs", "{costs}"),
     "ltv-weekly-long": ("ltv", "{orders}", "--period", "week", "--long"),
+    "profile-bridge-by-channel": ("profile", "{orders}", "--bridge", "--by", "channel"),
 }
 EVENTS_RUNS = {
     "retention-events-weekly": ("retention", "{events}", "--period", "week"),

@@ -204,3 +204,40 @@ def bar_chart(
         text = value_labels[i] if value_labels is not None else f"{v:,.0f}"
         body.append(f'<text x="{left + w + 6:.1f}" y="{y0 + bar_height / 2 + 4:.1f}" fill="#374151" {FONT}>{esc(text)}</text>')
     return _svg(width, height, title, body)
+
+
+def waterfall_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    title: str,
+    value_labels: Sequence[str],
+    width: int = WIDTH,
+    bar_height: int = 22,
+) -> str:
+    """Horizontal waterfall: the first and last values are totals (bars from 0), the ones
+    between steps from the running total (green up, red down) — a revenue bridge."""
+    left, right, gap = 150, 96, 8
+    height = max(1, len(labels)) * (bar_height + gap) + gap
+    running, spans = 0.0, []
+    for i, v in enumerate(values):
+        if i == 0 or i == len(values) - 1:
+            spans.append((0.0, v, PALETTE[0]))
+            running = v
+        else:
+            spans.append((running, running + v, "#16a34a" if v >= 0 else PALETTE[3]))
+            running += v
+    low = min([0.0] + [min(a, b) for a, b, _ in spans])
+    high = max([0.0] + [max(a, b) for a, b, _ in spans]) or 1.0
+    plot_w = width - left - right
+    x_of = lambda v: left + plot_w * (v - low) / ((high - low) or 1.0)  # noqa: E731
+    body = []
+    for i, (label, (a, b, colour)) in enumerate(zip(labels, spans)):
+        y0 = gap + i * (bar_height + gap)
+        x0, x1 = sorted((x_of(a), x_of(b)))
+        body.append(f'<text x="{left - 8}" y="{y0 + bar_height / 2 + 4:.1f}" text-anchor="end" fill="#374151" {FONT}>{esc(_fit(str(label), left - 12))}</text>')
+        body.append(f'<rect x="{x0:.1f}" y="{y0}" width="{max(1.0, x1 - x0):.1f}" height="{bar_height}" rx="2" fill="{colour}"/>')
+        body.append(f'<text x="{max(x0, x1) + 6:.1f}" y="{y0 + bar_height / 2 + 4:.1f}" fill="#374151" {FONT}>{esc(value_labels[i])}</text>')
+    if low < 0:  # the zero line, when a bar goes below it
+        body.append(f'<line x1="{x_of(0):.1f}" x2="{x_of(0):.1f}" y1="0" y2="{height}" stroke="#9ca3af"/>')
+    return _svg(width, height, title, body)

@@ -53,6 +53,8 @@ def render_chart(spec: "Chart"):
 
     if spec.kind == "bar":
         svg = charts.bar_chart(spec.labels, spec.values, title=spec.title, value_labels=spec.value_labels or None)
+    elif spec.kind == "waterfall":
+        svg = charts.waterfall_chart(spec.labels, spec.values, title=spec.title, value_labels=spec.value_labels)
     else:
         svg = charts.line_chart(
             spec.x_labels, spec.series, title=spec.title, y_format=Y_FORMATS[spec.y_format], y_max=spec.y_max, step=spec.step, x_days=spec.x_days,

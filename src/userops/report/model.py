@@ -51,7 +51,7 @@ class Kpi:
 
 @dataclass
 class Chart:
-    kind: str  # line | bar
+    kind: str  # line | bar | waterfall (labels and values: the first and last totals, steps between)
     title: str
     x_labels: list[str] = field(default_factory=list)
     series: list[tuple[str, list[float | None]]] = field(default_factory=list)
@@ -219,6 +219,30 @@ class _Builder:
             charts.insert(0, Chart("line", self.t["trend_revenue"].format(period=self.period_word), x_labels=x,
                                    series=[(self.t["kpi_revenue"], [float(v) for v in table["revenue"].fillna(0)])], y_format="money"))
         return Section("trends", self.t["trends"], charts=charts)
+
+    def bridge(self) -> Section:
+        """Where the last complete period's revenue change came from: the revenue bridge's
+        row for it, as a waterfall from the period before to this one."""
+        from userops.analytics.bridge import revenue_bridge
+
+        table = revenue_bridge(self.loaded, self.window, period=self.period).table
+        start, _ = last_complete_period(self.window.as_of, self.period)
+        rows = table[table["period"] == start]
+        if rows.empty or float(rows["previous_revenue"].iloc[0]) == 0.0:
+            raise DataError(f"no complete {self.period} with one before it")
+        row = rows.iloc[0]
+        t = self.t
+        keys = ("previous", "new", "reactivated", "expansion", "contraction", "lost", "current")
+        values = [float(row["previous_revenue"]), *(float(row[k]) for k in ("new", "reactivated", "expansion", "contraction", "lost")), float(row["revenue"])]
+        labels = [t[f"bridge_{k}"].format(period=self.period_word) for k in keys]
+        shown = [fmt.money(v) if i in (0, len(values) - 1) else f"{'+' if v >= 0 else '−'}{fmt.money(abs(v))}" for i, v in enumerate(values)]
+        chart = Chart("waterfall", t["bridge_chart"].format(period=self.period_word, start=fmt.date(start)), labels=labels, values=values, value_labels=shown)
+        intro = t["bridge_intro"].format(
+            period=self.period_word, start=fmt.date(start), change=f"{'+' if row['change'] >= 0 else '−'}{fmt.money(abs(float(row['change'])))}",
+            new=fmt.money(float(row["new"])), new_customers=fmt.integer(int(row["new_customers"])),
+            lost=fmt.money(abs(float(row["lost"]))), lost_customers=fmt.integer(int(row["lost_customers"])),
+        )
+        return Section("bridge", t["bridge"], intro, charts=[chart])
 
     def segments(self) -> Section:
         from userops.analytics.segment import segment_customers
@@ -521,6 +545,8 @@ def build_report_model(
             kpis, kpi_intro = [], ""
             b.skipped.append(f"{t['kpis']}: {exc.message}")
         b.attempt(t["trends"], b.trends)
+        if loaded.facts.has_amount:
+            b.attempt(t["bridge"], b.bridge)
         b.attempt(t["segments"], b.segments)
         b.attempt(t["retention"], b.retention)
         b.attempt(t["ltv"], b.ltv)

@@ -16,6 +16,8 @@ def profile(
     inputs: Inputs,
     per: Annotated[Optional[str], typer.Option("--per", help="summary (dataset KPIs), customer (one row per customer) or period.", show_default="summary")] = None,
     period: Annotated[Optional[str], typer.Option("--period", help="day|week|month|quarter|year for active periods and --per period.", show_default="month")] = None,
+    bridge: Annotated[bool, typer.Option("--bridge", help="Revenue bridge: each period's revenue against the previous one's, split into new, reactivated, expansion, contraction and lost (--period week|month|quarter).")] = False,
+    by: Annotated[Optional[str], typer.Option("--by", help="--bridge per order channel: channel.")] = None,
     *,
     run: RunContext,
 ) -> None:
@@ -28,6 +30,22 @@ def profile(
 
     per = run.choose("per", per, "summary", PER_CHOICES)
     period = run.choose("period", period, "month", PERIODS)
+    if bridge:
+        from userops.analytics.bridge import BY_CHOICES, revenue_bridge
+
+        by = run.choose("by", by, None, BY_CHOICES)
+        loaded = run.load_orders(inputs)
+        window = run.window(loaded)
+        with run.progress("bridging revenue"):
+            bridged = revenue_bridge(loaded, window, period=period, by=by)
+        for note in bridged.notes:
+            run.note(note)
+        run.emit(bridged.table, title=f"revenue bridge by {period} as of {window.as_of}", as_of=window.as_of.isoformat(), display={"period": "date"})
+        return
+    if by is not None:
+        from userops.errors import UsageError
+
+        raise UsageError("--by goes with --bridge")
     loaded = run.load_orders(inputs, line_detail=per == "customer")
     window = run.window(loaded)
     with run.progress("profiling"):
