@@ -70,6 +70,8 @@ COMMANDS = [
     (["inspect"], "orders", ["role", "type"]),
     (["ltv", "--by", "channel", "--margin", "0.3"], "orders", []),
     (["ltv", "--long", "--margin", "0.3"], "orders", []),
+    (["segment", "--since", "2025-03-31"], "orders", ["from_segment", "to_segment"]),
+    (["profile", "--bridge"], "orders", []),
 ]
 
 

@@ -72,6 +72,8 @@ ORDERS_RUNS = {
     "ltv-by-channel-costs": ("ltv", "{orders}", "--by", "channel", "--margin", "0.3", "--costs", "{costs}"),
     "ltv-weekly-long": ("ltv", "{orders}", "--period", "week", "--long"),
     "profile-bridge-by-channel": ("profile", "{orders}", "--bridge", "--by", "channel"),
+    "segment-migration": ("segment", "{orders}", "--since", "2025-03-31"),
+    "segment-moved-keep": ("segment", "{orders}", "--since", "2025-03-31", "--moved", "Champions>Loyal,(new)>Champions", "--keep", "email"),
 }
 EVENTS_RUNS = {
     "retention-events-weekly": ("retention", "{events}", "--period", "week"),

@@ -193,7 +193,9 @@ def score(values, cuts: tuple[float, ...], *, higher_is_better: bool = True) -> 
 
 
 def parse_cuts(text: str | None, flag: str) -> tuple[float, ...] | None:
-    """``"1,2,3,5"`` -> (1.0, 2.0, 3.0, 5.0); must be increasing."""
+    """``"1,2,3,5"`` -> (1.0, 2.0, 3.0, 5.0); never decreasing. A cut point may repeat, as
+    quantile cut points of tied values do (``1,1,1,2``): the cut points a run prints can be
+    given back to score another date the same way (a repeated one leaves a score unused)."""
     if text is None or str(text).strip() == "":
         return None
     if isinstance(text, (list, tuple)):
@@ -204,8 +206,8 @@ def parse_cuts(text: str | None, flag: str) -> tuple[float, ...] | None:
         cuts = tuple(float(p) for p in parts)
     except ValueError as exc:
         raise UsageError(f"{flag} takes numbers separated by commas (got {text!r})") from exc
-    if any(b <= a for a, b in zip(cuts, cuts[1:])):
-        raise UsageError(f"{flag} must be strictly increasing (got {text!r})")
+    if any(b < a for a, b in zip(cuts, cuts[1:])):
+        raise UsageError(f"{flag} must be in increasing order (got {text!r})")
     return cuts
 
 

@@ -311,3 +311,12 @@ def purchase_days_of(orders: HasOrders, window: Window, ids: "list[str]") -> "pd
         f"""SELECT DISTINCT customer_id, CAST(order_ts AS DATE) AS day FROM ({purchases(window)})
             WHERE {sql.in_list("customer_id", list(ids))} ORDER BY 1, 2"""
     )
+
+
+def revenue_between(orders: HasOrders, start: dt.datetime, end: dt.datetime) -> "pa.Table":
+    """Each customer's revenue from purchases in [start, end): ``customer_id, revenue_since``
+    (what a segment's customers spent after a date, for the migration table)."""
+    return orders.engine.arrow(
+        f"""SELECT customer_id, CAST(sum(amount) AS DOUBLE) AS revenue_since FROM orders
+            WHERE reason IS NULL AND order_ts >= {sql.timestamp(start)} AND order_ts < {sql.timestamp(end)} GROUP BY 1"""
+    )

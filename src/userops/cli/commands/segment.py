@@ -28,6 +28,9 @@ def segment(
     keep: Annotated[Optional[str], typer.Option("--keep", help="Carry input columns through per customer (latest value), e.g. email,phone.")] = None,
     lifecycle: Annotated[bool, typer.Option("--lifecycle", help="Lifecycle counts per --period: new, returning, resurrected, dormant.")] = False,
     period: Annotated[Optional[str], typer.Option("--period", help="day|week|month|quarter|year (lifecycle counts; 'new' status).", show_default="month")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Migration: score every customer as of this date and as of --as-of with the same cut points; write from_segment, to_segment, customers, share_of_from, revenue_since.")] = None,
+    cuts_from: Annotated[Optional[str], typer.Option("--cuts-from", help="Migration: the cut points of the --since date or of the as-of date.", show_default="since")] = None,
+    moved: Annotated[Optional[str], typer.Option("--moved", help='Migration: the customers of these moves, e.g. "Champions>At risk,Loyal>About to sleep" (with --keep: contacts).')] = None,
     *,
     run: RunContext,
 ) -> None:
@@ -56,6 +59,28 @@ def segment(
     scheme_names = segment_order(options["scheme"], options["lang"])  # kmeans names its clusters later
     if wanted and scheme_names:
         seg.check_segment_names(wanted, scheme_names)
+    if since is None and (moved is not None or cuts_from is not None):
+        from userops.errors import UsageError
+
+        raise UsageError("--moved and --cuts-from go with --since DATE")
+    if since is not None:
+        from userops.analytics import migration as mig
+        from userops.scan.window import parse_date
+
+        since_date = parse_date(since, flag="--since")
+        cuts_choice = run.choose("cuts_from", cuts_from, "since", mig.CUTS_FROM)
+        pairs = mig.parse_moves(moved, scheme_names, options["lang"]) if moved is not None else None
+        loaded = run.load_orders(inputs, order_detail=False, keep=keep_columns)
+        window = run.window(loaded)
+        with run.progress("scoring both dates"):
+            migration = mig.segment_migration(loaded, window, since=since_date, cuts_from=cuts_choice, keep=keep_columns, **options)
+        for said in migration.notes:
+            run.note(said)
+        if pairs is not None:
+            run.emit(mig.moved_customers(migration, pairs), title="customers who moved", as_of=window.as_of.isoformat(), columns=columns)
+        else:
+            run.emit(migration.transitions, title=f"segment migration {since_date} → {window.as_of}", as_of=window.as_of.isoformat(), columns=columns)
+        return
     loaded = run.load_orders(inputs, order_detail=False, keep=keep_columns)
     window = run.window(loaded)
     if lifecycle:
