@@ -170,6 +170,24 @@ def test_bridge_section_is_the_last_complete_weeks_row(examples_dir):
     assert "2025-06-23" in bridge.intro and f"{row['new_customers']} customers" in bridge.intro
 
 
+def test_migration_section_is_the_weeks_migration_table(examples_dir):
+    from userops.report.model import build_report_model
+
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    model = build_report_model(loaded, loaded.window(AS_OF))
+    section = next(s for s in model.sections if s.key == "migration")
+    view = section.tables[0]
+    # the last complete week ended on 2025-06-29; the one before on 2025-06-22
+    table = as_json("segment", f"{examples_dir}/orders.csv", "--since", "2025-06-22", "--as-of", "2025-06-29")
+    cells = {(r["from_segment"], r["to_segment"]): r["customers"] for r in table}
+    targets = view.columns[2:]
+    for row in view.rows:
+        for target, cell in zip(targets, row[2:]):
+            assert (number(cell) if cell else None) == cells.get((row[0], target))
+    moves = sorted(((n, a, b) for (a, b), n in cells.items() if a != b and a != "(new)"), key=lambda m: (-m[0], m[1], m[2]))[:3]
+    assert all(f"{n} from {a} to {b}" in section.intro for n, a, b in moves)
+
+
 def test_quality_note_says_what_was_dropped_and_chosen(example_report):
     *_, soup = example_report
     text = soup.select_one("#quality").get_text(" ", strip=True)

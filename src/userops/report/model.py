@@ -271,6 +271,48 @@ class _Builder:
                       value_labels=[f"{fmt.integer(c)} · {fmt.percent(s)}" for c, s in zip(summary["customers"], summary["share"])])
         return Section("segments", t["segments"], t["segments_intro"].format(as_of=self.window.as_of), charts=[chart], tables=[table])
 
+    def migration(self) -> Section:
+        """Who moved between RFM segments over the last complete period: the migration table
+        as a from × to heatmap (share of the from-segment), and the biggest moves in words."""
+        import dataclasses
+
+        from userops.analytics.migration import new_label, segment_migration
+        from userops.analytics.rfm import segment_order
+
+        start, end = last_complete_period(self.window.as_of, self.period)
+        since = start - dt.timedelta(days=1)
+        at_end = dataclasses.replace(self.window, as_of=end, end=dt.datetime.combine(end + dt.timedelta(days=1), dt.time()), until=None)
+        if self.window.start is not None and dt.datetime.combine(since, dt.time()) < self.window.start:
+            raise DataError(f"no {self.period} before the last complete one in the window")
+        moved = segment_migration(self.loaded, at_end, since=since, scheme="rfm10", lang=self.lang, actions=self.actions)
+        table = moved.transitions
+        if table.empty:
+            raise DataError("no customers")
+        order = [*segment_order("rfm10", self.lang), new_label(self.lang)]
+        froms = [f for f in order if f in set(table["from_segment"])]
+        tos = [s for s in order if s in set(table["to_segment"])]
+        cells = {(r.from_segment, r.to_segment): r for r in table.itertuples(index=False)}
+        t = self.t
+        rows: list[list[str]] = []
+        heat: list[list[float | None]] = []
+        for source in froms:
+            size = int(table.loc[table["from_segment"] == source, "customers"].sum())
+            row: list[str] = [fmt.text(source), fmt.integer(size)]
+            shade: list[float | None] = [None, None]
+            for target in tos:
+                cell = cells.get((source, target))
+                row.append(fmt.integer(cell.customers) if cell is not None else "")
+                shade.append(float(cell.share_of_from) if cell is not None else None)
+            rows.append(row)
+            heat.append(shade)
+        view = TableView([t["col_from_segment"], t["col_customers"], *tos], [False] + [True] * (1 + len(tos)), rows, heat)
+        # moves between segments (the new customers' arrival is in the matrix, not a move)
+        flows = table[(table["from_segment"] != table["to_segment"]) & (table["from_segment"] != new_label(self.lang))].sort_values(["customers", "from_segment", "to_segment"], ascending=[False, True, True]).head(3)
+        said = [t["migration_flow"].format(n=fmt.integer(r.customers), source=r.from_segment, target=r.to_segment, share=fmt.percent(r.share_of_from))
+                for r in flows.itertuples(index=False)]
+        intro = t["migration_intro"].format(period=self.period_word, since=fmt.date(since), end=fmt.date(end), flows="; ".join(said))
+        return Section("migration", t["migration"], intro, tables=[view], notes=list(moved.notes))
+
     def retention(self) -> Section:
         from userops.analytics.retention import retention
 
@@ -548,6 +590,7 @@ def build_report_model(
         if loaded.facts.has_amount:
             b.attempt(t["bridge"], b.bridge)
         b.attempt(t["segments"], b.segments)
+        b.attempt(t["migration"], b.migration)
         b.attempt(t["retention"], b.retention)
         b.attempt(t["ltv"], b.ltv)
         if events is not None:
