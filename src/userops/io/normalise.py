@@ -526,6 +526,7 @@ class InspectResult:
     first_ts: dt.datetime | None = None
     last_ts: dt.datetime | None = None
     unparseable_times: int = 0
+    status_values: tuple[str, ...] = ()  # every distinct value of the status column
 
 
 def inspect_columns_in_language(columns: "pd.DataFrame", lang: str) -> "pd.DataFrame":
@@ -560,4 +561,6 @@ def inspect_input(path: str, options: LoadOptions | None = None, *, stdin=None, 
     time_col = mapping.get(schema.ROLE_TIME)
     if time_col:
         first, last, bad = scan_load.time_range(engine, view, time_col, types[time_col], tz=options.tz, dayfirst=options.dayfirst, file=name)
-    return InspectResult(source.info, rows, mapping, summary, first, last, bad)
+    status_col = mapping.get(schema.ROLE_STATUS)
+    statuses = tuple(scan_load.distinct_values(engine, view, status_col, file=name)) if status_col else ()
+    return InspectResult(source.info, rows, mapping, summary, first, last, bad, statuses)

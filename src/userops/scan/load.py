@@ -863,6 +863,16 @@ def common_values(engine: Engine, view: str, column: str, *, limit: int = 6, sam
     return [(str(v), int(n)) for v, n in rows]
 
 
+def distinct_values(engine: Engine, view: str, column: str, *, limit: int = 500, file: str | None = None) -> list[str]:
+    """The distinct non-blank values of a raw column over every row (a status column's
+    values, for an export profile), at most ``limit``, sorted."""
+    c = q(column)
+    rows = engine.rows(
+        f"SELECT DISTINCT trim(CAST({c} AS VARCHAR)) AS v FROM {view} WHERE v IS NOT NULL AND v <> '' ORDER BY v LIMIT {int(limit)}", file=file,
+    )
+    return [str(r[0]) for r in rows]
+
+
 def count_rows(engine: Engine, view: str, *, file: str | None = None) -> int:
     """Rows of a raw view."""
     return int(engine.value(f"SELECT count(*) FROM {view}", file=file))
