@@ -25,7 +25,7 @@ from typing import Any
 from userops.errors import InputError, UsageError
 
 CONFIG_NAME = "userops.toml"
-COMMANDS = ("profile", "segment", "funnel", "retention", "churn", "report", "inspect", "demo")
+COMMANDS = ("profile", "segment", "funnel", "retention", "churn", "report", "inspect", "ltv", "check", "demo")
 #: Tables of options shared by every command (a command's own table still wins).
 SHARED_TABLES = ("output",)
 
@@ -37,6 +37,7 @@ class Config:
     path: str | None = None
     playbook: dict[str, str] = field(default_factory=dict)  # segment -> action overrides
     spark_conf: dict[str, str] = field(default_factory=dict)  # [engine.conf]: Spark settings
+    checks: list[dict[str, Any]] = field(default_factory=list)  # [[check]] rules (userops check)
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -64,6 +65,9 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
         raise InputError(f"cannot read the config ({exc.strerror})", file=path) from exc
 
     columns = data.pop("columns", {}) or {}
+    checks = data.pop("check", [])
+    if not isinstance(checks, list) or not all(isinstance(c, dict) for c in checks):
+        raise UsageError("check rules are [[check]] tables", file=path, hint='e.g. [[check]] metric = "repeat_rate", when = "drop", threshold = "2pp"')
     options, spark_conf = _engine_table(data.pop("engine", {}), path)
     playbook = data.pop("playbook", {}) or {}
     if not isinstance(playbook, dict) or not all(isinstance(v, str) for v in playbook.values()):
@@ -84,6 +88,7 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
         options.update({k.replace("-", "_"): v for k, v in data[command].items()})
     return Config(
         options=options, columns={k.replace("-", "_"): v for k, v in columns.items()}, path=path, playbook=playbook, spark_conf=spark_conf,
+        checks=checks,
     )
 
 
