@@ -134,3 +134,18 @@ def test_parse_rules_defaults():
 def test_a_missing_export_is_66_not_a_pass(examples_dir, rules, tmp_path):
     result = run("check", tmp_path / "missing.csv", "--events", f"{examples_dir}/events.csv", "--rules", rules)
     assert result.exit_code == 66 and "no such file" in result.stderr
+
+
+def test_a_broken_export_stops_the_checks(examples_dir, rules, tmp_path):
+    saved = tmp_path / "p.json"
+    assert run("inspect", f"{examples_dir}/orders.csv", "--save-profile", saved).exit_code == 0
+    events = f"{examples_dir}/events.csv"
+    fine = run("check", f"{examples_dir}/orders.csv", "--events", events, "--rules", rules, "--profile", saved, "-f", "csv")
+    assert fine.exit_code == 0, fine.output
+    lines = open(f"{examples_dir}/orders.csv", encoding="utf-8").read().splitlines()
+    half = tmp_path / "half.csv"
+    half.write_text("\n".join(lines[: len(lines) // 2]) + "\n", encoding="utf-8")
+    broken = run("check", half, "--events", events, "--rules", rules, "--profile", saved, "-f", "csv")
+    assert broken.exit_code == 3
+    assert "BREACHED: the export changed: fewer rows" in broken.stderr and "no rule checked" in broken.stderr
+    assert "ok:" not in broken.stderr  # no rule ran

@@ -16,6 +16,7 @@ def check(
     inputs: Inputs,
     events: Annotated[Optional[str], typer.Option("--events", help="A clickstream export, for funnel rules.")] = None,
     rules: Annotated[Optional[str], typer.Option("--rules", help="A TOML file of [[check]] rules (default: those in userops.toml).")] = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="A saved export profile (inspect --save-profile): the export is compared with it first, and a breaking change stops the checks (exit 3).")] = None,
     *,
     run: RunContext,
 ) -> None:
@@ -39,6 +40,8 @@ def check(
         from userops.errors import UsageError
 
         raise UsageError("a funnel rule needs --events")
+    if profile:
+        _export_unchanged(run, inputs, profile)
     loaded = run.load_orders(inputs)
     window = run.window(loaded)
     loaded_events = None
@@ -51,4 +54,28 @@ def check(
         run.note(say(f"check_{row.status}", rule=row.rule, value=f"{row.value:,.6g}", detail=row.detail))
     run.emit(table, title=f"checks as of {window.as_of}", as_of=window.as_of.isoformat())
     if (table["status"] == "breached").any():
+        raise typer.Exit(EXIT_BREACHED)
+
+
+def _export_unchanged(run: RunContext, inputs: list[str], profile: str) -> None:
+    """The orders export against its saved profile: a breaking change is reported and stops
+    the checks (exit 3) — rules on a broken export would pass or fail for the wrong reason."""
+    from userops.cli.commands.inspect_cmd import EXIT_BREACHED
+    from userops.errors import UsageError
+    from userops.glossary import say
+    from userops.io import drift
+    from userops.io.normalise import EXCLUDED_STATUSES, inspect_input
+    from userops.scan.sql import status_spellings
+
+    if len(inputs) != 1:
+        raise UsageError("--profile compares one export: give one orders file")
+    saved = drift.load_profile(profile)
+    result = inspect_input(inputs[0], run.load_options(), engine=run.engine())
+    found = drift.compare_profiles(saved, drift.export_profile(result, list(result.status_values)), excluded=set(status_spellings(EXCLUDED_STATUSES)))
+    if found.breaking:
+        run.note(say("drift_summary", changes=len(found.table), breaking=found.breaking, against=profile))
+        for row in found.table[found.table["severity"] == "breaking"].itertuples(index=False):
+            run.note(say("check_export_broken", change=row.change, column=row.column, before=row.before, after=row.after))
+        run.inputs = list(inputs)
+        run.emit(found.table, title=f"changes against {profile}")
         raise typer.Exit(EXIT_BREACHED)
