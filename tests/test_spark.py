@@ -349,3 +349,24 @@ def test_positional_parameters_bind_in_the_order_of_the_text():
     query = "WITH d AS (SELECT * FROM t WHERE ts >= ? AND ts < ? AND s = '?') SELECT ? AS first FROM d"
     spark = to_spark(query, [1, 2, 3])
     assert "ts >= 1 AND ts < 2 AND s = '?'" in spark and "SELECT 3 AS first" in spark
+
+
+def test_check_and_the_export_profile_on_spark(spark, parquet_examples, tmp_path):
+    """The same rules give the same table on both engines, and an export's profile saved on
+    one engine passes against the other."""
+    rules = tmp_path / "checks.toml"
+    rules.write_text(
+        '[[check]]\nmetric = "repeat_rate"\nwhen = "drop"\nthreshold = "2pp"\n\n'
+        '[[check]]\nmetric = "funnel"\nsteps = "checkout,purchase"\nwindow = "7d"\nwhen = "drop"\nthreshold = "20%"\n',
+        encoding="utf-8",
+    )
+    orders, events = str(parquet_examples / "orders.parquet"), str(parquet_examples / "events.parquet")
+    results = [
+        CliRunner().invoke(app, ["check", orders, "--events", events, "--rules", str(rules), "--as-of", "2025-05-25", "-f", "csv", "-q", *engine])
+        for engine in ([], ["--engine", "spark", "--spark-master", SPARK_MASTER])
+    ]
+    assert [r.exit_code for r in results] == [3, 3] and results[0].stdout == results[1].stdout
+    saved = tmp_path / "p.json"
+    assert CliRunner().invoke(app, ["inspect", orders, "--save-profile", str(saved), "-q"]).exit_code == 0
+    against = CliRunner().invoke(app, ["inspect", orders, "--against", str(saved), "-f", "csv", "-q", "--engine", "spark", "--spark-master", SPARK_MASTER])
+    assert against.exit_code == 0, against.output

@@ -868,7 +868,8 @@ def distinct_values(engine: Engine, view: str, column: str, *, limit: int = 500,
     values, for an export profile), at most ``limit``, sorted."""
     c = q(column)
     rows = engine.rows(
-        f"SELECT DISTINCT trim(CAST({c} AS VARCHAR)) AS v FROM {view} WHERE v IS NOT NULL AND v <> '' ORDER BY v LIMIT {int(limit)}", file=file,
+        f"SELECT DISTINCT v FROM (SELECT trim(CAST({c} AS VARCHAR)) AS v FROM {view}) WHERE v IS NOT NULL AND v <> '' ORDER BY v LIMIT {int(limit)}",
+        file=file,
     )
     return [str(r[0]) for r in rows]
 
