@@ -111,3 +111,36 @@ def test_a_month_of_the_examples_by_hand(examples_dir):
 def test_bad_options(examples_dir, args, message):
     result = run("profile", f"{examples_dir}/orders.csv", *args)
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_by_category_splits_orders_by_their_lines(write):
+    # order 1: A's first, a book 30 and a toy 20; order 2 (Feb): A, a book 10 only;
+    # order 3 (Feb): B's first, a toy 5; order 4 (Feb) is refunded: its lines count nowhere
+    lines = """order_id,customer_id,order_date,category,line_total,status
+1,A,2024-01-05,Books,30,paid
+1,A,2024-01-05,Toys,20,paid
+2,A,2024-02-05,Books,10,paid
+3,B,2024-02-07,Toys,5,paid
+4,B,2024-02-08,Toys,99,refunded
+"""
+    out = table(run("profile", write("lines.csv", lines), "--bridge", "--by", "category", "--as-of", "2024-02-29", "-f", "csv"))
+    rows = out.set_index(["category", "period"])
+    books, toys = rows.loc[("Books", "2024-02-01")], rows.loc[("Toys", "2024-02-01")]
+    assert (books["revenue"], books["contraction"], books["lost"]) == (10.0, -20.0, 0.0)
+    assert (toys["revenue"], toys["new"], toys["lost"], toys["new_customers"], toys["lost_customers"]) == (5.0, 5.0, -20.0, 1, 1)
+    assert list(out.columns[:2]) == ["period", "category"]
+
+
+def test_categories_add_up_to_the_shop_on_the_examples(examples_dir):
+    out = table(run("profile", f"{examples_dir}/orders.csv", "--bridge", "--by", "category", "-f", "csv", "-q"))
+    whole = table(run("profile", f"{examples_dir}/orders.csv", "--bridge", "-f", "csv", "-q")).set_index("period")
+    summed = out.groupby("period")[["revenue", "change"]].sum().round(2)
+    assert summed["revenue"].tolist() == whole["revenue"].tolist() and summed["change"].tolist() == whole["change"].tolist()
+    parts = out[["new", "reactivated", "expansion", "contraction", "lost"]].sum(axis=1).round(2)
+    assert (parts == out["change"]).all()
+
+
+def test_by_category_needs_line_amounts(write):
+    shopify = "Name,Email,Created at,Total,Lineitem name,Product Type\n#1,a@x.com,2024-01-01 10:00:00,50,Book,Books\n#1,a@x.com,2024-01-01 10:00:00,50,Toy,Toys\n"
+    result = run("profile", write("shopify.csv", shopify), "--bridge", "--by", "category")
+    assert result.exit_code == 65 and "--by category needs line amounts" in result.stderr

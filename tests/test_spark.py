@@ -72,6 +72,7 @@ ORDERS_RUNS = {
     "ltv-by-channel-costs": ("ltv", "{orders}", "--by", "channel", "--margin", "0.3", "--costs", "{costs}"),
     "ltv-weekly-long": ("ltv", "{orders}", "--period", "week", "--long"),
     "profile-bridge-by-channel": ("profile", "{orders}", "--bridge", "--by", "channel"),
+    "profile-bridge-by-category": ("profile", "{orders}", "--bridge", "--by", "category", "--period", "quarter"),
     "segment-migration": ("segment", "{orders}", "--since", "2025-03-31"),
     "segment-moved-keep": ("segment", "{orders}", "--since", "2025-03-31", "--moved", "Champions>Loyal,(new)>Champions", "--keep", "email"),
 }

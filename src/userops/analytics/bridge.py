@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from userops.errors import DataError, UsageError
+from userops.glossary import say
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 PERIODS = ("week", "month", "quarter")
-BY_CHOICES = ("channel",)
+BY_CHOICES = ("channel", "category")
 PARTS = ("new", "reactivated", "expansion", "contraction", "lost")
 COLUMNS = [
     "period", "channel", "revenue", "previous_revenue", "change", *PARTS,
@@ -41,7 +42,7 @@ COUNTS = ("new_customers", "reactivated_customers", "returning_customers", "lost
 class BridgeResult:
     table: "pd.DataFrame"  # COLUMNS (without channel unless by)
     period: str
-    notes: list[str] = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
 
 def bridge_table(cells: "pd.DataFrame", *, as_of: dt.date, period: str, start: dt.date | None = None, by: str | None = None) -> "pd.DataFrame":
@@ -77,7 +78,9 @@ def bridge_table(cells: "pd.DataFrame", *, as_of: dt.date, period: str, start: d
     table["complete"] = [is_complete(p, period, as_of) for p in table["period"]]
     table["channel"] = table["grp"] if by else None
     table = table[COLUMNS]
-    return table.drop(columns="channel") if not by else table
+    if not by:
+        return table.drop(columns="channel")
+    return table.rename(columns={"channel": by})
 
 
 def revenue_bridge(loaded, window, *, period: str = "month", week_start: str = "monday", by: str | None = None) -> BridgeResult:
@@ -90,6 +93,14 @@ def revenue_bridge(loaded, window, *, period: str = "month", week_start: str = "
         raise UsageError(f"--by must be one of {', '.join(BY_CHOICES)} (got {by!r})")
     if not loaded.facts.has_amount:
         raise DataError("the revenue bridge needs order amounts: the export has no amount column", hint="set --amount-col")
-    cells = bridge_cells(loaded, window, period=period, week_start=week_start, by_channel=by == "channel")
+    notes: list[str] = []
+    if by == "category":
+        if any(spec.amount_is_order_total for spec in loaded.specs):
+            raise DataError(
+                "--by category needs line amounts: the amount column is the order's total", hint="use --by channel, or an export with line totals",
+            )
+        if loaded.facts.has_refunds:
+            notes.append(say("bridge_category_gross"))
+    cells = bridge_cells(loaded, window, period=period, week_start=week_start, by=by)
     start = window.start.date() if window.start is not None else None
-    return BridgeResult(bridge_table(cells, as_of=window.as_of, period=period, start=start, by=by), period)
+    return BridgeResult(bridge_table(cells, as_of=window.as_of, period=period, start=start, by=by), period, notes)

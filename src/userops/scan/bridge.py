@@ -8,26 +8,38 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from userops.scan import sql
-from userops.scan.load import HasOrders
+from userops.scan.load import HasOrders, line_scope
 from userops.scan.window import Window, period_start_sql, period_step_sql
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 
-def bridge_cells(data: HasOrders, window: Window, *, period: str = "month", week_start: str = "monday", by_channel: bool = False) -> "pd.DataFrame":
+def bridge_cells(data: HasOrders, window: Window, *, period: str = "month", week_start: str = "monday", by: str | None = None) -> "pd.DataFrame":
     """One row per period (and order channel) with a purchase in it or in the period before:
     period, grp, revenue, previous_revenue, and the parts of the change — new, reactivated,
     expansion, contraction (≤ 0), lost (≤ 0) — with the customers of each kind. Sums are exact
     decimals, cast at the end. A customer (with ``by_channel``: a customer and channel) is
     new in the period of their first purchase ever; returning when they bought in the period
     before too; reactivated when they bought before that but not in the period before; lost
-    in the period after one they bought in, when they buy nothing."""
+    in the period after one they bought in, when they buy nothing. ``by="category"`` splits
+    each purchase by its lines' categories (the lines re-read from the raw rows)."""
+    import dataclasses
+
     end = sql.timestamp(window.end)
-    group = "coalesce(channel, '(none)')" if by_channel else "''"
+    purchases = f"SELECT customer_id, channel, category, order_ts, amount FROM orders WHERE reason IS NULL AND order_ts < {end}"
+    if by == "category" and data.facts.has_order_id:
+        # the lines of the orders that are purchases (an order excluded as a whole — refunded
+        # in full, a negative total — takes its lines with it)
+        history = dataclasses.replace(window, start=None)
+        purchases = f"""
+            SELECT l.customer_id, l.channel, l.category, l.order_ts, l.amount FROM ({line_scope(data.facts, history)}) l
+            ANTI JOIN (SELECT customer_id, order_id FROM orders WHERE reason IS NOT NULL AND lines > 0) x
+                   ON l.customer_id = x.customer_id AND l.order_id = x.order_id"""
+    group = {"channel": "coalesce(channel, '(none)')", "category": "coalesce(category, '(none)')"}.get(by or "", "''")
     query = f"""
         WITH act AS (SELECT customer_id, {group} AS grp, {period_start_sql('order_ts', period, week_start)} AS p, sum(amount) AS rev
-                     FROM orders WHERE reason IS NULL AND order_ts < {end} GROUP BY 1, 2, 3),
+                     FROM ({purchases}) GROUP BY 1, 2, 3),
         firsts AS (SELECT customer_id, min(p) AS first_p FROM act GROUP BY 1),
         prev AS (SELECT customer_id, grp, CAST(p + {period_step_sql(period)} AS DATE) AS p, rev FROM act),
         pairs AS (

@@ -17,7 +17,7 @@ def profile(
     per: Annotated[Optional[str], typer.Option("--per", help="summary (dataset KPIs), customer (one row per customer) or period.", show_default="summary")] = None,
     period: Annotated[Optional[str], typer.Option("--period", help="day|week|month|quarter|year for active periods and --per period.", show_default="month")] = None,
     bridge: Annotated[bool, typer.Option("--bridge", help="Revenue bridge: each period's revenue against the previous one's, split into new, reactivated, expansion, contraction and lost (--period week|month|quarter).")] = False,
-    by: Annotated[Optional[str], typer.Option("--by", help="--bridge per order channel: channel.")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="--bridge per order channel or line category: channel or category.")] = None,
     *,
     run: RunContext,
 ) -> None:
