@@ -25,7 +25,7 @@ from typing import Any
 from userops.errors import InputError, UsageError
 
 CONFIG_NAME = "userops.toml"
-COMMANDS = ("profile", "segment", "funnel", "retention", "churn", "report", "inspect", "ltv", "check", "demo")
+COMMANDS = ("profile", "segment", "funnel", "retention", "churn", "report", "inspect", "ltv", "check", "uplift", "demo")
 #: Tables of options shared by every command (a command's own table still wins).
 SHARED_TABLES = ("output",)
 

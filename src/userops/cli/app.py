@@ -151,7 +151,7 @@ def command(name: str, *, help_panel: str | None = None) -> Callable:
 
 def _register() -> None:
     # importing the command modules registers them; they import nothing heavy at top level
-    from userops.cli.commands import check, churn, demo, funnel, inspect_cmd, ltv, profile, report, retention, segment  # noqa: F401
+    from userops.cli.commands import check, churn, demo, funnel, inspect_cmd, ltv, profile, report, retention, segment, uplift  # noqa: F401
 
 
 _register()

@@ -30,6 +30,8 @@ def segment(
     period: Annotated[Optional[str], typer.Option("--period", help="day|week|month|quarter|year (lifecycle counts; 'new' status).", show_default="month")] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Migration: score every customer as of this date and as of --as-of with the same cut points; write from_segment, to_segment, customers, share_of_from, revenue_since.")] = None,
     cuts_from: Annotated[Optional[str], typer.Option("--cuts-from", help="Migration: the cut points of the --since date or of the as-of date.", show_default="since")] = None,
+    holdout: Annotated[Optional[str], typer.Option("--holdout", help="Hold out this share of the list as a control group (10% or 0.1): adds group = treatment|control, stratified by segment.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="--holdout: the draw's seed (same seed, same groups).")] = 0,
     moved: Annotated[Optional[str], typer.Option("--moved", help='Migration: the customers of these moves, e.g. "Champions>At risk,Loyal>About to sleep" (with --keep: contacts).')] = None,
     *,
     run: RunContext,
@@ -45,6 +47,17 @@ def segment(
 
     keep_columns = run.keep_columns(keep)
     period = run.choose("period", period, "month", PERIODS)
+    share = None
+    if holdout is not None:
+        from userops.analytics.campaign import parse_share
+        from userops.errors import UsageError
+        from userops.io.writers import is_uri
+
+        share = parse_share(holdout)
+        if summary or lifecycle or since is not None:
+            raise UsageError("--holdout draws a control group from a customer list: not with --summary, --lifecycle or --since")
+        if is_uri(run.get("output")):
+            raise UsageError("--holdout writes a local list", hint="write the list to a local file")
     # every option is checked before the (possibly long) read of the data
     options = dict(
         scheme=run.choose("scheme", scheme, "rfm10", SCHEMES), bins=run.choose("bins", bins, 5, whole=True, bounds=(2, 10)),
@@ -94,4 +107,8 @@ def segment(
     table = result.summary if summary else result.output
     if wanted:
         table = seg.filter_segments(table, wanted, scheme_names=scheme_names)
+    if share is not None:
+        from userops.scan.campaign import assign_holdout
+
+        table = assign_holdout(table, share, seed=seed)
     run.emit(table, title="segments" if summary else "customers by segment", as_of=window.as_of.isoformat(), columns=columns)
