@@ -371,3 +371,21 @@ def test_check_and_the_export_profile_on_spark(spark, parquet_examples, tmp_path
     assert CliRunner().invoke(app, ["inspect", orders, "--save-profile", str(saved), "-q"]).exit_code == 0
     against = CliRunner().invoke(app, ["inspect", orders, "--against", str(saved), "-f", "csv", "-q", "--engine", "spark", "--spark-master", SPARK_MASTER])
     assert against.exit_code == 0, against.output
+
+
+def test_holdout_and_uplift_on_spark(spark, parquet_examples, tmp_path):
+    """The campaign list drawn from Spark's segments is the same list, and its readout the same table."""
+    orders = str(parquet_examples / "orders.parquet")
+    lists = []
+    for name, engine in (("duckdb", []), ("spark", ["--engine", "spark", "--spark-master", SPARK_MASTER])):
+        path = tmp_path / f"{name}.csv"
+        made = CliRunner().invoke(app, ["segment", orders, "--as-of", "2025-05-31", "--filter", "At risk,Hibernating", "--holdout", "20%", "-q", "-o", str(path), *engine])
+        assert made.exit_code == 0, made.output
+        lists.append(path.read_bytes())
+    assert lists[0] == lists[1]
+    readouts = [
+        CliRunner().invoke(app, ["uplift", str(tmp_path / "duckdb.csv"), orders, "--since", "2025-06-01", "-f", "csv", "-q", *engine])
+        for engine in ([], ["--engine", "spark", "--spark-master", SPARK_MASTER])
+    ]
+    assert [r.exit_code for r in readouts] == [0, 0], readouts[1].output
+    assert readouts[0].stdout == readouts[1].stdout
