@@ -3,6 +3,10 @@ into one stderr line and the exit code of SPEC §2."""
 
 from __future__ import annotations
 
+#: The exit code of a finding, not an error: a breached ``check`` rule, a breaking change in an
+#: export (``inspect --against``).
+EXIT_BREACHED = 3
+
 
 class UseropsError(Exception):
     """Base error: a message plus where it applies and what to do about it."""

@@ -146,17 +146,11 @@ def evaluate(rule: Rule, series: list[float | None]) -> tuple[str, float | None,
 
 def periods_before(as_of: dt.date, period: str, n: int) -> list[tuple[dt.date, dt.date]]:
     """The latest complete period and the ``n - 1`` before it: (first day, last day), latest first."""
-    from userops.analytics.periods import next_period_start, period_start
+    from userops.analytics.periods import last_complete_period
 
-    start = period_start(as_of, period)
-    end = next_period_start(start, period) - dt.timedelta(days=1)
-    if end > as_of:
-        start = period_start(start - dt.timedelta(days=1), period)
-    out = []
-    for _ in range(n):
-        end = next_period_start(start, period) - dt.timedelta(days=1)
-        out.append((start, end))
-        start = period_start(start - dt.timedelta(days=1), period)
+    out = [last_complete_period(as_of, period)]
+    while len(out) < n:
+        out.append(last_complete_period(out[-1][0] - dt.timedelta(days=1), period))
     return out
 
 

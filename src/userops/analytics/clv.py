@@ -313,24 +313,22 @@ def _distinct_triples(summary: "pd.DataFrame") -> tuple["np.ndarray", "np.ndarra
 
 
 def _fit_likelihood(
-    log_likelihood, summary: "pd.DataFrame", names: tuple[str, ...], penalizer: float, model: str, prepare=None
+    log_likelihood, summary: "pd.DataFrame", names: tuple[str, ...], penalizer: float, model: str
 ) -> tuple[dict[str, float], float]:
     """The parameters (``names``) that maximise ``log_likelihood(params, x, t_x, T)`` over
-    the customers (their distinct triples, weighted), and the log-likelihood there.
-    ``prepare(x, t_x, T)`` gives keyword arguments computed once for every evaluation."""
+    the customers (their distinct triples, weighted), and the log-likelihood there."""
     import numpy as np
 
     if len(summary) < 2:
         raise DataError(f"{model} needs at least two customers")
     x, tx, T, weight = _distinct_triples(summary)
-    extra = prepare(x, tx, T) if prepare is not None else {}
 
     def negative_ll(log_params: "np.ndarray") -> float:
         params = np.exp(log_params)
-        return -float(weight @ log_likelihood(params, x, tx, T, **extra)) + penalizer * float(np.sum(params**2))
+        return -float(weight @ log_likelihood(params, x, tx, T)) + penalizer * float(np.sum(params**2))
 
     fitted = _fit(negative_ll, np.ones(len(names)), gradient=False)
-    return dict(zip(names, (float(v) for v in fitted))), float(weight @ log_likelihood(fitted, x, tx, T, **extra))
+    return dict(zip(names, (float(v) for v in fitted))), float(weight @ log_likelihood(fitted, x, tx, T))
 
 
 def _pairs(a: "np.ndarray", b: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
@@ -357,7 +355,7 @@ class ParetoNBDModel:
         if len(summary) < 2:
             raise DataError("Pareto/NBD needs at least two customers")
         x, tx, T, weight = _distinct_triples(summary)
-        pairs = self._pair_index(x, tx, T)["pairs"]
+        pairs = self._pair_index(x, tx, T)
         (x1, tx1, at_tx), (x2, T2, at_T) = pairs
 
         def negative_ll(log_params: "np.ndarray") -> tuple[float, "np.ndarray"]:
@@ -415,11 +413,11 @@ class ParetoNBDModel:
         return self
 
     @staticmethod
-    def _pair_index(x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray") -> dict:
+    def _pair_index(x: "np.ndarray", tx: "np.ndarray", T: "np.ndarray") -> tuple:
         """The distinct (x, t_x) and (x, T) pairs: each hypergeometric term depends on one of
         them, and there are far fewer of either than customers or triples (on 1M order lines
         6,672 and 7,255 against 96,359 triples)."""
-        return {"pairs": (_pairs(x, tx), _pairs(x, T))}
+        return _pairs(x, tx), _pairs(x, T)
 
     @staticmethod
     def _log_terms(params: "np.ndarray", xs: "np.ndarray", times: "np.ndarray") -> "np.ndarray":

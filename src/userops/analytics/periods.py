@@ -35,6 +35,17 @@ def next_period_start(start: dt.date, period: str) -> dt.date:
     return dt.date(start.year + month // 12, month % 12 + 1, 1)
 
 
+def last_complete_period(as_of: dt.date, period: str) -> tuple[dt.date, dt.date]:
+    """First and last day of the latest period that has ended by ``as_of`` (the period of
+    ``as_of`` itself when ``as_of`` is its last day)."""
+    start = period_start(as_of, period)
+    end = next_period_start(start, period) - dt.timedelta(days=1)
+    if end > as_of:
+        start = period_start(start - dt.timedelta(days=1), period)
+        end = next_period_start(start, period) - dt.timedelta(days=1)
+    return start, end
+
+
 def is_complete(start: dt.date, period: str, as_of: dt.date) -> bool:
     """A period is complete when its last day is on or before the as-of date."""
     return next_period_start(start, period) - dt.timedelta(days=1) <= as_of

@@ -83,7 +83,6 @@ def read_costs(path: str, engine: "Engine", *, period: str, week_start: str = "m
     """Read and check a costs file; spend summed per ltv period (and channel)."""
     import pandas as pd
 
-    from userops.analytics.periods import period_start
     from userops.scan import sql
 
     source = engine.open(path, encoding=encoding)
@@ -132,7 +131,7 @@ def read_costs(path: str, engine: "Engine", *, period: str, week_start: str = "m
             raise DataError(f"spend {row.spend_raw!r} is not an amount", file=name, row=line, column=found["spend"], hint="write it as a number, e.g. 1234.50")
         if row.spend < 0:
             raise DataError(f"spend {row.spend_raw!r} is negative", file=name, row=line, column=found["spend"], hint="a cost is a positive amount")
-        kept.append((_period_of(start, period, week_start, period_start), None if pd.isna(row.channel) else row.channel, float(row.spend)))
+        kept.append((_period_of(start, period, week_start), None if pd.isna(row.channel) else row.channel, float(row.spend)))
     if not kept:
         raise DataError("the costs file has no rows", file=name, hint="one row per period (and channel): period, channel, spend")
     frame = pd.DataFrame(kept, columns=["period", "channel", "spend"])
@@ -140,7 +139,10 @@ def read_costs(path: str, engine: "Engine", *, period: str, week_start: str = "m
     return Costs(spend, "channel" in found, name)
 
 
-def _period_of(day: dt.date, period: str, week_start: str, period_start) -> dt.date:
+def _period_of(day: dt.date, period: str, week_start: str) -> dt.date:
+    """The start of the ltv period holding ``day`` (weeks from Monday, or Sunday)."""
+    from userops.analytics.periods import period_start
+
     if period == "week" and week_start == "sunday":
         return day - dt.timedelta(days=(day.weekday() + 1) % 7)
     return period_start(day, period)

@@ -66,6 +66,16 @@ def export_profile(result: "InspectResult", statuses: list[str]) -> dict[str, An
     }
 
 
+def compare_export(result: "InspectResult", saved: dict[str, Any], *, max_row_drop: float = MAX_ROW_DROP) -> tuple[dict[str, Any], Drift]:
+    """An inspected export's profile and its changes against a saved one, with the statuses
+    userops excludes as purchases (a new one of those is no breaking change)."""
+    from userops.io.normalise import EXCLUDED_STATUSES
+    from userops.scan.sql import status_spellings
+
+    profile = export_profile(result, list(result.status_values))
+    return profile, compare_profiles(saved, profile, excluded=set(status_spellings(EXCLUDED_STATUSES)), max_row_drop=max_row_drop)
+
+
 def save_profile(profile: dict[str, Any], path: str) -> None:
     import os
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from userops import __version__
-from userops.analytics.periods import next_period_start, period_start
+from userops.analytics.periods import last_complete_period
 from userops.errors import DataError, UsageError
 from userops.glossary import count, in_language, name, say
 from userops.glossary import report_labels as labels
@@ -103,17 +103,6 @@ class ReportModel:
     summary_title: str = ""
     #: what the command line says as warnings (also among the notes of the report)
     warnings: list[str] = field(default_factory=list)
-
-
-def last_complete_period(as_of: dt.date, period: str) -> tuple[dt.date, dt.date]:
-    """First and last day of the latest period that has ended by ``as_of`` (the period of
-    ``as_of`` itself when ``as_of`` is its last day)."""
-    start = period_start(as_of, period)
-    end = next_period_start(start, period) - dt.timedelta(days=1)
-    if end > as_of:
-        start = period_start(start - dt.timedelta(days=1), period)
-        end = next_period_start(start, period) - dt.timedelta(days=1)
-    return start, end
 
 
 def _change(current, previous, *, rate: bool) -> tuple[str, str]:

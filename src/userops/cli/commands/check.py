@@ -25,7 +25,7 @@ def check(
     Example: [bold]userops check orders.csv --events events.csv --rules checks.toml || mail -s "KPI alert" ops@example.com[/bold]
     """
     from userops.analytics import checks as chk
-    from userops.cli.commands.inspect_cmd import EXIT_BREACHED
+    from userops.errors import EXIT_BREACHED
     from userops.glossary import say
 
     if rules:
@@ -60,18 +60,16 @@ def check(
 def _export_unchanged(run: RunContext, inputs: list[str], profile: str) -> None:
     """The orders export against its saved profile: a breaking change is reported and stops
     the checks (exit 3) — rules on a broken export would pass or fail for the wrong reason."""
-    from userops.cli.commands.inspect_cmd import EXIT_BREACHED
-    from userops.errors import UsageError
+    from userops.errors import EXIT_BREACHED, UsageError
     from userops.glossary import say
     from userops.io import drift
-    from userops.io.normalise import EXCLUDED_STATUSES, inspect_input
-    from userops.scan.sql import status_spellings
+    from userops.io.normalise import inspect_input
 
     if len(inputs) != 1:
         raise UsageError("--profile compares one export: give one orders file")
     saved = drift.load_profile(profile)
     result = inspect_input(inputs[0], run.load_options(), engine=run.engine())
-    found = drift.compare_profiles(saved, drift.export_profile(result, list(result.status_values)), excluded=set(status_spellings(EXCLUDED_STATUSES)))
+    _, found = drift.compare_export(result, saved)
     if found.breaking:
         run.note(say("drift_summary", changes=len(found.table), breaking=found.breaking, against=profile))
         for row in found.table[found.table["severity"] == "breaking"].itertuples(index=False):

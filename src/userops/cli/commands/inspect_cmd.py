@@ -10,9 +10,6 @@ from userops.cli.app import command
 from userops.cli.context import RunContext
 from userops.cli.options import Inputs
 
-#: The exit code of a breaking change (and of a breached ``check`` rule): not an error, a finding.
-EXIT_BREACHED = 3
-
 
 @command("inspect")
 def inspect(
@@ -63,23 +60,22 @@ def _drift(run: RunContext, result, *, save_profile: str | None, against: str | 
     --save-profile: this export's profile (not over a saved one when the export broke it)."""
     from userops.glossary import say
     from userops.io import drift
-    from userops.io.normalise import EXCLUDED_STATUSES, inspect_columns_in_language
-    from userops.scan.sql import status_spellings
 
-    profile = drift.export_profile(result, list(result.status_values))
     breaking = 0
     if against:
-        found = drift.compare_profiles(drift.load_profile(against), profile, excluded=set(status_spellings(EXCLUDED_STATUSES)), max_row_drop=max_row_drop)
+        profile, found = drift.compare_export(result, drift.load_profile(against), max_row_drop=max_row_drop)
         breaking = found.breaking
         run.note(say("drift_summary", changes=len(found.table), breaking=breaking, against=against))
         run.emit(found.table, title=f"changes against {against}")
+    else:
+        profile = drift.export_profile(result, list(result.status_values))
     if save_profile:
         if breaking:
             run.note(say("drift_not_saved", path=save_profile))
         else:
             drift.save_profile(profile, save_profile)
             run.note(say("drift_saved", path=save_profile))
-    elif not against:
-        run.emit(inspect_columns_in_language(result.columns, run.lang), title=result.info.name)
     if breaking:
+        from userops.errors import EXIT_BREACHED
+
         raise typer.Exit(EXIT_BREACHED)
