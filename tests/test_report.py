@@ -447,3 +447,20 @@ def test_chart_axes_are_round_and_labels_never_overlap():
     widest = max(charts.text_width(label) for label in labels)
     assert all(positions[b] - positions[a] >= widest for a, b in zip(kept, kept[1:]))
     assert positions[kept[1]] - positions[0] >= 1.5 * widest and positions[25] - positions[kept[-2]] >= 1.5 * widest
+
+
+def test_order_status_section_is_the_order_status_funnel(examples_dir):
+    from userops.report.model import build_report_model
+
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    model = build_report_model(loaded, loaded.window(AS_OF))
+    section = next(s for s in model.sections if s.key == "order_status")
+    rows = as_json("funnel", f"{examples_dir}/orders.csv", "--order-status", "--as-of", AS_OF)
+    table = section.tables[0]
+    assert [r[2] for r in table.rows] == [f"{r['orders']:,}" for r in rows]
+    assert section.charts[0].values == [float(r["orders"]) for r in rows]
+    weekly = {(r["period"], r["step"]): r for r in as_json("funnel", f"{examples_dir}/orders.csv", "--order-status", "--trend", "week", "--as-of", AS_OF)}
+    trend = section.charts[1]
+    shipped = dict(trend.series)["Time to ship"]
+    assert shipped == [weekly[(p, 3)]["median_hours"] for p in trend.x_labels]
+    assert all(weekly[(p, 3)]["complete"] for p in trend.x_labels)

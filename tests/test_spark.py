@@ -74,6 +74,8 @@ ORDERS_RUNS = {
     "profile-bridge-by-channel": ("profile", "{orders}", "--bridge", "--by", "channel"),
     "profile-bridge-by-category": ("profile", "{orders}", "--bridge", "--by", "category", "--period", "quarter"),
     "segment-migration": ("segment", "{orders}", "--since", "2025-03-31"),
+    "funnel-order-status-trend": ("funnel", "{orders}", "--order-status", "--trend", "week"),
+    "funnel-order-status-by-category": ("funnel", "{orders}", "--order-status", "--by", "category"),
     "segment-moved-keep": ("segment", "{orders}", "--since", "2025-03-31", "--moved", "Champions>Loyal,(new)>Champions", "--keep", "email"),
 }
 EVENTS_RUNS = {

@@ -39,6 +39,7 @@ CATEGORY_PRICE = [89.0, 35.0, 22.0, 45.0, 9.0, 25.0, 40.0]  # median unit price
 CHANNEL_CAC = {"paid_search": 38.0, "social": 31.0, "email": 6.0, "referral": 12.0, "marketplace": 18.0}
 STATUS_REFUNDED, STATUS_CANCELLED = 0.04, 0.02
 GUEST_SHARE = 0.01
+PEAK_SHIPPING = (dt.date(2024, 11, 4), dt.date(2024, 11, 24))  # warehouses slow after 11.11
 
 
 def generate_orders(
@@ -113,6 +114,7 @@ def generate_orders(
     order_text = np.char.add("SO", np.char.zfill((first_order + line_order).astype(str), 8))
     status_text = np.asarray(["paid", "refunded", "cancelled"])[order_status[line_order]]
     product = np.char.add(np.char.add(np.asarray(CATEGORIES)[category], "-"), (rng.integers(1, 60, size=n_rows)).astype(str))
+    shipped_text, delivered_text = _fulfilment(order_time, order_status, line_order, span=span, base=base, seed=seed)
     return pa.table(
         {
             "order_id": order_text,
@@ -126,8 +128,34 @@ def generate_orders(
             "quantity": quantity,
             "unit_price": price,
             "line_total": line_total,
+            "shipped_at": shipped_text,
+            "delivered_at": delivered_text,
         }
     )
+
+
+def _fulfilment(order_time, order_status, line_order, *, span: int, base, seed: int):
+    """When each order line's order was shipped and delivered (text, blank when not yet by
+    the end of the data or never): paid orders ship after a lognormal ~1.5 days, slower
+    in the weeks of the 11.11 peak; delivery takes ~2.5 more. Refunds are mostly refused
+    deliveries (shipped, never delivered); cancelled orders never ship. A random stream of
+    its own: the other columns are the same with or without these."""
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed + 1_000_003)
+    n = order_time.size
+    peak = (order_time >= (PEAK_SHIPPING[0] - ORDERS_START).days) & (order_time < (PEAK_SHIPPING[1] - ORDERS_START).days + 1)
+    ship = order_time + rng.lognormal(np.log(1.5), 0.6, size=n) * np.where(peak, 2.2, 1.0)
+    deliver = ship + rng.lognormal(np.log(2.5), 0.4, size=n)
+    shipped = (order_status != 2) & (ship < span)
+    delivered = (order_status == 0) & (deliver < span)
+
+    def text(days, keep):
+        stamps = pa.array(base + (days[line_order] * 86400).astype("int64").astype("timedelta64[s]")).cast(pa.timestamp("s"))
+        return np.where(keep[line_order], np.asarray(pa.compute.strftime(stamps, format="%Y-%m-%d %H:%M:%S")), "")
+
+    return text(ship, shipped), text(deliver, delivered)
 
 
 def generate_events(

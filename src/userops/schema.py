@@ -21,6 +21,13 @@ ROLE_SESSION = "session"
 ROLE_REFUNDED = "refunded"  # the amount refunded on an order (Shopify "Refunded Amount", 退款金额)
 ROLE_CURRENCY = "currency"
 ROLE_MARGIN = "margin"  # gross profit on a line or order (毛利): cumulative margin in ``ltv``
+# when an order reached each status (the order-status funnel, first-order experience)
+ROLE_CREATED_AT = "created_at"
+ROLE_PAID_AT = "paid_at"
+ROLE_SHIPPED_AT = "shipped_at"
+ROLE_DELIVERED_AT = "delivered_at"
+ROLE_REVIEWED_AT = "reviewed_at"
+ROLE_PROVINCE = "province"  # the shipping province or state
 
 ROLES = (
     ROLE_USER,
@@ -39,8 +46,14 @@ ROLES = (
     ROLE_SESSION,
 )
 
+#: Roles looked for only by the analyses that read them: their columns may be the same as
+#: a role above (Shopify's ``Created at`` is both the order time and the creation step).
+STATUS_TIME_ROLES = (ROLE_CREATED_AT, ROLE_PAID_AT, ROLE_SHIPPED_AT, ROLE_DELIVERED_AT, ROLE_REVIEWED_AT)
+ON_DEMAND_ROLES = (*STATUS_TIME_ROLES, ROLE_PROVINCE)
+ALL_ROLES = ROLES + ON_DEMAND_ROLES
+
 #: The command-line flag that overrides each role.
-ROLE_FLAGS = {role: f"--{role.replace('_', '-')}-col" for role in ROLES}
+ROLE_FLAGS = {role: f"--{role.replace('_', '-')}-col" for role in ALL_ROLES}
 
 # --- profile outputs ------------------------------------------------------------------
 PROFILE_SUMMARY_COLUMNS = [

@@ -109,7 +109,7 @@ class RunContext:
 
     def column_overrides(self) -> dict[str, str]:
         cols = dict(self.config.columns)
-        for role in schema.ROLES:
+        for role in schema.ALL_ROLES:
             if self.flags.get(f"{role}_col"):
                 cols[role] = self.flags[f"{role}_col"]
         return cols

@@ -58,7 +58,7 @@ SHARED_OPTIONS: list[inspect.Parameter] = [
     # columns
     *[
         _opt(f"{role}_col", Optional[str], schema.ROLE_FLAGS[role], help=f"Column holding the {role.replace('_', ' ')}.", panel=COLUMNS_PANEL)
-        for role in schema.ROLES
+        for role in schema.ALL_ROLES
     ],
     # general
     _opt("lang", Optional[str], "--lang", help="en or zh: segment names, statuses, actions and the report (default en).", panel=GENERAL_PANEL),

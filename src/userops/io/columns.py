@@ -89,6 +89,29 @@ ROLE_ALIASES: dict[str, list[list[str]]] = {
             "毛利", "毛利润", "毛利额", "利润",
         ],
     ],
+    # when the order reached each status (the time role is when it counts as a purchase)
+    schema.ROLE_CREATED_AT: [
+        ["created at", "created_at", "order created", "order created at", "creation time", "created", "订单创建时间", "创建时间", "下单时间"],
+        ["order_date", "order date", "order time", "order_time", "date_created"],
+    ],
+    schema.ROLE_PAID_AT: [
+        ["paid at", "paid_at", "date paid", "paid date", "payment time", "payment date", "订单付款时间", "付款时间", "支付时间"],
+    ],
+    schema.ROLE_SHIPPED_AT: [
+        ["shipped at", "shipped_at", "fulfilled at", "fulfilled_at", "ship date", "shipping date", "shipped date", "dispatched at",
+         "发货时间", "卖家发货时间", "物流发货时间"],
+    ],
+    schema.ROLE_DELIVERED_AT: [
+        ["delivered at", "delivered_at", "delivery date", "delivered date", "received at", "completed at", "completed_at",
+         "确认收货时间", "收货时间", "签收时间", "交易完成时间", "完成时间"],
+    ],
+    schema.ROLE_REVIEWED_AT: [
+        ["reviewed at", "reviewed_at", "review date", "review time", "rated at", "评价时间", "买家评价时间"],
+    ],
+    schema.ROLE_PROVINCE: [
+        ["province", "shipping province", "shipping province name", "billing province", "billing province name", "state/province",
+         "shipping state", "region", "省份", "收货省份", "省", "收货人省份", "所在省份"],
+    ],
     schema.ROLE_EVENT: [
         ["event", "event_name", "event name", "event_type", "event type", "action", "事件", "事件名", "行为", "行为类型"],
     ],
@@ -142,6 +165,11 @@ def resolve_roles(
     An override naming a header that does not exist is a usage error listing the headers.
     """
     overrides = {k: v for k, v in (overrides or {}).items() if v}
+    unknown = [role for role in overrides if role not in schema.ALL_ROLES]
+    if unknown:
+        raise UsageError(f"unknown column role {unknown[0]!r}", hint=f"roles are: {', '.join(schema.ALL_ROLES)}")
+    # the on-demand roles are found apart from the others: their columns may be shared
+    overrides = {k: v for k, v in overrides.items() if k in roles}
     by_norm: dict[str, list[str]] = {}
     for h in headers:
         by_norm.setdefault(normalise_header(h), []).append(h)
@@ -150,8 +178,6 @@ def resolve_roles(
     source: dict[str, str] = {}
     taken: set[str] = set()
     for role, header in overrides.items():
-        if role not in schema.ROLES:
-            raise UsageError(f"unknown column role {role!r}", hint=f"roles are: {', '.join(schema.ROLES)}")
         match: str | None = header if header in headers else next(iter(by_norm.get(normalise_header(header)) or []), None)
         if match is None:
             raise UsageError(

@@ -190,7 +190,9 @@ def bar_chart(
     bar_height: int = 22,
 ) -> str:
     """Horizontal bars, one per label, longest scale first as given (segments, funnel steps)."""
-    left, right, gap = 150, 96, 8
+    texts = list(value_labels) if value_labels is not None else [f"{v:,.0f}" for v in values if v is not None and math.isfinite(v)]
+    # room on the right for the longest value label beside a full-length bar
+    left, right, gap = 150, max(96, 16 + round(6.6 * max((len(t) for t in texts), default=0))), 8
     height = max(1, len(labels)) * (bar_height + gap) + gap
     top_value = max([v for v in values if v is not None and math.isfinite(v)] or [1.0]) or 1.0
     plot_w = width - left - right

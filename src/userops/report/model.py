@@ -426,6 +426,46 @@ class _Builder:
         intro = t["funnel_intro"].format(steps=" → ".join(spec.labels), window=window_text, start=start, end=self.window.as_of)
         return Section("funnel", t["funnel"], intro, charts=charts, tables=[view])
 
+    def order_status(self, columns: dict[str, str] | None) -> Section:
+        """The order-status funnel over the window (created → paid → shipped → delivered), and
+        by week the median hours to ship and to deliver: the warehouse and the carrier."""
+        from userops.analytics.order_status import order_status_funnel
+
+        result = order_status_funnel(self.loaded, self.window, overrides=columns, trend="week", lang=self.lang, overall=True)
+        table, weekly = result.overall, result.table
+        assert table is not None  # a trend with ``overall``
+        t = self.t
+        view = TableView(
+            [t["col_step"], "", t["col_orders"], t["col_conversion_prev"], t["col_conversion_start"], t["col_measured_from"], t["col_median_hours"], t["col_p90_time"]],
+            [True, False, True, True, True, False, True, True],
+            [[str(r.step), fmt.text(r.status), fmt.integer(r.orders), fmt.percent(r.conversion_from_previous), fmt.percent(r.conversion_from_start),
+              fmt.text(r.measured_from), fmt.duration(r.median_hours * 3600), fmt.duration(r.p90_hours * 3600)] for r in table.itertuples(index=False)],
+        )
+        bars = Chart("bar", t["order_status"], labels=[str(s) for s in table["status"]], values=[float(v) for v in table["orders"]],
+                     value_labels=[f"{fmt.integer(n)} · {fmt.percent(c)}" for n, c in zip(table["orders"], table["conversion_from_start"])])
+        charts = [bars]
+        # by week of creation, complete weeks: the median hours of the shipping and delivery steps
+        timed = [(result.steps.index(step) + 1, t[f"order_status_{step}_time"]) for step in ("shipped", "delivered")
+                 if step in result.steps and not fmt.is_missing(table["median_hours"].iloc[result.steps.index(step)])]
+        complete = weekly[weekly["complete"]]
+        periods = sorted(set(complete["period"]))[-TREND_PERIODS["week"]:]
+        if timed and len(periods) > 1:
+            series = []
+            for step, label in timed:
+                rows = complete[complete["step"] == step].set_index("period")["median_hours"].reindex(periods)
+                series.append((label, [None if fmt.is_missing(v) else float(v) for v in rows]))
+            charts.append(Chart("line", t["order_status_trend"], x_labels=[fmt.date(p) for p in periods], series=series))
+        said = []
+        for step, label in timed:
+            row = table.iloc[step - 1]
+            said.append(t["order_status_time"].format(what=label, median=fmt.duration(row["median_hours"] * 3600), p90=fmt.duration(row["p90_hours"] * 3600)))
+        first, last = table.iloc[0], table.iloc[-1]
+        intro = t["order_status_intro"].format(
+            orders=fmt.integer(first["orders"]), start=fmt.date(self.loaded.first_ts.date()) if self.loaded.first_ts else "", end=self.window.as_of,
+            last=last["status"], share=fmt.percent(last["conversion_from_start"]), times=" ".join(said),
+        )
+        return Section("order_status", t["order_status"], intro, charts=charts, tables=[view], notes=list(result.notes))
+
     def churn_survival(self, run: "ChurnRun") -> tuple["pd.DataFrame", list[str]]:
         """Kaplan–Meier curves per first channel (overall without channels) from churn's
         snapshot at the as-of date, and their medians."""
@@ -549,6 +589,7 @@ def build_report_model(
     actions: dict[str, str] | None = None,
     inputs: list[str] | None = None,
     purchase_model: str = "auto",
+    columns: dict[str, str] | None = None,
 ) -> ReportModel:
     """Compute every section with the library and turn it into display-ready text."""
     import os
@@ -586,6 +627,7 @@ def build_report_model(
             b.attempt(t["funnel"], lambda: b.funnel(events, steps, funnel_window))
         else:
             b.skipped.append(f"{t['funnel']}: {t['no_events']}")
+        b.attempt(t["order_status"], lambda: b.order_status(columns))
         if run is not None and drawn is not None:
             # the models' reason to leave the section out comes before the curves'
             c.attempt(t["churn"], lambda: c.churn(run.result(), drawn.result(), horizon_days))

@@ -61,7 +61,7 @@ def report(
             title=run.choose("title", title, None), steps=run.choose("steps", steps, None), funnel_window=run.choose("window", funnel_window, "14d"),
             horizon_days=parse_days(run.choose("horizon", horizon, "90d"), "--horizon") or DEFAULT_HORIZON_DAYS, actions=actions(run.config.playbook),
             purchase_model=run.choose("model", purchase_model, "auto", ("auto", *PURCHASE_MODELS)),
-            inputs=list(inputs) + ([events] if events else []),
+            inputs=list(inputs) + ([events] if events else []), columns=run.column_overrides(),
         )
         html = render_report(model)
     for line in model.skipped:

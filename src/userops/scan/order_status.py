@@ -1,0 +1,186 @@
+"""The order-status funnel in SQL: one row per order with the time it reached each status
+and the furthest status it reached, then per step the orders, the times from the step
+before and the orders counted there by the rule for skipped steps.
+
+The rows are read from the raw exports (the canonical ``orders`` table keeps purchases only;
+an unpaid or cancelled order is a step of this funnel). What a status value means is the
+analytics' business (:mod:`userops.analytics.order_status`); this module only writes it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from userops.scan import load as scan_load
+from userops.scan import sql
+from userops.scan.load import HasOrders, OrdersSpec
+from userops.scan.sql import quote_ident as q
+from userops.scan.window import Window, period_start_sql
+
+
+@dataclass(frozen=True)
+class StatusSource:
+    """What one export gives the funnel: the column of each step's time (None where it has
+    none; step 1 falls back to the order time), its status column, and the column or text
+    expression that groups orders (``--by``)."""
+
+    spec: OrdersSpec
+    file: str
+    times: tuple[str | None, ...]
+    status: str | None
+    group: str | None = None  # a raw column
+    group_from_address: bool = False  # the group is the first word of this column (收货地址)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One step's figures (in one group or period)."""
+
+    orders: int
+    own_status: int  # orders whose final status is this step
+    timed: int  # orders with this step's and the step before's times, in order
+    median_us: float | None
+    p90_us: float | None
+    inferred: int  # counted here for a later step only (no time or status of this step)
+    out_of_order: int  # this step's time before the previous step's
+    closed_here: int  # stopped here and closed (cancelled, refunded, 交易关闭)
+
+
+def _times(engine, source: StatusSource) -> list[str]:
+    """Per step, the SQL TIMESTAMP of its column (NULL where the export has none)."""
+    spec, out = source.spec, []
+    for column in source.times:
+        if column is None:
+            out.append("NULL::TIMESTAMP")
+            continue
+        dtype = spec.types[column]
+        order = scan_load.detect_timestamp_order(engine, spec.view, column, dtype, tz=spec.tz, dayfirst=spec.dayfirst, file=source.file)
+        ts = sql.timestamp_expr(q(column), dtype, tz=spec.tz, order=order or None)
+        out.append(f"CASE WHEN {sql.plausible(ts)} THEN {ts} END")
+    return out
+
+
+def _status_case(column: str, steps: dict[str, int]) -> str:
+    """SQL: the step a status value (lower-cased, trimmed) names, NULL for others."""
+    by_step: dict[int, list[str]] = {}
+    for value, step in steps.items():
+        by_step.setdefault(step, []).append(value)
+    value = f"lower(trim(CAST({q(column)} AS VARCHAR)))"
+    whens = " ".join(f"WHEN {sql.in_list(value, sorted(values))} THEN {step}" for step, values in sorted(by_step.items()))
+    return f"CASE {whens} END" if whens else "NULL::INTEGER"
+
+
+def per_order(engine, sources: list[StatusSource], statuses: dict[str, int], closing: tuple[str, ...], *, grouped: bool = False) -> str:
+    """SELECT of one row per order: ``t1..tn`` (the first time on any of its lines), ``s``
+    (the furthest step its status names), ``closed``, ``anonymous`` with ``lines`` (the rows
+    of an export's order-id column left blank, grouped together: left out and counted) and,
+    when ``grouped``, ``grp`` (one row per group an order's lines name). An export without
+    an order-id column has one order per row."""
+    n = len(sources[0].times)
+    tmin = ", ".join(f"min(t{k}) AS t{k}" for k in range(1, n + 1))
+    tcols = ", ".join(f"t{k}" for k in range(1, n + 1))
+    parts = []
+    for i, source in enumerate(sources):
+        spec = source.spec
+        times = _times(engine, source)
+        if source.status:
+            status = _status_case(source.status, statuses)
+            closed = f"coalesce({sql.in_list(f'lower(trim(CAST({q(source.status)} AS VARCHAR)))', closing)}, false)"
+        else:
+            status, closed = "NULL::INTEGER", "false"
+        if source.group is None:
+            group = "NULL::VARCHAR"
+        elif source.group_from_address:
+            group = f"nullif(split_part(trim(CAST({q(source.group)} AS VARCHAR)), ' ', 1), '')"
+        else:
+            group = sql.text_expr(q(source.group), spec.types[source.group])
+        group = f"coalesce({group}, '(none)')"
+        columns = ", ".join(f"{t} AS t{k + 1}" for k, t in enumerate(times))
+        if spec.order is None:
+            parts.append(f"SELECT {columns}, {status} AS s, {closed} AS closed, false AS anonymous, 1 AS lines{f', {group} AS grp' if grouped else ''} FROM {spec.view}")
+            continue
+        key = sql.id_expr(q(spec.order), spec.types[spec.order])
+        rows = f"SELECT {key} AS order_key, {columns}, {status} AS s, {closed} AS closed, {group} AS grp FROM {spec.view}"
+        orders = f"SELECT order_key, {tmin}, max(s) AS s, bool_or(closed) AS closed, order_key IS NULL AS anonymous, count(*) AS lines FROM r{i} GROUP BY order_key"
+        if grouped:
+            # an order counts in each group its lines name (an order of two categories in both)
+            orders = f"""SELECT o.*, g.grp FROM ({orders}) o
+                JOIN (SELECT DISTINCT order_key, grp FROM r{i}) g ON o.order_key IS NOT DISTINCT FROM g.order_key"""
+        parts.append(f"SELECT {tcols}, s, closed, anonymous, lines{', grp' if grouped else ''} FROM (WITH r{i} AS ({rows}) {orders})")
+    return " UNION ALL ".join(parts)
+
+
+def latest_creation(data: HasOrders, sources: list[StatusSource]):
+    """The latest creation time in the exports (unpaid orders may come after the last purchase)."""
+    parts = []
+    for source in sources:  # the first step's column only
+        created = _times(data.engine, StatusSource(source.spec, source.file, source.times[:1], None))[0]
+        parts.append(f"SELECT max({created}) AS t FROM {source.spec.view}")
+    return data.engine.value(f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})")
+
+
+def step_stats(
+    data: HasOrders, window: Window, sources: list[StatusSource], statuses: dict[str, int], closing: tuple[str, ...], steps: list[int],
+    measured_from: list[int | None], *, grouped: bool = False, period: str | None = None, overall: bool = False,
+) -> tuple[dict[object, list[StepRow]], list[StepRow] | None, int, int]:
+    """Per key (the group with ``grouped``; the period of the creation time with ``period``;
+    else None), the :class:`StepRow` of each shown step (``steps``: 1-based step numbers,
+    step 1 first; each timed from the step ``measured_from`` gives, None for none), and with ``overall`` also those of every order together, from the same
+    pass. Orders count where their creation time lies in the window. Also returns the orders
+    left out for want of a creation time, and the rows for want of an order id."""
+    furthest = "greatest(coalesce(s, 0), CASE " + " ".join(f"WHEN t{k} IS NOT NULL THEN {k}" for k in sorted(steps, reverse=True)) + " ELSE 0 END)"
+    orders = per_order(data.engine, sources, statuses, closing, grouped=grouped)
+    if grouped:
+        key = "grp"
+    elif period:
+        key = period_start_sql("t1", period)
+    else:
+        key = "NULL"
+
+    def counted(condition: str) -> str:  # orders without a creation time or an id count nowhere
+        return f"count(*) FILTER (WHERE t1 IS NOT NULL AND NOT anonymous AND {condition})"
+
+    stats = []
+    for i, k in enumerate(steps):
+        reached = f"furthest >= {k}"
+        stats += [counted(reached), counted(f"s = {k}")]
+        prev = measured_from[i]
+        if prev is None:
+            stats += ["0", "NULL", "NULL", counted(f"{reached} AND t{k} IS NULL AND coalesce(s, 0) <> {k}") if i else "0", "0"]
+        else:
+            gap, timed = f"epoch_us(t{k}) - epoch_us(t{prev})", f"t{k} >= t{prev}"
+            stats += [
+                counted(timed), f"quantile_cont({gap}, 0.5) FILTER (WHERE t1 IS NOT NULL AND NOT anonymous AND {timed})",
+                f"quantile_cont({gap}, 0.9) FILTER (WHERE t1 IS NOT NULL AND NOT anonymous AND {timed})",
+                counted(f"{reached} AND t{k} IS NULL AND coalesce(s, 0) <> {k}"), counted(f"t{k} < t{prev}"),
+            ]
+        stats.append(counted(f"furthest = {k} AND closed"))
+    split = grouped or period is not None
+    sets, whole = ("GROUPING SETS ((k), ())", "grouping(k)") if split and overall else ("k", "0")
+    query = f"""
+        WITH o AS (SELECT *, {furthest} AS furthest, {key} AS k FROM ({orders}))
+        SELECT k, {whole} AS whole, count(*) FILTER (WHERE t1 IS NULL AND NOT anonymous) AS untimed,
+               coalesce(sum(lines) FILTER (WHERE anonymous), 0) AS unnamed, {', '.join(stats)}
+        FROM o WHERE t1 IS NULL OR ({window.within('t1')})
+        GROUP BY {sets}
+    """
+    out: dict[object, list[StepRow]] = {}
+    whole_rows: list[StepRow] | None = None
+    untimed = [0, 0]  # in the groups, in the whole
+    unnamed = [0, 0]
+    width = 8
+    for key_value, whole, missing, no_id, *values in data.engine.rows(query):
+        unnamed[bool(whole)] += int(no_id or 0)
+        steps_here = [
+            StepRow(int(v[0] or 0), int(v[1] or 0), int(v[2] or 0), v[3], v[4], int(v[5] or 0), int(v[6] or 0), int(v[7] or 0))
+            for v in (values[j * width:(j + 1) * width] for j in range(len(steps)))
+        ]
+        untimed[bool(whole)] += int(missing or 0)
+        if whole:
+            whole_rows = steps_here
+        elif steps_here[0].orders or not split:  # not a group (period) of orders without a creation time only
+            out[key_value] = steps_here
+    if not split:
+        whole_rows = out.get(None)
+    side = 1 if whole_rows is not None and split else 0
+    return out, whole_rows, untimed[side], unnamed[side]
