@@ -38,6 +38,7 @@ class Config:
     playbook: dict[str, str] = field(default_factory=dict)  # segment -> action overrides
     spark_conf: dict[str, str] = field(default_factory=dict)  # [engine.conf]: Spark settings
     checks: list[dict[str, Any]] = field(default_factory=list)  # [[check]] rules (userops check)
+    promotions: dict[str, Any] = field(default_factory=dict)  # [promotions]: calendar and the shop's windows
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -68,6 +69,9 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
     checks = data.pop("check", [])
     if not isinstance(checks, list) or not all(isinstance(c, dict) for c in checks):
         raise UsageError("check rules are [[check]] tables", file=path, hint='e.g. [[check]] metric = "repeat_rate", when = "drop", threshold = "2pp"')
+    promotions = data.pop("promotions", {})
+    if not isinstance(promotions, dict):
+        raise UsageError("[promotions] must be a table", file=path, hint='e.g. calendar = "cn" and "会员日" = ["2025-03-15", "2025-03-17"]')
     options, spark_conf = _engine_table(data.pop("engine", {}), path)
     playbook = data.pop("playbook", {}) or {}
     if not isinstance(playbook, dict) or not all(isinstance(v, str) for v in playbook.values()):
@@ -78,7 +82,7 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
     if unknown:  # a misspelt [segmnet] would otherwise be ignored without a word
         raise UsageError(
             f"unknown table [{unknown[0]}]", file=path,
-            hint=f"tables are [columns], [playbook], [output] and one per command: {', '.join(COMMANDS)}",
+            hint=f"tables are [columns], [playbook], [promotions], [output] and one per command: {', '.join(COMMANDS)}",
         )
     options.update({k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)})
     for table in SHARED_TABLES:  # options for every command, grouped (headers = "zh" under [output])
@@ -88,7 +92,7 @@ def load_config(path: str | None = None, *, command: str | None = None, cwd: str
         options.update({k.replace("-", "_"): v for k, v in data[command].items()})
     return Config(
         options=options, columns={k.replace("-", "_"): v for k, v in columns.items()}, path=path, playbook=playbook, spark_conf=spark_conf,
-        checks=checks,
+        checks=checks, promotions=promotions,
     )
 
 

@@ -95,6 +95,14 @@ PROFILE_PERIOD_COLUMNS = [
     "complete",  # false when the period had not ended by the as-of date
 ]
 
+#: Added to the period rows with a promotion calendar (``--promos``).
+PROFILE_PERIOD_PROMO_COLUMNS = [
+    "promo",  # the promotions overlapping the period, " / "-joined (blank: none)
+    "promo_orders",  # orders placed inside a promotion window
+    "promo_revenue",
+    "promo_revenue_share",  # promo_revenue / revenue
+]
+
 #: Rounding applied to analytic outputs (documented, so spreadsheets see stable values).
 MONEY_DECIMALS = 2
 DAYS_DECIMALS = 2

@@ -240,7 +240,7 @@ def ltv(
     if not loaded.facts.has_amount:
         raise DataError("ltv needs order amounts: the export has no amount column", hint="set --amount-col")
     has_margin = bool(getattr(loaded.facts, "has_margin", False)) and margin_share is None
-    rows = ltv_cells(loaded, window, period=period, week_start=week_start, by_channel=by == "channel", margin=has_margin)
+    rows = ltv_cells(loaded, window, period=period, week_start=week_start, group="channel" if by == "channel" else None, margin=has_margin)
     return ltv_frames(rows, as_of=window.as_of, period=period, by=by, margin_share=margin_share, has_margin=has_margin, costs=costs, periods=periods)
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import pyarrow as pa
 
+    from userops.analytics.promotions import Promotion
     from userops.io.normalise import LoadedOrders
     from userops.scan.window import Window
 
@@ -156,9 +157,13 @@ def customer_profile(
     return df
 
 
-def period_activity(periods: "pd.DataFrame", *, as_of: dt.date, period: str) -> "pd.DataFrame":
-    """Per period: new and active customers, orders, revenue, AOV and whether it is complete."""
+def period_activity(periods: "pd.DataFrame", *, as_of: dt.date, period: str, promotions: "tuple[Promotion, ...]" = ()) -> "pd.DataFrame":
+    """Per period: new and active customers, orders, revenue, AOV and whether it is complete;
+    with ``promotions`` (and the scan's promo sums) also the promotions of the period
+    (``promo``, names joined by " / "), its orders and revenue in them and their revenue share."""
     import pandas as pd
+
+    from userops.analytics.periods import next_period_start
 
     df = periods.copy()
     df["period"] = pd.to_datetime(df["period"]).dt.date  # a DATE (DuckDB < 1.2) or a TIMESTAMP
@@ -168,7 +173,18 @@ def period_activity(periods: "pd.DataFrame", *, as_of: dt.date, period: str) -> 
     df["revenue"] = revenue.round(schema.MONEY_DECIMALS)
     df["aov"] = (revenue / df["orders"]).round(schema.MONEY_DECIMALS)
     df["complete"] = [is_complete(p, period, as_of) for p in df["period"]]
-    return df[schema.PROFILE_PERIOD_COLUMNS].reset_index(drop=True)
+    if "promo_orders" not in df:
+        return df[schema.PROFILE_PERIOD_COLUMNS].reset_index(drop=True)
+    by_start = sorted(promotions, key=lambda w: (w.start, w.name))
+    df["promo"] = [
+        " / ".join(dict.fromkeys(w.name for w in by_start if w.overlaps(p, next_period_start(p, period) - dt.timedelta(days=1)))) or None
+        for p in df["period"]
+    ]
+    df["promo_orders"] = df["promo_orders"].astype("int64")
+    promo_revenue = df["promo_revenue"].astype("float64")
+    df["promo_revenue"] = promo_revenue.round(schema.MONEY_DECIMALS)
+    df["promo_revenue_share"] = (promo_revenue / revenue).where(revenue != 0).round(schema.RATE_DECIMALS)
+    return df[schema.PROFILE_PERIOD_COLUMNS + schema.PROFILE_PERIOD_PROMO_COLUMNS].reset_index(drop=True)
 
 
 def profile_kpis(loaded: "LoadedOrders", window: "Window", *, gaps: bool = True) -> Kpis:
@@ -183,15 +199,22 @@ def window_kpis(loaded: "LoadedOrders", windows: list["Window"]) -> list[Kpis]:
     return [kpis_from_totals(totals, as_of=window.as_of, median_gap_days=None) for totals, window in zip(scan_customers.customer_totals_of(loaded, windows), windows)]
 
 
-def profile_table(loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month", lang: str = "en") -> ProfileResult:
+def profile_table(
+    loaded: "LoadedOrders", window: "Window", *, per: str = "summary", period: str = "month", lang: str = "en",
+    promotions: "tuple[Promotion, ...] | None" = None,
+) -> ProfileResult:
     """Run the scan aggregates and the analysis for one ``--per`` choice (lifecycle statuses
-    named in ``lang``)."""
+    named in ``lang``); ``promotions`` (the windows of a calendar, possibly none) add the
+    promotion columns to ``--per period``."""
     notes: list[str] = []
     if not loaded.facts.has_amount:
         notes.append(say("no_amount_column"))
     if per == "period":
-        table = period_activity(scan_customers.period_aggregates(loaded, window, period=period), as_of=window.as_of, period=period)
-        return ProfileResult(table, notes)
+        from userops.scan.promotions import in_promotion
+
+        promo = in_promotion("order_ts", promotions) if promotions is not None else None
+        aggregates = scan_customers.period_aggregates(loaded, window, period=period, promo=promo)
+        return ProfileResult(period_activity(aggregates, as_of=window.as_of, period=period, promotions=promotions or ()), notes)
     if per == "summary":
         return ProfileResult(profile_kpis(loaded, window).to_frame(), notes)
     median_gap, p90_gap = scan_customers.gap_stats(loaded, window, (0.5, lifecycle.CHURN_GAP_PERCENTILE))

@@ -31,6 +31,8 @@ from userops.scan.retention import retention_cells
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from userops.analytics.promotions import Promotion
+
 PERIODS = ("day", "week", "month")
 MODES = ("classic", "rolling")
 COHORTS = ("first", "recurring")
@@ -245,3 +247,47 @@ def retention(
     elif return_event and len(cells) == 0 and not result.sizes.empty:
         result.notes.append(say("no_returns", events=", ".join(return_event)))
     return result
+
+
+def retention_by_promo(
+    loaded, window, promotions: "tuple[Promotion, ...]", *, period: str = "month", periods: int | None = None, values: str = "percent",
+    lang: str = "en",
+) -> tuple["pd.DataFrame", list[str]]:
+    """Do customers acquired in a promotion come back? First-purchase cohorts split by the
+    promotion their first order fell in (``organic`` outside every window), the matrix of
+    :func:`matrix_table` per group side by side: per cohort its groups, then each group's
+    ``average`` row. Classic returns: a purchase in period k after the cohort's."""
+    import pandas as pd
+
+    from userops.analytics.promotions import ORGANIC
+    from userops.glossary import name
+    from userops.scan.ltv import ltv_cells
+    from userops.scan.promotions import promotion_name
+
+    if period not in ("week", "month"):
+        raise UsageError(f"--by-promo compares week or month cohorts (got --period {period})")
+    organic = name(ORGANIC, lang)
+    rows = ltv_cells(loaded, window, period=period, group=promotion_name("order_ts", promotions, organic))
+    rows["grp"] = rows["grp"].fillna(organic)
+    # the groups in calendar order (by each promotion's first window), organic last
+    firsts = {w.name: (w.start, w.name) for w in sorted(promotions, key=lambda w: w.start, reverse=True)}
+    groups = sorted(set(rows["grp"]), key=lambda g: (g == organic, firsts.get(g, (dt.date.max, g))))
+    parts, averages, notes = [], [], []
+    for group in groups:
+        part = rows[rows["grp"] == group]
+        first = part["k"] == 0
+        sizes = part[first].rename(columns={"buyers": "size", "revenue": "revenue0"})[["cohort", "size", "revenue0"]].reset_index(drop=True)
+        cells = part[~first].rename(columns={"buyers": "users"})[["cohort", "k", "users", "revenue"]].reset_index(drop=True)
+        result = retention_frames(cells, sizes, as_of=window.as_of, period=period, periods=periods)
+        notes.extend(n for n in result.notes if n not in notes)
+        table = matrix_table(result, values)
+        table.insert(1, "acquired", group)
+        is_average = table["cohort"] == "average"
+        parts.append(table[~is_average])
+        averages.append(table[is_average])
+    if not parts:
+        raise UsageError("no cohorts in the window")
+    order = {g: i for i, g in enumerate(groups)}
+    cohorts = pd.concat(parts, ignore_index=True)
+    cohorts = cohorts.iloc[sorted(range(len(cohorts)), key=lambda i: (cohorts["cohort"].iat[i], order[cohorts["acquired"].iat[i]]))]
+    return pd.concat([cohorts, *averages], ignore_index=True), notes

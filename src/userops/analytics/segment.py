@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import pyarrow as pa
 
+    from userops.analytics.promotions import Promotion
     from userops.io.normalise import LoadedOrders
     from userops.scan.window import Window
 
@@ -212,8 +213,10 @@ def _segment_in_engine(
     period: str = "month",
     actions: dict[str, str] | None = None,
     random_state: int = 0,
+    promotions: "tuple[Promotion, ...] | None" = None,
 ) -> rfm.SegmentResult:
-    """:func:`segment_frame`, with the rows computed by the engine."""
+    """:func:`segment_frame`, with the rows computed by the engine; ``promotions`` (the
+    windows of a calendar) add each customer's ``promo_order_share`` and ``promo_only``."""
     from userops.analytics.periods import PERIOD_DAYS
     from userops.scan import segment as scan_segment
 
@@ -222,7 +225,10 @@ def _segment_in_engine(
         raise UsageError(f"--period must be one of {', '.join(PERIODS)} (got {period!r})")
     # released: what follows reads the values (and the raw rows for --keep), so the orders'
     # memory goes back before the list is built
-    customers, priced = scan_segment.create_rfm_values(loaded, window, monetary=monetary, drop_orders=release)
+    from userops.scan.promotions import in_promotion
+
+    promo = in_promotion("order_ts", promotions) if promotions is not None else None
+    customers, priced = scan_segment.create_rfm_values(loaded, window, monetary=monetary, drop_orders=release, promo=promo)
     no_amounts = customers > 0 and not priced
     check_amounts(scheme, no_amounts)
     quantiles = scan_segment.rfm_quantiles(loaded, bins) if customers else {"recency_days": [], "frequency": [], "monetary": []}
@@ -250,7 +256,7 @@ def _segment_in_engine(
     table = scan_segment.segment_rows(
         loaded, window, bins=bins, r_cuts=cuts.recency, f_cuts=cuts.frequency, m_cuts=None if no_amounts else cuts.monetary, segment_sql=named,
         segments=order, new_within_days=PERIOD_DAYS[period], churn_threshold_days=churn_threshold_days, median_gap_days=median_gap_days,
-        statuses=lifecycle.status_names(lang), actions=actions, keep=keep,
+        statuses=lifecycle.status_names(lang), actions=actions, keep=keep, promo=promo is not None,
     )
     def summarise() -> "pd.DataFrame":
         return rfm.segment_summary(summary_input(table), revenue=_column(table, scan_segment.REVENUE), order=order, actions=actions)

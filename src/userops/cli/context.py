@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
     from rich.console import Console
 
+    from userops.analytics.promotions import PromoCalendar, Promotion
     from userops.io.normalise import LoadedEvents, LoadedOrders
     from userops.scan.engine import Engine
     from userops.scan.window import Window
@@ -113,6 +114,23 @@ class RunContext:
             if self.flags.get(f"{role}_col"):
                 cols[role] = self.flags[f"{role}_col"]
         return cols
+
+    def promo_calendar(self, choice: str | None) -> "PromoCalendar | None":
+        """``--promos`` (or ``promos`` in userops.toml, or ``calendar`` under [promotions]) with
+        the shop's own windows of [promotions]; None when there is none. Checked before the
+        data is read."""
+        from userops.analytics.promotions import promo_calendar
+
+        return promo_calendar(self.choose("promos", choice, None), self.config.promotions, file=self.config.path)
+
+    def promotions(self, calendar: "PromoCalendar | None", loaded: "LoadedOrders") -> "tuple[Promotion, ...] | None":
+        """The calendar's windows over the loaded dates; estimated dates said on stderr."""
+        from userops.analytics.promotions import estimated_notes, windows_for
+
+        windows = windows_for(calendar, loaded)
+        for note in estimated_notes(windows):
+            self.note(note)
+        return windows
 
     @property
     def on_spark(self) -> bool:

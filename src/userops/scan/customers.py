@@ -220,12 +220,18 @@ def first_order_attributes(orders: HasOrders, window: Window) -> "pd.DataFrame":
     )
 
 
-def period_aggregates(orders: HasOrders, window: Window, *, period: str = "month") -> "pd.DataFrame":
-    """Per period: new customers (first purchase ever in it), active customers, orders, revenue."""
+def period_aggregates(orders: HasOrders, window: Window, *, period: str = "month", promo: str | None = None) -> "pd.DataFrame":
+    """Per period: new customers (first purchase ever in it), active customers, orders,
+    revenue; with ``promo`` (an SQL condition on ``order_ts``) also the orders and revenue
+    it holds for (``promo_orders``, ``promo_revenue``)."""
     unit = PERIOD_UNITS[period]
     scope = purchases(window)
     # new = first purchase ever (not first within --from) falls in the window and the period
     since = f"HAVING min(order_ts) >= {sql.timestamp(window.start)}" if window.start else ""
+    promoted = (
+        f", count(*) FILTER (WHERE {promo}) AS promo_orders, CAST(coalesce(sum(amount) FILTER (WHERE {promo}), 0) AS DOUBLE) AS promo_revenue"
+        if promo else ""
+    )
     firsts = f"""
         SELECT date_trunc('{unit}', min(order_ts)) AS period, customer_id
         FROM orders WHERE reason IS NULL AND order_ts < {sql.timestamp(window.end)}
@@ -233,10 +239,10 @@ def period_aggregates(orders: HasOrders, window: Window, *, period: str = "month
     query = f"""
         WITH scope AS ({scope}),
         act AS (SELECT date_trunc('{unit}', order_ts) AS period, count(DISTINCT customer_id) AS active_customers,
-                       count(*) AS orders, CAST(sum(amount) AS DOUBLE) AS revenue FROM scope GROUP BY 1),
+                       count(*) AS orders, CAST(sum(amount) AS DOUBLE) AS revenue{promoted} FROM scope GROUP BY 1),
         new AS (SELECT period, count(*) AS new_customers FROM ({firsts}) GROUP BY 1)
         SELECT act.period, coalesce(new.new_customers, 0) AS new_customers, act.active_customers,
-               act.orders, act.revenue
+               act.orders, act.revenue{', act.promo_orders, act.promo_revenue' if promo else ''}
         FROM act LEFT JOIN new USING (period) ORDER BY act.period"""
     return orders.engine.frame(query)
 

@@ -24,24 +24,25 @@ PERIOD_INDEX = {
 
 
 def ltv_cells(
-    data: HasOrders, window: Window, *, period: str = "month", week_start: str = "monday", by_channel: bool = False, margin: bool = False
+    data: HasOrders, window: Window, *, period: str = "month", week_start: str = "monday", group: str | None = None, margin: bool = False
 ) -> "pd.DataFrame":
     """One row per cohort, group and period after it with a purchase: cohort (the period of
-    the customer's first purchase), grp (the first order's channel with ``by_channel``, else
-    NULL), k, buyers (customers of the cohort who bought in period k), revenue and margin
+    the customer's first purchase), grp (``group``, an SQL expression on an order's
+    ``channel`` and ``order_ts``, of the customer's first order: the acquisition channel or
+    promotion; else NULL), k, buyers (customers of the cohort who bought in period k), revenue and margin
     (sums of the orders' amounts and, with ``margin``, their margin column). At k = 0 every
     member buys: its buyers are the cohort's size."""
     engine = data.engine
     end = sql.timestamp(window.end)
     margin_sum = "CAST(sum(margin) AS DOUBLE)" if margin else "NULL::DOUBLE"
-    # the acquisition channel: the first order's (ties on time broken by order id, then channel)
-    group = "first(channel ORDER BY order_ts, order_id, channel)" if by_channel else "NULL::VARCHAR"
+    # the acquisition group: the first order's (ties on time broken by order id, then channel)
+    first_group = f"first({group} ORDER BY order_ts, order_id, {group})" if group else "NULL::VARCHAR"
     start = f" AND c >= DATE '{window.start.date().isoformat()}'" if window.start is not None else ""
     query = f"""
         WITH o AS (SELECT customer_id, order_id, order_ts, amount, {'margin' if margin else 'NULL::DECIMAL(18, 4) AS margin'}, channel
                    FROM orders WHERE reason IS NULL AND order_ts < {end}),
         firsts AS (SELECT customer_id, {period_start_sql('first_ts', period, week_start)} AS c, grp
-                   FROM (SELECT customer_id, min(order_ts) AS first_ts, {group} AS grp FROM o GROUP BY customer_id)),
+                   FROM (SELECT customer_id, min(order_ts) AS first_ts, {first_group} AS grp FROM o GROUP BY customer_id)),
         cohorts AS (SELECT * FROM firsts WHERE {window.starts_before('c')}{start}),
         act AS (SELECT customer_id, {period_start_sql('order_ts', period, week_start)} AS p,
                        sum(amount) AS amount, sum(margin) AS margin

@@ -36,21 +36,23 @@ VALUES_TABLE = "rfm_values"
 REVENUE = "__total_revenue"
 
 
-def create_rfm_values(orders: HasOrders, window: Window, *, monetary: str, drop_orders: bool = False) -> tuple[int, bool]:
+def create_rfm_values(orders: HasOrders, window: Window, *, monetary: str, drop_orders: bool = False, promo: str | None = None) -> tuple[int, bool]:
     """Each customer's RFM values (and what the lifecycle needs) into a table of their own;
     the number of customers and whether any has a monetary value. ``drop_orders`` frees the
-    orders table afterwards (see :func:`userops.scan.load.drop_orders`)."""
+    orders table afterwards (see :func:`userops.scan.load.drop_orders`). ``promo`` (an SQL
+    condition on ``order_ts``) adds the customer's orders in promotions, ``promo_orders``."""
     as_of = sql.timestamp(window.as_of)
     value = "revenue" if monetary == "total" else "revenue / orders"
+    promo_orders, promoted = (f", count(*) FILTER (WHERE {promo}) AS promo_orders", ", promo_orders") if promo else ("", "")
     orders.engine.execute(
         f"""CREATE OR REPLACE TABLE {VALUES_TABLE} AS
         SELECT customer_id, date_diff('day', CAST(last_order AS DATE), CAST({as_of} AS DATE)) AS recency_days,
                date_diff('day', CAST(first_order AS DATE), CAST({as_of} AS DATE)) AS tenure_days,
                orders AS frequency, round_even(({value}) * 100, 0) / 100 AS monetary, revenue,
                -- (last - first) in microseconds as a double, / 1e6 / 86400: numpy's arithmetic, to the bit
-               CASE WHEN orders > 1 THEN (epoch_us(last_order) - epoch_us(first_order)) / 1e6 / 86400.0 / (orders - 1) END AS mean_gap
+               CASE WHEN orders > 1 THEN (epoch_us(last_order) - epoch_us(first_order)) / 1e6 / 86400.0 / (orders - 1) END AS mean_gap{promoted}
         FROM (SELECT customer_id, min(order_ts) AS first_order, max(order_ts) AS last_order, count(*) AS orders,
-                     CAST(sum(amount) AS DOUBLE) AS revenue
+                     CAST(sum(amount) AS DOUBLE) AS revenue{promo_orders}
               FROM ({purchases(window)}) GROUP BY customer_id)"""
     )
     if drop_orders:
@@ -160,9 +162,12 @@ def segment_rows(
     statuses: dict[str, str],
     actions: dict[str, str],
     keep: tuple[str, ...] = (),
+    promo: bool = False,
 ) -> "pa.Table":
-    """The per-customer list (``rfm.CUSTOMER_COLUMNS``, then ``REVENUE`` — each customer's
-    total, for the summary — then the ``--keep`` columns), ordered by customer id.
+    """The per-customer list (``rfm.CUSTOMER_COLUMNS``; with ``promo``, the values table
+    having ``promo_orders``, ``promo_order_share`` and ``promo_only``; then ``REVENUE`` —
+    each customer's total, for the summary — then the ``--keep`` columns), ordered by
+    customer id.
 
     ``segment_sql`` names the segment from ``r_score, f_score, m_score`` and the values
     (see :func:`rfm10_sql`, :func:`cn8_sql`); ``m_cuts`` None: no amounts, no M score and
@@ -195,6 +200,8 @@ def segment_rows(
         )
         kept_join = f"LEFT JOIN (SELECT customer_id, {picks} FROM ({line_scope(orders.facts, window)}) GROUP BY customer_id) k USING (customer_id)"
         kept_select = ", " + ", ".join(f"k.{q(f'kept:{i}')} AS {q(f'{c} (input)' if c in names else c)}" for i, c in enumerate(keep))
+    # the deal hunters: every order in a promotion window
+    promoted = " round(promo_orders / frequency, 4) AS promo_order_share, promo_orders = frequency AS promo_only," if promo else ""
     query = f"""
         WITH scored AS (
             SELECT *, {r} AS r_score, {f} AS f_score, {m} AS m_score FROM {VALUES_TABLE}),
@@ -205,7 +212,7 @@ def segment_rows(
                          WHEN recency_days > {int(churn_threshold_days)} THEN {shown('churned')}
                          WHEN recency_days > {usual} THEN {shown('at risk')}
                          ELSE {shown('active')} END AS {enum(list(statuses.values()))}) AS lifecycle_status,
-               CAST({action} AS {enum(action_names)}) AS action, revenue AS {q(REVENUE)}{kept_select}
+               CAST({action} AS {enum(action_names)}) AS action,{promoted} revenue AS {q(REVENUE)}{kept_select}
         FROM named v {kept_join} ORDER BY v.customer_id"""
     try:
         return orders.engine.list_table(query, params)

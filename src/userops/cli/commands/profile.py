@@ -18,6 +18,7 @@ def profile(
     period: Annotated[Optional[str], typer.Option("--period", help="day|week|month|quarter|year for active periods and --per period.", show_default="month")] = None,
     bridge: Annotated[bool, typer.Option("--bridge", help="Revenue bridge: each period's revenue against the previous one's, split into new, reactivated, expansion, contraction and lost (--period week|month|quarter).")] = False,
     by: Annotated[Optional[str], typer.Option("--by", help="--bridge per order channel or line category: channel or category.")] = None,
+    promos: Annotated[Optional[str], typer.Option("--promos", help="With --per period: a promotion calendar, cn (618, 双11…), us (Prime Day, Black Friday…) or none; the shop's own windows go under [promotions] in userops.toml.")] = None,
     *,
     run: RunContext,
 ) -> None:
@@ -30,6 +31,7 @@ def profile(
 
     per = run.choose("per", per, "summary", PER_CHOICES)
     period = run.choose("period", period, "month", PERIODS)
+    calendar = run.promo_calendar(promos) if per == "period" else None
     if bridge:
         from userops.analytics.bridge import BY_CHOICES, revenue_bridge
 
@@ -49,7 +51,7 @@ def profile(
     loaded = run.load_orders(inputs, line_detail=per == "customer")
     window = run.window(loaded)
     with run.progress("profiling"):
-        result = profile_table(loaded, window, per=per, period=period, lang=run.lang)
+        result = profile_table(loaded, window, per=per, period=period, lang=run.lang, promotions=run.promotions(calendar, loaded))
     for note in result.notes:
         run.note(note)
     run.emit(result.output, title=f"profile ({per}) as of {window.as_of}", as_of=window.as_of.isoformat())

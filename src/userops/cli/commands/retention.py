@@ -25,6 +25,8 @@ def retention(
     return_event: Annotated[Optional[str], typer.Option("--return-event", help="Events: what counts as coming back (default any event).")] = None,
     week_start: Annotated[Optional[str], typer.Option("--week-start", help="monday or sunday.", show_default="monday")] = None,
     values: Annotated[Optional[str], typer.Option("--values", help="count, percent, or revenue (orders).", show_default="count")] = None,
+    by_promo: Annotated[bool, typer.Option("--by-promo", help="Orders: cohorts acquired in each promotion against organic ones, side by side (--promos cn|us or [promotions] in userops.toml).")] = False,
+    promos: Annotated[Optional[str], typer.Option("--promos", help="The promotion calendar of --by-promo: cn, us or none (the shop's [promotions] windows only).")] = None,
     long: Annotated[bool, typer.Option("--long", help="One row per cohort and period (cohort, period, users, rate, revenue, complete).")] = False,
     *,
     run: RunContext,
@@ -44,6 +46,9 @@ def retention(
     )
     shown = run.choose("values", values, "count", ret.VALUES)
     run.check_output(inputs)  # before the header read that tells events from orders
+    if by_promo:
+        _by_promo(inputs, run, options, shown, long, promos)
+        return
     if input_has_events(inputs, run.load_options(), engine=run.engine() if run.on_spark else None):
         if shown == "revenue":  # before reading the events
             from userops.errors import UsageError
@@ -66,3 +71,27 @@ def retention(
     if display is not None and shown in ("percent", "count"):  # rates as %; counts whole, the mean row to one decimal
         display |= {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
     run.emit(table, title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat(), display=display)
+
+
+def _by_promo(inputs, run: RunContext, options: dict, shown: str, long: bool, promos: str | None) -> None:
+    """``--by-promo``: promotion against organic cohorts (orders, first cohorts, classic)."""
+    from userops.analytics.retention import retention_by_promo
+    from userops.errors import UsageError
+
+    if long or options["cohort"] != "first" or options["mode"] != "classic" or options["start_event"] or options["return_event"]:
+        raise UsageError("--by-promo compares first-purchase cohorts, classic returns, as a matrix", hint="drop --long, --cohort, --mode and the event options")
+    calendar = run.promo_calendar(promos)
+    if calendar is None:
+        raise UsageError("--by-promo needs promotion windows", hint="add --promos cn (or us), or name the shop's windows under [promotions] in userops.toml")
+    loaded = run.load_orders(inputs, order_detail=False)
+    window = run.window(loaded, end_bounds_starts=True)
+    with run.progress("computing retention by promotion"):
+        table, notes = retention_by_promo(
+            loaded, window, run.promotions(calendar, loaded) or (), period=options["period"], periods=options["periods"], values=shown, lang=run.lang,
+        )
+    for note in notes:
+        run.note(note)
+    display: dict[str, str] = {"cohort": "date"}
+    if shown in ("percent", "count"):
+        display |= {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
+    run.emit(table, title=f"retention by promotion ({options['period']})", as_of=window.as_of.isoformat(), display=display)
