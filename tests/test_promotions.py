@@ -127,3 +127,42 @@ def test_estimated_windows_are_said(write):
 
 def test_promotion_dataclass_days():
     assert Promotion("x", dt.date(2025, 1, 1), dt.date(2025, 1, 3)).days == 3
+
+
+def test_promotion_review_by_hand(write):
+    """A 7-day sale (10–16 March 2025) against the 28 days before it. Before: one 10.00 order
+    a day by old customers, and 7 new customers (one a week, 10.00 each). In the sale: 14
+    orders of 20.00 by 14 new customers, 7 of whom buy again within 30 days; four organic
+    new customers after the sale, one of whom buys again within 30 days."""
+    from userops.analytics.promotions import promo_review
+    from userops.io.normalise import load_orders
+
+    lines = ["customer_id,order_date,amount"] + [f"OLD{i},2025-01-02 10:00,10.00" for i in range(5)]
+    day = dt.date(2025, 2, 10)
+    for i in range(28):
+        lines.append(f"OLD{i % 5},{day + dt.timedelta(days=i)} 09:00,10.00")
+    for i in range(7):
+        lines.append(f"NEW{i},{day + dt.timedelta(days=4 * i)} 15:00,10.00")
+    for i in range(14):
+        lines.append(f"S{i:02d},2025-03-{10 + i % 7:02d} 12:00,20.00")
+        if i < 7:
+            lines.append(f"S{i:02d},2025-04-01 12:00,30.00")
+    for i in range(4):
+        lines.append(f"M{i},2025-03-{20 + i:02d} 12:00,15.00")
+    lines.append("M0,2025-04-10 12:00,15.00")
+    lines.append("OLD1,2025-06-30 12:00,10.00")  # the as-of date: 30 days observed for everyone
+    loaded = load_orders([write("orders.csv", "\n".join(lines) + "\n")])
+    sale = Promotion("Sale", dt.date(2025, 3, 10), dt.date(2025, 3, 16))
+    review = promo_review(loaded, loaded.window(), (sale,), sale)
+    figures = review.figures.set_index("metric")
+    # before: 28 old orders + 7 new ones = 35 orders, 350.00 over 28 days
+    assert figures.loc["revenue_per_day", "before"] == pytest.approx(350 / 28)
+    assert figures.loc["revenue_per_day", "promotion"] == pytest.approx(14 * 20 / 7)
+    assert figures.loc["orders_per_day", "before"] == pytest.approx(35 / 28)
+    assert figures.loc["new_customers_per_day", "promotion"] == pytest.approx(2.0)
+    assert figures.loc["new_customers_per_day", "before"] == pytest.approx(7 / 28)
+    assert figures.loc["revenue_per_day", "change"] == pytest.approx(40 / 12.5 - 1)
+    repurchase = review.repurchase.set_index("acquired")
+    assert repurchase.loc["Sale", "customers"] == 14 and repurchase.loc["Sale", "repurchase_30d"] == 0.5
+    # organic: first purchases in March outside the sale, NEW5 (2 March), NEW6 (6 March), M0..M3
+    assert repurchase.loc["organic", "customers"] == 6 and repurchase.loc["organic", "repurchase_30d"] == pytest.approx(1 / 6)

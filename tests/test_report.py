@@ -464,3 +464,20 @@ def test_order_status_section_is_the_order_status_funnel(examples_dir):
     shipped = dict(trend.series)["Time to ship"]
     assert shipped == [weekly[(p, 3)]["median_hours"] for p in trend.x_labels]
     assert all(weekly[(p, 3)]["complete"] for p in trend.x_labels)
+
+
+def test_promotions_shade_the_trends_and_review_the_last_one(examples_dir):
+    from userops.analytics.promotions import promo_calendar, windows_for
+    from userops.report.model import build_report_model
+
+    loaded = load_orders([f"{examples_dir}/orders.csv"])
+    windows = windows_for(promo_calendar("cn"), loaded)
+    model = build_report_model(loaded, loaded.window(AS_OF), promotions=windows)
+    trends = next(s for s in model.sections if s.key == "trends")
+    assert ("618" in [name for *_, name in trends.charts[0].bands])
+    review = next(s for s in model.sections if s.key == "promo_review")
+    assert review.title == "Promotion review: 618 2025"
+    assert model.summary[1] == review.intro  # the review's sentence is among the report's first
+    plain = build_report_model(loaded, loaded.window(AS_OF))
+    assert not any(s.key == "promo_review" for s in plain.sections)
+    assert not any(line.startswith("Promotion review") for line in plain.skipped)  # not asked for

@@ -76,6 +76,9 @@ ORDERS_RUNS = {
     "segment-migration": ("segment", "{orders}", "--since", "2025-03-31"),
     "funnel-order-status-trend": ("funnel", "{orders}", "--order-status", "--trend", "week"),
     "funnel-order-status-by-category": ("funnel", "{orders}", "--order-status", "--by", "category"),
+    "profile-periods-promos": ("profile", "{orders}", "--per", "period", "--promos", "cn"),
+    "segment-promos": ("segment", "{orders}", "--promos", "us"),
+    "retention-by-promo": ("retention", "{orders}", "--by-promo", "--promos", "cn", "--values", "percent"),
     "segment-moved-keep": ("segment", "{orders}", "--since", "2025-03-31", "--moved", "Champions>Loyal,(new)>Champions", "--keep", "email"),
 }
 EVENTS_RUNS = {

@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from userops.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 CALENDARS = ("cn", "us", "none")
 ORGANIC = "organic"  # acquired outside every promotion (自然流量 in Chinese)
@@ -175,3 +178,66 @@ def estimated_notes(windows: tuple[Promotion, ...] | None) -> list[str]:
     from userops.glossary import say
 
     return [say("promo_estimated", name=w.name, year=w.start.year, start=w.start, end=w.end) for w in windows or () if w.estimated]
+
+
+def period_bands(starts: list[dt.date], period: str, windows: tuple[Promotion, ...] | None) -> list[tuple[int, int, str]]:
+    """For a chart over periods starting ``starts``: per window, the first and last index of
+    the periods it overlaps, and its name (in order of start)."""
+    from userops.analytics.periods import next_period_start
+
+    bands = []
+    for w in sorted(windows or (), key=lambda w: (w.start, w.name)):
+        hit = [i for i, p in enumerate(starts) if w.overlaps(p, next_period_start(p, period) - dt.timedelta(days=1))]
+        if hit:
+            bands.append((hit[0], hit[-1], w.name))
+    return bands
+
+
+#: The days before a promotion its figures are compared with, and the repurchase horizons.
+BASELINE_DAYS = 28
+REPURCHASE_DAYS = (30, 60, 90)
+
+
+@dataclass
+class PromoReview:
+    """A promotion after it ended (大促复盘): its days against the ``BASELINE_DAYS`` before
+    it, and the repurchase of the customers it acquired against organic ones of the same
+    months (first purchase in those months, outside every promotion)."""
+
+    promotion: Promotion
+    figures: "pd.DataFrame"  # metric, promotion, before, change (per day, AOV as it is)
+    repurchase: "pd.DataFrame"  # acquired, customers, repurchase_30d, _60d, _90d (blank: not yet observable)
+
+
+def last_promotion(windows: tuple[Promotion, ...] | None, first: dt.date, as_of: dt.date) -> Promotion | None:
+    """The promotion that ended last by ``as_of`` and has ``BASELINE_DAYS`` of data before it."""
+    done = [w for w in windows or () if w.end <= as_of and w.start - dt.timedelta(days=BASELINE_DAYS) >= first]
+    return max(done, key=lambda w: (w.end, -w.days, w.name)) if done else None
+
+
+def promo_review(loaded, window, windows: tuple[Promotion, ...], promotion: Promotion, *, lang: str = "en") -> PromoReview:
+    """The figures of :class:`PromoReview`, from one engine pass."""
+    import pandas as pd
+
+    from userops.analytics.periods import next_period_start
+    from userops.glossary import name
+    from userops.scan import promotions as scan_promotions
+
+    before = Promotion(promotion.name, promotion.start - dt.timedelta(days=BASELINE_DAYS), promotion.start - dt.timedelta(days=1))
+    months = (promotion.start.replace(day=1), next_period_start(promotion.end.replace(day=1), "month"))
+    sums, cohorts = scan_promotions.review_sums(loaded, window, promotion, before, months, windows, REPURCHASE_DAYS)
+    rows = []
+    for metric in ("revenue", "orders", "new_customers"):
+        now, then = sums[metric][0] / promotion.days, sums[metric][1] / before.days
+        rows.append({"metric": f"{metric}_per_day", "promotion": now, "before": then})
+    aov = [sums["revenue"][i] / sums["orders"][i] if sums["orders"][i] else None for i in (0, 1)]
+    rows.append({"metric": "aov", "promotion": aov[0], "before": aov[1]})
+    figures = pd.DataFrame(rows)
+    figures["change"] = [
+        (r.promotion / r.before - 1) if r.promotion is not None and r.before not in (None, 0) else None for r in figures.itertuples()
+    ]
+    repurchase = pd.DataFrame(
+        [{"acquired": promotion.name if key == "promotion" else name(ORGANIC, lang), "customers": size,
+          **{f"repurchase_{d}d": rate for d, rate in zip(REPURCHASE_DAYS, rates)}} for key, size, rates in cohorts]
+    )
+    return PromoReview(promotion, figures, repurchase)

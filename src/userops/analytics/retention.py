@@ -272,7 +272,8 @@ def retention_by_promo(
     # the groups in calendar order (by each promotion's first window), organic last
     firsts = {w.name: (w.start, w.name) for w in sorted(promotions, key=lambda w: w.start, reverse=True)}
     groups = sorted(set(rows["grp"]), key=lambda g: (g == organic, firsts.get(g, (dt.date.max, g))))
-    parts, averages, notes = [], [], []
+    parts, averages = [], []
+    notes: list[str] = []
     for group in groups:
         part = rows[rows["grp"] == group]
         first = part["k"] == 0

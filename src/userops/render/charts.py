@@ -97,11 +97,13 @@ def line_chart(
     step: bool = False,
     x_days: bool = False,
     whole: bool = False,
+    bands: Sequence[tuple[int, int, str]] = (),
     width: int = WIDTH,
     height: int = 230,
 ) -> str:
     """One line per series over shared x labels (None = a gap); ``step`` draws a step function
-    (survival curves). ``x_days``: the labels are whole days, placed by value and labelled on
+    (survival curves). ``bands`` shade the x positions first..last (both included) behind
+    the lines, named at the top where the name fits (promotion windows). ``x_days``: the labels are whole days, placed by value and labelled on
     a round step (0/90/180...). ``whole``: the y labels are whole numbers (ticks a whole step
     apart). The y axis has round ticks; x labels are thinned so that none overlaps. A legend
     is drawn when there is more than one series."""
@@ -127,6 +129,13 @@ def line_chart(
     for tick in ticks:  # gridlines and y labels
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e5e7eb"/>')
         body.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="#4b5563" {FONT}>{esc(y_format(tick))}</text>')
+    if bands and not x_days:
+        half = plot_w / max(1, len(x_labels) - 1) / 2 if len(x_labels) > 1 else plot_w / 2
+        for first, last, name in bands:
+            x0, x1 = max(left, x(first) - half), min(width - right, x(last) + half)
+            body.append(f'<rect x="{x0:.1f}" y="{top}" width="{x1 - x0:.1f}" height="{plot_h}" fill="#fde68a" fill-opacity="0.45"/>')
+            if text_width(name) + 4 <= x1 - x0:
+                body.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{top + 12}" text-anchor="middle" fill="#92400e" {FONT}>{esc(name)}</text>')
     baseline = height - bottom + 20
     if x_days:
         for day in day_ticks(extent):

@@ -58,7 +58,7 @@ def render_chart(spec: "Chart"):
     else:
         svg = charts.line_chart(
             spec.x_labels, spec.series, title=spec.title, y_format=Y_FORMATS[spec.y_format], y_max=spec.y_max, step=spec.step, x_days=spec.x_days,
-            whole=spec.y_format in ("count", "money"),
+            whole=spec.y_format in ("count", "money"), bands=spec.bands,
         )
     return Markup(svg)
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from userops.analytics.churn import ChurnResult, ChurnRun
+    from userops.analytics.promotions import Promotion
     from userops.io.normalise import LoadedEvents, LoadedOrders
     from userops.scan.window import Window
 
@@ -62,6 +63,7 @@ class Chart:
     y_max: float | None = None
     step: bool = False
     x_days: bool = False  # x labels are whole days: placed by value, ticks on a round step
+    bands: list[tuple[int, int, str]] = field(default_factory=list)  # shaded x positions first..last, named (promotions)
 
 
 @dataclass
@@ -122,8 +124,12 @@ def _pick(frame, n: int):
 
 
 class _Builder:
-    def __init__(self, loaded: "LoadedOrders", window: "Window", *, lang: str, period: str, actions: dict[str, str] | None):
+    def __init__(
+        self, loaded: "LoadedOrders", window: "Window", *, lang: str, period: str, actions: dict[str, str] | None,
+        promotions: "tuple[Promotion, ...] | None" = None,
+    ):
         self.loaded, self.window, self.lang, self.period = loaded, window, lang, period
+        self.promotions = promotions
         self.t = labels(lang)
         self.actions = actions
         self.sections: list[Section] = []
@@ -199,14 +205,17 @@ class _Builder:
         table = _pick(table[table["complete"]], TREND_PERIODS[self.period])
         if table.empty:
             raise DataError(f"no complete {self.period} yet")
+        from userops.analytics.promotions import period_bands
+
         x = [fmt.date(p) for p in table["period"]]
+        bands = period_bands(list(table["period"]), self.period, self.promotions)  # the promotions shaded
         charts = [
             Chart("line", self.t["trend_active"].format(period=self.period_word), x_labels=x,
-                  series=[(self.t["kpi_active_customers"], [float(v) for v in table["active_customers"]])]),
+                  series=[(self.t["kpi_active_customers"], [float(v) for v in table["active_customers"]])], bands=bands),
         ]
         if self.loaded.facts.has_amount:  # without amounts a revenue line would be drawn flat at 0
             charts.insert(0, Chart("line", self.t["trend_revenue"].format(period=self.period_word), x_labels=x,
-                                   series=[(self.t["kpi_revenue"], [float(v) for v in table["revenue"].fillna(0)])], y_format="money"))
+                                   series=[(self.t["kpi_revenue"], [float(v) for v in table["revenue"].fillna(0)])], y_format="money", bands=bands))
         return Section("trends", self.t["trends"], charts=charts)
 
     def bridge(self) -> Section:
@@ -466,6 +475,43 @@ class _Builder:
         )
         return Section("order_status", t["order_status"], intro, charts=charts, tables=[view], notes=list(result.notes))
 
+    def promo_review(self) -> Section:
+        """大促复盘: the promotion that ended last, against the four weeks before it, and the
+        repurchase of the customers it brought against organic ones of the same months."""
+        from userops.analytics.promotions import BASELINE_DAYS, last_promotion, promo_review
+
+        t = self.t
+        first = self.loaded.first_ts.date() if self.loaded.first_ts else self.window.as_of
+        promotion = last_promotion(self.promotions, first, self.window.as_of)
+        if promotion is None:
+            raise DataError(t["promo_none_ended"].format(days=BASELINE_DAYS))
+        review = promo_review(self.loaded, self.window, self.promotions or (), promotion, lang=self.lang)
+        label = f"{promotion.name} {promotion.start.year}"
+        shown = {"revenue_per_day": fmt.money, "orders_per_day": lambda v: fmt.number(v, 1), "new_customers_per_day": lambda v: fmt.number(v, 1), "aov": fmt.money}
+        figures = TableView(
+            ["", f"{label} ({fmt.date(promotion.start)} – {fmt.date(promotion.end)})", t["promo_before"].format(days=BASELINE_DAYS), t["col_change"]],
+            [False, True, True, True],
+            [[t[f"promo_{r.metric}"], shown[r.metric](r.promotion), shown[r.metric](r.before),
+              "" if fmt.is_missing(r.change) else f"{r.change * 100:+.1f}%"] for r in review.figures.itertuples(index=False)],
+        )
+        columns = [c for c in review.repurchase.columns if c.startswith("repurchase_")]
+        repurchase = TableView(
+            [t["col_acquired"], t["col_customers"], *(t["col_repurchase_within"].format(days=c.split("_")[1][:-1]) for c in columns)],
+            [False, True, *(True for _ in columns)],
+            [[fmt.text(r["acquired"]), fmt.integer(r["customers"]), *(fmt.percent(r[c]) for c in columns)] for _, r in review.repurchase.iterrows()],
+        )
+        revenue = review.figures.set_index("metric").loc["revenue_per_day"]
+        promo_row, organic_row = review.repurchase.iloc[0], review.repurchase.iloc[1]
+        said = t["promo_intro"].format(promotion=label, start=fmt.date(promotion.start), end=fmt.date(promotion.end), days=BASELINE_DAYS,
+                                       change="" if fmt.is_missing(revenue["change"]) else f"{revenue['change'] * 100:+.1f}%")
+        # the longest horizon both cohorts were observed for
+        both = [c for c in columns if not fmt.is_missing(promo_row[c]) and not fmt.is_missing(organic_row[c])]
+        if both:
+            c = both[-1]
+            said += " " + t["promo_repurchase"].format(days=c.split("_")[1][:-1], promotion=label, rate=fmt.percent(promo_row[c]), organic=fmt.percent(organic_row[c]))
+        self.highlights["promo"] = said
+        return Section("promo_review", t["promo_review"].format(promotion=label), said, tables=[figures, repurchase])
+
     def churn_survival(self, run: "ChurnRun") -> tuple["pd.DataFrame", list[str]]:
         """Kaplan–Meier curves per first channel (overall without channels) from churn's
         snapshot at the as-of date, and their medians."""
@@ -590,6 +636,7 @@ def build_report_model(
     inputs: list[str] | None = None,
     purchase_model: str = "auto",
     columns: dict[str, str] | None = None,
+    promotions: "tuple[Promotion, ...] | None" = None,
 ) -> ReportModel:
     """Compute every section with the library and turn it into display-ready text."""
     import os
@@ -600,7 +647,7 @@ def build_report_model(
         raise UsageError(f"--period must be week or month (got {period!r})")
     from userops.analytics.churn import ChurnRun
 
-    b = _Builder(loaded, window, lang=lang, period=period, actions=actions)
+    b = _Builder(loaded, window, lang=lang, period=period, actions=actions, promotions=promotions)
     t = b.t
     # churn's queries first; then its models (mostly Python, on threads of their own) run
     # beside the other sections (mostly engine queries) and the survival curves. Churn has a
@@ -628,6 +675,8 @@ def build_report_model(
         else:
             b.skipped.append(f"{t['funnel']}: {t['no_events']}")
         b.attempt(t["order_status"], lambda: b.order_status(columns))
+        if promotions is not None:  # a review needs a calendar; without one it is not asked for
+            b.attempt(t["promo_review_title"], b.promo_review)
         if run is not None and drawn is not None:
             # the models' reason to leave the section out comes before the curves'
             c.attempt(t["churn"], lambda: c.churn(run.result(), drawn.result(), horizon_days))
@@ -667,5 +716,5 @@ def build_report_model(
         kpis=kpis, sections=b.sections, skipped=b.skipped, quality=quality,
         provenance=t["provenance"].format(version=__version__, inputs=names), skipped_title=t["skipped"], quality_title=t["quality"],
         warnings=list(dict.fromkeys(b.warnings)), quality_summary=[in_language(line, lang) for line in summary],
-        summary=[b.highlights[key] for key in ("kpis", "segments", "funnel") if key in b.highlights], summary_title=t["summary"],
+        summary=[b.highlights[key] for key in ("kpis", "promo", "segments", "funnel") if key in b.highlights], summary_title=t["summary"],
     )

@@ -32,3 +32,39 @@ def promotion_name(column: str, windows: "tuple[Promotion, ...]", otherwise: str
     if not windows:
         return default
     return "CASE " + " ".join(f"WHEN {_within(column, w)} THEN {sql.sql_str(w.name)}" for w in windows) + f" ELSE {default} END"
+
+
+def review_sums(data, window, promotion: "Promotion", before: "Promotion", months: tuple[dt.date, dt.date], windows: "tuple[Promotion, ...]", horizons: tuple[int, ...]):
+    """For :func:`userops.analytics.promotions.promo_review`: revenue, orders and new
+    customers (first purchase ever) in the promotion and in the days ``before`` it, as
+    ``{metric: (promotion, before)}``; and per cohort — acquired in the promotion, or
+    organically (a first purchase in ``months`` outside every window) — its size and, per
+    horizon in days, the share who bought again within it among those observed that long
+    (None when none was)."""
+    end = sql.timestamp(window.end)
+    in_now, in_before = _within("order_ts", promotion), _within("order_ts", before)
+    first_now, first_months = _within("first_ts", promotion), (
+        f"first_ts >= {sql.timestamp(months[0])} AND first_ts < {sql.timestamp(months[1])} AND NOT {in_promotion('first_ts', windows)}"
+    )
+    repurchase = []
+    for days in horizons:
+        observed = f"first_ts + INTERVAL {int(days)} DAY <= {end}"
+        repurchase += [f"count(*) FILTER (WHERE {{cohort}} AND {observed})", f"count(*) FILTER (WHERE {{cohort}} AND {observed} AND second_ts < first_ts + INTERVAL {int(days)} DAY)"]
+    per_cohort = lambda cohort: ", ".join([f"count(*) FILTER (WHERE {cohort})"] + [r.format(cohort=cohort) for r in repurchase])  # noqa: E731
+    query = f"""
+        WITH p AS (SELECT customer_id, order_ts, amount FROM orders WHERE reason IS NULL AND order_ts < {end}),
+        firsts AS (SELECT customer_id, min(order_ts) AS first_ts FROM p GROUP BY customer_id),
+        c AS (SELECT f.customer_id, f.first_ts, min(p.order_ts) FILTER (WHERE p.order_ts > f.first_ts) AS second_ts
+              FROM firsts f JOIN p ON p.customer_id = f.customer_id GROUP BY f.customer_id, f.first_ts)
+        SELECT (SELECT [CAST(coalesce(sum(amount) FILTER (WHERE {in_now}), 0) AS DOUBLE), CAST(coalesce(sum(amount) FILTER (WHERE {in_before}), 0) AS DOUBLE),
+                        count(*) FILTER (WHERE {in_now}), count(*) FILTER (WHERE {in_before})] FROM p),
+               (SELECT [count(*) FILTER (WHERE {_within('first_ts', promotion)}), count(*) FILTER (WHERE {_within('first_ts', before)}),
+                        {per_cohort(first_now)}, {per_cohort(first_months)}] FROM c)"""
+    money, counts = data.engine.row(query)
+    n = 1 + 2 * len(horizons)
+    sums = {"revenue": (money[0], money[1]), "orders": (int(money[2]), int(money[3])), "new_customers": (int(counts[0]), int(counts[1]))}
+    cohorts = []
+    for key, values in (("promotion", counts[2:2 + n]), ("organic", counts[2 + n:2 + 2 * n])):
+        rates = [values[2 + 2 * i] / values[1 + 2 * i] if values[1 + 2 * i] else None for i in range(len(horizons))]
+        cohorts.append((key, int(values[0]), rates))
+    return sums, cohorts

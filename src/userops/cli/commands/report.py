@@ -20,6 +20,7 @@ def report(
     steps: Annotated[Optional[str], typer.Option("--steps", help="Funnel steps (default: the 5 most widespread events, in that order).")] = None,
     funnel_window: Annotated[Optional[str], typer.Option("--window", help="Funnel window.", show_default="14d")] = None,
     horizon: Annotated[Optional[str], typer.Option("--horizon", help="Churn: how far ahead (90d, 13w).", show_default="90d")] = None,
+    promos: Annotated[Optional[str], typer.Option("--promos", help="Promotion calendar cn|us|none (and [promotions] in userops.toml): windows shaded on the trends, and a review of the last promotion.")] = None,
     purchase_model: Annotated[Optional[str], typer.Option("--model", help="Churn's purchase model: auto (back-tested, drawn in the report), bgnbd, pareto or mbgnbd.", show_default="auto")] = None,
     *,
     run: RunContext,
@@ -45,6 +46,7 @@ def report(
     if output is None:
         raise UsageError("the report needs an output file", hint="add -o report.html (the name may contain {as_of}), or -o - for stdout")
     run.check_output(list(inputs) + ([events] if events else []), html=True)
+    calendar = run.promo_calendar(promos)
     from userops.cli.commands.churn import MODEL_MODULES
 
     run.prefetch(*MODEL_MODULES, "lifelines")
@@ -62,6 +64,7 @@ def report(
             horizon_days=parse_days(run.choose("horizon", horizon, "90d"), "--horizon") or DEFAULT_HORIZON_DAYS, actions=actions(run.config.playbook),
             purchase_model=run.choose("model", purchase_model, "auto", ("auto", *PURCHASE_MODELS)),
             inputs=list(inputs) + ([events] if events else []), columns=run.column_overrides(),
+            promotions=run.promotions(calendar, loaded),
         )
         html = render_report(model)
     for line in model.skipped:
