@@ -193,3 +193,54 @@ def test_rows_without_an_order_id(write):
     assert "2 rows without an order id are left out" in result.stderr
     no_ids = ["customer_id,created_at,paid_at", "A,2025-01-01 10:00,2025-01-01 11:00", "B,2025-01-01 10:00,"]
     assert list(table(run("funnel", write("p.csv", "\n".join(no_ids) + "\n"), "--order-status", "-f", "csv", "-q"))["orders"]) == [2, 1]
+
+
+def test_first_order_experience_by_hand(write):
+    from userops.analytics.order_status import first_order_experience
+    from userops.analytics.promotions import Promotion
+    from userops.io.normalise import load_orders
+
+    lines = ["订单编号,买家会员名,买家实际支付金额,优惠金额,订单状态,订单创建时间,订单付款时间,发货时间,确认收货时间"]
+    lines += [
+        "1,A,50.00,0,交易关闭,2025-01-01 10:00,2025-01-01 10:05,,",  # A's first order closed after payment
+        "2,A,80.00,0,交易成功,2025-02-01 10:00,2025-02-01 10:05,2025-02-02 10:05,2025-02-04 10:05",
+        "3,B,90.00,10.00,交易成功,2025-01-02 10:00,2025-01-02 12:00,2025-01-04 12:00,2025-01-07 12:00",  # ships in 2 days, delivered in 5
+        "4,C,75.00,25.00,卖家已发货，等待买家确认,2025-01-03 10:00,2025-01-03 10:00,2025-01-13 10:00,",  # ships after 10 days
+        "5,D,40.00,0,等待买家付款,2025-01-04 10:00,,,",  # unpaid: not refunded, never shipped
+        "6,D,40.00,0,交易成功,2025-01-05 10:00,2025-01-05 10:00,2025-01-05 20:00,2025-01-07 10:00",
+    ]
+    loaded = load_orders([write("淘宝.csv", "\n".join(lines) + "\n", encoding="gbk")])
+    sale = Promotion("sale", dt.date(2025, 1, 2), dt.date(2025, 1, 3))
+    out = first_order_experience(loaded, loaded.window(), promotions=(sale,)).set_index("customer_id")
+    assert out["first_order_refunded"].to_dict() == {"A": True, "B": False, "C": False, "D": False}
+    assert out["days_to_ship"].to_dict() == {"A": "not shipped", "B": "1–3 days", "C": ">7 days", "D": "not shipped"}
+    assert out["days_to_deliver"].to_dict() == {"A": "not delivered", "B": "3–7 days", "C": "not delivered", "D": "not delivered"}
+    assert out["first_order_promo"].to_dict() == {"A": False, "B": True, "C": True, "D": False}
+    assert out["first_discount_share"].to_dict() == {"A": 0.0, "B": 0.1, "C": 0.25, "D": 0.0}
+
+
+def test_a_refunded_first_order_shows_in_survival_and_cox(write):
+    """60 customers whose first order was cancelled buy once more and never again; 60 whose
+    first order went well buy every month until the as-of date: the first group churns."""
+    lines = ["order_id,customer_id,order_date,status,amount"]
+    n = 0
+    for i in range(60):
+        n += 1
+        lines.append(f"{n},R{i:02d},2024-01-{1 + i % 28:02d} 10:00,cancelled,30.00")
+        n += 1
+        lines.append(f"{n},R{i:02d},2024-01-{1 + i % 28:02d} 12:00,paid,30.00")
+        if i % 6 == 0:  # a few stay a while
+            n += 1
+            lines.append(f"{n},R{i:02d},2024-05-{1 + i % 28:02d} 12:00,paid,30.00")
+    for i in range(60):
+        for month in range(1, 13 if i % 5 else 4):
+            n += 1
+            lines.append(f"{n},G{i:02d},2024-{month:02d}-{1 + i % 28:02d} 10:00,paid,30.00")
+    path = write("orders.csv", "\n".join(lines) + "\n")
+    curves = pd.read_csv(io.StringIO(run("churn", path, "--by", "refund", "-f", "csv", "-q").stdout))
+    at = curves[curves["days"] <= 200].groupby("group")["survival"].last()
+    assert at["refunded or cancelled"] < at["not refunded"]
+    cox = table(run("churn", path, "--cox", "-f", "csv", "-q")).set_index("covariate")
+    assert cox.loc["first_order_refunded", "hazard_ratio"] > 2 and cox.loc["first_order_refunded", "p_value"] < 0.05
+    missing = run("churn", path, "--by", "ship_days")
+    assert missing.exit_code == 65 and "does not say" in missing.stderr

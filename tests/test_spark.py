@@ -79,6 +79,8 @@ ORDERS_RUNS = {
     "profile-periods-promos": ("profile", "{orders}", "--per", "period", "--promos", "cn"),
     "segment-promos": ("segment", "{orders}", "--promos", "us"),
     "retention-by-promo": ("retention", "{orders}", "--by-promo", "--promos", "cn", "--values", "percent"),
+    "churn-cox-experience": ("churn", "{orders}", "--cox", "--promos", "cn"),
+    "churn-survival-by-ship-days": ("churn", "{orders}", "--by", "ship_days"),
     "segment-moved-keep": ("segment", "{orders}", "--since", "2025-03-31", "--moved", "Champions>Loyal,(new)>Champions", "--keep", "email"),
 }
 EVENTS_RUNS = {

@@ -28,6 +28,7 @@ ROLE_SHIPPED_AT = "shipped_at"
 ROLE_DELIVERED_AT = "delivered_at"
 ROLE_REVIEWED_AT = "reviewed_at"
 ROLE_PROVINCE = "province"  # the shipping province or state
+ROLE_DISCOUNT = "discount"  # the discount on an order (Shopify "Discount Amount", 优惠金额)
 
 ROLES = (
     ROLE_USER,
@@ -49,7 +50,7 @@ ROLES = (
 #: Roles looked for only by the analyses that read them: their columns may be the same as
 #: a role above (Shopify's ``Created at`` is both the order time and the creation step).
 STATUS_TIME_ROLES = (ROLE_CREATED_AT, ROLE_PAID_AT, ROLE_SHIPPED_AT, ROLE_DELIVERED_AT, ROLE_REVIEWED_AT)
-ON_DEMAND_ROLES = (*STATUS_TIME_ROLES, ROLE_PROVINCE)
+ON_DEMAND_ROLES = (*STATUS_TIME_ROLES, ROLE_PROVINCE, ROLE_DISCOUNT)
 ALL_ROLES = ROLES + ON_DEMAND_ROLES
 
 #: The command-line flag that overrides each role.

@@ -61,7 +61,9 @@ INTERVAL_COLUMNS = ("expected_purchases_lo", "expected_purchases_hi", "clv_lo", 
 REPORT_COLUMNS = ["section", "metric", "value", "detail"]
 RISK_TIERS = ("churned", "high", "medium", "low")
 TIER_CUTS = {"high": 0.7, "medium": 0.4}
-BY_CHOICES = ("channel", "category", "segment")
+BY_CHOICES = ("channel", "category", "segment", "refund", "ship_days", "deliver_days", "promo")
+#: --by choices from the first order's experience (:func:`order_status.first_order_experience`).
+EXPERIENCE_BY = {"refund": "first_order_refunded", "ship_days": "days_to_ship", "deliver_days": "days_to_deliver", "promo": "first_order_promo"}
 #: BG/NBD and Gamma–Gamma work in weeks (the published CDNOW parameters are in weeks).
 UNIT_DAYS = 7.0
 DEFAULT_HORIZON_DAYS = 90
@@ -164,13 +166,26 @@ def customer_lifetimes(loaded: "LoadedOrders", window: "Window", threshold: Thre
     return survival.churn_lifetimes(customers, as_of=window.as_of, threshold_days=threshold.days)
 
 
-def survival_groups(loaded: "LoadedOrders", window: "Window", by: str, customer_ids: "pd.Series") -> "pd.Series":
+def survival_groups(
+    loaded: "LoadedOrders", window: "Window", by: str, customer_ids: "pd.Series", experience: "pd.DataFrame | None" = None,
+) -> "pd.Series":
     """The group of each customer for ``--by``: first-order channel or category (known at
-    acquisition), or today's rfm10 segment (descriptive: it uses the whole history)."""
+    acquisition), the first order's experience (refunded or cancelled, days to ship or to
+    deliver, bought in a promotion: ``experience``), or today's rfm10 segment (descriptive:
+    it uses the whole history)."""
     import pandas as pd
 
     if by not in BY_CHOICES:
         raise UsageError(f"--by must be one of {', '.join(BY_CHOICES)} (got {by!r})")
+    if by in EXPERIENCE_BY:
+        column = EXPERIENCE_BY[by]
+        if experience is None or column not in experience:
+            raise DataError(say("experience_missing", by=by), hint=say("experience_hint", by=by))
+        values = experience.set_index("customer_id")[column].reindex(customer_ids.astype(str).to_numpy())
+        if values.dtype == bool or column in ("first_order_refunded", "first_order_promo"):
+            names = {"first_order_refunded": ("refunded or cancelled", "not refunded"), "first_order_promo": ("promotion", "organic")}[column]
+            values = values.map({True: names[0], False: names[1]})
+        return pd.Series(values.astype(object).to_numpy(), index=customer_ids.index)
     if by == "segment":
         from userops.analytics.segment import segment_customers
 
@@ -184,6 +199,7 @@ def survival_groups(loaded: "LoadedOrders", window: "Window", by: str, customer_
 
 def survival_curves(
     loaded: "LoadedOrders", window: "Window", threshold: Threshold, *, by: str | None = None, features: "pd.DataFrame | None" = None,
+    experience: "pd.DataFrame | None" = None,
 ) -> tuple["pd.DataFrame", list[str]]:
     """Kaplan–Meier curves (overall or per group) and a note per curve with its median.
     ``features`` (a churn result's snapshot at the as-of date of the same window) already has
@@ -203,7 +219,7 @@ def survival_curves(
             groups = pd.Series(features["first_channel"].astype(object).to_numpy(), index=lifetimes.index)
     else:
         lifetimes = customer_lifetimes(loaded, window, threshold)
-        groups = survival_groups(loaded, window, by, lifetimes["customer_id"]) if by else None
+        groups = survival_groups(loaded, window, by, lifetimes["customer_id"], experience) if by else None
     fitted = survival.kaplan_meier_curves(lifetimes, by=groups)
     notes: list[str] = []
     for name, part, curve in fitted:
@@ -214,10 +230,14 @@ def survival_curves(
     return curves, notes
 
 
-def cox_model(loaded: "LoadedOrders", window: "Window", threshold: Threshold) -> survival.CoxResult:
-    """Cox proportional hazards of churn on what is known at the first purchase."""
+def cox_model(loaded: "LoadedOrders", window: "Window", threshold: Threshold, *, experience: "pd.DataFrame | None" = None) -> survival.CoxResult:
+    """Cox proportional hazards of churn on what is known at the first purchase, and with
+    ``experience`` on what the first order was like."""
     lifetimes = customer_lifetimes(loaded, window, threshold)
-    attributes = scan_customers.first_order_attributes(loaded, window).set_index("customer_id").reindex(lifetimes["customer_id"].to_numpy())
+    attributes = scan_customers.first_order_attributes(loaded, window).set_index("customer_id")
+    if experience is not None:
+        attributes = attributes.join(experience.set_index("customer_id"), how="left")
+    attributes = attributes.reindex(lifetimes["customer_id"].to_numpy())
     design, references = survival.cox_covariates(attributes.reset_index(drop=True))
     return survival.cox_table(lifetimes, design, references=references)
 

@@ -28,6 +28,7 @@ from userops.scan import order_status as scan_status
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from userops.analytics.promotions import Promotion
     from userops.io.normalise import LoadedOrders
     from userops.scan.window import Window
 
@@ -71,16 +72,16 @@ class OrderStatusFunnel:
 
 def status_sources(loaded: "LoadedOrders", overrides: dict[str, str] | None = None, *, by: str | None = None) -> list[scan_status.StatusSource]:
     """Per input: its step-time columns (mapped by alias, ``[columns]`` and the ``--*-at-col``
-    flags), its status column and the ``--by`` column."""
+    flags), its status column, its discount column and the ``--by`` column."""
     out = []
-    wanted = schema.STATUS_TIME_ROLES + ((schema.ROLE_PROVINCE,) if by == "province" else ())
+    wanted = schema.STATUS_TIME_ROLES + (schema.ROLE_DISCOUNT,) + ((schema.ROLE_PROVINCE,) if by == "province" else ())
     for spec, info in zip(loaded.specs, loaded.infos):
         headers = list(spec.types)
         mapping = colmod.resolve_roles(headers, overrides, file=info.name, roles=wanted)
         times = tuple(mapping.get(role) for role in schema.STATUS_TIME_ROLES)
         times = (times[0] or spec.time,) + times[1:]  # created: the order time when no column says
         group, from_address = _group_column(spec, mapping, headers, by, file=info.name)
-        out.append(scan_status.StatusSource(spec, info.name, times, spec.status, group, from_address))
+        out.append(scan_status.StatusSource(spec, info.name, times, spec.status, group, from_address, mapping.get(schema.ROLE_DISCOUNT)))
     return out
 
 
@@ -226,3 +227,65 @@ def _steps_table(rows: list[scan_status.StepRow], labels: list[str], origins: li
         table[column] = table[column].astype("float64")
     table["timed_orders"] = table["timed_orders"].astype("Int64")
     return table
+
+
+#: First-order experience buckets: (upper bound in days, label); the last has no bound.
+SHIP_BUCKETS = ((1, "≤1 day"), (3, "1–3 days"), (7, "3–7 days"), (None, ">7 days"))
+DELIVERY_BUCKETS = ((3, "≤3 days"), (7, "3–7 days"), (14, "7–14 days"), (None, ">14 days"))
+NOT_SHIPPED, NOT_DELIVERED = "not shipped", "not delivered"
+#: The experience columns, in the order a table shows them.
+EXPERIENCE_COLUMNS = ("first_order_refunded", "days_to_ship", "days_to_deliver", "first_order_promo", "first_discount_share")
+
+
+def first_order_experience(
+    loaded: "LoadedOrders", window: "Window", *, overrides: dict[str, str] | None = None, promotions: "tuple[Promotion, ...] | None" = None,
+) -> "pd.DataFrame":
+    """Per customer, what their first order was like (cancelled and unpaid orders included:
+    the first order the export records), for churn's survival curves and Cox model:
+
+    * ``first_order_refunded``: it was cancelled, refunded (a closing status or a refunded
+      amount) or closed (交易关闭) — with a status or refunded-amount column;
+    * ``days_to_ship``, ``days_to_deliver``: from payment (else creation) to shipping and to
+      delivery, bucketed (:data:`SHIP_BUCKETS`, :data:`DELIVERY_BUCKETS`; ``not shipped``,
+      ``not delivered`` otherwise) — with those time columns;
+    * ``first_order_promo``: created inside a promotion window — with a calendar;
+    * ``first_discount_share``: its discount over its amount before the discount — with a
+      discount column and amounts.
+
+    Only the columns the export supports are there (``customer_id`` always)."""
+    import numpy as np
+    import pandas as pd
+
+    sources = status_sources(loaded, overrides)
+    frame = scan_status.first_orders(loaded, window, sources, STATUS_STEP, CLOSING)
+    out = pd.DataFrame({"customer_id": frame["customer_id"].astype(str)})
+    if any(s.status or s.spec.refunded for s in sources):
+        out["first_order_refunded"] = (frame["closed"].fillna(False).astype(bool) | frame["refunded"].fillna(False).astype(bool)).to_numpy()
+    start = pd.to_datetime(frame["paid"]).fillna(pd.to_datetime(frame["created"]))
+    for step, column, buckets, never in (("shipped", "days_to_ship", SHIP_BUCKETS, NOT_SHIPPED), ("delivered", "days_to_deliver", DELIVERY_BUCKETS, NOT_DELIVERED)):
+        if any(s.times[STEPS.index(step)] is not None for s in sources):
+            days = (pd.to_datetime(frame[step]) - start).dt.total_seconds().to_numpy() / 86400
+            out[column] = _bucketed(days, buckets, never)
+    if promotions is not None:
+        created = pd.to_datetime(frame["created"])
+        inside = np.zeros(len(frame), dtype=bool)
+        for w in promotions:
+            inside |= ((created >= pd.Timestamp(w.start)) & (created < pd.Timestamp(w.end) + pd.Timedelta(days=1))).to_numpy()
+        out["first_order_promo"] = inside
+    if any(s.discount for s in sources) and loaded.facts.has_amount:
+        discount, amount = frame["discount"].astype("float64"), frame["amount"].astype("float64")
+        out["first_discount_share"] = (discount.fillna(0) / (amount + discount.fillna(0))).where(amount + discount.fillna(0) > 0).round(4).to_numpy()
+    return out
+
+
+def _bucketed(days, buckets, never: str) -> list[str]:
+    """Each value's bucket label (a negative time — paid after shipping — counts as the first)."""
+    import math
+
+    labels = []
+    for d in days:
+        if d is None or (isinstance(d, float) and math.isnan(d)):
+            labels.append(never)
+            continue
+        labels.append(next(label for bound, label in buckets if bound is None or d <= bound))
+    return labels

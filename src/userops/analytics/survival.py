@@ -149,8 +149,10 @@ class CoxResult:
 def cox_covariates(attributes: "pd.DataFrame") -> tuple["pd.DataFrame", dict[str, str]]:
     """Baseline covariates (known at the first purchase, so they cannot leak the future):
     log(1 + first order value) and dummies of the first channel and first category (the most
-    common level is the reference, levels beyond the top 8 pool into "(other)"). Returns the
-    design frame and, per dummy column, its reference level."""
+    common level is the reference, levels beyond the top 8 pool into "(other)"), and the
+    first order's experience where given: refunded or cancelled and bought in a promotion
+    (0/1), its discount share, its days to ship and to deliver (dummies, as the channel).
+    Returns the design frame and, per dummy column, its reference level."""
     import numpy as np
     import pandas as pd
 
@@ -159,7 +161,16 @@ def cox_covariates(attributes: "pd.DataFrame") -> tuple["pd.DataFrame", dict[str
     if "first_order_value" in attributes and attributes["first_order_value"].notna().any():
         design["log_first_order_value"] = np.log1p(attributes["first_order_value"].astype("float64").clip(lower=0).fillna(0.0))
         references["log_first_order_value"] = ""
-    for column in ("first_channel", "first_category"):
+    # the first order's experience (order_status.first_order_experience): yes/no as 0/1,
+    # the discount share as it is, the days to ship and deliver as buckets like a channel
+    for column in ("first_order_refunded", "first_order_promo"):
+        if column in attributes:
+            design[column] = attributes[column].astype("float64").fillna(0.0)
+            references[column] = ""
+    if "first_discount_share" in attributes and attributes["first_discount_share"].notna().any():
+        design["first_discount_share"] = attributes["first_discount_share"].astype("float64").fillna(0.0)
+        references["first_discount_share"] = ""
+    for column in ("first_channel", "first_category", "days_to_ship", "days_to_deliver"):
         if column not in attributes:
             continue
         values = attributes[column].astype(object).where(attributes[column].notna(), "(none)").astype(str)

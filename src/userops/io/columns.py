@@ -112,6 +112,10 @@ ROLE_ALIASES: dict[str, list[list[str]]] = {
         ["province", "shipping province", "shipping province name", "billing province", "billing province name", "state/province",
          "shipping state", "region", "省份", "收货省份", "省", "收货人省份", "所在省份"],
     ],
+    schema.ROLE_DISCOUNT: [
+        ["discount amount", "discount_amount", "total discount", "total discounts", "total_discounts", "discount total", "discount",
+         "优惠金额", "店铺优惠", "订单优惠", "优惠总额", "折扣金额", "优惠"],
+    ],
     schema.ROLE_EVENT: [
         ["event", "event_name", "event name", "event_type", "event type", "action", "事件", "事件名", "行为", "行为类型"],
     ],

@@ -30,6 +30,7 @@ class StatusSource:
     status: str | None
     group: str | None = None  # a raw column
     group_from_address: bool = False  # the group is the first word of this column (收货地址)
+    discount: str | None = None  # the order's discount (order level, like a refunded amount)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,45 @@ def per_order(engine, sources: list[StatusSource], statuses: dict[str, int], clo
                 JOIN (SELECT DISTINCT order_key, grp FROM r{i}) g ON o.order_key IS NOT DISTINCT FROM g.order_key"""
         parts.append(f"SELECT {tcols}, s, closed, anonymous, lines{', grp' if grouped else ''} FROM (WITH r{i} AS ({rows}) {orders})")
     return " UNION ALL ".join(parts)
+
+
+def first_orders(data: HasOrders, window: Window, sources: list[StatusSource], statuses: dict[str, int], closing: tuple[str, ...]):
+    """Per customer, the first order in the exports up to the as-of date (by creation time,
+    cancelled and unpaid ones included): ``customer_id, created, paid, shipped, delivered``
+    (the step times; NULL where not recorded), ``closed`` (cancelled, refunded, 交易关闭),
+    ``refunded`` (a refunded amount above 0), ``amount`` and ``discount`` (NULL without the
+    column)."""
+    parts = []
+    for source in sources:
+        spec = source.spec
+        times = _times(data.engine, source)
+        decimal = spec.decimal or scan_load.detect_decimal(data.engine, spec.view, spec.amount, spec.types[spec.amount], file=source.file) if spec.amount else "."
+
+        def money(column: str | None) -> str:
+            return f"CAST({sql.money_expr(q(column), spec.types[column], decimal)} AS DOUBLE)" if column else "NULL::DOUBLE"
+
+        user = sql.id_expr(q(spec.user), spec.types[spec.user])
+        key = sql.id_expr(q(spec.order), spec.types[spec.order]) if spec.order else "NULL::VARCHAR"
+        status = f"coalesce({sql.in_list(f'lower(trim(CAST({q(source.status)} AS VARCHAR)))', closing)}, false)" if source.status else "false"
+        rows = f"""SELECT {user} AS customer_id, {key} AS order_key, {', '.join(f'{t} AS t{k + 1}' for k, t in enumerate(times[:4]))},
+                          {status} AS closed, {money(spec.refunded)} AS refunded, {money(spec.amount)} AS amount, {money(source.discount)} AS discount
+                   FROM {spec.view}"""
+        total = "max(amount)" if spec.amount_is_order_total else "sum(amount)"
+        if spec.order:  # the order's lines together; without ids every row is an order
+            rows = f"""SELECT min(customer_id) AS customer_id, order_key, min(t1) AS t1, min(t2) AS t2, min(t3) AS t3, min(t4) AS t4, bool_or(closed) AS closed,
+                              max(refunded) AS refunded, {total} AS amount, max(discount) AS discount
+                       FROM ({rows}) WHERE order_key IS NOT NULL GROUP BY order_key"""
+        parts.append(f"SELECT customer_id, order_key, t1, t2, t3, t4, closed, refunded, amount, discount FROM ({rows})")
+    # the first order: the earliest created (of two at once, the lower order id)
+    first = lambda x: f"arg_min_null({x}, (t1, order_key))"  # noqa: E731
+    query = f"""
+        SELECT customer_id, min(t1) AS created, {first('t2')} AS paid, {first('t3')} AS shipped, {first('t4')} AS delivered,
+               {first('closed')} AS closed, coalesce({first('refunded')}, 0) > 0 AS refunded,
+               {first('amount')} AS amount, {first('discount')} AS discount
+        FROM ({' UNION ALL '.join(parts)})
+        WHERE customer_id IS NOT NULL AND t1 IS NOT NULL AND t1 < {sql.timestamp(window.end)}
+        GROUP BY customer_id ORDER BY customer_id"""
+    return data.engine.frame(query)
 
 
 def latest_creation(data: HasOrders, sources: list[StatusSource]):

@@ -29,7 +29,8 @@ def churn(
     columns: Annotated[Optional[str], typer.Option("--columns", help="Choose and order the output columns (comma-separated).")] = None,
     model_report: Annotated[bool, typer.Option("--model-report", help="The numbers behind the list: thresholds, BG/NBD and Gamma–Gamma parameters, risk-model metrics vs the baseline.")] = False,
     survival: Annotated[bool, typer.Option("--survival", help="Kaplan–Meier curves: group, days, survival, ci_lower, ci_upper, at_risk.")] = False,
-    by: Annotated[Optional[str], typer.Option("--by", help="Survival per first-order channel, first-order category, or segment.")] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="Survival per first-order channel or category, segment, or the first order's experience: refund (refunded or cancelled), ship_days, deliver_days, promo.")] = None,
+    promos: Annotated[Optional[str], typer.Option("--promos", help="With --cox or --by promo: the promotion calendar (cn|us|none, [promotions]) that says whether the first order was in a promotion.")] = None,
     cox: Annotated[bool, typer.Option("--cox", help="Cox proportional hazards on first-order value, channel and category.")] = False,
     model: Annotated[Optional[str], typer.Option("--model", help="The purchase model: auto (the best of BG/NBD, Pareto/NBD and MBG/NBD on a holdout: the last --horizon before the as-of date), or bgnbd, pareto, mbgnbd.", show_default="auto")] = None,
     interval: Annotated[Optional[float], typer.Option("--interval", help="Add each customer's range of purchases and CLV holding this share of the model's forecast, e.g. 0.8 (expected_purchases_lo/hi, clv_lo/hi).")] = None,
@@ -70,6 +71,9 @@ def churn(
     if unknown:  # before the (possibly long) read
         raise UsageError(f"no risk tier named {', '.join(repr(t) for t in unknown)}", hint=f"tiers: {', '.join(ch.RISK_TIERS)}")
     keep_columns = run.keep_columns(keep)
+    calendar = run.promo_calendar(promos) if cox or by is not None else None
+    if by == "promo" and calendar is None:
+        raise UsageError("--by promo needs promotion windows", hint="add --promos cn (or us), or name the shop's windows under [promotions] in userops.toml")
     run.prefetch(*MODEL_MODULES)
     loaded = run.load_orders(inputs, line_detail=cox or by == "category", keep=keep_columns)
     window = run.window(loaded)
@@ -97,9 +101,14 @@ def churn(
     if survival or by is not None or cox:
         rule = ch.churn_threshold(loaded, window, threshold_days)
         run.note(say("churn_threshold", days=rule.days, source=rule.source))
+        experience = None
+        if cox or by in ch.EXPERIENCE_BY:
+            from userops.analytics.order_status import first_order_experience
+
+            experience = first_order_experience(loaded, window, overrides=run.column_overrides(), promotions=run.promotions(calendar, loaded))
         with run.progress("fitting survival models"):
             if cox:
-                cox_fit = ch.cox_model(loaded, window, rule)
+                cox_fit = ch.cox_model(loaded, window, rule, experience=experience)
                 run.note(say(
                     "cox_fit", n=f"{cox_fit.n:,}", events=f"{cox_fit.events:,}", c=f"{cox_fit.concordance:.3f}",
                     sampled=say("cox_sampled") if cox_fit.sampled else "",
@@ -110,7 +119,7 @@ def churn(
                     run.note(say("ph_ok"))
                 run.emit(cox_fit.table, title="Cox proportional hazards (churn)", as_of=as_of, columns=columns)
                 return
-            curves, notes = ch.survival_curves(loaded, window, rule, by=by)
+            curves, notes = ch.survival_curves(loaded, window, rule, by=by, experience=experience)
         for note in notes:
             run.note(note)
         run.emit(curves, title="customer survival (Kaplan–Meier)", as_of=as_of, columns=columns)
