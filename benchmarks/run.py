@@ -19,7 +19,11 @@
 * report: ``userops report FILE --events EVENTS -o out.html`` (N order lines and N clickstream
   rows), report-orders: ``userops report FILE`` alone, each against ``userops segment FILE``;
 * segment-kmeans: ``userops segment FILE --scheme kmeans`` against ``userops segment FILE``
-  (rfm10): the k search and the fit, in seconds more than the RFM scoring.
+  (rfm10): the k search and the fit, in seconds more than the RFM scoring;
+* order-status: ``userops funnel FILE --order-status --trend week`` (the raw rows re-read:
+  step times, statuses), retention-promo: ``userops retention FILE --by-promo --promos cn``,
+  churn-cox: ``userops churn FILE --cox --promos cn`` (the first-order experience read from
+  the raw rows), each against ``userops segment FILE``.
 
     python benchmarks/run.py                     # profile and segment, 1M and 10M rows, 3 runs
     python benchmarks/run.py --commands segment --rows 1000000 --repeat 5
@@ -150,6 +154,9 @@ COMPARED = {
     "report": [],  # no SQL baseline; orders and the same number of clickstream rows
     "report-orders": [],  # the report of the order lines alone
     "segment-kmeans": [],  # k-means against rfm10 on the same order lines
+    "order-status": [],  # no SQL baseline: against segment on the same order lines
+    "retention-promo": [],
+    "churn-cox": [],
 }
 FUNNEL_STEPS = "home,product_view,add_to_cart,checkout,purchase"
 
@@ -218,6 +225,9 @@ VARIANTS = {
     "report": ("report", "orders", [], None, "report"),
     "report-orders": ("report", "orders", [], None, "report-orders"),
     "segment-kmeans": ("segment", "orders", ["--scheme", "kmeans"], None, "segment-kmeans"),
+    "order-status": ("funnel", "orders", ["--order-status", "--trend", "week"], None, "order-status"),
+    "retention-promo": ("retention", "orders", ["--by-promo", "--promos", "cn", "--values", "percent"], None, "retention-promo"),
+    "churn-cox": ("churn", "orders", ["--cox", "--promos", "cn"], None, "churn-cox"),
 }
 
 

@@ -38,7 +38,6 @@ class StepRow:
     """One step's figures (in one group or period)."""
 
     orders: int
-    own_status: int  # orders whose final status is this step
     timed: int  # orders with this step's and the step before's times, in order
     median_us: float | None
     p90_us: float | None
@@ -71,6 +70,13 @@ def _status_case(column: str, steps: dict[str, int]) -> str:
     return f"CASE {whens} END" if whens else "NULL::INTEGER"
 
 
+def _closed(source: StatusSource, closing: tuple[str, ...]) -> str:
+    """SQL BOOLEAN: the row's status is one that closes an order."""
+    if not source.status:
+        return "false"
+    return f"coalesce({sql.in_list(f'lower(trim(CAST({q(source.status)} AS VARCHAR)))', closing)}, false)"
+
+
 def per_order(engine, sources: list[StatusSource], statuses: dict[str, int], closing: tuple[str, ...], *, grouped: bool = False) -> str:
     """SELECT of one row per order: ``t1..tn`` (the first time on any of its lines), ``s``
     (the furthest step its status names), ``closed``, ``anonymous`` with ``lines`` (the rows
@@ -84,11 +90,8 @@ def per_order(engine, sources: list[StatusSource], statuses: dict[str, int], clo
     for i, source in enumerate(sources):
         spec = source.spec
         times = _times(engine, source)
-        if source.status:
-            status = _status_case(source.status, statuses)
-            closed = f"coalesce({sql.in_list(f'lower(trim(CAST({q(source.status)} AS VARCHAR)))', closing)}, false)"
-        else:
-            status, closed = "NULL::INTEGER", "false"
+        status = _status_case(source.status, statuses) if source.status else "NULL::INTEGER"
+        closed = _closed(source, closing)
         if source.group is None:
             group = "NULL::VARCHAR"
         elif source.group_from_address:
@@ -128,9 +131,8 @@ def first_orders(data: HasOrders, window: Window, sources: list[StatusSource], s
 
         user = sql.id_expr(q(spec.user), spec.types[spec.user])
         key = sql.id_expr(q(spec.order), spec.types[spec.order]) if spec.order else "NULL::VARCHAR"
-        status = f"coalesce({sql.in_list(f'lower(trim(CAST({q(source.status)} AS VARCHAR)))', closing)}, false)" if source.status else "false"
         rows = f"""SELECT {user} AS customer_id, {key} AS order_key, {', '.join(f'{t} AS t{k + 1}' for k, t in enumerate(times[:4]))},
-                          {status} AS closed, {money(spec.refunded)} AS refunded, {money(spec.amount)} AS amount, {money(source.discount)} AS discount
+                          {_closed(source, closing)} AS closed, {money(spec.refunded)} AS refunded, {money(spec.amount)} AS amount, {money(source.discount)} AS discount
                    FROM {spec.view}"""
         total = "max(amount)" if spec.amount_is_order_total else "sum(amount)"
         if spec.order:  # the order's lines together; without ids every row is an order
@@ -165,8 +167,8 @@ def step_stats(
 ) -> tuple[dict[object, list[StepRow]], list[StepRow] | None, int, int]:
     """Per key (the group with ``grouped``; the period of the creation time with ``period``;
     else None), the :class:`StepRow` of each shown step (``steps``: 1-based step numbers,
-    step 1 first; each timed from the step ``measured_from`` gives, None for none), and with ``overall`` also those of every order together, from the same
-    pass. Orders count where their creation time lies in the window. Also returns the orders
+    step 1 first; each timed from the step ``measured_from`` gives, None for none), and
+    with ``overall`` also those of every order together, from the same pass. Orders count where their creation time lies in the window. Also returns the orders
     left out for want of a creation time, and the rows for want of an order id."""
     furthest = "greatest(coalesce(s, 0), CASE " + " ".join(f"WHEN t{k} IS NOT NULL THEN {k}" for k in sorted(steps, reverse=True)) + " ELSE 0 END)"
     orders = per_order(data.engine, sources, statuses, closing, grouped=grouped)
@@ -183,7 +185,7 @@ def step_stats(
     stats = []
     for i, k in enumerate(steps):
         reached = f"furthest >= {k}"
-        stats += [counted(reached), counted(f"s = {k}")]
+        stats.append(counted(reached))
         prev = measured_from[i]
         if prev is None:
             stats += ["0", "NULL", "NULL", counted(f"{reached} AND t{k} IS NULL AND coalesce(s, 0) <> {k}") if i else "0", "0"]
@@ -208,11 +210,11 @@ def step_stats(
     whole_rows: list[StepRow] | None = None
     untimed = [0, 0]  # in the groups, in the whole
     unnamed = [0, 0]
-    width = 8
+    width = 7
     for key_value, whole, missing, no_id, *values in data.engine.rows(query):
         unnamed[bool(whole)] += int(no_id or 0)
         steps_here = [
-            StepRow(int(v[0] or 0), int(v[1] or 0), int(v[2] or 0), v[3], v[4], int(v[5] or 0), int(v[6] or 0), int(v[7] or 0))
+            StepRow(int(v[0] or 0), int(v[1] or 0), v[2], v[3], int(v[4] or 0), int(v[5] or 0), int(v[6] or 0))
             for v in (values[j * width:(j + 1) * width] for j in range(len(steps)))
         ]
         untimed[bool(whole)] += int(missing or 0)
