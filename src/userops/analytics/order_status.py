@@ -28,6 +28,8 @@ from userops.scan import order_status as scan_status
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    import numpy as np
+
     from userops.analytics.promotions import Promotion
     from userops.io.normalise import LoadedOrders
     from userops.scan.window import Window
@@ -233,8 +235,6 @@ def _steps_table(rows: list[scan_status.StepRow], labels: list[str], origins: li
 SHIP_BUCKETS = ((1, "≤1 day"), (3, "1–3 days"), (7, "3–7 days"), (None, ">7 days"))
 DELIVERY_BUCKETS = ((3, "≤3 days"), (7, "3–7 days"), (14, "7–14 days"), (None, ">14 days"))
 NOT_SHIPPED, NOT_DELIVERED = "not shipped", "not delivered"
-#: The experience columns, in the order a table shows them.
-EXPERIENCE_COLUMNS = ("first_order_refunded", "days_to_ship", "days_to_deliver", "first_order_promo", "first_discount_share")
 
 
 def first_order_experience(
@@ -278,14 +278,11 @@ def first_order_experience(
     return out
 
 
-def _bucketed(days, buckets, never: str) -> list[str]:
-    """Each value's bucket label (a negative time — paid after shipping — counts as the first)."""
-    import math
+def _bucketed(days, buckets, never: str) -> "np.ndarray":
+    """Each value's bucket label (a negative time — paid after shipping — counts as the
+    first; NaN, no time, is ``never``)."""
+    import numpy as np
 
-    labels = []
-    for d in days:
-        if d is None or (isinstance(d, float) and math.isnan(d)):
-            labels.append(never)
-            continue
-        labels.append(next(label for bound, label in buckets if bound is None or d <= bound))
-    return labels
+    days = np.asarray(days, dtype="float64")
+    conditions = [np.isnan(days)] + [days <= bound for bound, _ in buckets[:-1]]
+    return np.select(conditions, [never] + [label for _, label in buckets[:-1]], default=buckets[-1][1]).astype(object)

@@ -217,7 +217,7 @@ def cox_table(lifetimes: "pd.DataFrame", covariates: "pd.DataFrame", *, referenc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cph.fit(data, duration_col="duration_days", event_col="churned")
-        ph = proportional_hazard_test(cph, data, time_transform="rank").summary
+        ph = proportional_hazard_test(cph, data, time_transform="rank", precomputed_residuals=scaled_schoenfeld(cph, data)).summary
     s = cph.summary
     table = pd.DataFrame(
         {
@@ -233,6 +233,40 @@ def cox_table(lifetimes: "pd.DataFrame", covariates: "pd.DataFrame", *, referenc
     )[COX_COLUMNS]
     violations = [c for c, p in zip(table["covariate"], table["ph_test_p"]) if p is not None and not np.isnan(p) and p < 0.05]
     return CoxResult(table, float(cph.concordance_index_), int(len(data)), int(data["churned"].sum()), sampled, violations)
+
+
+def scaled_schoenfeld(cph, data: "pd.DataFrame") -> "pd.DataFrame":
+    """lifelines' scaled Schoenfeld residuals (Efron ties) of a fitted CoxPHFitter, computed
+    with cumulative sums over the risk sets: lifelines' own loop appends row by row and takes
+    minutes on the 100,000-customer sample (quadratic), this is linear. Rows: the events, in
+    the order the model sorted the data (its ``durations``), as the PH test expects."""
+    import numpy as np
+    import pandas as pd
+
+    order = cph.durations.index
+    names = list(cph.params_.index)
+    x = data.loc[order, names].to_numpy("float64")
+    t = cph.durations.to_numpy("float64")
+    e = cph.event_observed.to_numpy(bool)
+    phi = cph.weights.to_numpy("float64") * np.exp(x @ cph.params_.to_numpy("float64"))
+    phi_x = phi[:, None] * x
+    # risk sets: every row at or after a time (the data is sorted by time)
+    risk = np.cumsum(phi[::-1])[::-1]
+    risk_x = np.cumsum(phi_x[::-1], axis=0)[::-1]
+    starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    ends = np.r_[starts[1:], len(t)]
+    residuals = np.zeros_like(x)
+    for start, end in zip(starts, ends):
+        events = np.flatnonzero(e[start:end]) + start
+        d = len(events)
+        if d == 0:
+            continue
+        tie, tie_x = phi[events].sum(), phi_x[events].sum(axis=0)
+        share = np.arange(d)[:, None] / d  # Efron: the tied deaths leave the risk set in steps
+        mean = ((risk_x[start] - share * tie_x) / ((risk[start] - share[:, 0] * tie)[:, None] * d)).sum(axis=0)
+        residuals[events] = x[events] - mean
+    scaled = e.sum() * residuals[e] @ cph.variance_matrix_.to_numpy("float64")
+    return pd.DataFrame(scaled, columns=names, index=order[e])
 
 
 def _significant(values: "np.ndarray", digits: int = 4) -> "np.ndarray":
