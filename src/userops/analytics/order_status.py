@@ -26,9 +26,8 @@ from userops.scan import load as scan_load
 from userops.scan import order_status as scan_status
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
     import numpy as np
+    import pandas as pd
 
     from userops.analytics.promotions import Promotion
     from userops.io.normalise import LoadedOrders
