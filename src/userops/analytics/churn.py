@@ -230,16 +230,23 @@ def survival_curves(
     return curves, notes
 
 
-def cox_model(loaded: "LoadedOrders", window: "Window", threshold: Threshold, *, experience: "pd.DataFrame | None" = None) -> survival.CoxResult:
+def cox_model(
+    loaded: "LoadedOrders", window: "Window", threshold: Threshold, *, experience: "pd.DataFrame | None" = None, seed: int = 0,
+) -> survival.CoxResult:
     """Cox proportional hazards of churn on what is known at the first purchase, and with
-    ``experience`` on what the first order was like."""
-    lifetimes = customer_lifetimes(loaded, window, threshold)
-    attributes = scan_customers.first_order_attributes(loaded, window).set_index("customer_id")
+    ``experience`` on what the first order was like. Above ``COX_MAX_ROWS`` customers the
+    model is fitted on a fixed random sample of them, drawn first: only the sample's
+    covariates are built."""
+    lifetimes = customer_lifetimes(loaded, window, threshold).reset_index(drop=True)
+    sampled = len(lifetimes) > survival.COX_MAX_ROWS
+    if sampled:
+        lifetimes = lifetimes.sample(n=survival.COX_MAX_ROWS, random_state=seed).sort_index()
+    ids = lifetimes["customer_id"].to_numpy()
+    attributes = scan_customers.first_order_attributes(loaded, window).set_index("customer_id").reindex(ids)
     if experience is not None:
         attributes = attributes.join(experience.set_index("customer_id"), how="left")
-    attributes = attributes.reindex(lifetimes["customer_id"].to_numpy())
     design, references = survival.cox_covariates(attributes.reset_index(drop=True))
-    return survival.cox_table(lifetimes, design, references=references)
+    return survival.cox_table(lifetimes.reset_index(drop=True), design, references=references, seed=seed, sampled=sampled)
 
 
 class ChurnRun:

@@ -188,10 +188,13 @@ def cox_covariates(attributes: "pd.DataFrame") -> tuple["pd.DataFrame", dict[str
     return design, references
 
 
-def cox_table(lifetimes: "pd.DataFrame", covariates: "pd.DataFrame", *, references: dict[str, str] | None = None, seed: int = 0) -> CoxResult:
+def cox_table(
+    lifetimes: "pd.DataFrame", covariates: "pd.DataFrame", *, references: dict[str, str] | None = None, seed: int = 0, sampled: bool = False,
+) -> CoxResult:
     """Cox proportional hazards of churn on the covariates (rows aligned with ``lifetimes``):
     hazard ratio with its 95% CI and p-value per covariate, and the Schoenfeld-residual
-    proportional-hazards test (lifelines, rank time transform) per covariate."""
+    proportional-hazards test (lifelines, rank time transform) per covariate. ``sampled``:
+    the rows are already a sample of more customers (said in the result)."""
     import warnings
 
     import numpy as np
@@ -210,8 +213,8 @@ def cox_table(lifetimes: "pd.DataFrame", covariates: "pd.DataFrame", *, referenc
     data = data.drop(columns=constant)
     if int(data["churned"].sum()) < 10:
         raise DataError("too few churned customers (< 10) for a Cox model")
-    sampled = len(data) > COX_MAX_ROWS
-    if sampled:
+    if len(data) > COX_MAX_ROWS:
+        sampled = True
         data = data.sample(n=COX_MAX_ROWS, random_state=seed).sort_index()
     cph = CoxPHFitter(penalizer=1e-4)
     with warnings.catch_warnings():
