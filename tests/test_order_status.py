@@ -203,9 +203,9 @@ def test_first_order_experience_by_hand(write):
     lines = ["订单编号,买家会员名,买家实际支付金额,优惠金额,订单状态,订单创建时间,订单付款时间,发货时间,确认收货时间"]
     lines += [
         "1,A,50.00,0,交易关闭,2025-01-01 10:00,2025-01-01 10:05,,",  # A's first order closed after payment
-        "2,A,80.00,0,交易成功,2025-02-01 10:00,2025-02-01 10:05,2025-02-02 10:05,2025-02-04 10:05",
+        "2,A,80.00,0,交易成功,2025-03-01 10:00,2025-03-01 10:05,2025-03-02 10:05,2025-03-04 10:05",  # the as-of date: 1 March
         "3,B,90.00,10.00,交易成功,2025-01-02 10:00,2025-01-02 12:00,2025-01-04 12:00,2025-01-07 12:00",  # ships in 2 days, delivered in 5
-        "4,C,75.00,25.00,卖家已发货，等待买家确认,2025-01-03 10:00,2025-01-03 10:00,2025-01-13 10:00,",  # ships after 10 days
+        "4,C,75.00,25.00,卖家已发货，等待买家确认,2025-02-19 10:00,2025-02-19 10:00,2025-03-01 08:00,",  # ships after 10 days
         "5,D,40.00,0,等待买家付款,2025-01-04 10:00,,,",  # unpaid: not refunded, never shipped
         "6,D,40.00,0,交易成功,2025-01-05 10:00,2025-01-05 10:00,2025-01-05 20:00,2025-01-07 10:00",
     ]
@@ -213,9 +213,12 @@ def test_first_order_experience_by_hand(write):
     sale = Promotion("sale", dt.date(2025, 1, 2), dt.date(2025, 1, 3))
     out = first_order_experience(loaded, loaded.window(), promotions=(sale,)).set_index("customer_id")
     assert out["first_order_refunded"].to_dict() == {"A": True, "B": False, "C": False, "D": False}
+    # D's unpaid order is still open but two months old by the as-of date: stalled, never
+    # shipped; C's is on its way (shipped on the as-of date, open, created 19 February)
     assert out["days_to_ship"].to_dict() == {"A": "not shipped", "B": "1–3 days", "C": ">7 days", "D": "not shipped"}
-    assert out["days_to_deliver"].to_dict() == {"A": "not delivered", "B": "3–7 days", "C": "not delivered", "D": "not delivered"}
-    assert out["first_order_promo"].to_dict() == {"A": False, "B": True, "C": True, "D": False}
+    assert out["days_to_deliver"].to_dict() == {"A": "not delivered", "B": "3–7 days", "C": "not delivered yet", "D": "not delivered"}
+    assert out["pending"].to_dict() == {"A": False, "B": False, "C": True, "D": False}
+    assert out["first_order_promo"].to_dict() == {"A": False, "B": True, "C": False, "D": False}
     assert out["first_discount_share"].to_dict() == {"A": 0.0, "B": 0.1, "C": 0.25, "D": 0.0}
 
 

@@ -167,7 +167,7 @@ def customer_lifetimes(loaded: "LoadedOrders", window: "Window", threshold: Thre
 
 
 def survival_groups(
-    loaded: "LoadedOrders", window: "Window", by: str, customer_ids: "pd.Series", experience: "pd.DataFrame | None" = None,
+    loaded: "LoadedOrders", window: "Window", by: str, customer_ids: "pd.Series", experience: "pd.DataFrame | None" = None, lang: str = "en",
 ) -> "pd.Series":
     """The group of each customer for ``--by``: first-order channel or category (known at
     acquisition), the first order's experience (refunded or cancelled, days to ship or to
@@ -182,9 +182,11 @@ def survival_groups(
         if experience is None or column not in experience:
             raise DataError(say("experience_missing", by=by), hint=say("experience_hint", by=by))
         values = experience.set_index("customer_id")[column].reindex(customer_ids.astype(str).to_numpy())
-        if values.dtype == bool or column in ("first_order_refunded", "first_order_promo"):
-            names = {"first_order_refunded": ("refunded or cancelled", "not refunded"), "first_order_promo": ("promotion", "organic")}[column]
-            values = values.map({True: names[0], False: names[1]})
+        if column in ("first_order_refunded", "first_order_promo"):
+            from userops.glossary import name as named
+
+            yes, no = {"first_order_refunded": ("refunded or cancelled", "not refunded"), "first_order_promo": ("promotion", "organic")}[column]
+            values = values.map({True: named(yes, lang), False: named(no, lang)})
         return pd.Series(values.astype(object).to_numpy(), index=customer_ids.index)
     if by == "segment":
         from userops.analytics.segment import segment_customers
@@ -199,7 +201,7 @@ def survival_groups(
 
 def survival_curves(
     loaded: "LoadedOrders", window: "Window", threshold: Threshold, *, by: str | None = None, features: "pd.DataFrame | None" = None,
-    experience: "pd.DataFrame | None" = None,
+    experience: "pd.DataFrame | None" = None, lang: str = "en",
 ) -> tuple["pd.DataFrame", list[str]]:
     """Kaplan–Meier curves (overall or per group) and a note per curve with its median.
     ``features`` (a churn result's snapshot at the as-of date of the same window) already has
@@ -219,7 +221,7 @@ def survival_curves(
             groups = pd.Series(features["first_channel"].astype(object).to_numpy(), index=lifetimes.index)
     else:
         lifetimes = customer_lifetimes(loaded, window, threshold)
-        groups = survival_groups(loaded, window, by, lifetimes["customer_id"], experience) if by else None
+        groups = survival_groups(loaded, window, by, lifetimes["customer_id"], experience, lang) if by else None
     fitted = survival.kaplan_meier_curves(lifetimes, by=groups)
     notes: list[str] = []
     for name, part, curve in fitted:
@@ -238,6 +240,13 @@ def cox_model(
     model is fitted on a fixed random sample of them, drawn first: only the sample's
     covariates are built."""
     lifetimes = customer_lifetimes(loaded, window, threshold).reset_index(drop=True)
+    notes: list[str] = []
+    if experience is not None:
+        # a first order still on its way has no shipping or delivery experience yet
+        waiting = lifetimes["customer_id"].isin(set(experience.loc[experience["pending"], "customer_id"]))
+        if waiting.any():
+            notes.append(say("cox_pending", n=f"{int(waiting.sum()):,}"))
+            lifetimes = lifetimes[~waiting].reset_index(drop=True)
     sampled = len(lifetimes) > survival.COX_MAX_ROWS
     if sampled:
         lifetimes = lifetimes.sample(n=survival.COX_MAX_ROWS, random_state=seed).sort_index()
@@ -246,7 +255,9 @@ def cox_model(
     if experience is not None:
         attributes = attributes.join(experience.set_index("customer_id"), how="left")
     design, references = survival.cox_covariates(attributes.reset_index(drop=True))
-    return survival.cox_table(lifetimes.reset_index(drop=True), design, references=references, seed=seed, sampled=sampled)
+    result = survival.cox_table(lifetimes.reset_index(drop=True), design, references=references, seed=seed, sampled=sampled)
+    result.notes[:0] = notes
+    return result
 
 
 class ChurnRun:

@@ -233,11 +233,16 @@ def _steps_table(rows: list[scan_status.StepRow], labels: list[str], origins: li
 #: First-order experience buckets: (upper bound in days, label); the last has no bound.
 SHIP_BUCKETS = ((1, "≤1 day"), (3, "1–3 days"), (7, "3–7 days"), (None, ">7 days"))
 DELIVERY_BUCKETS = ((3, "≤3 days"), (7, "3–7 days"), (14, "7–14 days"), (None, ">14 days"))
-NOT_SHIPPED, NOT_DELIVERED = "not shipped", "not delivered"
+NOT_SHIPPED, NOT_DELIVERED = "not shipped", "not delivered"  # and never will be: closed
+#: A first order still open, created within this many days of the as-of date and not yet at
+#: the step: its experience is not known yet (an older open order has stalled: never).
+PENDING_DAYS = 30
+SHIPPING_YET, DELIVERY_YET = "not shipped yet", "not delivered yet"
 
 
 def first_order_experience(
     loaded: "LoadedOrders", window: "Window", *, overrides: dict[str, str] | None = None, promotions: "tuple[Promotion, ...] | None" = None,
+    lang: str = "en",
 ) -> "pd.DataFrame":
     """Per customer, what their first order was like (cancelled and unpaid orders included:
     the first order the export records), for churn's survival curves and Cox model:
@@ -245,26 +250,38 @@ def first_order_experience(
     * ``first_order_refunded``: it was cancelled, refunded (a closing status or a refunded
       amount) or closed (交易关闭) — with a status or refunded-amount column;
     * ``days_to_ship``, ``days_to_deliver``: from payment (else creation) to shipping and to
-      delivery, bucketed (:data:`SHIP_BUCKETS`, :data:`DELIVERY_BUCKETS`; ``not shipped``,
-      ``not delivered`` otherwise) — with those time columns;
+      delivery, bucketed (:data:`SHIP_BUCKETS`, :data:`DELIVERY_BUCKETS`); without the time,
+      ``not shipped yet``/``not delivered yet`` for an order still open and created within
+      :data:`PENDING_DAYS` of the as-of date (``pending`` is then true: its experience is
+      not known yet), else ``not shipped``/``not delivered`` — with those time columns;
     * ``first_order_promo``: created inside a promotion window — with a calendar;
     * ``first_discount_share``: its discount over its amount before the discount — with a
       discount column and amounts.
 
-    Only the columns the export supports are there (``customer_id`` always)."""
+    Only the columns the export supports are there (``customer_id`` and ``pending`` always);
+    the labels are in ``lang``."""
     import numpy as np
     import pandas as pd
+
+    from userops.glossary import name
 
     sources = status_sources(loaded, overrides)
     frame = scan_status.first_orders(loaded, window, sources, STATUS_STEP, CLOSING)
     out = pd.DataFrame({"customer_id": frame["customer_id"].astype(str)})
+    closed = (frame["closed"].fillna(False).astype(bool) | frame["refunded"].fillna(False).astype(bool)).to_numpy()
     if any(s.status or s.spec.refunded for s in sources):
-        out["first_order_refunded"] = (frame["closed"].fillna(False).astype(bool) | frame["refunded"].fillna(False).astype(bool)).to_numpy()
+        out["first_order_refunded"] = closed
     start = pd.to_datetime(frame["paid"]).fillna(pd.to_datetime(frame["created"]))
-    for step, column, buckets, never in (("shipped", "days_to_ship", SHIP_BUCKETS, NOT_SHIPPED), ("delivered", "days_to_deliver", DELIVERY_BUCKETS, NOT_DELIVERED)):
+    recent = (pd.to_datetime(frame["created"]) >= pd.Timestamp(window.end) - pd.Timedelta(days=PENDING_DAYS)).to_numpy()
+    out["pending"] = False
+    steps = (("shipped", "days_to_ship", SHIP_BUCKETS, NOT_SHIPPED, SHIPPING_YET), ("delivered", "days_to_deliver", DELIVERY_BUCKETS, NOT_DELIVERED, DELIVERY_YET))
+    for step, column, buckets, never, yet in steps:
         if any(s.times[STEPS.index(step)] is not None for s in sources):
             days = (pd.to_datetime(frame[step]) - start).dt.total_seconds().to_numpy() / 86400
-            out[column] = _bucketed(days, buckets, never)
+            waiting = np.isnan(days) & ~closed & recent
+            out["pending"] |= waiting
+            labels = np.where(waiting, yet, _bucketed(days, buckets, never))
+            out[column] = [name(v, lang) for v in labels] if lang != "en" else labels
     if promotions is not None:
         created = pd.to_datetime(frame["created"])
         inside = np.zeros(len(frame), dtype=bool)

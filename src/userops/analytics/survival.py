@@ -17,10 +17,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from userops.errors import DataError
+from userops.glossary import say
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -144,6 +145,7 @@ class CoxResult:
     events: int
     sampled: bool
     ph_violations: list[str]  # covariates whose proportional-hazards test has p < 0.05
+    notes: list[str] = field(default_factory=list)  # covariates or customers left out, and why
 
 
 def cox_covariates(attributes: "pd.DataFrame") -> tuple["pd.DataFrame", dict[str, str]]:
@@ -211,6 +213,17 @@ def cox_table(
     data["duration_days"] = data["duration_days"].clip(lower=0.5)
     constant = [c for c in covariates.columns if data[c].nunique() < 2]
     data = data.drop(columns=constant)
+    # a covariate equal to another for every customer (a refunded first order is never
+    # delivered) cannot be told apart from it: the later one is left out, and said
+    notes: list[str] = []
+    seen: dict[bytes, str] = {}
+    for column in [c for c in covariates.columns if c in data]:
+        key = data[column].to_numpy("float64").tobytes()
+        if key in seen:
+            notes.append(say("cox_same_as", covariate=column, other=seen[key]))
+            data = data.drop(columns=column)
+        else:
+            seen[key] = column
     if int(data["churned"].sum()) < 10:
         raise DataError("too few churned customers (< 10) for a Cox model")
     if len(data) > COX_MAX_ROWS:
@@ -235,7 +248,7 @@ def cox_table(
         }
     )[COX_COLUMNS]
     violations = [c for c, p in zip(table["covariate"], table["ph_test_p"]) if p is not None and not np.isnan(p) and p < 0.05]
-    return CoxResult(table, float(cph.concordance_index_), int(len(data)), int(data["churned"].sum()), sampled, violations)
+    return CoxResult(table, float(cph.concordance_index_), int(len(data)), int(data["churned"].sum()), sampled, violations, notes)
 
 
 def scaled_schoenfeld(cph, data: "pd.DataFrame") -> "pd.DataFrame":

@@ -121,9 +121,11 @@ def first_orders(data: HasOrders, window: Window, sources: list[StatusSource], s
     ``refunded`` (a refunded amount above 0), ``amount`` and ``discount`` (NULL without the
     column)."""
     parts = []
+    end = sql.timestamp(window.end)
     for source in sources:
         spec = source.spec
-        times = _times(data.engine, source)
+        # what had happened by the as-of date: a later shipment was not known then
+        times = [f"CASE WHEN {t} < {end} THEN {t} END" for t in _times(data.engine, source)]
         decimal = spec.decimal or scan_load.detect_decimal(data.engine, spec.view, spec.amount, spec.types[spec.amount], file=source.file) if spec.amount else "."
 
         def money(column: str | None) -> str:
@@ -147,7 +149,7 @@ def first_orders(data: HasOrders, window: Window, sources: list[StatusSource], s
                {first('closed')} AS closed, coalesce({first('refunded')}, 0) > 0 AS refunded,
                {first('amount')} AS amount, {first('discount')} AS discount
         FROM ({' UNION ALL '.join(parts)})
-        WHERE customer_id IS NOT NULL AND t1 IS NOT NULL AND t1 < {sql.timestamp(window.end)}
+        WHERE customer_id IS NOT NULL AND t1 IS NOT NULL
         GROUP BY customer_id ORDER BY customer_id"""
     return data.engine.frame(query)
 

@@ -105,10 +105,12 @@ def churn(
         if cox or by in ch.EXPERIENCE_BY:
             from userops.analytics.order_status import first_order_experience
 
-            experience = first_order_experience(loaded, window, overrides=run.column_overrides(), promotions=run.promotions(calendar, loaded))
+            experience = first_order_experience(loaded, window, overrides=run.column_overrides(), promotions=run.promotions(calendar, loaded), lang=run.lang)
         with run.progress("fitting survival models"):
             if cox:
                 cox_fit = ch.cox_model(loaded, window, rule, experience=experience)
+                for note in cox_fit.notes:
+                    run.note(note)
                 run.note(say(
                     "cox_fit", n=f"{cox_fit.n:,}", events=f"{cox_fit.events:,}", c=f"{cox_fit.concordance:.3f}",
                     sampled=say("cox_sampled") if cox_fit.sampled else "",
@@ -119,7 +121,7 @@ def churn(
                     run.note(say("ph_ok"))
                 run.emit(cox_fit.table, title="Cox proportional hazards (churn)", as_of=as_of, columns=columns)
                 return
-            curves, notes = ch.survival_curves(loaded, window, rule, by=by, experience=experience)
+            curves, notes = ch.survival_curves(loaded, window, rule, by=by, experience=experience, lang=run.lang)
         for note in notes:
             run.note(note)
         run.emit(curves, title="customer survival (Kaplan–Meier)", as_of=as_of, columns=columns)
