@@ -481,3 +481,10 @@ def test_promotions_shade_the_trends_and_review_the_last_one(examples_dir):
     plain = build_report_model(loaded, loaded.window(AS_OF))
     assert not any(s.key == "promo_review" for s in plain.sections)
     assert not any(line.startswith("Promotion review") for line in plain.skipped)  # not asked for
+
+
+def test_durations_in_each_language():
+    from userops.render import formats as fmt
+
+    assert [fmt.duration(s) for s in (45, 302, 3 * 3600 + 600, 1.5 * 86400, None)] == ["45s", "5m 02s", "3h 10m", "1.5d", ""]
+    assert [fmt.duration(s, "zh") for s in (45, 302, 3 * 3600 + 600, 1.5 * 86400)] == ["45 秒", "5 分 02 秒", "3 小时 10 分", "1.5 天"]

@@ -94,18 +94,23 @@ def text(value) -> str:
     return str(value)
 
 
-def duration(seconds) -> str:
-    """Seconds as ``45s``, ``5m 02s``, ``3h 10m``, ``2.5d``."""
+#: The units of :func:`duration`, per language: seconds, minutes, hours, days.
+DURATION_UNITS = {"en": ("s", "m", "h", "d"), "zh": (" 秒", " 分", " 小时", " 天")}
+
+
+def duration(seconds, lang: str = "en") -> str:
+    """Seconds as ``45s``, ``5m 02s``, ``3h 10m``, ``2.5d`` (``2.5 天`` in Chinese)."""
     if is_missing(seconds):
         return ""
     s = float(seconds)
+    sec, minute, hour, day = DURATION_UNITS.get(lang, DURATION_UNITS["en"])
     if s < 60:
-        return f"{s:.0f}s"
+        return f"{s:.0f}{sec}"
     if s < 3600:
-        return f"{int(s // 60)}m {int(s % 60):02d}s"
+        return f"{int(s // 60)}{minute} {int(s % 60):02d}{sec}"
     if s < 86400:
-        return f"{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
-    return f"{s / 86400:.1f}d"
+        return f"{int(s // 3600)}{hour} {int(s % 3600 // 60):02d}{minute}"
+    return f"{s / 86400:.1f}{day}"
 
 
 def formatter_for(column: str, value_kind: str):

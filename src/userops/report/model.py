@@ -417,7 +417,7 @@ class _Builder:
             [t["col_step"], "", t["col_users"], t["col_conversion_prev"], t["col_conversion_start"], t["col_median_time"]],
             [True, False, True, True, True, True],
             [[str(r.step), fmt.text(r.event), fmt.integer(r.users), fmt.percent(r.conversion_from_previous), fmt.percent(r.conversion_from_start),
-              fmt.duration(r.median_time_from_previous_s)] for r in table.itertuples(index=False)],
+              fmt.duration(r.median_time_from_previous_s, self.lang)] for r in table.itertuples(index=False)],
         )
         bars = Chart("bar", t["funnel"], labels=[str(e) for e in table["event"]], values=[float(v) for v in table["users"]],
                      value_labels=[f"{fmt.integer(u)} · {fmt.percent(c)}" for u, c in zip(table["users"], table["conversion_from_start"])])
@@ -448,7 +448,7 @@ class _Builder:
             [t["col_step"], "", t["col_orders"], t["col_conversion_prev"], t["col_conversion_start"], t["col_measured_from"], t["col_median_hours"], t["col_p90_time"]],
             [True, False, True, True, True, False, True, True],
             [[str(r.step), fmt.text(r.status), fmt.integer(r.orders), fmt.percent(r.conversion_from_previous), fmt.percent(r.conversion_from_start),
-              fmt.text(r.measured_from), fmt.duration(r.median_hours * 3600), fmt.duration(r.p90_hours * 3600)] for r in table.itertuples(index=False)],
+              fmt.text(r.measured_from), fmt.duration(r.median_hours * 3600, self.lang), fmt.duration(r.p90_hours * 3600, self.lang)] for r in table.itertuples(index=False)],
         )
         bars = Chart("bar", t["order_status"], labels=[str(s) for s in table["status"]], values=[float(v) for v in table["orders"]],
                      value_labels=[f"{fmt.integer(n)} · {fmt.percent(c)}" for n, c in zip(table["orders"], table["conversion_from_start"])])
@@ -467,7 +467,7 @@ class _Builder:
         said = []
         for step, label in timed:
             row = table.iloc[step - 1]
-            said.append(t["order_status_time"].format(what=label, median=fmt.duration(row["median_hours"] * 3600), p90=fmt.duration(row["p90_hours"] * 3600)))
+            said.append(t["order_status_time"].format(what=label, median=fmt.duration(row["median_hours"] * 3600, self.lang), p90=fmt.duration(row["p90_hours"] * 3600, self.lang)))
         first, last = table.iloc[0], table.iloc[-1]
         intro = t["order_status_intro"].format(
             orders=fmt.integer(first["orders"]), start=fmt.date(self.loaded.first_ts.date()) if self.loaded.first_ts else "", end=self.window.as_of,
