@@ -97,3 +97,12 @@ def test_an_open_window_and_unknown_ids_are_said(write):
     extra = write("more.csv", open(listed).read() + "Z999,At risk,control\n")
     said = run("uplift", extra, orders, "--since", "2025-06-01", "-f", "csv")
     assert "1 listed customers have no purchase in the export at all" in said.stderr
+
+
+def test_the_readout_names_its_metrics_in_chinese(write):
+    listed, orders = campaign(write)
+    out = frame(run("uplift", listed, orders, "--since", "2025-06-01", "--days", "30", "--lang", "zh", "-f", "csv", "-q"))
+    english = frame(run("uplift", listed, orders, "--since", "2025-06-01", "--days", "30", "-f", "csv", "-q"))
+    named = dict(zip(english["metric"], out["metric"]))
+    assert list(named.values()) == ["客户数", "购买客户数", "转化率", "人均销售额", "增量销售额"]
+    assert out.drop(columns="metric").equals(english.drop(columns="metric"))  # the numbers as they are

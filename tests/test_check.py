@@ -72,6 +72,10 @@ def test_the_checkout_incident_week_breaches(examples_dir, rules):
     last = trend[(trend["step"] == 2)].set_index("period")["conversion_from_start"]
     assert table.loc["checkout converts", "value"] == last["2025-05-12"] and table.loc["checkout converts", "compared_with"] == last["2025-05-05"]
     assert "BREACHED: checkout converts" in result.stderr
+    zh = run("check", f"{examples_dir}/orders.csv", "--events", f"{examples_dir}/events.csv", "--rules", rules, "--as-of", "2025-05-25", "--lang", "zh", "-f", "csv")
+    assert zh.exit_code == 3  # the exit code does not depend on the language of the table
+    statuses = pd.read_csv(io.StringIO(zh.stdout)).set_index("rule")["status"]
+    assert statuses["checkout converts"] == "已触发" and (statuses.drop(index="checkout converts") == "正常").all()
 
 
 def test_rules_from_userops_toml(examples_dir, tmp_path):

@@ -55,6 +55,17 @@ def name(value: str, lang: str) -> str:
     return words(lang)["names"].get(value, value)
 
 
+def with_names(frame, columns: "tuple[str, ...] | list[str]", lang: str):
+    """``frame`` with the values of ``columns`` named in ``lang`` (unknown values and
+    non-text as they are); the frame itself in English."""
+    if lang == "en":
+        return frame
+    out = frame.copy()
+    for column in columns:
+        out[column] = [name(v, lang) if isinstance(v, str) else v for v in out[column]]
+    return out
+
+
 def header(column: str, lang: str) -> str:
     """A column's header in ``lang``; a column the glossary does not know keeps its key."""
     columns = words(lang)["columns"]

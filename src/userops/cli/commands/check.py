@@ -52,7 +52,9 @@ def check(
         table = chk.run_checks(parsed, loaded, window, loaded_events)
     for row in table.itertuples(index=False):
         run.note(say(f"check_{row.status}", rule=row.rule, value=f"{row.value:,.6g}", detail=row.detail))
-    run.emit(table, title=f"checks as of {window.as_of}", as_of=window.as_of.isoformat())
+    from userops.glossary import with_names
+
+    run.emit(with_names(table, ["status"], run.lang), title=f"checks as of {window.as_of}", as_of=window.as_of.isoformat())
     if (table["status"] == "breached").any():
         raise typer.Exit(EXIT_BREACHED)
 

@@ -34,4 +34,6 @@ def uplift(
         result = campaign_uplift(loaded, campaign_list, since=start, days=days, encoding=run.get("encoding"))
     for note in result.notes:
         run.note(note)
-    run.emit(result.table, title=f"uplift over {days} days from {start}")
+    from userops.glossary import with_names
+
+    run.emit(with_names(result.table, ["metric"], run.lang), title=f"uplift over {days} days from {start}")
