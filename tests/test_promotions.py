@@ -108,6 +108,7 @@ def test_retention_by_promo_shows_that_11_11_cohorts_come_back_less(write):
     assert averages.loc["双11", "period_1"] < averages.loc["organic", "period_1"]
     zh = table(run("retention", path, "--by-promo", "--promos", "cn", "--lang", "zh", "-f", "csv", "-q"))
     assert set(zh["acquired"]) == {"双11", "非大促"}
+    assert (zh["cohort"] == "平均").sum() == 2  # each group's average row, named in Chinese
 
 
 def test_by_promo_needs_a_calendar(write):

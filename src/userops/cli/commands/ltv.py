@@ -65,4 +65,6 @@ def ltv(
         table = lt.matrix_table(result, shown)
         display = {"cohort": "date"}
     title = f"cumulative {shown} per customer by {options['period']} of first purchase"
-    run.emit(table, title=title, as_of=window.as_of.isoformat(), display=display)
+    from userops.glossary import with_names
+
+    run.emit(with_names(table, ["cohort"], run.lang), title=title, as_of=window.as_of.isoformat(), display=display)

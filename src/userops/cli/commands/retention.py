@@ -70,7 +70,9 @@ def retention(
     display: dict[str, str] | None = None if long else {"cohort": "date"}
     if display is not None and shown in ("percent", "count"):  # rates as %; counts whole, the mean row to one decimal
         display |= {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
-    run.emit(table, title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat(), display=display)
+    from userops.glossary import with_names
+
+    run.emit(with_names(table, ["cohort"], run.lang), title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat(), display=display)
 
 
 def _by_promo(inputs, run: RunContext, options: dict, shown: str, long: bool, promos: str | None) -> None:
@@ -94,4 +96,6 @@ def _by_promo(inputs, run: RunContext, options: dict, shown: str, long: bool, pr
     display: dict[str, str] = {"cohort": "date"}
     if shown in ("percent", "count"):
         display |= {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
-    run.emit(table, title=f"retention by promotion ({options['period']})", as_of=window.as_of.isoformat(), display=display)
+    from userops.glossary import with_names
+
+    run.emit(with_names(table, ["cohort"], run.lang), title=f"retention by promotion ({options['period']})", as_of=window.as_of.isoformat(), display=display)
