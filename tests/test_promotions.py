@@ -75,6 +75,12 @@ def test_promo_only_customers_and_promo_revenue_share_by_hand(write):
     customers = table(run("segment", orders, "--config", config, "-f", "csv", "-q"), dtype={"customer_id": str}).set_index("customer_id")
     assert customers["promo_only"].to_dict() == {"A": True, "B": False, "C": False, "D": True}
     assert customers["promo_order_share"].to_dict() == {"A": 1.0, "B": 0.5, "C": 0.0, "D": 1.0}
+    assert customers["promo_orders"].to_dict() == {"A": 2, "B": 1, "C": 0, "D": 1}
+    # per segment: the share of its orders in promotions, and of its customers who are deal hunters
+    summary = table(run("segment", orders, "--config", config, "--summary", "-f", "csv", "-q")).set_index("segment")
+    for segment, members in customers.groupby("segment"):
+        assert summary.loc[segment, "promo_order_share"] == round(members["promo_orders"].sum() / members["frequency"].sum(), 4)
+        assert summary.loc[segment, "promo_only_share"] == round(members["promo_only"].mean(), 4)
     periods = table(run("profile", orders, "--per", "period", "--config", config, "-f", "csv", "-q"))
     march = periods[periods["period"] == "2025-03-01"].iloc[0]
     # in the window: A 2 x 100, B 100, D 50 = 350 of March's 550 (C's 4 March is outside)
@@ -116,7 +122,7 @@ def test_by_promo_needs_a_calendar(write):
     result = run("retention", path, "--by-promo")
     assert result.exit_code == 2 and "--promos cn" in result.stderr
     assert run("retention", path, "--by-promo", "--promos", "cn", "--long").exit_code == 2
-    assert run("segment", path, "--promos", "cn", "--summary").exit_code == 2
+    assert run("segment", path, "--promos", "cn", "--lifecycle").exit_code == 2
     assert run("profile", path, "--per", "period", "--promos", "eu").exit_code == 2
 
 

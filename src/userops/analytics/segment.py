@@ -259,9 +259,27 @@ def _segment_in_engine(
         statuses=lifecycle.status_names(lang), actions=actions, keep=keep, promo=promo is not None,
     )
     def summarise() -> "pd.DataFrame":
-        return rfm.segment_summary(summary_input(table), revenue=_column(table, scan_segment.REVENUE), order=order, actions=actions)
+        summary = rfm.segment_summary(summary_input(table), revenue=_column(table, scan_segment.REVENUE), order=order, actions=actions)
+        return with_promo_shares(summary, table) if promo is not None else summary
 
     return rfm.SegmentResult(None, None, cuts, notes, table.drop_columns([scan_segment.REVENUE]), summarise=summarise)
+
+
+def with_promo_shares(summary: "pd.DataFrame", table: "pa.Table") -> "pd.DataFrame":
+    """The segment summary with, per segment, the share of its orders placed in a promotion
+    (``promo_order_share``) and of its customers who bought only in promotions
+    (``promo_only_share``: the deal hunters)."""
+    import numpy as np
+
+    frame = summary_input(table)
+    frame["promo_orders"] = _column(table, "promo_orders").to_numpy("float64")
+    frame["promo_only"] = _column(table, "promo_only").to_numpy(bool)
+    grouped = frame.groupby("segment", observed=True).agg(orders=("frequency", "sum"), promo_orders=("promo_orders", "sum"), promo_only=("promo_only", "mean"))
+    out = summary.copy()
+    by_segment = grouped.reindex(out["segment"].astype(str))
+    out["promo_order_share"] = np.round((by_segment["promo_orders"] / by_segment["orders"]).to_numpy("float64"), 4)
+    out["promo_only_share"] = np.round(by_segment["promo_only"].to_numpy("float64"), 4)
+    return out
 
 
 def _kmeans_in_engine(loaded: "LoadedOrders", *, k: int | None, lang: str, random_state: int, notes: list) -> tuple[str, list[str]]:

@@ -165,7 +165,7 @@ def segment_rows(
     promo: bool = False,
 ) -> "pa.Table":
     """The per-customer list (``rfm.CUSTOMER_COLUMNS``; with ``promo``, the values table
-    having ``promo_orders``, ``promo_order_share`` and ``promo_only``; then ``REVENUE`` —
+    having them, ``promo_orders``, ``promo_order_share`` and ``promo_only``; then ``REVENUE`` —
     each customer's total, for the summary — then the ``--keep`` columns), ordered by
     customer id.
 
@@ -201,7 +201,7 @@ def segment_rows(
         kept_join = f"LEFT JOIN (SELECT customer_id, {picks} FROM ({line_scope(orders.facts, window)}) GROUP BY customer_id) k USING (customer_id)"
         kept_select = ", " + ", ".join(f"k.{q(f'kept:{i}')} AS {q(f'{c} (input)' if c in names else c)}" for i, c in enumerate(keep))
     # the deal hunters: every order in a promotion window
-    promoted = " round(promo_orders / frequency, 4) AS promo_order_share, promo_orders = frequency AS promo_only," if promo else ""
+    promoted = " promo_orders, round(promo_orders / frequency, 4) AS promo_order_share, promo_orders = frequency AS promo_only," if promo else ""
     query = f"""
         WITH scored AS (
             SELECT *, {r} AS r_score, {f} AS f_score, {m} AS m_score FROM {VALUES_TABLE}),

@@ -32,7 +32,7 @@ def segment(
     cuts_from: Annotated[Optional[str], typer.Option("--cuts-from", help="Migration: the cut points of the --since date or of the as-of date.", show_default="since")] = None,
     holdout: Annotated[Optional[str], typer.Option("--holdout", help="Hold out this share of the list as a control group (10% or 0.1): adds group = treatment|control, stratified by segment.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="--holdout: the draw's seed (same seed, same groups).")] = 0,
-    promos: Annotated[Optional[str], typer.Option("--promos", help="Promotion calendar cn|us|none (and [promotions] in userops.toml): adds promo_order_share and promo_only (every order in a promotion) per customer.")] = None,
+    promos: Annotated[Optional[str], typer.Option("--promos", help="Promotion calendar cn|us|none (and [promotions] in userops.toml): adds promo_orders, promo_order_share and promo_only (every order in a promotion) per customer; with --summary each segment's promo_order_share and promo_only_share.")] = None,
     moved: Annotated[Optional[str], typer.Option("--moved", help='Migration: the customers of these moves, e.g. "Champions>At risk,Loyal>About to sleep" (with --keep: contacts).')] = None,
     *,
     run: RunContext,
@@ -70,10 +70,10 @@ def segment(
         k=run.choose("k", k, None, whole=True, bounds=(2, 20)), period=period, actions=actions(run.config.playbook),
     )
     calendar = run.promo_calendar(promos)
-    if calendar is not None and (summary or lifecycle or since is not None):
+    if calendar is not None and (lifecycle or since is not None):
         from userops.errors import UsageError
 
-        raise UsageError("--promos adds columns to the customer list: not with --summary, --lifecycle or --since")
+        raise UsageError("--promos adds columns to the customer list and the summary: not with --lifecycle or --since")
     wanted = [s.strip() for s in filter_.split(",") if s.strip()] if filter_ else []
     scheme_names = segment_order(options["scheme"], options["lang"])  # kmeans names its clusters later
     if wanted and scheme_names:
