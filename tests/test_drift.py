@@ -25,6 +25,7 @@ def saved(examples_dir, tmp_path):
     path = tmp_path / "last.json"
     result = run("inspect", f"{examples_dir}/orders.csv", "--save-profile", path)
     assert result.exit_code == 0, result.output
+    assert result.stdout == run("inspect", f"{examples_dir}/orders.csv").stdout  # the column table, as without it
     return path
 
 

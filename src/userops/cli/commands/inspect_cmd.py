@@ -51,8 +51,8 @@ def inspect(
             run.note(say("inspect_missing", file=info.name, roles=", ".join(missing), flag=missing[0]))
         if save_profile or against:
             _drift(run, result, save_profile=save_profile, against=against, max_row_drop=max_row_drop)
-            return
-        run.emit(inspect_columns_in_language(result.columns, run.lang), title=info.name)
+        if against is None:  # the comparison is the table of --against; otherwise the columns
+            run.emit(inspect_columns_in_language(result.columns, run.lang), title=info.name)
 
 
 def _drift(run: RunContext, result, *, save_profile: str | None, against: str | None, max_row_drop: float) -> None:
