@@ -247,3 +247,9 @@ def test_a_refunded_first_order_shows_in_survival_and_cox(write):
     assert cox.loc["first_order_refunded", "hazard_ratio"] > 2 and cox.loc["first_order_refunded", "p_value"] < 0.05
     missing = run("churn", path, "--by", "ship_days")
     assert missing.exit_code == 65 and "does not say" in missing.stderr
+
+
+def test_inspect_shows_the_status_time_columns(write):
+    result = run("inspect", shopify_export(write), "-f", "csv", "-q")
+    roles = table(result).set_index("column")["role"]
+    assert (roles["Created at"], roles["Paid at"], roles["Fulfilled at"], roles["Shipping Province"]) == ("time", "paid_at", "shipped_at", "province")

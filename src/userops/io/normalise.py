@@ -553,7 +553,10 @@ def inspect_input(path: str, options: LoadOptions | None = None, *, stdin=None, 
     summary = scan_load.column_summary(
         engine, view, types, file=name, time_column=mapping.get(schema.ROLE_TIME), dayfirst=options.dayfirst
     )
-    role_of = {header: role for role, header in mapping.columns.items()}
+    # the roles only some analyses read (paid_at, shipped_at...: the order-status funnel) are
+    # shown where a column plays no other role
+    on_demand = colmod.resolve_roles(list(types), options.columns, file=name, roles=schema.ON_DEMAND_ROLES)
+    role_of = {header: role for role, header in on_demand.columns.items()} | {header: role for role, header in mapping.columns.items()}
     summary.insert(1, "role", [role_of.get(c) for c in summary["column"]])
     rows = scan_load.count_rows(engine, view, file=name)
     first = last = None
