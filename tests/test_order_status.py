@@ -253,3 +253,10 @@ def test_inspect_shows_the_status_time_columns(write):
     result = run("inspect", shopify_export(write), "-f", "csv", "-q")
     roles = table(result).set_index("column")["role"]
     assert (roles["Created at"], roles["Paid at"], roles["Fulfilled at"], roles["Shipping Province"]) == ("time", "paid_at", "shipped_at", "province")
+
+
+def test_step_times_that_are_not_times_are_said(write):
+    lines = ["order_id,customer_id,created_at,paid_at", "1,A,2025-01-01 10:00,2025-01-01 11:00", "2,B,2025-01-01 10:00,soon", "3,C,2025-01-01 10:00,1900-01-01"]
+    result = run("funnel", write("o.csv", "\n".join(lines) + "\n"), "--order-status", "-f", "csv")
+    assert list(table(result)["orders"]) == [3, 1]
+    assert "2 values of 'paid_at' are not times" in result.stderr

@@ -168,14 +168,19 @@ def order_status_funnel(
     # each step is timed from the nearest step before it that an export records a time of
     timed = {k + 1 for source in sources for k, column in enumerate(source.times) if column is not None}
     measured_from = [next((j for j in reversed(steps[:i]) if j in timed), None) if k in timed else None for i, k in enumerate(steps)]
-    parts, whole, untimed, unnamed = scan_status.step_stats(
+    found = scan_status.step_stats(
         loaded, window, sources, STATUS_STEP, CLOSING, steps, measured_from, grouped=by is not None, period=trend, overall=overall or trend is not None,
     )
+    parts, whole = found.parts, found.whole
     notes: list[str] = [say("order_status_rule")]
-    if untimed:
-        notes.append(say("order_status_untimed", n=f"{untimed:,}"))
-    if unnamed:
-        notes.append(say("order_status_no_id", n=f"{unnamed:,}"))
+    if found.untimed:
+        notes.append(say("order_status_untimed", n=f"{found.untimed:,}"))
+    if found.unnamed:
+        notes.append(say("order_status_no_id", n=f"{found.unnamed:,}"))
+    for k, n in enumerate(found.unreadable, start=1):
+        if n:
+            columns = sorted({c for c in (s.times[k - 1] for s in sources) if c is not None})
+            notes.append(say("order_status_unreadable", n=f"{n:,}", columns=", ".join(repr(c) for c in columns), step=name(STEPS[k - 1], lang)))
     if unread:
         notes.append(say("order_status_unread", values=", ".join(unread[:8]) + (" …" if len(unread) > 8 else "")))
     labels = [name(STEPS[k - 1], lang) for k in steps]

@@ -60,6 +60,15 @@ def _times(engine, source: StatusSource) -> list[str]:
     return out
 
 
+def _unread(source: StatusSource, times: list[str]) -> list[str]:
+    """Per step, SQL 1 where the row's value of its column is not blank but gave no time (a
+    layout not read, a date before 1990), else 0."""
+    return [
+        "0" if column is None else f"CAST({sql.failed(q(column), source.spec.types[column], t)} AS INTEGER)"
+        for column, t in zip(source.times, times)
+    ]
+
+
 def _status_case(column: str, steps: dict[str, int]) -> str:
     """SQL: the step a status value (lower-cased, trimmed) names, NULL for others."""
     by_step: dict[int, list[str]] = {}
@@ -78,18 +87,21 @@ def _closed(source: StatusSource, closing: tuple[str, ...]) -> str:
 
 
 def per_order(engine, sources: list[StatusSource], statuses: dict[str, int], closing: tuple[str, ...], *, grouped: bool = False) -> str:
-    """SELECT of one row per order: ``t1..tn`` (the first time on any of its lines), ``s``
-    (the furthest step its status names), ``closed``, ``anonymous`` with ``lines`` (the rows
+    """SELECT of one row per order: ``t1..tn`` (the first time on any of its lines),
+    ``u1..un`` (its values that could not be read as times), ``s`` (the furthest step its
+    status names), ``closed``, ``anonymous`` with ``lines`` (the rows
     of an export's order-id column left blank, grouped together: left out and counted) and,
     when ``grouped``, ``grp`` (one row per group an order's lines name). An export without
     an order-id column has one order per row."""
     n = len(sources[0].times)
     tmin = ", ".join(f"min(t{k}) AS t{k}" for k in range(1, n + 1))
-    tcols = ", ".join(f"t{k}" for k in range(1, n + 1))
+    usum = ", ".join(f"sum(u{k}) AS u{k}" for k in range(1, n + 1))
+    tcols = ", ".join(f"t{k}" for k in range(1, n + 1)) + ", " + ", ".join(f"u{k}" for k in range(1, n + 1))
     parts = []
     for i, source in enumerate(sources):
         spec = source.spec
         times = _times(engine, source)
+        unread = ", ".join(f"{u} AS u{k + 1}" for k, u in enumerate(_unread(source, times)))
         status = _status_case(source.status, statuses) if source.status else "NULL::INTEGER"
         closed = _closed(source, closing)
         if source.group is None:
@@ -99,13 +111,14 @@ def per_order(engine, sources: list[StatusSource], statuses: dict[str, int], clo
         else:
             group = sql.text_expr(q(source.group), spec.types[source.group])
         group = f"coalesce({group}, '(none)')"
-        columns = ", ".join(f"{t} AS t{k + 1}" for k, t in enumerate(times))
+        columns = ", ".join(f"{t} AS t{k + 1}" for k, t in enumerate(times)) + ", " + unread
         if spec.order is None:
             parts.append(f"SELECT {columns}, {status} AS s, {closed} AS closed, false AS anonymous, 1 AS lines{f', {group} AS grp' if grouped else ''} FROM {spec.view}")
             continue
         key = sql.id_expr(q(spec.order), spec.types[spec.order])
         rows = f"SELECT {key} AS order_key, {columns}, {status} AS s, {closed} AS closed, {group} AS grp FROM {spec.view}"
-        orders = f"SELECT order_key, {tmin}, max(s) AS s, bool_or(closed) AS closed, order_key IS NULL AS anonymous, count(*) AS lines FROM r{i} GROUP BY order_key"
+        orders = f"""SELECT order_key, {tmin}, {usum}, max(s) AS s, bool_or(closed) AS closed, order_key IS NULL AS anonymous, count(*) AS lines
+                     FROM r{i} GROUP BY order_key"""
         if grouped:
             # an order counts in each group its lines name (an order of two categories in both)
             orders = f"""SELECT o.*, g.grp FROM ({orders}) o
@@ -163,15 +176,27 @@ def latest_creation(data: HasOrders, sources: list[StatusSource]):
     return data.engine.value(f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})")
 
 
+@dataclass
+class StepStats:
+    """What :func:`step_stats` found."""
+
+    parts: dict[object, list[StepRow]]  # per group or period (one None key without a split)
+    whole: list[StepRow] | None  # every order together
+    untimed: int  # orders left out for want of a creation time
+    unnamed: int  # rows left out for want of an order id
+    unreadable: list[int]  # per step (1..n), the values of its column that were not times
+
+
 def step_stats(
     data: HasOrders, window: Window, sources: list[StatusSource], statuses: dict[str, int], closing: tuple[str, ...], steps: list[int],
     measured_from: list[int | None], *, grouped: bool = False, period: str | None = None, overall: bool = False,
-) -> tuple[dict[object, list[StepRow]], list[StepRow] | None, int, int]:
+) -> StepStats:
     """Per key (the group with ``grouped``; the period of the creation time with ``period``;
     else None), the :class:`StepRow` of each shown step (``steps``: 1-based step numbers,
     step 1 first; each timed from the step ``measured_from`` gives, None for none), and
-    with ``overall`` also those of every order together, from the same pass. Orders count where their creation time lies in the window. Also returns the orders
-    left out for want of a creation time, and the rows for want of an order id."""
+    with ``overall`` also those of every order together, from the same pass. Orders count
+    where their creation time lies in the window."""
+    n = len(sources[0].times)
     furthest = "greatest(coalesce(s, 0), CASE " + " ".join(f"WHEN t{k} IS NOT NULL THEN {k}" for k in sorted(steps, reverse=True)) + " ELSE 0 END)"
     orders = per_order(data.engine, sources, statuses, closing, grouped=grouped)
     if grouped:
@@ -201,30 +226,34 @@ def step_stats(
         stats.append(counted(f"furthest = {k} AND closed"))
     split = grouped or period is not None
     sets, whole = ("GROUPING SETS ((k), ())", "grouping(k)") if split and overall else ("k", "0")
+    unread = ", ".join(f"coalesce(sum(u{k}), 0)" for k in range(1, n + 1))
     query = f"""
         WITH o AS (SELECT *, {furthest} AS furthest, {key} AS k FROM ({orders}))
         SELECT k, {whole} AS whole, count(*) FILTER (WHERE t1 IS NULL AND NOT anonymous) AS untimed,
-               coalesce(sum(lines) FILTER (WHERE anonymous), 0) AS unnamed, {', '.join(stats)}
+               coalesce(sum(lines) FILTER (WHERE anonymous), 0) AS unnamed, {unread}, {', '.join(stats)}
         FROM o WHERE t1 IS NULL OR ({window.within('t1')})
         GROUP BY {sets}
     """
-    out: dict[object, list[StepRow]] = {}
+    parts: dict[object, list[StepRow]] = {}
     whole_rows: list[StepRow] | None = None
-    untimed = [0, 0]  # in the groups, in the whole
-    unnamed = [0, 0]
+    # counted in the groups (index 0) and in the whole (index 1)
+    untimed, unnamed, unreadable = [0, 0], [0, 0], [[0] * n, [0] * n]
     width = 7
-    for key_value, whole, missing, no_id, *values in data.engine.rows(query):
-        unnamed[bool(whole)] += int(no_id or 0)
+    for key_value, is_whole, missing, no_id, *values in data.engine.rows(query):
+        side = int(bool(is_whole))
+        untimed[side] += int(missing or 0)
+        unnamed[side] += int(no_id or 0)
+        unreadable[side] = [a + int(b or 0) for a, b in zip(unreadable[side], values[:n])]
+        values = values[n:]
         steps_here = [
             StepRow(int(v[0] or 0), int(v[1] or 0), v[2], v[3], int(v[4] or 0), int(v[5] or 0), int(v[6] or 0))
             for v in (values[j * width:(j + 1) * width] for j in range(len(steps)))
         ]
-        untimed[bool(whole)] += int(missing or 0)
-        if whole:
+        if is_whole:
             whole_rows = steps_here
         elif steps_here[0].orders or not split:  # not a group (period) of orders without a creation time only
-            out[key_value] = steps_here
+            parts[key_value] = steps_here
     if not split:
-        whole_rows = out.get(None)
+        whole_rows = parts.get(None)
     side = 1 if whole_rows is not None and split else 0
-    return out, whole_rows, untimed[side], unnamed[side]
+    return StepStats(parts, whole_rows, untimed[side], unnamed[side], unreadable[side])
