@@ -270,8 +270,10 @@ def retention_by_promo(
     rows = ltv_cells(loaded, window, period=period, group=promotion_name("order_ts", promotions, organic))
     rows["grp"] = rows["grp"].fillna(organic)
     # the groups in calendar order (by each promotion's first window), organic last
-    firsts = {w.name: (w.start, w.name) for w in sorted(promotions, key=lambda w: w.start, reverse=True)}
-    groups = sorted(set(rows["grp"]), key=lambda g: (g == organic, firsts.get(g, (dt.date.max, g))))
+    first_start: dict[str, dt.date] = {}
+    for w in promotions:
+        first_start[w.name] = min(w.start, first_start.get(w.name, w.start))
+    groups = sorted(set(rows["grp"]), key=lambda g: (g == organic, first_start.get(g, dt.date.max), g))
     parts, averages = [], []
     notes: list[str] = []
     for group in groups:
@@ -288,7 +290,8 @@ def retention_by_promo(
         averages.append(table[is_average])
     if not parts:
         raise UsageError("no cohorts in the window")
-    order = {g: i for i, g in enumerate(groups)}
+    # per cohort its groups (in the order above), side by side
     cohorts = pd.concat(parts, ignore_index=True)
-    cohorts = cohorts.iloc[sorted(range(len(cohorts)), key=lambda i: (cohorts["cohort"].iat[i], order[cohorts["acquired"].iat[i]]))]
+    place = cohorts["acquired"].map({g: i for i, g in enumerate(groups)})
+    cohorts = cohorts.assign(_place=place).sort_values(["cohort", "_place"], kind="stable").drop(columns="_place")
     return pd.concat([cohorts, *averages], ignore_index=True), notes

@@ -58,13 +58,13 @@ def review_sums(data, window, promotion: "Promotion", before: "Promotion", month
               FROM firsts f JOIN p ON p.customer_id = f.customer_id GROUP BY f.customer_id, f.first_ts)
         SELECT (SELECT [CAST(coalesce(sum(amount) FILTER (WHERE {in_now}), 0) AS DOUBLE), CAST(coalesce(sum(amount) FILTER (WHERE {in_before}), 0) AS DOUBLE),
                         count(*) FILTER (WHERE {in_now}), count(*) FILTER (WHERE {in_before})] FROM p),
-               (SELECT [count(*) FILTER (WHERE {_within('first_ts', promotion)}), count(*) FILTER (WHERE {_within('first_ts', before)}),
-                        {per_cohort(first_now)}, {per_cohort(first_months)}] FROM c)"""
+               (SELECT [count(*) FILTER (WHERE {_within('first_ts', before)}), {per_cohort(first_now)}, {per_cohort(first_months)}] FROM c)"""
     money, counts = data.engine.row(query)
     n = 1 + 2 * len(horizons)
-    sums = {"revenue": (money[0], money[1]), "orders": (int(money[2]), int(money[3])), "new_customers": (int(counts[0]), int(counts[1]))}
+    # the promotion's new customers are its cohort
+    sums = {"revenue": (money[0], money[1]), "orders": (int(money[2]), int(money[3])), "new_customers": (int(counts[1]), int(counts[0]))}
     cohorts = []
-    for key, values in (("promotion", counts[2:2 + n]), ("organic", counts[2 + n:2 + 2 * n])):
+    for key, values in (("promotion", counts[1:1 + n]), ("organic", counts[1 + n:1 + 2 * n])):
         rates = [values[2 + 2 * i] / values[1 + 2 * i] if values[1 + 2 * i] else None for i in range(len(horizons))]
         cohorts.append((key, int(values[0]), rates))
     return sums, cohorts

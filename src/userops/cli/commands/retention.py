@@ -67,9 +67,7 @@ def retention(
         run.note(note)
     table = ret.long_table(result) if long else ret.matrix_table(result, shown)
     # the matrix's cohorts are dates, written as text (the column also holds the "average" row)
-    display: dict[str, str] | None = None if long else {"cohort": "date"}
-    if display is not None and shown in ("percent", "count"):  # rates as %; counts whole, the mean row to one decimal
-        display |= {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
+    display = None if long else _matrix_display(table, shown)
     from userops.glossary import with_names
 
     run.emit(with_names(table, ["cohort"], run.lang), title=f"retention by {options['period']} ({options['mode']})", as_of=window.as_of.isoformat(), display=display)
@@ -93,9 +91,16 @@ def _by_promo(inputs, run: RunContext, options: dict, shown: str, long: bool, pr
         )
     for note in notes:
         run.note(note)
-    display: dict[str, str] = {"cohort": "date"}
-    if shown in ("percent", "count"):
-        display |= {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
     from userops.glossary import with_names
 
-    run.emit(with_names(table, ["cohort"], run.lang), title=f"retention by promotion ({options['period']})", as_of=window.as_of.isoformat(), display=display)
+    run.emit(with_names(table, ["cohort"], run.lang), title=f"retention by promotion ({options['period']})", as_of=window.as_of.isoformat(),
+             display=_matrix_display(table, shown))
+
+
+def _matrix_display(table, shown: str) -> dict[str, str]:
+    """How a cohort matrix is shown: cohorts as dates, rates as %, counts whole (the mean
+    row to one decimal)."""
+    display = {"cohort": "date"}
+    if shown in ("percent", "count"):
+        display |= {c: "percent" if shown == "percent" else "count" for c in table.columns if c.startswith("period_") or (shown == "count" and c == "size")}
+    return display
